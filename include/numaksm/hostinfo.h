@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file numaksm/hostinfo.h
+ * @brief What the host offers dense, NUMA-placed VMs: NUMA nodes, hugepage
+ *        pools, KSM, THP, cgroups — read through an nk_host root, so it works
+ *        on a captured tree — and live probes (KVM, madvise, memfd).
+ */
+#ifndef NUMAKSM_HOSTINFO_H
+#define NUMAKSM_HOSTINFO_H
+
+#include "numaksm/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A hugepage pool of one size, host-wide or on one node. */
+struct nk_hugepage_pool {
+	uint64_t size_kb;  /**< page size in kB (2048, 1048576) */
+	uint64_t total;	   /**< nr_hugepages */
+	uint64_t free;	   /**< free_hugepages */
+	uint64_t surplus;  /**< surplus_hugepages */
+	uint64_t reserved; /**< resv_hugepages (host-wide only; 0 per node) */
+};
+
+/** One NUMA node as the kernel reports it. */
+struct nk_numa_node {
+	int id;
+	nk_bitmap *cpus;       /**< the node's CPUs (empty for a memory-only node) */
+	uint64_t mem_total_kb; /**< MemTotal from nodeN/meminfo */
+	uint64_t mem_free_kb;  /**< MemFree from nodeN/meminfo */
+	bool has_memory;       /**< in /sys/devices/system/node/has_memory */
+	uint64_t *distances;   /**< distance to nodes[j], same order as nk_hostinfo.nodes */
+	size_t n_distances;
+	struct nk_hugepage_pool *hugepages; /**< one per hugepage size, ascending */
+	size_t n_hugepages;
+};
+
+enum nk_cgroup_mode {
+	NK_CGROUP_NONE = 0, /**< no cgroup filesystem mounted */
+	NK_CGROUP_V1,	    /**< legacy: v1 controllers only */
+	NK_CGROUP_HYBRID,   /**< v1 controllers plus a cgroup2 mount beside them */
+	NK_CGROUP_V2,	    /**< unified: cgroup2 at /sys/fs/cgroup */
+};
+
+/** KSM knobs whose presence depends on the kernel version. */
+enum nk_ksm_knob {
+	NK_KSM_KNOB_ADVISOR_MODE = 1 << 0,
+	NK_KSM_KNOB_SMART_SCAN = 1 << 1,
+	NK_KSM_KNOB_USE_ZERO_PAGES = 1 << 2,
+	NK_KSM_KNOB_MERGE_ACROSS_NODES = 1 << 3,
+	NK_KSM_KNOB_MAX_PAGE_SHARING = 1 << 4,
+	NK_KSM_KNOB_GENERAL_PROFIT = 1 << 5,
+};
+
+/** Everything read about the host.  Fields are valid until nk_hostinfo_free(). */
+struct nk_hostinfo {
+	/* NUMA */
+	bool numa_sysfs;	    /**< /sys/devices/system/node exists */
+	struct nk_numa_node *nodes; /**< online nodes, ascending id */
+	size_t n_nodes;
+	nk_bitmap *online_cpus;
+	uint64_t mem_total_kb; /**< MemTotal from /proc/meminfo */
+
+	/* Hugepages */
+	struct nk_hugepage_pool *hugepages; /**< host-wide pools, ascending size */
+	size_t n_hugepages;
+	uint64_t default_hugepage_kb; /**< Hugepagesize from /proc/meminfo, 0 if none */
+	bool cpu_has_pdpe1gb;	      /**< /proc/cpuinfo flag for 1 GiB pages (x86) */
+
+	/* KSM */
+	bool ksm_present;
+	int ksm_run;		/**< 0 stopped, 1 running, 2 unmerging; -1 unknown */
+	unsigned ksm_knobs;	/**< enum nk_ksm_knob bits present */
+	char *ksm_advisor_mode; /**< "none", "scan-time"; NULL without the knob */
+	bool proc_ksm_stat;	/**< /proc/self/ksm_stat exists */
+	uint64_t ksm_pages_sharing;
+	uint64_t ksm_pages_shared;
+
+	/* THP (NULL when the kernel has no THP) */
+	char *thp_enabled;
+	char *thp_defrag;
+
+	/* cgroups */
+	enum nk_cgroup_mode cgroup_mode;
+	char **cgroup_v1_controllers; /**< NULL-terminated, mounted v1 controllers */
+	char **cgroup_v2_controllers; /**< NULL-terminated, from the v2 root's cgroup.controllers */
+	char *cgroup_v2_path;	      /**< where cgroup2 is mounted, NULL if not */
+};
+
+/**
+ * Read the host's NUMA, hugepage, KSM, THP and cgroup facts.  Files this
+ * kernel lacks are reported as absent, not as errors.
+ * @return 0; -errno with a message when a present file is malformed.
+ */
+int nk_hostinfo_read(nk_host *host, struct nk_hostinfo **ret, nk_error **err);
+/** Free; accepts NULL. @return NULL. */
+struct nk_hostinfo *nk_hostinfo_free(struct nk_hostinfo *info);
+
+/** @return "none", "v1", "hybrid" or "v2". */
+const char *nk_cgroup_mode_name(enum nk_cgroup_mode mode);
+
+/** @return the node with this id, or NULL. */
+const struct nk_numa_node *nk_hostinfo_node(const struct nk_hostinfo *info, int id);
+
+/** Result of probing /dev/kvm. */
+struct nk_kvm_probe {
+	bool present;	 /**< the device node exists */
+	bool usable;	 /**< opened and answered KVM_GET_API_VERSION = 12 */
+	int api_version; /**< -1 when not read */
+	int max_vcpus;	 /**< KVM_CAP_MAX_VCPUS, 0 when unknown */
+	int open_errno;	 /**< why it could not be opened, 0 otherwise */
+};
+
+/**
+ * Probe /dev/kvm on the live system.  Refused (-EROFS) on a captured tree.
+ * @return 0 when probed (see the struct for the result).
+ */
+int nk_probe_kvm(nk_host *host, struct nk_kvm_probe *ret, nk_error **err);
+
+/**
+ * Probe MADV_POPULATE_WRITE (Linux 5.14) on an anonymous page.
+ * @return 1 supported, 0 not supported, -EROFS on a captured tree.
+ */
+int nk_probe_madv_populate_write(nk_host *host, nk_error **err);
+
+/**
+ * Probe memfd_create(MFD_HUGETLB) for pages of `size_kb` (0: default size).
+ * Creating the fd allocates nothing, so this works with an empty pool.
+ * @return 1 supported, 0 not supported, -EROFS on a captured tree.
+ */
+int nk_probe_memfd_hugetlb(nk_host *host, uint64_t size_kb, nk_error **err);
+
+/** The privileges numaksm cares about, from /proc/self/status. */
+struct nk_privileges {
+	unsigned euid;
+	bool cap_sys_admin; /**< cgroups, KSM and hugepage knobs */
+	bool cap_sys_nice;  /**< moving other processes' pages, affinity of other users' threads */
+	bool cap_ipc_lock;  /**< hugetlb memfd and locking guest RAM */
+	bool cap_sys_resource;
+};
+
+/** Read the calling process's privileges.  Refused (-EROFS) on a captured tree. */
+int nk_probe_privileges(nk_host *host, struct nk_privileges *ret, nk_error **err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

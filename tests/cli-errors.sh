@@ -1,0 +1,62 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Bad input gets a message naming the value and what was expected, and the
+# documented exit code (2 for usage errors, 1 for other failures).
+set -u
+numaksm=$1
+fixtures=$2
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+failed=0
+passed=0
+
+# expect EXIT SUBSTRING ARGS...: run numaksm, check the exit code and that
+# stderr (or stdout for exit 0) holds SUBSTRING.
+expect() {
+	want=$1 text=$2
+	shift 2
+	"$numaksm" "$@" > "$t/out" 2> "$t/err"
+	rc=$?
+	if [ "$rc" != "$want" ]; then
+		echo "FAIL: numaksm $* exited $rc, expected $want"; cat "$t/err"
+		failed=$((failed + 1)); return
+	fi
+	if ! grep -qF -- "$text" "$t/err" "$t/out"; then
+		echo "FAIL: numaksm $*: output lacks '$text':"; cat "$t/err" "$t/out"
+		failed=$((failed + 1)); return
+	fi
+	passed=$((passed + 1))
+}
+
+fixture=$fixtures/debian12-hybrid-1node
+expect 2 "Usage: numaksm"
+expect 2 "unknown command 'bogus'" bogus
+expect 2 "unknown option '--frobnicate'" --frobnicate check
+expect 0 "Usage: numaksm check" check --help
+expect 0 "numaksm " --version
+expect 2 "unknown option '--bogus'" check --bogus
+expect 2 "see 'numaksm check --help'" check --bogus
+expect 2 "option '--root' needs a value" check --root
+expect 2 "unexpected argument 'extra'" check extra
+expect 2 "cannot open host root '/nonexistent/tree'" check --root /nonexistent/tree
+expect 2 "not a captured host tree" check --root "$t"
+expect 0 "captured: live probes skipped" check --root "$fixture"
+expect 0 '"live": false' check --json --root "$fixture"
+
+# A tree whose files are malformed: exit 1 with the file named, no crash.
+cp -r "$fixture" "$t/broken"
+echo "10 oops" > "$t/broken/sys/devices/system/node/node0/distance"
+expect 1 "node0/distance: malformed distance list '10 oops'" check --root "$t/broken"
+cp "$fixture/sys/devices/system/node/node0/distance" "$t/broken/sys/devices/system/node/node0/distance"
+echo "0-x" > "$t/broken/sys/devices/system/node/online"
+expect 1 "/sys/devices/system/node/online: invalid node list '0-x" check --root "$t/broken"
+
+# A kernel lacking files is reported, never a crash.
+mkdir -p "$t/bare/proc"
+echo "MemTotal: 1024 kB" > "$t/bare/proc/meminfo"
+expect 0 "KSM is not available" check --root "$t/bare"
+expect 0 "no NUMA information" check --root "$t/bare"
+expect 0 "no cgroup filesystem mounted" check --root "$t/bare"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Parsers on string literals, including malformed and truncated input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <cmocka.h>
+
+#include <numaksm/core.h>
+
+static uint64_t size_ok(const char *text)
+{
+	uint64_t v = 0;
+	nk_error *err = NULL;
+	int r = nk_parse_size(text, &v, &err);
+	if (r != 0)
+		fail_msg("nk_parse_size('%s') = %d: %s", text, r, nk_error_message(err));
+	assert_null(err);
+	return v;
+}
+
+static int size_bad(const char *text, const char *expect_in_message)
+{
+	uint64_t v = 12345;
+	nk_error *err = NULL;
+	int r = nk_parse_size(text, &v, &err);
+	assert_true(r < 0);
+	assert_int_equal(v, 12345); /* out-parameter untouched on failure */
+	assert_non_null(err);
+	assert_int_equal(nk_error_code(err), -r);
+	if (expect_in_message && !strstr(nk_error_message(err), expect_in_message))
+		fail_msg("message '%s' lacks '%s'", nk_error_message(err), expect_in_message);
+	nk_error_free(err);
+	return r;
+}
+
+static void test_size_valid(void **state)
+{
+	assert_int_equal(size_ok("4096"), 4096);
+	assert_int_equal(size_ok("0"), 0);
+	assert_int_equal(size_ok("512M"), 512ull << 20);
+	assert_int_equal(size_ok("512m"), 512ull << 20);
+	assert_int_equal(size_ok("2G"), 2ull << 30);
+	assert_int_equal(size_ok("1GiB"), 1ull << 30);
+	assert_int_equal(size_ok("1gib"), 1ull << 30);
+	assert_int_equal(size_ok("64kB"), 64ull << 10);
+	assert_int_equal(size_ok("64K"), 64ull << 10);
+	assert_int_equal(size_ok("2MB"), 2ull << 20);
+	assert_int_equal(size_ok("3T"), 3ull << 40);
+	assert_int_equal(size_ok("1P"), 1ull << 50);
+	assert_int_equal(size_ok("16383P"), 16383ull << 50);
+	assert_int_equal(size_ok("18446744073709551615"), UINT64_MAX);
+}
+
+static void test_size_malformed(void **state)
+{
+	size_bad("", "empty");
+	size_bad(NULL, "empty");
+	size_bad("G", "'G'");
+	size_bad("-1", "'-1'");
+	size_bad("+5M", NULL);
+	size_bad(" 1G", NULL);
+	size_bad("1G ", "unit");
+	size_bad("1.5G", "unit");
+	size_bad("12Q", "'12Q'");
+	size_bad("1Gi", "unit");
+	size_bad("1GiBx", "unit");
+	size_bad("1iB", "unit");
+	size_bad("0x10", "unit");
+	assert_int_equal(size_bad("16384P", "too large"), -ERANGE);
+	assert_int_equal(size_bad("18446744073709551616", "too large"), -ERANGE);
+	assert_int_equal(size_bad("99999999999999999999999", "too large"), -ERANGE);
+}
+
+static void test_u64_and_int(void **state)
+{
+	uint64_t v;
+	long long s;
+	assert_int_equal(nk_parse_u64("42\n", &v, NULL), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(nk_parse_u64(" 7 ", &v, NULL), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(nk_parse_u64("", &v, NULL), -EINVAL);
+	assert_int_equal(nk_parse_u64("4 2", &v, NULL), -EINVAL);
+	assert_int_equal(nk_parse_u64("-1", &v, NULL), -EINVAL);
+	assert_int_equal(nk_parse_u64("12abc", &v, NULL), -EINVAL);
+	assert_int_equal(nk_parse_u64("18446744073709551616", &v, NULL), -ERANGE);
+
+	assert_int_equal(nk_parse_int("-5", -10, 10, &s, NULL), 0);
+	assert_int_equal(s, -5);
+	assert_int_equal(nk_parse_int("+3", -10, 10, &s, NULL), 0);
+	assert_int_equal(s, 3);
+	assert_int_equal(nk_parse_int("11", -10, 10, &s, NULL), -ERANGE);
+	assert_int_equal(nk_parse_int("-11", -10, 10, &s, NULL), -ERANGE);
+	assert_int_equal(nk_parse_int("-", -10, 10, &s, NULL), -EINVAL);
+	assert_int_equal(nk_parse_int("-9223372036854775808", INT64_MIN, INT64_MAX, &s, NULL), 0);
+	assert_true(s == INT64_MIN);
+	assert_int_equal(nk_parse_int("9223372036854775808", INT64_MIN, INT64_MAX, &s, NULL),
+			 -ERANGE);
+}
+
+static char *list_roundtrip(const char *text)
+{
+	nk_bitmap *b = NULL;
+	char *out = NULL;
+	nk_error *err = NULL;
+	if (nk_parse_list(text, "CPU list", &b, &err) != 0)
+		fail_msg("nk_parse_list('%s'): %s", text, nk_error_message(err));
+	assert_true(nk_bitmap_format(b, &out) >= 0);
+	nk_bitmap_free(b);
+	return out;
+}
+
+static void expect_list(const char *text, const char *canonical)
+{
+	char *out = list_roundtrip(text);
+	assert_string_equal(out, canonical);
+	free(out);
+}
+
+static void test_list_valid(void **state)
+{
+	expect_list("0-3,6", "0-3,6");
+	expect_list("0-3,6\n", "0-3,6");
+	expect_list("6,0-3", "0-3,6");
+	expect_list("0,1,2,3", "0-3");
+	expect_list("0-1,1-2", "0-2");
+	expect_list("5", "5");
+	expect_list("", "");
+	expect_list("\n", "");
+	expect_list("63-65", "63-65");
+	expect_list("127,0", "0,127");
+	expect_list("1048576", "1048576");
+
+	nk_bitmap *b = NULL;
+	assert_int_equal(nk_parse_list("0-3,6,100", NULL, &b, NULL), 0);
+	assert_int_equal(nk_bitmap_weight(b), 6);
+	assert_true(nk_bitmap_test(b, 100));
+	assert_false(nk_bitmap_test(b, 99));
+	assert_false(nk_bitmap_test(b, 100000));
+	assert_int_equal(nk_bitmap_last(b), 100);
+	assert_int_equal(nk_bitmap_next(b, 4), 6);
+	assert_int_equal(nk_bitmap_next(b, 101), -1);
+	nk_bitmap_free(b);
+}
+
+static void expect_list_bad(const char *text, int code, const char *in_message)
+{
+	nk_bitmap *b = (nk_bitmap *)0x1;
+	nk_error *err = NULL;
+	int r = nk_parse_list(text, "node list", &b, &err);
+	if (r != -code)
+		fail_msg("nk_parse_list('%s') = %d, expected %d", text, r, -code);
+	assert_ptr_equal(b, (nk_bitmap *)0x1);
+	assert_non_null(err);
+	if (!strstr(nk_error_message(err), in_message))
+		fail_msg("message '%s' lacks '%s'", nk_error_message(err), in_message);
+	assert_non_null(strstr(nk_error_message(err), "node list"));
+	nk_error_free(err);
+}
+
+static void test_list_malformed(void **state)
+{
+	expect_list_bad("3-1", EINVAL, "reversed");
+	expect_list_bad("a", EINVAL, "'a'");
+	expect_list_bad("1,,2", EINVAL, "0-3,6");
+	expect_list_bad("1,", EINVAL, "'1,'");
+	expect_list_bad(",1", EINVAL, "',1'");
+	expect_list_bad("-1", EINVAL, "'-1'");
+	expect_list_bad("1-", EINVAL, "'1-'");
+	expect_list_bad("1-2-3", EINVAL, "'1-2-3'");
+	expect_list_bad("0 1", EINVAL, "'0 1'");
+	expect_list_bad("0-3;6", EINVAL, "'0-3;6'");
+	expect_list_bad("1048577", ERANGE, "maximum");
+	expect_list_bad("0-99999999999999999999", EINVAL, "");
+	expect_list_bad(NULL, EINVAL, "missing");
+}
+
+static const char node_meminfo[] = "Node 0 MemTotal:        4679456 kB\n"
+				   "Node 0 MemFree:         4370508 kB\n"
+				   "Node 0 MemUsed:          308948 kB\n"
+				   "Node 0 HugePages_Total:     32\n"
+				   "Node 0 HugePages_Free:      30\n";
+
+static const char proc_meminfo[] = "MemTotal:       24683620 kB\n"
+				   "MemFree:        23929884 kB\n"
+				   "HugePages_Total:       0\n"
+				   "Hugepagesize:       2048 kB\n";
+
+static void test_meminfo(void **state)
+{
+	uint64_t v;
+	assert_int_equal(nk_parse_meminfo(node_meminfo, "MemTotal", &v), 0);
+	assert_int_equal(v, 4679456);
+	assert_int_equal(nk_parse_meminfo(node_meminfo, "MemFree", &v), 0);
+	assert_int_equal(v, 4370508);
+	assert_int_equal(nk_parse_meminfo(node_meminfo, "HugePages_Free", &v), 0);
+	assert_int_equal(v, 30);
+	assert_int_equal(nk_parse_meminfo(node_meminfo, "Mem", &v), -ENOENT);
+	assert_int_equal(nk_parse_meminfo(node_meminfo, "SwapTotal", &v), -ENOENT);
+	assert_int_equal(nk_parse_meminfo(proc_meminfo, "MemTotal", &v), 0);
+	assert_int_equal(v, 24683620);
+	assert_int_equal(nk_parse_meminfo(proc_meminfo, "Hugepagesize", &v), 0);
+	assert_int_equal(v, 2048);
+	/* Malformed and truncated values. */
+	assert_int_equal(nk_parse_meminfo("MemTotal: abc kB\n", "MemTotal", &v), -EINVAL);
+	assert_int_equal(nk_parse_meminfo("MemTotal: 12 MB\n", "MemTotal", &v), -EINVAL);
+	assert_int_equal(nk_parse_meminfo("MemTotal:", "MemTotal", &v), -EINVAL);
+	assert_int_equal(nk_parse_meminfo("MemTot", "MemTotal", &v), -ENOENT);
+	assert_int_equal(nk_parse_meminfo("", "MemTotal", &v), -ENOENT);
+	assert_int_equal(nk_parse_meminfo("MemTotal: 12", "MemTotal", &v), 0);
+	assert_int_equal(v, 12);
+}
+
+static void test_keyed_line(void **state)
+{
+	static const char ksm_stat[] = "ksm_rmap_items 12\nksm_zero_pages 0\n"
+				       "ksm_merging_pages 7\nksm_process_profit 4096\n"
+				       "ksm_merge_any: no\nksm_mergeable: yes\n";
+	char *v = NULL;
+	assert_int_equal(nk_parse_keyed_line(ksm_stat, "ksm_merging_pages", &v), 0);
+	assert_string_equal(v, "7");
+	free(v);
+	assert_int_equal(nk_parse_keyed_line(ksm_stat, "ksm_mergeable", &v), 0);
+	assert_string_equal(v, "yes");
+	free(v);
+	assert_int_equal(nk_parse_keyed_line(ksm_stat, "ksm_merge", &v), -ENOENT);
+	assert_int_equal(nk_parse_keyed_line("CapEff:\t000001ffffffffff\n", "CapEff", &v), 0);
+	assert_string_equal(v, "000001ffffffffff");
+	free(v);
+	assert_int_equal(nk_parse_keyed_line("Name:\tcat", "Name", &v), 0);
+	assert_string_equal(v, "cat");
+	free(v);
+	assert_int_equal(nk_parse_keyed_line("", "Name", &v), -ENOENT);
+}
+
+static void test_selector(void **state)
+{
+	char *c = NULL;
+	assert_int_equal(nk_parse_selector("always [madvise] never\n", &c), 0);
+	assert_string_equal(c, "madvise");
+	free(c);
+	assert_int_equal(nk_parse_selector("[none] scan-time\n", &c), 0);
+	assert_string_equal(c, "none");
+	free(c);
+	assert_int_equal(nk_parse_selector("always defer defer+madvise [madvise] never", &c), 0);
+	assert_string_equal(c, "madvise");
+	free(c);
+	assert_int_equal(nk_parse_selector("always madvise never", &c), -EINVAL);
+	assert_int_equal(nk_parse_selector("[always] [never]", &c), -EINVAL);
+	assert_int_equal(nk_parse_selector("[] x", &c), -EINVAL);
+	assert_int_equal(nk_parse_selector("[alw", &c), -EINVAL);
+	assert_int_equal(nk_parse_selector("[a b]", &c), -EINVAL);
+}
+
+static void test_u64_array(void **state)
+{
+	uint64_t *v = NULL;
+	assert_int_equal(nk_parse_u64_array("10 12 20 21\n", &v), 4);
+	assert_int_equal(v[0], 10);
+	assert_int_equal(v[3], 21);
+	free(v);
+	v = NULL;
+	assert_int_equal(nk_parse_u64_array("\n", &v), 0);
+	free(v);
+	assert_int_equal(nk_parse_u64_array("10 x", &v), -EINVAL);
+	assert_int_equal(nk_parse_u64_array("10,20", &v), -EINVAL);
+	assert_int_equal(nk_parse_u64_array("10 -20", &v), -EINVAL);
+	assert_int_equal(nk_parse_u64_array("99999999999999999999999", &v), -ERANGE);
+}
+
+static void test_hexmask(void **state)
+{
+	nk_bitmap *b = NULL;
+	char *s = NULL;
+	assert_int_equal(nk_parse_hexmask("00000000,0000000f\n", &b), 0);
+	assert_true(nk_bitmap_format(b, &s) >= 0);
+	assert_string_equal(s, "0-3");
+	free(s);
+	nk_bitmap_free(b);
+	assert_int_equal(nk_parse_hexmask("80000000,00000001", &b), 0);
+	assert_true(nk_bitmap_format(b, &s) >= 0);
+	assert_string_equal(s, "0,63");
+	free(s);
+	nk_bitmap_free(b);
+	assert_int_equal(nk_parse_hexmask("000001ffffffffff", &b), 0);
+	assert_int_equal(nk_bitmap_weight(b), 41);
+	nk_bitmap_free(b);
+	assert_int_equal(nk_parse_hexmask("", &b), -EINVAL);
+	assert_int_equal(nk_parse_hexmask("0g", &b), -EINVAL);
+}
+
+static void test_bitmap_ops(void **state)
+{
+	nk_bitmap *a = nk_bitmap_new(), *b = NULL, *c;
+	assert_non_null(a);
+	assert_int_equal(nk_bitmap_last(a), -1);
+	assert_int_equal(nk_bitmap_next(a, 0), -1);
+	assert_int_equal(nk_bitmap_set(a, 200), 0);
+	assert_int_equal(nk_bitmap_set(a, NK_BITMAP_MAX_BIT + 1), -ERANGE);
+	c = nk_bitmap_dup(a);
+	assert_true(nk_bitmap_equal(a, c));
+	assert_int_equal(nk_parse_list("0-300", NULL, &b, NULL), 0);
+	assert_true(nk_bitmap_is_subset(a, b));
+	assert_false(nk_bitmap_is_subset(b, a));
+	nk_bitmap_clear(a, 200);
+	assert_false(nk_bitmap_test(a, 200));
+	assert_false(nk_bitmap_equal(a, c));
+	/* an emptied bitmap equals a new one even with more words allocated */
+	nk_bitmap *e = nk_bitmap_new();
+	assert_true(nk_bitmap_equal(a, e));
+	int count = 0;
+	nk_bitmap_foreach (bit, b) {
+		assert_true(bit >= 0 && bit <= 300);
+		count++;
+	}
+	assert_int_equal(count, 301);
+	nk_bitmap_free(e);
+	nk_bitmap_free(a);
+	nk_bitmap_free(b);
+	nk_bitmap_free(c);
+	assert_null(nk_bitmap_free(NULL));
+}
+
+static void test_error_convention(void **state)
+{
+	nk_error *err = NULL;
+	assert_int_equal(nk_error_set(&err, ENOENT, "first %d", 1), -ENOENT);
+	/* the first error is the root cause and is kept */
+	assert_int_equal(nk_error_set(&err, EINVAL, "second"), -EINVAL);
+	assert_string_equal(nk_error_message(err), "first 1");
+	assert_int_equal(nk_error_prefix(&err, "zone %s", "z0"), -ENOENT);
+	assert_string_equal(nk_error_message(err), "zone z0: first 1");
+	assert_null(nk_error_get_hint(err));
+	nk_error_hint(&err, "do %s", "this");
+	assert_string_equal(nk_error_get_hint(err), "do this");
+	assert_int_equal(nk_error_code(err), ENOENT);
+	nk_error_free(err);
+	/* NULL err: only the code comes back */
+	assert_int_equal(nk_error_set(NULL, -EPERM, "x"), -EPERM);
+	assert_int_equal(nk_error_code(NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_size_valid),	   cmocka_unit_test(test_size_malformed),
+	    cmocka_unit_test(test_u64_and_int),	   cmocka_unit_test(test_list_valid),
+	    cmocka_unit_test(test_list_malformed), cmocka_unit_test(test_meminfo),
+	    cmocka_unit_test(test_keyed_line),	   cmocka_unit_test(test_selector),
+	    cmocka_unit_test(test_u64_array),	   cmocka_unit_test(test_hexmask),
+	    cmocka_unit_test(test_bitmap_ops),	   cmocka_unit_test(test_error_convention),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * numaksm check: host readiness for dense, NUMA-placed VMs, in the spirit
+ * of virt-host-validate.  One line per item with PASS/WARN/FAIL/INFO and a
+ * hint; --json gives the same items plus the facts behind them.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <numaksm/hostinfo.h>
+
+#include "tool.h"
+
+enum status { ST_PASS, ST_WARN, ST_FAIL, ST_INFO };
+static const char *const status_names[] = {"PASS", "WARN", "FAIL", "INFO"};
+
+struct item {
+	char *id;
+	enum status status;
+	char *message;
+	char *hint;
+};
+
+struct report {
+	struct item *items;
+	size_t n;
+	unsigned counts[4];
+};
+
+static void __attribute__((format(printf, 5, 6)))
+add(struct report *rep, const char *id, enum status st, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	struct item *items = realloc(rep->items, (rep->n + 1) * sizeof(*items));
+	if (!items)
+		abort();
+	rep->items = items;
+	struct item *it = &items[rep->n++];
+	it->id = strdup(id);
+	it->status = st;
+	it->hint = hint ? strdup(hint) : NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&it->message, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	rep->counts[st]++;
+}
+
+static void report_free(struct report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++) {
+		free(rep->items[i].id);
+		free(rep->items[i].message);
+		free(rep->items[i].hint);
+	}
+	free(rep->items);
+}
+
+static char *list_text(const nk_bitmap *b)
+{
+	char *s = NULL;
+	if (nk_bitmap_format(b, &s) < 0)
+		abort();
+	return s;
+}
+
+static char *strv_join(char **v)
+{
+	size_t len = 1;
+	for (char **p = v; p && *p; p++)
+		len += strlen(*p) + 1;
+	char *s = calloc(1, len);
+	if (!s)
+		abort();
+	for (char **p = v; p && *p; p++) {
+		if (p != v)
+			strcat(s, ",");
+		strcat(s, *p);
+	}
+	return s;
+}
+
+static bool strv_has(char **v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+struct probes {
+	bool live;
+	bool kvm_ok;
+	struct nk_kvm_probe kvm;
+	int populate_write; /* 1, 0, or <0 not probed */
+	int memfd_hugetlb;
+	bool priv_ok;
+	struct nk_privileges priv;
+};
+
+static void check_kvm(struct report *rep, const struct probes *p)
+{
+	if (!p->live) {
+		add(rep, "kvm", ST_INFO, NULL, "/dev/kvm not probed (captured host tree)");
+		return;
+	}
+	if (!p->kvm_ok) {
+		add(rep, "kvm", ST_FAIL, NULL, "/dev/kvm could not be probed");
+	} else if (!p->kvm.present) {
+		add(rep, "kvm", ST_FAIL,
+		    "load the KVM module (modprobe kvm_intel or kvm_amd) and enable "
+		    "virtualization in the firmware",
+		    "/dev/kvm is missing");
+	} else if (p->kvm.api_version < 0) {
+		add(rep, "kvm", ST_FAIL,
+		    p->kvm.open_errno == EACCES ? "run as root or join the 'kvm' group" : NULL,
+		    "/dev/kvm cannot be opened: %s", strerror(p->kvm.open_errno));
+	} else if (!p->kvm.usable) {
+		add(rep, "kvm", ST_FAIL, "this KVM speaks an API version numaksm does not know",
+		    "/dev/kvm answers API version %d, expected 12", p->kvm.api_version);
+	} else {
+		add(rep, "kvm", ST_PASS, NULL, "/dev/kvm usable (API version %d, up to %d vCPUs)",
+		    p->kvm.api_version, p->kvm.max_vcpus);
+	}
+}
+
+static void check_ksm(struct report *rep, const struct nk_hostinfo *h)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} knobs[] = {
+	    {NK_KSM_KNOB_ADVISOR_MODE, "advisor_mode"},
+	    {NK_KSM_KNOB_SMART_SCAN, "smart_scan"},
+	    {NK_KSM_KNOB_USE_ZERO_PAGES, "use_zero_pages"},
+	    {NK_KSM_KNOB_MERGE_ACROSS_NODES, "merge_across_nodes"},
+	    {NK_KSM_KNOB_MAX_PAGE_SHARING, "max_page_sharing"},
+	    {NK_KSM_KNOB_GENERAL_PROFIT, "general_profit"},
+	};
+	static const char *const run_names[] = {"stopped", "running", "unmerging"};
+
+	if (!h->ksm_present) {
+		add(rep, "ksm", ST_WARN,
+		    "identical guest pages cannot be merged; build the "
+		    "kernel with CONFIG_KSM=y",
+		    "KSM is not available (/sys/kernel/mm/ksm missing)");
+		return;
+	}
+	add(rep, "ksm", ST_PASS, NULL, "KSM present, %s (run=%d), %" PRIu64 " pages sharing",
+	    h->ksm_run >= 0 ? run_names[h->ksm_run] : "unknown state", h->ksm_run,
+	    h->ksm_pages_sharing);
+
+	char have[256] = "", missing[256] = "";
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		char *dst = (h->ksm_knobs & knobs[i].bit) ? have : missing;
+		if (*dst)
+			strcat(dst, " ");
+		strcat(dst, knobs[i].name);
+	}
+	if (*missing)
+		add(rep, "ksm.knobs", ST_INFO,
+		    "newer kernels add these knobs; the tuner works without",
+		    "KSM knobs: %s; missing: %s", *have ? have : "none", missing);
+	else
+		add(rep, "ksm.knobs", ST_INFO, NULL, "KSM knobs: %s", have);
+	if (h->proc_ksm_stat)
+		add(rep, "ksm.per_process", ST_PASS, NULL,
+		    "/proc/PID/ksm_stat present: KSM savings can be measured per VM");
+	else
+		add(rep, "ksm.per_process", ST_WARN,
+		    "per-VM KSM accounting needs Linux 6.1 or later",
+		    "/proc/PID/ksm_stat missing: KSM savings cannot be measured per VM");
+}
+
+static void check_thp(struct report *rep, const struct nk_hostinfo *h)
+{
+	if (!h->thp_enabled) {
+		add(rep, "thp", ST_INFO, NULL, "transparent hugepages not available");
+		return;
+	}
+	if (strcmp(h->thp_enabled, "never") == 0)
+		add(rep, "thp", ST_WARN,
+		    "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled lets 4K zones "
+		    "ask for THP",
+		    "THP enabled=never defrag=%s: 4K/THP zones get no huge pages",
+		    h->thp_defrag ? h->thp_defrag : "?");
+	else
+		add(rep, "thp", ST_INFO, NULL, "THP enabled=%s defrag=%s", h->thp_enabled,
+		    h->thp_defrag ? h->thp_defrag : "?");
+}
+
+static void check_numa(struct report *rep, const struct nk_hostinfo *h)
+{
+	char buf[64], buf2[64], id[32];
+
+	if (!h->numa_sysfs || h->n_nodes == 0) {
+		add(rep, "numa", ST_WARN,
+		    "a kernel built with CONFIG_NUMA=y is needed to place memory",
+		    "no NUMA information (/sys/devices/system/node missing)");
+		return;
+	}
+	unsigned mem_only = 0;
+	uint64_t node_total_kb = 0;
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		if (nk_bitmap_weight(h->nodes[i].cpus) == 0)
+			mem_only++;
+		node_total_kb += h->nodes[i].mem_total_kb;
+	}
+	add(rep, "numa", ST_INFO, NULL, "%zu NUMA node%s%s", h->n_nodes, h->n_nodes == 1 ? "" : "s",
+	    mem_only ? ", some memory-only" : "");
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		const struct nk_numa_node *n = &h->nodes[i];
+		char *cpus = list_text(n->cpus);
+		snprintf(id, sizeof(id), "numa.node%d", n->id);
+		if (!*cpus)
+			add(rep, id, ST_INFO, NULL, "node %d: memory-only, %s (%s free)", n->id,
+			    tool_format_kb(buf, sizeof(buf), n->mem_total_kb),
+			    tool_format_kb(buf2, sizeof(buf2), n->mem_free_kb));
+		else
+			add(rep, id, ST_INFO, NULL, "node %d: CPUs %s, %s (%s free)", n->id, cpus,
+			    tool_format_kb(buf, sizeof(buf), n->mem_total_kb),
+			    tool_format_kb(buf2, sizeof(buf2), n->mem_free_kb));
+		free(cpus);
+	}
+	if (h->n_nodes > 1) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		if (!f)
+			abort();
+		for (size_t i = 0; i < h->n_nodes; i++) {
+			fprintf(f, "%s", i ? " | " : "");
+			for (size_t j = 0; j < h->nodes[i].n_distances; j++)
+				fprintf(f, "%s%" PRIu64, j ? " " : "", h->nodes[i].distances[j]);
+		}
+		fclose(f);
+		add(rep, "numa.distances", ST_INFO, NULL, "distances: %s", text);
+		free(text);
+	}
+	/* Per-node MemTotal can miss hot-added memory: say so rather than
+	 * trusting either number alone. */
+	if (h->mem_total_kb && node_total_kb * 10 < h->mem_total_kb * 9)
+		add(rep, "numa.meminfo", ST_WARN,
+		    "per-node totals undercount (hot-added memory?); numaksm checks allocations "
+		    "by their result, not by these totals",
+		    "per-node MemTotal sums to %s but /proc/meminfo says %s",
+		    tool_format_kb(buf, sizeof(buf), node_total_kb),
+		    tool_format_kb(buf2, sizeof(buf2), h->mem_total_kb));
+}
+
+static void check_hugepages(struct report *rep, const struct nk_hostinfo *h)
+{
+	char id[64], size[32];
+	bool any = false, has_1g = false;
+
+	for (size_t i = 0; i < h->n_hugepages; i++) {
+		const struct nk_hugepage_pool *p = &h->hugepages[i];
+		char *per_node = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&per_node, &len);
+		if (!f)
+			abort();
+		for (size_t n = 0; n < h->n_nodes; n++)
+			for (size_t k = 0; k < h->nodes[n].n_hugepages; k++)
+				if (h->nodes[n].hugepages[k].size_kb == p->size_kb)
+					fprintf(f, "%snode%d %" PRIu64 "/%" PRIu64, n ? ", " : "",
+						h->nodes[n].id, h->nodes[n].hugepages[k].free,
+						h->nodes[n].hugepages[k].total);
+		fclose(f);
+		tool_format_kb(size, sizeof(size), p->size_kb);
+		snprintf(id, sizeof(id), "hugepages.%" PRIu64 "kB", p->size_kb);
+		if (p->size_kb == 1048576)
+			has_1g = true;
+		if (p->total) {
+			any = true;
+			add(rep, id, ST_PASS, NULL,
+			    "%s pages: %" PRIu64 " total, %" PRIu64
+			    " free (free/total per node: %s)",
+			    size, p->total, p->free, per_node);
+		} else {
+			char hint[256];
+			snprintf(
+			    hint, sizeof(hint),
+			    "reserve per node: echo N > /sys/devices/system/node/nodeX/hugepages/"
+			    "hugepages-%" PRIu64 "kB/nr_hugepages",
+			    p->size_kb);
+			add(rep, id, ST_INFO, hint, "%s pages: none reserved", size);
+		}
+		free(per_node);
+	}
+	if (h->n_hugepages == 0)
+		add(rep, "hugepages", ST_WARN, "build the kernel with CONFIG_HUGETLBFS=y",
+		    "no hugetlb page sizes offered by this kernel");
+	else if (!any)
+		add(rep, "hugepages", ST_WARN,
+		    "hugetlb zones will fail until pages are reserved (see the hints above)",
+		    "no hugepages reserved in any size");
+	if (!has_1g)
+		add(rep, "hugepages.1GiB", ST_INFO,
+		    h->cpu_has_pdpe1gb ? "boot with hugepagesz=1G to offer 1 GiB pages" : NULL,
+		    "1 GiB pages not offered%s",
+		    h->cpu_has_pdpe1gb ? "" : ": the CPU lacks the pdpe1gb flag");
+}
+
+static void check_cgroup(struct report *rep, const struct nk_hostinfo *h)
+{
+	char *v1 = strv_join(h->cgroup_v1_controllers);
+	char *v2 = strv_join(h->cgroup_v2_controllers);
+	bool cpuset = strv_has(h->cgroup_v1_controllers, "cpuset") ||
+		      strv_has(h->cgroup_v2_controllers, "cpuset");
+	bool memory = strv_has(h->cgroup_v1_controllers, "memory") ||
+		      strv_has(h->cgroup_v2_controllers, "memory");
+
+	switch (h->cgroup_mode) {
+	case NK_CGROUP_NONE:
+		add(rep, "cgroup", ST_WARN, "mount cgroup2 at /sys/fs/cgroup",
+		    "no cgroup filesystem mounted");
+		break;
+	case NK_CGROUP_V1:
+		add(rep, "cgroup", ST_PASS, NULL, "cgroup v1 (legacy); controllers: %s", v1);
+		break;
+	case NK_CGROUP_HYBRID:
+		add(rep, "cgroup", ST_PASS, NULL,
+		    "cgroup hybrid: v1 controllers %s; cgroup2 at %s with %s", v1,
+		    h->cgroup_v2_path, *v2 ? v2 : "no controllers");
+		break;
+	case NK_CGROUP_V2:
+		add(rep, "cgroup", ST_PASS, NULL, "cgroup v2 at %s; controllers: %s",
+		    h->cgroup_v2_path, *v2 ? v2 : "none");
+		break;
+	}
+	if (h->cgroup_mode != NK_CGROUP_NONE && (!cpuset || !memory))
+		add(rep, "cgroup.controllers", ST_WARN,
+		    "enable the cpuset and memory controllers to confine VMs to nodes",
+		    "cgroup controllers missing:%s%s", cpuset ? "" : " cpuset",
+		    memory ? "" : " memory");
+	free(v1);
+	free(v2);
+}
+
+static void check_features(struct report *rep, const struct probes *p)
+{
+	if (!p->live) {
+		add(rep, "features", ST_INFO, NULL,
+		    "MADV_POPULATE_WRITE and memfd hugetlb not probed (captured host tree)");
+		add(rep, "privileges", ST_INFO, NULL, "privileges not probed (captured host tree)");
+		return;
+	}
+	if (p->populate_write == 1)
+		add(rep, "features.populate_write", ST_PASS, NULL,
+		    "MADV_POPULATE_WRITE supported: prefault reports pool shortages as errors");
+	else
+		add(rep, "features.populate_write", ST_WARN,
+		    "Linux 5.14+ prefaults without the risk of SIGBUS",
+		    "MADV_POPULATE_WRITE not supported: prefault falls back to touching pages");
+	if (p->memfd_hugetlb == 1)
+		add(rep, "features.memfd_hugetlb", ST_PASS, NULL,
+		    "memfd_create(MFD_HUGETLB) supported");
+	else
+		add(rep, "features.memfd_hugetlb", ST_WARN,
+		    "hugetlb zones fall back to anonymous MAP_HUGETLB (no fd to share)",
+		    "memfd_create(MFD_HUGETLB) not supported");
+	if (!p->priv_ok)
+		add(rep, "privileges", ST_WARN, NULL, "privileges could not be read");
+	else if (p->priv.cap_sys_admin && p->priv.cap_sys_nice && p->priv.cap_ipc_lock)
+		add(rep, "privileges", ST_PASS, NULL,
+		    "uid %u with CAP_SYS_ADMIN, CAP_SYS_NICE and CAP_IPC_LOCK", p->priv.euid);
+	else
+		add(rep, "privileges", ST_WARN,
+		    "run as root to tune KSM, reserve hugepages, move pages and manage cgroups",
+		    "uid %u lacks%s%s%s: reporting works, changing the host does not", p->priv.euid,
+		    p->priv.cap_sys_admin ? "" : " CAP_SYS_ADMIN",
+		    p->priv.cap_sys_nice ? "" : " CAP_SYS_NICE",
+		    p->priv.cap_ipc_lock ? "" : " CAP_IPC_LOCK");
+}
+
+/* ---- JSON ---------------------------------------------------------- */
+
+static json_object *json_strv(char **v)
+{
+	json_object *a = json_object_new_array();
+	for (; v && *v; v++)
+		json_object_array_add(a, json_object_new_string(*v));
+	return a;
+}
+
+static json_object *json_pool(const struct nk_hugepage_pool *p, bool host_wide, bool is_default)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "size_kb", json_object_new_uint64(p->size_kb));
+	json_object_object_add(o, "total", json_object_new_uint64(p->total));
+	json_object_object_add(o, "free", json_object_new_uint64(p->free));
+	json_object_object_add(o, "surplus", json_object_new_uint64(p->surplus));
+	if (host_wide) {
+		json_object_object_add(o, "reserved", json_object_new_uint64(p->reserved));
+		json_object_object_add(o, "default", json_object_new_boolean(is_default));
+	}
+	return o;
+}
+
+static json_object *json_host(const struct nk_hostinfo *h, const struct probes *p)
+{
+	json_object *host = json_object_new_object(), *o, *a;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "probed", json_object_new_boolean(p->live && p->kvm_ok));
+	if (p->live && p->kvm_ok) {
+		json_object_object_add(o, "present", json_object_new_boolean(p->kvm.present));
+		json_object_object_add(o, "usable", json_object_new_boolean(p->kvm.usable));
+		json_object_object_add(o, "api_version", json_object_new_int(p->kvm.api_version));
+		json_object_object_add(o, "max_vcpus", json_object_new_int(p->kvm.max_vcpus));
+	}
+	json_object_object_add(host, "kvm", o);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "present", json_object_new_boolean(h->ksm_present));
+	if (h->ksm_present) {
+		json_object *k = json_object_new_object();
+		json_object_object_add(o, "run", json_object_new_int(h->ksm_run));
+		static const struct {
+			unsigned bit;
+			const char *name;
+		} knobs[] = {
+		    {NK_KSM_KNOB_ADVISOR_MODE, "advisor_mode"},
+		    {NK_KSM_KNOB_SMART_SCAN, "smart_scan"},
+		    {NK_KSM_KNOB_USE_ZERO_PAGES, "use_zero_pages"},
+		    {NK_KSM_KNOB_MERGE_ACROSS_NODES, "merge_across_nodes"},
+		    {NK_KSM_KNOB_MAX_PAGE_SHARING, "max_page_sharing"},
+		    {NK_KSM_KNOB_GENERAL_PROFIT, "general_profit"},
+		};
+		for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+			json_object_object_add(
+			    k, knobs[i].name, json_object_new_boolean(h->ksm_knobs & knobs[i].bit));
+		json_object_object_add(o, "knobs", k);
+		json_object_object_add(
+		    o, "advisor_mode",
+		    h->ksm_advisor_mode ? json_object_new_string(h->ksm_advisor_mode) : NULL);
+		json_object_object_add(o, "proc_ksm_stat",
+				       json_object_new_boolean(h->proc_ksm_stat));
+		json_object_object_add(o, "pages_shared",
+				       json_object_new_uint64(h->ksm_pages_shared));
+		json_object_object_add(o, "pages_sharing",
+				       json_object_new_uint64(h->ksm_pages_sharing));
+	}
+	json_object_object_add(host, "ksm", o);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "enabled",
+			       h->thp_enabled ? json_object_new_string(h->thp_enabled) : NULL);
+	json_object_object_add(o, "defrag",
+			       h->thp_defrag ? json_object_new_string(h->thp_defrag) : NULL);
+	json_object_object_add(host, "thp", o);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "node_count", json_object_new_int((int)h->n_nodes));
+	json_object_object_add(o, "mem_total_kb", json_object_new_uint64(h->mem_total_kb));
+	a = json_object_new_array();
+	json_object *memonly = json_object_new_array();
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		const struct nk_numa_node *n = &h->nodes[i];
+		json_object *jn = json_object_new_object(), *d = json_object_new_array(),
+			    *hp = json_object_new_array();
+		char *cpus = list_text(n->cpus);
+		bool mo = nk_bitmap_weight(n->cpus) == 0;
+		json_object_object_add(jn, "id", json_object_new_int(n->id));
+		json_object_object_add(jn, "cpus", json_object_new_string(cpus));
+		json_object_object_add(jn, "cpu_count",
+				       json_object_new_int((int)nk_bitmap_weight(n->cpus)));
+		json_object_object_add(jn, "memory_kb", json_object_new_uint64(n->mem_total_kb));
+		json_object_object_add(jn, "free_kb", json_object_new_uint64(n->mem_free_kb));
+		json_object_object_add(jn, "has_memory", json_object_new_boolean(n->has_memory));
+		json_object_object_add(jn, "memory_only", json_object_new_boolean(mo));
+		for (size_t j = 0; j < n->n_distances; j++)
+			json_object_array_add(d, json_object_new_uint64(n->distances[j]));
+		json_object_object_add(jn, "distances", d);
+		for (size_t k = 0; k < n->n_hugepages; k++)
+			json_object_array_add(hp, json_pool(&n->hugepages[k], false, false));
+		json_object_object_add(jn, "hugepages", hp);
+		json_object_array_add(a, jn);
+		if (mo)
+			json_object_array_add(memonly, json_object_new_int(n->id));
+		free(cpus);
+	}
+	json_object_object_add(o, "nodes", a);
+	json_object_object_add(o, "memory_only_nodes", memonly);
+	json_object_object_add(host, "numa", o);
+
+	a = json_object_new_array();
+	for (size_t i = 0; i < h->n_hugepages; i++)
+		json_object_array_add(a,
+				      json_pool(&h->hugepages[i], true,
+						h->hugepages[i].size_kb == h->default_hugepage_kb));
+	json_object_object_add(host, "hugepages", a);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "mode",
+			       json_object_new_string(nk_cgroup_mode_name(h->cgroup_mode)));
+	json_object_object_add(
+	    o, "v2_path", h->cgroup_v2_path ? json_object_new_string(h->cgroup_v2_path) : NULL);
+	json_object_object_add(o, "v1_controllers", json_strv(h->cgroup_v1_controllers));
+	json_object_object_add(o, "v2_controllers", json_strv(h->cgroup_v2_controllers));
+	json_object_object_add(host, "cgroup", o);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "probed", json_object_new_boolean(p->live));
+	if (p->live) {
+		json_object_object_add(o, "madv_populate_write",
+				       json_object_new_boolean(p->populate_write == 1));
+		json_object_object_add(o, "memfd_hugetlb",
+				       json_object_new_boolean(p->memfd_hugetlb == 1));
+	}
+	json_object_object_add(host, "features", o);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "probed", json_object_new_boolean(p->live && p->priv_ok));
+	if (p->live && p->priv_ok) {
+		json_object_object_add(o, "euid", json_object_new_int((int)p->priv.euid));
+		json_object_object_add(o, "cap_sys_admin",
+				       json_object_new_boolean(p->priv.cap_sys_admin));
+		json_object_object_add(o, "cap_sys_nice",
+				       json_object_new_boolean(p->priv.cap_sys_nice));
+		json_object_object_add(o, "cap_ipc_lock",
+				       json_object_new_boolean(p->priv.cap_ipc_lock));
+	}
+	json_object_object_add(host, "privileges", o);
+	return host;
+}
+
+static void print_json(const struct report *rep, const struct nk_hostinfo *h,
+		       const struct probes *p)
+{
+	json_object *root = json_object_new_object(), *checks = json_object_new_array(), *sum;
+
+	json_object_object_add(root, "numaksm_check", json_object_new_int(1));
+	json_object_object_add(root, "live", json_object_new_boolean(p->live));
+	json_object_object_add(root, "host", json_host(h, p));
+	for (size_t i = 0; i < rep->n; i++) {
+		json_object *c = json_object_new_object();
+		json_object_object_add(c, "id", json_object_new_string(rep->items[i].id));
+		json_object_object_add(c, "status",
+				       json_object_new_string(status_names[rep->items[i].status]));
+		json_object_object_add(c, "message", json_object_new_string(rep->items[i].message));
+		json_object_object_add(
+		    c, "hint",
+		    rep->items[i].hint ? json_object_new_string(rep->items[i].hint) : NULL);
+		json_object_array_add(checks, c);
+	}
+	json_object_object_add(root, "checks", checks);
+	sum = json_object_new_object();
+	json_object_object_add(sum, "pass", json_object_new_int((int)rep->counts[ST_PASS]));
+	json_object_object_add(sum, "warn", json_object_new_int((int)rep->counts[ST_WARN]));
+	json_object_object_add(sum, "fail", json_object_new_int((int)rep->counts[ST_FAIL]));
+	json_object_object_add(sum, "info", json_object_new_int((int)rep->counts[ST_INFO]));
+	json_object_object_add(root, "summary", sum);
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+						      JSON_C_TO_STRING_SPACED |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+}
+
+static void print_text(const struct report *rep, const char *root, bool live)
+{
+	if (!live)
+		printf("Host tree %s (captured: live probes skipped)\n", root);
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct item *it = &rep->items[i];
+		printf("%s  %-24s %s\n", status_names[it->status], it->id, it->message);
+		if (it->hint && (it->status == ST_WARN || it->status == ST_FAIL))
+			printf("      %-24s hint: %s\n", "", it->hint);
+	}
+	printf("\n%u passed, %u warnings, %u failed, %u info\n", rep->counts[ST_PASS],
+	       rep->counts[ST_WARN], rep->counts[ST_FAIL], rep->counts[ST_INFO]);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: numaksm check [--json] [--root DIR]\n\n"
+		     "Check this host's readiness for dense, NUMA-placed VMs: KVM, KSM, THP,\n"
+		     "NUMA nodes and distances, hugepage pools per node, cgroups, kernel features\n"
+		     "and privileges.  Each item is PASS, WARN, FAIL or INFO with a hint.\n\n"
+		     "  --json       machine-readable report\n"
+		     "  --root DIR   read a captured host tree instead of this system (no live "
+		     "probes)\n\n"
+		     "Exit status: 0 when nothing FAILs, 1 otherwise, 2 on a usage error.\n");
+}
+
+int cmd_check(int argc, char **argv, nk_error **err)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *root = NULL;
+	bool json = false;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jr:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			return tool_getopt_error(err, "check", c, argv);
+		}
+	}
+	if (optind < argc)
+		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
+
+	nk_host *host = NULL;
+	struct nk_hostinfo *info = NULL;
+	int r = nk_host_open(root, &host, err);
+	if (r < 0) {
+		tool_mark_usage(); /* a bad --root is a bad command line */
+		return r;
+	}
+	r = nk_hostinfo_read(host, &info, err);
+	if (r < 0) {
+		nk_host_free(host);
+		return r;
+	}
+
+	struct probes p = {
+	    .live = nk_host_is_live(host), .populate_write = -1, .memfd_hugetlb = -1};
+	if (p.live) {
+		p.kvm_ok = nk_probe_kvm(host, &p.kvm, NULL) == 0;
+		p.populate_write = nk_probe_madv_populate_write(host, NULL);
+		p.memfd_hugetlb = nk_probe_memfd_hugetlb(host, 0, NULL);
+		p.priv_ok = nk_probe_privileges(host, &p.priv, NULL) == 0;
+	}
+
+	struct report rep = {0};
+	check_kvm(&rep, &p);
+	check_ksm(&rep, info);
+	check_thp(&rep, info);
+	check_numa(&rep, info);
+	check_hugepages(&rep, info);
+	check_cgroup(&rep, info);
+	check_features(&rep, &p);
+
+	if (json)
+		print_json(&rep, info, &p);
+	else
+		print_text(&rep, nk_host_root(host), p.live);
+	int exit_code = rep.counts[ST_FAIL] ? EXIT_FAIL : EXIT_OK;
+	report_free(&rep);
+	nk_hostinfo_free(info);
+	nk_host_free(host);
+	return exit_code;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * numaksm: the control tool.  A table of commands, each with its own
+ * options; errors travel up as nk_error and are printed once, here.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+static bool usage_failed;
+
+static const struct tool_command commands[] = {
+    {"check", "host readiness for dense, NUMA-placed VMs", cmd_check},
+};
+
+void tool_mark_usage(void)
+{
+	usage_failed = true;
+}
+
+int tool_usage_error(nk_error **err, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	usage_failed = true;
+	va_start(ap, fmt);
+	int r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	nk_error_set(err, EINVAL, "%s", msg);
+	free(msg);
+	return -EINVAL;
+}
+
+int tool_getopt_error(nk_error **err, const char *command, int opt, char **argv)
+{
+	extern int optind;
+	const char *arg = argv[optind - 1];
+	if (opt == ':')
+		tool_usage_error(err, "option '%s' needs a value", arg);
+	else
+		tool_usage_error(err, "unknown option '%s'", arg);
+	return nk_error_hint(err, "see 'numaksm %s --help'", command);
+}
+
+const char *tool_format_kb(char *buf, size_t size, unsigned long long kb)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)kb;
+	unsigned u = 0;
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (v == (double)(unsigned long long)v)
+		snprintf(buf, size, "%llu %s", (unsigned long long)v, units[u]);
+	else
+		snprintf(buf, size, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+static void log_to_stderr(enum nk_log_level level, const char *message, void *userdata)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	fprintf(stderr, "numaksm: %s: %s\n", names[level], message);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: numaksm [--verbose] COMMAND [OPTIONS]\n\n"
+		     "NUMA-aware guest-memory manager and KSM tuner for KVM hosts.\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nEvery command takes --help; reporting commands take --json and "
+		     "--root DIR (a captured host tree).\n"
+		     "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	nk_error *err = NULL;
+	enum nk_log_level level = NK_LOG_WARNING;
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("numaksm %s\n", nk_version());
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+			level = NK_LOG_DEBUG;
+		} else {
+			fprintf(stderr, "numaksm: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	nk_log_set_handler(log_to_stderr, NULL, level);
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(argv[i], commands[c].name) != 0)
+			continue;
+		int r = commands[c].run(argc - i, argv + i, &err);
+		if (r >= 0)
+			return r;
+		fprintf(stderr, "numaksm %s: %s\n", commands[c].name,
+			err ? nk_error_message(err) : strerror(-r));
+		if (nk_error_get_hint(err))
+			fprintf(stderr, "  hint: %s\n", nk_error_get_hint(err));
+		nk_error_free(err);
+		return usage_failed ? EXIT_USAGE : EXIT_FAIL;
+	}
+	fprintf(stderr, "numaksm: unknown command '%s'\n\n", argv[i]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

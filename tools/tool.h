@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef NUMAKSM_TOOL_H
+#define NUMAKSM_TOOL_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include <numaksm/core.h>
+
+/* Exit codes, documented in docs/man/numaksm.1.md. */
+#define EXIT_OK	   0
+#define EXIT_FAIL  1 /* an error, or `check` found a FAIL */
+#define EXIT_USAGE 2 /* bad command line */
+
+struct tool_command {
+	const char *name;
+	const char *summary;
+	/* Returns an exit code, or a negative errno with *err set. */
+	int (*run)(int argc, char **argv, nk_error **err);
+};
+
+/* Record a usage error: main() prints it and exits 2. */
+int tool_usage_error(nk_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Count the error already recorded as a usage error (exit 2). */
+void tool_mark_usage(void);
+
+/* Report an unknown option or missing argument from getopt_long(). */
+int tool_getopt_error(nk_error **err, const char *command, int opt, char **argv);
+
+/* "5.2 GiB" for a size in kB; writes into buf. */
+const char *tool_format_kb(char *buf, size_t size, unsigned long long kb);
+
+int cmd_check(int argc, char **argv, nk_error **err);
+
+#endif
