@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file numaksm/memory.h
+ * @brief Guest RAM made of zones: backing (4K, THP, hugetlb 2M/1G in a
+ *        memfd), a NUMA policy over a node set, parallel node-local
+ *        prefault, KSM marking, placement measurement and live migration;
+ *        and the per-node hugepage pools.
+ *
+ * A zone is created in a safe order: the spec is validated and the
+ * per-node hugepage pools are checked before anything is mapped; then the
+ * memory is mapped, bound, marked and prefaulted with MADV_POPULATE_WRITE,
+ * so a shortage is an error at creation, never a SIGBUS later.  A zone
+ * that fails half-way is fully unmapped.
+ */
+#ifndef NUMAKSM_MEMORY_H
+#define NUMAKSM_MEMORY_H
+
+#include <sys/types.h>
+
+#include "numaksm/core.h"
+#include "numaksm/hostinfo.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** What backs a zone. */
+enum nk_backing {
+	NK_BACKING_4K = 0,  /**< anonymous 4 KiB pages (THP disabled on the range) */
+	NK_BACKING_THP,	    /**< anonymous, MADV_HUGEPAGE, 2 MiB aligned */
+	NK_BACKING_HUGETLB, /**< hugetlb pages in a memfd (MFD_HUGETLB), shared mapping */
+};
+
+/** Host NUMA policy of a zone (the kernel's MPOL_* modes). */
+enum nk_policy {
+	NK_POLICY_DEFAULT = 0,	       /**< the process policy; no node set */
+	NK_POLICY_BIND,		       /**< only these nodes */
+	NK_POLICY_PREFERRED,	       /**< this one node first, then others */
+	NK_POLICY_PREFERRED_MANY,      /**< these nodes first (Linux 5.15) */
+	NK_POLICY_INTERLEAVE,	       /**< round-robin over these nodes */
+	NK_POLICY_WEIGHTED_INTERLEAVE, /**< by the weights in sysfs (Linux 6.9) */
+};
+
+/** Progress of a prefault: called from the creating thread. */
+typedef void (*nk_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void *userdata);
+
+/** What a zone is to be.  Parse one with nk_zone_spec_parse() or fill it in. */
+struct nk_zone_spec {
+	char *id;	     /**< name, used in messages and the memfd name */
+	uint64_t size_bytes; /**< a multiple of the page size */
+	enum nk_backing backing;
+	uint64_t hugepage_kb; /**< hugetlb page size in kB; 0 = the host's default */
+	enum nk_policy policy;
+	nk_bitmap *nodes;	   /**< host nodes of the policy (NULL or empty for default) */
+	bool shared;		   /**< 4K/THP: back with a shmem memfd, mapped shared */
+	bool mergeable;		   /**< MADV_MERGEABLE (private anonymous zones only) */
+	bool prefault;		   /**< populate every page at creation (default on) */
+	bool dump;		   /**< include in core dumps (default on) */
+	unsigned prefault_threads; /**< 0: chosen from the size and the CPUs available */
+	/** Internal knobs for tests: skip the pool check before mapping, or
+	 *  prefault by touching pages even where MADV_POPULATE_WRITE works. */
+	bool no_pool_check;
+	bool force_touch;
+};
+
+/** Set the defaults (4K, default policy, prefault on, dump on). */
+void nk_zone_spec_init(struct nk_zone_spec *spec);
+/** Release what a spec owns (id, nodes); accepts a zeroed spec. */
+void nk_zone_spec_done(struct nk_zone_spec *spec);
+
+/**
+ * Parse "id=z0,size=1G,hugepages=2M,policy=bind,nodes=0-1,mergeable=on,
+ * prefault=on,dump=off,shared=off,threads=4,thp=on" into `spec` (which
+ * nk_zone_spec_init() prepared).  `hugepages=none` means 4K.
+ * @return 0; -EINVAL naming the key or value at fault.
+ */
+int nk_zone_spec_parse(const char *text, struct nk_zone_spec *spec, nk_error **err);
+
+/** @return "default", "bind", "preferred", "preferred-many", "interleave", "weighted-interleave".
+ */
+const char *nk_policy_name(enum nk_policy policy);
+/** @return "4K", "THP", "hugetlb". */
+const char *nk_backing_name(enum nk_backing backing);
+
+/** A created zone: guest RAM the caller can hand to KVM. */
+typedef struct nk_zone nk_zone;
+
+/**
+ * Validate, check pools, map, bind, mark and prefault a zone.
+ * @return 0; -EINVAL (bad spec), -ENODEV (unknown node or node without
+ * memory), -ENOMEM (pool shortage or out of memory, naming the zone, the
+ * node, pages needed and free, and the fix), -EOPNOTSUPP (a policy or page
+ * size this kernel lacks), -EROFS (a captured host tree).  On failure
+ * nothing stays mapped.
+ */
+int nk_zone_create(nk_host *host, const struct nk_zone_spec *spec, nk_zone **ret, nk_error **err);
+/** Unmap and close; accepts NULL. @return NULL. */
+nk_zone *nk_zone_free(nk_zone *zone);
+
+/** @return the zone's first byte. */
+void *nk_zone_addr(const nk_zone *zone);
+/** @return the zone's size in bytes. */
+uint64_t nk_zone_size(const nk_zone *zone);
+/** @return the page size in bytes (4096, 2 MiB, 1 GiB; 4096 for THP). */
+uint64_t nk_zone_page_size(const nk_zone *zone);
+/** @return the memfd backing the zone, or -1 for anonymous zones. */
+int nk_zone_fd(const nk_zone *zone);
+/** @return the spec the zone was created from. */
+const struct nk_zone_spec *nk_zone_spec(const nk_zone *zone);
+/** @return whether the zone is currently marked mergeable. */
+bool nk_zone_is_mergeable(const nk_zone *zone);
+
+/** How a prefault went. */
+struct nk_prefault_stats {
+	unsigned threads;    /**< threads used */
+	bool populate_write; /**< MADV_POPULATE_WRITE (else pages were touched) */
+	double seconds;	     /**< wall time of the prefault */
+	nk_bitmap *cpus;     /**< CPUs the threads were pinned to (owned by the zone) */
+};
+/** @return the statistics of the creation prefault (zeroed when prefault was off). */
+const struct nk_prefault_stats *nk_zone_prefault_stats(const nk_zone *zone);
+
+/**
+ * Prefault the zone now (again), with `threads` threads (0: automatic),
+ * reporting to `progress` about every 100 ms.
+ * @return 0; -ENOMEM/-EFAULT when pages could not be had (naming the zone).
+ */
+int nk_zone_prefault(nk_zone *zone, unsigned threads, nk_progress_fn progress, void *userdata,
+		     nk_error **err);
+
+/**
+ * Switch KSM merging of the zone at run time.  Turning it off unmerges the
+ * zone's merged pages (MADV_UNMERGEABLE).  The result is verified in
+ * /proc/self/smaps.  Refused for hugetlb and shared zones, with the reason.
+ */
+int nk_zone_set_mergeable(nk_zone *zone, bool mergeable, nk_error **err);
+
+/** Pages per node of a range, measured or estimated. */
+struct nk_placement {
+	uint64_t pages; /**< pages in the range */
+	uint64_t page_size;
+	uint64_t sampled; /**< pages looked at (== pages when exact) */
+	bool exact;
+	uint64_t *node_pages; /**< per node id: pages (estimated when sampled) */
+	size_t n_node_pages;  /**< length of node_pages (highest node + 1) */
+	uint64_t not_present; /**< pages not faulted in */
+	uint64_t other;	      /**< zero page, unmapped or unreadable */
+	double error_pages;   /**< 95% bound on each per-node estimate (0 when exact) */
+};
+
+/** Free what a placement owns. */
+void nk_placement_done(struct nk_placement *p);
+
+/**
+ * Measure where the pages of [addr, addr+size) in process `pid` (0: self)
+ * are, with move_pages(pid, n, pages, NULL, status, 0), which, unlike
+ * get_mempolicy(MPOL_F_ADDR), never allocates absent pages.  Ranges of up
+ * to `max_samples` pages are measured exactly; larger ones by a uniform
+ * sample of `max_samples` pages (0: 65536) with its 95% error bound.
+ * @return 0; -ESRCH when the process is gone; -EPERM without privileges.
+ */
+int nk_placement_measure(pid_t pid, uint64_t addr, uint64_t size, uint64_t page_size,
+			 uint64_t max_samples, struct nk_placement *ret, nk_error **err);
+
+/** Measure a zone's placement (see nk_placement_measure). */
+int nk_zone_placement(nk_zone *zone, uint64_t max_samples, struct nk_placement *ret,
+		      nk_error **err);
+
+/** What a migration did. */
+struct nk_migration {
+	uint64_t pages_moved;	/**< pages now on a target node that were not */
+	uint64_t pages_already; /**< pages that were on a target node already */
+	uint64_t pages_failed;	/**< pages that could not be moved */
+	uint64_t pages_absent;	/**< pages not faulted in (will fault on the new nodes) */
+	int first_failure;	/**< errno of the first failed page, 0 if none */
+	double seconds;
+	double mb_per_s; /**< moved bytes / seconds, in MB/s (10^6) */
+};
+
+/**
+ * Move a zone, while in use, to `nodes`: the zone's policy becomes bind
+ * over `nodes` (or interleave if it was interleave), so new faults land
+ * there, then every present page not on a target node is moved with
+ * move_pages (round-robin over the targets).
+ * @return 0 (see the result for failed pages); -EINVAL/-ENODEV on bad nodes.
+ */
+int nk_zone_migrate(nk_zone *zone, const nk_bitmap *nodes, struct nk_migration *ret,
+		    nk_error **err);
+
+/* ---- hugepage pools ------------------------------------------------ */
+
+/**
+ * Set the pool of `size_kb` pages on `node` (-1: the host-wide pool) to
+ * `count` pages and report how many the kernel actually holds afterwards
+ * (it may give fewer when memory is fragmented).
+ * @return 0; -ENODEV for an unknown node; -EOPNOTSUPP for a size the host
+ * lacks; -EROFS on a captured tree; -EACCES without privileges.
+ */
+int nk_hugepages_reserve(nk_host *host, int node, uint64_t size_kb, uint64_t count,
+			 uint64_t *ret_actual, nk_error **err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
