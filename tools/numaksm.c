@@ -15,6 +15,10 @@ static bool usage_failed;
 
 static const struct tool_command commands[] = {
     {"check", "host readiness for dense, NUMA-placed VMs", cmd_check},
+    /* memory/ commands */
+    {"hugepages", "hugepage pools per node and size; reserve pages", cmd_hugepages},
+    /* vcpu/ commands */
+    /* policy/ commands */
 };
 
 void tool_mark_usage(void)

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * numaksm hugepages: the hugepage pools per node and size, and setting one
+ * (as virsh freepages / allocpages do).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <numaksm/memory.h>
+
+#include "tool.h"
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: numaksm hugepages [--json] [--root DIR]\n"
+	    "       numaksm hugepages reserve [--node N] --size SIZE --count C [--partial]\n\n"
+	    "Show the hugepage pools of every size, host-wide and per NUMA node, or set\n"
+	    "one pool and report how many pages the kernel actually gave.\n\n"
+	    "  --node N     the node's pool (default: the host-wide pool)\n"
+	    "  --size SIZE  page size: 2M, 1G\n"
+	    "  --count C    pages the pool should hold\n"
+	    "  --partial    keep what the kernel gave when it gives fewer pages than asked\n"
+	    "               (by default the pool is put back as it was and the command fails)\n");
+}
+
+static int show(const char *root, bool json, nk_error **err)
+{
+	nk_host *host = NULL;
+	struct nk_hostinfo *h = NULL;
+	int r = nk_host_open(root, &host, err);
+	if (r < 0) {
+		tool_mark_usage();
+		return r;
+	}
+	r = nk_hostinfo_read(host, &h, err);
+	nk_host_free(host);
+	if (r < 0)
+		return r;
+
+	if (json) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < h->n_hugepages; i++) {
+			const struct nk_hugepage_pool *p = &h->hugepages[i];
+			json_object *o = json_object_new_object(), *nodes = json_object_new_array();
+			json_object_object_add(o, "size_kb", json_object_new_uint64(p->size_kb));
+			json_object_object_add(o, "total", json_object_new_uint64(p->total));
+			json_object_object_add(o, "free", json_object_new_uint64(p->free));
+			json_object_object_add(o, "reserved", json_object_new_uint64(p->reserved));
+			json_object_object_add(o, "surplus", json_object_new_uint64(p->surplus));
+			for (size_t n = 0; n < h->n_nodes; n++)
+				for (size_t k = 0; k < h->nodes[n].n_hugepages; k++) {
+					const struct nk_hugepage_pool *q =
+					    &h->nodes[n].hugepages[k];
+					if (q->size_kb != p->size_kb)
+						continue;
+					json_object *jn = json_object_new_object();
+					json_object_object_add(jn, "node",
+							       json_object_new_int(h->nodes[n].id));
+					json_object_object_add(jn, "total",
+							       json_object_new_uint64(q->total));
+					json_object_object_add(jn, "free",
+							       json_object_new_uint64(q->free));
+					json_object_object_add(jn, "surplus",
+							       json_object_new_uint64(q->surplus));
+					json_object_array_add(nodes, jn);
+				}
+			json_object_object_add(o, "nodes", nodes);
+			json_object_array_add(a, o);
+		}
+		json_object *root_obj = json_object_new_object();
+		json_object_object_add(root_obj, "hugepages", a);
+		puts(json_object_to_json_string_ext(root_obj, JSON_C_TO_STRING_PRETTY |
+								  JSON_C_TO_STRING_SPACED));
+		json_object_put(root_obj);
+	} else if (h->n_hugepages == 0) {
+		printf("This kernel offers no hugetlb pages.\n");
+	} else {
+		char size[32];
+		printf("%-8s %-6s %10s %10s %10s %10s\n", "SIZE", "NODE", "TOTAL", "FREE",
+		       "RESERVED", "SURPLUS");
+		for (size_t i = 0; i < h->n_hugepages; i++) {
+			const struct nk_hugepage_pool *p = &h->hugepages[i];
+			tool_format_kb(size, sizeof(size), p->size_kb);
+			for (size_t n = 0; n < h->n_nodes; n++)
+				for (size_t k = 0; k < h->nodes[n].n_hugepages; k++) {
+					const struct nk_hugepage_pool *q =
+					    &h->nodes[n].hugepages[k];
+					if (q->size_kb == p->size_kb)
+						printf("%-8s %-6d %10" PRIu64 " %10" PRIu64
+						       " %10s %10" PRIu64 "\n",
+						       size, h->nodes[n].id, q->total, q->free, "-",
+						       q->surplus);
+				}
+			printf("%-8s %-6s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+			       "\n",
+			       size, "all", p->total, p->free, p->reserved, p->surplus);
+		}
+	}
+	nk_hostinfo_free(h);
+	return EXIT_OK;
+}
+
+static int reserve(int argc, char **argv, nk_error **err)
+{
+	static const struct option opts[] = {
+	    {"node", required_argument, NULL, 'n'},  {"size", required_argument, NULL, 's'},
+	    {"count", required_argument, NULL, 'c'}, {"partial", no_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},	     {0},
+	};
+	long long node = -1, count = -1;
+	uint64_t size_bytes = 0;
+	bool partial = false;
+	int c, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":n:s:c:ph", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (nk_parse_int(optarg, 0, 1 << 20, &node, err) < 0) {
+				tool_mark_usage();
+				return nk_error_prefix(err, "--node");
+			}
+			break;
+		case 's':
+			if (nk_parse_size(optarg, &size_bytes, err) < 0) {
+				tool_mark_usage();
+				return nk_error_prefix(err, "--size");
+			}
+			break;
+		case 'c':
+			if (nk_parse_int(optarg, 0, 1ll << 40, &count, err) < 0) {
+				tool_mark_usage();
+				return nk_error_prefix(err, "--count");
+			}
+			break;
+		case 'p':
+			partial = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			return tool_getopt_error(err, "hugepages", c, argv);
+		}
+	}
+	if (optind < argc)
+		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
+	if (!size_bytes || count < 0)
+		return tool_usage_error(err, "hugepages reserve needs --size and --count");
+	if (size_bytes % 1024)
+		return tool_usage_error(err, "--size must be a whole number of kB");
+
+	nk_host *host = NULL;
+	r = nk_host_open(NULL, &host, err);
+	if (r < 0)
+		return r;
+	uint64_t size_kb = size_bytes / 1024, before = 0, got = 0;
+	char path[256];
+	if (node >= 0)
+		snprintf(path, sizeof(path),
+			 "/sys/devices/system/node/node%lld/hugepages/hugepages-%" PRIu64
+			 "kB/nr_hugepages",
+			 node, size_kb);
+	else
+		snprintf(path, sizeof(path),
+			 "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages", size_kb);
+	nk_host_read_u64(host, path, &before, NULL);
+	r = nk_hugepages_reserve(host, (int)node, size_kb, (uint64_t)count, &got, err);
+	if (r < 0) {
+		nk_host_free(host);
+		return r;
+	}
+	char where[32], sz[32];
+	if (node >= 0)
+		snprintf(where, sizeof(where), "node %lld", node);
+	else
+		snprintf(where, sizeof(where), "host");
+	tool_format_kb(sz, sizeof(sz), size_kb);
+	if (got < (uint64_t)count && !partial) {
+		uint64_t back = 0;
+		char value[32];
+		snprintf(value, sizeof(value), "%" PRIu64, before);
+		nk_hugepages_reserve(host, (int)node, size_kb, before, &back, NULL);
+		nk_host_free(host);
+		nk_error_set(err, ENOMEM,
+			     "%s: asked for %lld pages of %s, the kernel gave %" PRIu64
+			     "; pool put back to %" PRIu64,
+			     where, count, sz, got, back);
+		return nk_error_hint(err,
+				     "memory is fragmented: reserve at boot (hugepages= on the "
+				     "kernel command line), or pass --partial to keep what was "
+				     "given");
+	}
+	nk_host_free(host);
+	printf("%s: %s pool %" PRIu64 " -> %" PRIu64 " pages (asked %lld)\n", where, sz, before,
+	       got, count);
+	return EXIT_OK;
+}
+
+int cmd_hugepages(int argc, char **argv, nk_error **err)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *root = NULL;
+	bool json = false;
+	int c;
+
+	if (argc > 1 && strcmp(argv[1], "reserve") == 0)
+		return reserve(argc - 1, argv + 1, err);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jr:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			return tool_getopt_error(err, "hugepages", c, argv);
+		}
+	}
+	if (optind < argc)
+		return tool_usage_error(err, "unknown subcommand '%s': expected reserve",
+					argv[optind]);
+	return show(root, json, err);
+}

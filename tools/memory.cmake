@@ -1,0 +1,1 @@
+list(APPEND NUMAKSM_TOOL_SOURCES cmd-hugepages.c)
