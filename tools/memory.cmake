@@ -1,1 +1,1 @@
-list(APPEND NUMAKSM_TOOL_SOURCES cmd-hugepages.c)
+list(APPEND NUMAKSM_TOOL_SOURCES cmd-hugepages.c cmd-zone.c)

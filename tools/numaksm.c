@@ -17,6 +17,7 @@ static const struct tool_command commands[] = {
     {"check", "host readiness for dense, NUMA-placed VMs", cmd_check},
     /* memory/ commands */
     {"hugepages", "hugepage pools per node and size; reserve pages", cmd_hugepages},
+    {"zone", "try a guest RAM zone: create, prefault, show placement", cmd_zone},
     /* vcpu/ commands */
     /* policy/ commands */
 };

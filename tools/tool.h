@@ -33,5 +33,6 @@ const char *tool_format_kb(char *buf, size_t size, unsigned long long kb);
 
 int cmd_check(int argc, char **argv, nk_error **err);
 int cmd_hugepages(int argc, char **argv, nk_error **err);
+int cmd_zone(int argc, char **argv, nk_error **err);
 
 #endif

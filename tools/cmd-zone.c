@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * numaksm zone try SPEC: create a zone as a VMM would, with a progress bar
+ * for the prefault, report where its pages landed and how the prefault
+ * went, then release it.  Answers "would this guest's RAM fit here, and
+ * where would it go?" before a VM is started.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <numaksm/memory.h>
+
+#include "tool.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: numaksm zone try SPEC [--json]\n\n"
+		     "Create a guest RAM zone, prefault it, show where its pages are and release\n"
+		     "it.  SPEC is key=value,...: size=4G (required), hugepages=2M|1G|none,\n"
+		     "thp=on, policy=default|bind|preferred|preferred-many|interleave|\n"
+		     "weighted-interleave, nodes=LIST, mergeable=on, prefault=on, dump=off,\n"
+		     "shared=on, threads=N, id=NAME.\n");
+}
+
+static void progress_bar(uint64_t done, uint64_t total, void *userdata)
+{
+	bool *drawn = userdata;
+	if (!isatty(STDERR_FILENO))
+		return;
+	int width = 40, filled = total ? (int)(done * (uint64_t)width / total) : width;
+	fprintf(stderr, "\rprefault [%.*s%*s] %3d%%", filled,
+		"########################################", width - filled, "",
+		total ? (int)(done * 100 / total) : 100);
+	*drawn = true;
+}
+
+int cmd_zone(int argc, char **argv, nk_error **err)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	bool json = false, drawn = false;
+	int c, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			return tool_getopt_error(err, "zone", c, argv);
+		}
+	}
+	if (optind >= argc || strcmp(argv[optind], "try") != 0)
+		return tool_usage_error(err, "expected 'zone try SPEC'");
+	if (optind + 2 != argc)
+		return tool_usage_error(err,
+					"'zone try' takes one SPEC, e.g. size=1G,hugepages=2M");
+
+	struct nk_zone_spec spec;
+	nk_zone_spec_init(&spec);
+	r = nk_zone_spec_parse(argv[optind + 1], &spec, err);
+	if (r < 0) {
+		nk_zone_spec_done(&spec);
+		tool_mark_usage();
+		return r;
+	}
+	/* Prefault after creation so the bar can follow it. */
+	bool prefault = spec.prefault;
+	bool hugetlb_bound = spec.backing == NK_BACKING_HUGETLB && spec.policy != NK_POLICY_DEFAULT;
+	if (!hugetlb_bound)
+		spec.prefault = false;
+
+	nk_host *host = NULL;
+	nk_zone *z = NULL;
+	r = nk_host_open(NULL, &host, err);
+	if (r >= 0)
+		r = nk_zone_create(host, &spec, &z, err);
+	if (r >= 0 && prefault && !hugetlb_bound)
+		r = nk_zone_prefault(z, spec.prefault_threads, progress_bar, &drawn, err);
+	if (drawn)
+		fputc('\n', stderr);
+	nk_zone_spec_done(&spec);
+	if (r < 0) {
+		nk_zone_free(z);
+		nk_host_free(host);
+		return r;
+	}
+
+	struct nk_placement p;
+	r = nk_zone_placement(z, 0, &p, err);
+	if (r < 0) {
+		nk_zone_free(z);
+		nk_host_free(host);
+		return r;
+	}
+	const struct nk_zone_spec *s = nk_zone_spec(z);
+	const struct nk_prefault_stats *st = nk_zone_prefault_stats(z);
+	char *nodes = NULL, *cpus = NULL, size[32];
+	if (s->nodes)
+		nk_bitmap_format(s->nodes, &nodes);
+	if (st->cpus)
+		nk_bitmap_format(st->cpus, &cpus);
+	tool_format_kb(size, sizeof(size), nk_zone_size(z) / 1024);
+
+	if (json) {
+		json_object *o = json_object_new_object(), *pl = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(s->id));
+		json_object_object_add(o, "size", json_object_new_uint64(nk_zone_size(z)));
+		json_object_object_add(o, "backing",
+				       json_object_new_string(nk_backing_name(s->backing)));
+		json_object_object_add(o, "page_size",
+				       json_object_new_uint64(nk_zone_page_size(z)));
+		json_object_object_add(o, "policy",
+				       json_object_new_string(nk_policy_name(s->policy)));
+		json_object_object_add(o, "nodes", json_object_new_string(nodes ? nodes : ""));
+		json_object_object_add(o, "mergeable",
+				       json_object_new_boolean(nk_zone_is_mergeable(z)));
+		json_object_object_add(o, "prefault_threads",
+				       json_object_new_int((int)st->threads));
+		json_object_object_add(o, "prefault_cpus",
+				       json_object_new_string(cpus ? cpus : ""));
+		json_object_object_add(o, "prefault_seconds", json_object_new_double(st->seconds));
+		json_object_object_add(o, "populate_write",
+				       json_object_new_boolean(st->populate_write));
+		json_object_object_add(pl, "exact", json_object_new_boolean(p.exact));
+		json_object_object_add(pl, "pages", json_object_new_uint64(p.pages));
+		json_object_object_add(pl, "sampled", json_object_new_uint64(p.sampled));
+		json_object_object_add(pl, "error_pages", json_object_new_double(p.error_pages));
+		json_object_object_add(pl, "not_present", json_object_new_uint64(p.not_present));
+		json_object *per = json_object_new_object();
+		for (size_t n = 0; n < p.n_node_pages; n++) {
+			char key[24];
+			snprintf(key, sizeof(key), "%zu", n);
+			if (p.node_pages[n])
+				json_object_object_add(per, key,
+						       json_object_new_uint64(p.node_pages[n]));
+		}
+		json_object_object_add(pl, "node_pages", per);
+		json_object_object_add(o, "placement", pl);
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							   JSON_C_TO_STRING_SPACED));
+		json_object_put(o);
+	} else {
+		printf("zone %s: %s %s, policy %s%s%s%s\n", s->id, size,
+		       nk_backing_name(s->backing), nk_policy_name(s->policy),
+		       nodes ? " nodes " : "", nodes ? nodes : "",
+		       nk_zone_is_mergeable(z) ? ", mergeable" : "");
+		if (st->threads)
+			printf("prefault: %.3f s with %u thread%s on CPUs %s (%s)\n", st->seconds,
+			       st->threads, st->threads == 1 ? "" : "s", cpus ? cpus : "?",
+			       st->populate_write ? "MADV_POPULATE_WRITE" : "touching pages");
+		printf("pages per node (%s):", p.exact ? "exact" : "sampled");
+		for (size_t n = 0; n < p.n_node_pages; n++)
+			if (p.node_pages[n])
+				printf(" node%zu=%" PRIu64, n, p.node_pages[n]);
+		if (!p.exact)
+			printf(" (+/- %.0f pages, 95%%)", p.error_pages);
+		if (p.not_present)
+			printf(" not-present=%" PRIu64, p.not_present);
+		printf("\n");
+	}
+	free(nodes);
+	free(cpus);
+	nk_placement_done(&p);
+	nk_zone_free(z);
+	nk_host_free(host);
+	return EXIT_OK;
+}
