@@ -4,6 +4,7 @@
 # installed header and numaksm.pc links and runs against it.
 set -eu
 build=$1
+cflags=${2:-}  # the sanitizer flags the library was built with, if any
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 cmake --install "$build" --prefix "$t/prefix" > /dev/null
@@ -21,7 +22,7 @@ int main(void)
 	return 0;
 }
 C
-cc -o "$t/prog" "$t/prog.c" $(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs numaksm) \
+cc $cflags -o "$t/prog" "$t/prog.c" $(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs numaksm) \
 	-Wl,-rpath,"$t/prefix/lib"
 out=$("$t/prog")
 echo "installed library says: $out"

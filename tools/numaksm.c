@@ -19,6 +19,7 @@ static const struct tool_command commands[] = {
     {"hugepages", "hugepage pools per node and size; reserve pages", cmd_hugepages},
     {"zone", "try a guest RAM zone: create, prefault, show placement", cmd_zone},
     /* vcpu/ commands */
+    {"pin", "plan, apply and show vCPU pinning", cmd_pin},
     /* policy/ commands */
 };
 

@@ -32,6 +32,7 @@ int tool_getopt_error(nk_error **err, const char *command, int opt, char **argv)
 const char *tool_format_kb(char *buf, size_t size, unsigned long long kb);
 
 int cmd_check(int argc, char **argv, nk_error **err);
+int cmd_pin(int argc, char **argv, nk_error **err);
 int cmd_hugepages(int argc, char **argv, nk_error **err);
 int cmd_zone(int argc, char **argv, nk_error **err);
 

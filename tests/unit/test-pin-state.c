@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * VMM threads and the assignment state on a host tree made in a temp dir:
+ * vCPU threads found by name, non-VMMs refused, lookup by name, the state
+ * saved atomically and locked, entries of ended processes dropped, and a
+ * missing, damaged or earlier-boot state rebuilt from the pinned VMMs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "vcpu-internal.h"
+
+struct fixture {
+	char root[64];
+	char run[64];
+	nk_host *host;
+};
+
+static void write_file(const char *root, const char *path, const char *data, size_t len)
+{
+	char full[512];
+	snprintf(full, sizeof(full), "%s%s", root, path);
+	for (char *p = full + strlen(root) + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(full, 0755);
+			*p = '/';
+		}
+	FILE *f = fopen(full, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static void write_text(const char *root, const char *path, const char *text)
+{
+	write_file(root, path, text, strlen(text));
+}
+
+/* One thread of a fake process: comm, status with its affinity, stat. */
+static void fake_thread(const char *root, int pid, int tid, const char *comm, const char *cpus,
+			unsigned long long start, int last_cpu)
+{
+	char path[256], text[1024];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	snprintf(text, sizeof(text), "%s\n", comm);
+	write_text(root, path, text);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	snprintf(text, sizeof(text), "Name:\t%s\nPid:\t%d\nCpus_allowed_list:\t%s\nVoluntary:\t1\n",
+		 comm, tid, cpus);
+	write_text(root, path, text);
+	n = snprintf(text, sizeof(text), "%d (%s) S", tid, comm);
+	for (int field = 4; field <= 52; field++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, " %llu",
+			      field == 22   ? start
+			      : field == 39 ? (unsigned long long)last_cpu
+					    : 0ull);
+	snprintf(text + n, sizeof(text) - (size_t)n, "\n");
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	write_text(root, path, text);
+	if (pid == tid) {
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		write_text(root, path, text);
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		snprintf(text, sizeof(text), "%s\n", comm);
+		write_text(root, path, text);
+	}
+}
+
+static void fake_cmdline(const char *root, int pid, const char *cmdline, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	write_file(root, path, cmdline, len);
+}
+
+static int setup(void **state)
+{
+	static const char qemu_cmd[] = "/usr/bin/qemu-system-x86_64\0-name\0guest=vm1,debug-"
+				       "threads=on\0";
+	static const char ch_cmd[] = "cloud-hypervisor\0--cpus\0boot=2";
+	struct fixture *f = calloc(1, sizeof(*f));
+	strcpy(f->root, "/tmp/test-pin-state-XXXXXX");
+	strcpy(f->run, "/tmp/test-pin-run-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	assert_non_null(mkdtemp(f->run));
+	write_text(f->root, "/sys/devices/system/cpu/online", "0-7\n");
+	write_text(f->root, "/proc/sys/kernel/random/boot_id", "1111-aaaa\n");
+	/* QEMU with two pinned vCPU threads. */
+	fake_thread(f->root, 100, 100, "qemu-system-x86", "0-7", 5000, 5);
+	fake_thread(f->root, 100, 101, "CPU 0/KVM", "2", 5001, 2);
+	fake_thread(f->root, 100, 102, "CPU 1/KVM", "3", 5001, 3);
+	fake_thread(f->root, 100, 103, "IO iothread0", "0-7", 5002, 0);
+	fake_cmdline(f->root, 100, qemu_cmd, sizeof(qemu_cmd));
+	/* A shell. */
+	fake_thread(f->root, 200, 200, "bash", "0-7", 6000, 1);
+	fake_cmdline(f->root, 200, "bash", 5);
+	/* Cloud Hypervisor, unpinned, vCPU threads listed before the main one. */
+	fake_thread(f->root, 300, 300, "cloud-hyperviso", "0-7", 7000, 0);
+	fake_thread(f->root, 300, 310, "vcpu1", "0-7", 7001, 6);
+	fake_thread(f->root, 300, 309, "vcpu0", "0-7", 7001, 7);
+	fake_cmdline(f->root, 300, ch_cmd, sizeof(ch_cmd));
+	/* Firecracker with a gap in its vCPU numbers. */
+	fake_thread(f->root, 400, 400, "firecracker", "0-7", 8000, 0);
+	fake_thread(f->root, 400, 401, "fc_vcpu 0", "4", 8001, 4);
+	fake_thread(f->root, 400, 402, "fc_vcpu 2", "5", 8001, 5);
+	fake_cmdline(f->root, 400, "firecracker", 12);
+	/* A Cloud Hypervisor with shared (narrowed, multi-CPU) vCPUs. */
+	fake_thread(f->root, 500, 500, "cloud-hyperviso", "0-7", 9000, 0);
+	fake_thread(f->root, 500, 501, "vcpu0", "6-7", 9001, 6);
+	fake_cmdline(f->root, 500, ch_cmd, sizeof(ch_cmd));
+	assert_int_equal(nk_host_open(f->root, &f->host, NULL), 0);
+	assert_false(nk_host_is_live(f->host));
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[256];
+	nk_host_free(f->host);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", f->root, f->run);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void test_vmm_threads(void **state)
+{
+	struct fixture *f = *state;
+	nk_pin_vmm *vmm = NULL;
+	struct nk_pin_thread t;
+	nk_error *err = NULL;
+	char *s = NULL;
+
+	assert_int_equal(nk_pin_vmm_open(f->host, 100, &vmm, &err), 0);
+	assert_int_equal(nk_pin_vmm_pid(vmm), 100);
+	assert_string_equal(nk_pin_vmm_kind(vmm), "qemu");
+	assert_string_equal(nk_pin_vmm_comm(vmm), "qemu-system-x86");
+	assert_int_equal(nk_pin_vmm_vcpu_count(vmm), 2);
+	assert_int_equal(nk_pin_vmm_thread_count(vmm), 4);
+	assert_int_equal(nk_pin_vmm_thread(vmm, 0, &t), 0);
+	assert_int_equal(t.tid, 101);
+	assert_int_equal(t.vcpu, 0);
+	assert_string_equal(t.comm, "CPU 0/KVM");
+	assert_int_equal(t.last_cpu, 2);
+	nk_bitmap_format(t.affinity, &s);
+	assert_string_equal(s, "2");
+	free(s);
+	assert_int_equal(nk_pin_vmm_thread(vmm, 2, &t), 0);
+	assert_int_equal(t.tid, 100);
+	assert_int_equal(t.vcpu, -1);
+	assert_int_equal(t.last_cpu, 5);
+	assert_int_equal(nk_pin_vmm_thread(vmm, 3, &t), 0);
+	assert_int_equal(t.tid, 103);
+	assert_int_equal(nk_pin_vmm_thread(vmm, 4, &t), -ERANGE);
+	assert_int_equal(nk_pin_vmm_refresh(vmm, &err), 0);
+	assert_int_equal(nk_pin_vmm_thread_count(vmm), 4);
+	nk_pin_vmm_free(vmm);
+
+	/* vCPU threads in vCPU order, whatever their thread ids. */
+	assert_int_equal(nk_pin_vmm_open(f->host, 300, &vmm, &err), 0);
+	assert_string_equal(nk_pin_vmm_kind(vmm), "cloud-hypervisor");
+	assert_int_equal(nk_pin_vmm_thread(vmm, 0, &t), 0);
+	assert_int_equal(t.tid, 309);
+	assert_int_equal(t.vcpu, 0);
+	nk_pin_vmm_free(vmm);
+
+	vmm = (nk_pin_vmm *)0x1;
+	assert_int_equal(nk_pin_vmm_open(f->host, 200, &vmm, &err), -ENOTSUP);
+	assert_non_null(strstr(nk_error_message(err), "process 200 (bash) is not a VMM"));
+	assert_non_null(strstr(nk_error_get_hint(err), "CPU n/KVM"));
+	err = nk_error_free(err);
+	assert_int_equal(nk_pin_vmm_open(f->host, 400, &vmm, &err), -ENOTSUP);
+	assert_non_null(strstr(nk_error_message(err), "repeat or have gaps"));
+	err = nk_error_free(err);
+	assert_int_equal(nk_pin_vmm_open(f->host, 999, &vmm, &err), -ESRCH);
+	assert_non_null(strstr(nk_error_message(err), "no process 999"));
+	err = nk_error_free(err);
+	assert_ptr_equal(vmm, (nk_pin_vmm *)0x1);
+}
+
+static void test_vmm_lookup(void **state)
+{
+	struct fixture *f = *state;
+	nk_error *err = NULL;
+	int pid = -1;
+
+	assert_int_equal(nk_pin_vmm_lookup(f->host, "vm1", &pid, NULL), 0); /* QEMU -name */
+	assert_int_equal(pid, 100);
+	assert_int_equal(nk_pin_vmm_lookup(f->host, "qemu-system-x86_64", &pid, NULL), 0);
+	assert_int_equal(pid, 100);
+	assert_int_equal(nk_pin_vmm_lookup(f->host, "qemu-system-x86", &pid, NULL), 0);
+	assert_int_equal(nk_pin_vmm_lookup(f->host, "100", &pid, NULL), 0);
+	assert_int_equal(pid, 100);
+	pid = -1;
+	assert_int_equal(nk_pin_vmm_lookup(f->host, "999", &pid, &err), -ESRCH);
+	err = nk_error_free(err);
+	/* A shell is found by name but is no VMM. */
+	assert_int_equal(nk_pin_vmm_lookup(f->host, "bash", &pid, &err), -ESRCH);
+	assert_non_null(strstr(nk_error_message(err), "no VMM process named 'bash'"));
+	err = nk_error_free(err);
+	/* Two Cloud Hypervisors. */
+	assert_int_equal(nk_pin_vmm_lookup(f->host, "cloud-hypervisor", &pid, &err), -ENOTUNIQ);
+	assert_non_null(strstr(nk_error_message(err), "PIDs 300, 500"));
+	err = nk_error_free(err);
+	assert_int_equal(pid, -1);
+}
+
+static void test_apply_refused_on_tree(void **state)
+{
+	struct fixture *f = *state;
+	nk_pin_vmm *vmm = NULL;
+	nk_topo *t = NULL;
+	nk_pin_plan *plan = NULL;
+	nk_error *err = NULL;
+	struct nk_pin_request req = {.vcpus = 2};
+
+	assert_int_equal(nk_pin_vmm_open(f->host, 100, &vmm, NULL), 0);
+	assert_int_equal(nk_topo_load_synthetic("pack:1 numa:1 core:8 pu:1", &t, NULL), 0);
+	assert_int_equal(nk_pin_plan_compute(t, &req, NULL, &plan, NULL), 0);
+	assert_int_equal(nk_pin_apply(vmm, t, plan, &err), -EROFS);
+	assert_non_null(strstr(nk_error_message(err), "captured tree"));
+	err = nk_error_free(err);
+	assert_int_equal(nk_topo_load_live(f->host, &t, &err), -EROFS);
+	assert_non_null(strstr(nk_error_get_hint(err), "lstopo --of xml"));
+	nk_error_free(err);
+	nk_pin_plan_free(plan);
+	nk_topo_free(t);
+	nk_pin_vmm_free(vmm);
+}
+
+static void assert_entry(const nk_pin_state *s, unsigned i, int pid, const char *dedicated,
+			 const char *shared, bool rebuilt)
+{
+	struct nk_pin_entry e;
+	char *d = NULL, *sh = NULL;
+	assert_int_equal(nk_pin_state_entry(s, i, &e), 0);
+	assert_int_equal(e.pid, pid);
+	nk_bitmap_format(e.dedicated, &d);
+	nk_bitmap_format(e.shared, &sh);
+	assert_string_equal(d, dedicated);
+	assert_string_equal(sh, shared);
+	assert_int_equal(e.rebuilt, rebuilt);
+	free(d);
+	free(sh);
+}
+
+static void test_state_rebuild_and_save(void **state)
+{
+	struct fixture *f = *state;
+	nk_pin_state *s = NULL;
+	nk_error *err = NULL;
+	char path[128];
+	struct stat st;
+
+	/* Nothing saved yet: rebuilt from the pinned VMMs (100 dedicated, 500
+	 * shared; 300 is not pinned, 400 not a well-formed VMM). */
+	assert_int_equal(nk_pin_state_open(f->host, f->run, NK_PIN_STATE_WRITE, &s, &err), 0);
+	assert_int_equal(nk_pin_state_count(s), 2);
+	assert_entry(s, 0, 100, "2-3", "", true);
+	assert_entry(s, 1, 500, "", "6-7", true);
+
+	/* Held exclusively while open. */
+	snprintf(path, sizeof(path), "%s/pins.lock", f->run);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH | LOCK_NB), -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+
+	/* A VM that never ran (pid 0) and one that will be gone (pid 777). */
+	nk_topo *t = NULL;
+	nk_pin_plan *plan = NULL;
+	struct nk_pin_request req = {.vcpus = 1};
+	assert_int_equal(nk_topo_load_synthetic("pack:1 numa:1 core:8 pu:1", &t, NULL), 0);
+	assert_int_equal(nk_pin_plan_compute(t, &req, s, &plan, NULL), 0);
+	assert_int_equal(nk_pin_state_add(s, f->host, plan, 777, "gone", NULL), 0);
+	assert_int_equal(nk_pin_state_add(s, f->host, plan, 0, "planned", NULL), 0);
+	nk_pin_plan_free(plan);
+	nk_topo_free(t);
+	assert_int_equal(nk_pin_state_save(s, &err), 0);
+	s = nk_pin_state_free(s);
+	assert_int_equal(flock(fd, LOCK_SH | LOCK_NB), 0); /* released */
+	close(fd);
+	snprintf(path, sizeof(path), "%s/pins.json", f->run);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* Read back: 777 is gone, the rest stays; read-only cannot save. */
+	assert_int_equal(nk_pin_state_open(f->host, f->run, 0, &s, &err), 0);
+	assert_int_equal(nk_pin_state_count(s), 3);
+	assert_entry(s, 0, 100, "2-3", "", true);
+	assert_entry(s, 2, 0, "0", "", false);
+	assert_int_equal(nk_pin_state_save(s, &err), -EBADF);
+	err = nk_error_free(err);
+	s = nk_pin_state_free(s);
+
+	/* A reused PID (other start time) is not the VM that was pinned. */
+	fake_thread(f->root, 100, 100, "qemu-system-x86", "0-7", 5555, 5);
+	assert_int_equal(nk_pin_state_open(f->host, f->run, 0, &s, &err), 0);
+	assert_int_equal(nk_pin_state_count(s), 2);
+	assert_entry(s, 0, 500, "", "6-7", true);
+	s = nk_pin_state_free(s);
+
+	/* Another boot: rebuilt from the processes (100 is back, as it is pinned). */
+	write_text(f->root, "/proc/sys/kernel/random/boot_id", "2222-bbbb\n");
+	assert_int_equal(nk_pin_state_open(f->host, f->run, 0, &s, &err), 0);
+	assert_int_equal(nk_pin_state_count(s), 2);
+	assert_entry(s, 0, 100, "2-3", "", true);
+	s = nk_pin_state_free(s);
+
+	/* A damaged file: rebuilt too. */
+	write_text(f->run, "/pins.json", "{\"numaksm_pins\": 1, \"entries\": [{]");
+	assert_int_equal(nk_pin_state_open(f->host, f->run, NK_PIN_STATE_WRITE, &s, &err), 0);
+	assert_int_equal(nk_pin_state_count(s), 2);
+	assert_int_equal(nk_pin_state_remove(s, 100), 1);
+	assert_int_equal(nk_pin_state_save(s, &err), 0);
+	s = nk_pin_state_free(s);
+
+	/* NUMAKSM_RUNTIME_DIR names the directory when none is given. */
+	setenv("NUMAKSM_RUNTIME_DIR", f->run, 1);
+	assert_int_equal(nk_pin_state_open(f->host, NULL, 0, &s, &err), 0);
+	assert_int_equal(nk_pin_state_count(s), 1);
+	assert_entry(s, 0, 500, "", "6-7", true);
+	s = nk_pin_state_free(s);
+	unsetenv("NUMAKSM_RUNTIME_DIR");
+}
+
+static void test_state_dir_errors(void **state)
+{
+	struct fixture *f = *state;
+	nk_pin_state *s = (nk_pin_state *)0x1;
+	nk_error *err = NULL;
+	char dir[128];
+
+	/* A runtime directory below a regular file cannot be made. */
+	snprintf(dir, sizeof(dir), "%s/file", f->run);
+	write_text(f->run, "/file", "x");
+	strncat(dir, "/sub", sizeof(dir) - strlen(dir) - 1);
+	assert_int_equal(nk_pin_state_open(f->host, dir, NK_PIN_STATE_WRITE, &s, &err), -ENOTDIR);
+	assert_non_null(strstr(nk_error_message(err), "cannot create runtime directory"));
+	assert_non_null(strstr(nk_error_get_hint(err), "NUMAKSM_RUNTIME_DIR"));
+	nk_error_free(err);
+	assert_ptr_equal(s, (nk_pin_state *)0x1);
+
+	/* Reading where nothing was ever saved: an empty (rebuilt) state. */
+	snprintf(dir, sizeof(dir), "%s/never", f->run);
+	assert_int_equal(nk_pin_state_open(f->host, dir, 0, &s, NULL), 0);
+	assert_int_equal(nk_pin_state_count(s), 2);
+	nk_pin_state_free(s);
+	assert_int_equal(access(dir, F_OK), -1); /* and nothing created */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_vmm_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vmm_lookup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_apply_refused_on_tree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_rebuild_and_save, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_dir_errors, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,34 @@
+# vcpu/ tests: topology, planner, assignment state, applying to VMM threads.
+set(NUMAKSM_TOPOLOGIES ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/topologies)
+
+# Planner invariants on synthetic and XML topologies (public API only).
+numaksm_unit_test(test-pin-plan)
+target_compile_definitions(test-pin-plan PRIVATE TOPOLOGY_DIR="${NUMAKSM_TOPOLOGIES}")
+
+# Internal parsers on literals; VMM threads and the state on a fake host tree.
+foreach(test test-pin-parse test-pin-state)
+  numaksm_unit_test(${test})
+  target_include_directories(${test} PRIVATE ${PROJECT_SOURCE_DIR}/vcpu)
+endforeach()
+
+# Host: pin a child's threads on the live kernel and read them back.
+add_executable(test-pin-live host/test-pin-live.c)
+target_link_libraries(test-pin-live PRIVATE numaksm_obj PkgConfig::CMOCKA)
+target_include_directories(test-pin-live PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/vcpu)
+add_test(NAME host/pin-live COMMAND test-pin-live)
+set_tests_properties(host/pin-live PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77)
+
+# Host: `numaksm pin apply|show` end to end on stand-in VMMs.
+add_executable(test-pin-fake-vmm host/test-pin-fake-vmm.c)
+find_package(Threads REQUIRED)
+target_link_libraries(test-pin-fake-vmm PRIVATE Threads::Threads)
+add_test(NAME host/pin-cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/test-pin-cli.sh $<TARGET_FILE:numaksm-cli>
+                 $<TARGET_FILE:test-pin-fake-vmm>)
+set_tests_properties(host/pin-cli PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77)
+
+# The CLI without a host: usage errors, refusals, golden plans.
+add_test(NAME unit/pin-cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-cli.sh $<TARGET_FILE:numaksm-cli>
+                 ${NUMAKSM_TOPOLOGIES} ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-cli.golden)
+set_tests_properties(unit/pin-cli PROPERTIES LABELS unit TIMEOUT 60)

@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * numaksm pin: plan vCPU placement from the hwloc topology, apply it to a
+ * running VMM's threads and show where they run.
+ *
+ *   numaksm pin plan  --vcpus N [placement options] [--json]
+ *   numaksm pin apply PID|NAME [placement options] [--json]
+ *   numaksm pin show  PID|NAME [--json]
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <numaksm/vcpu.h>
+
+#include "tool.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct pin_args {
+	struct nk_pin_request req;
+	bool vcpus_set;
+	nk_bitmap *nodes;
+	nk_bitmap *housekeeping;
+	struct nk_pin_guest_node *guest_nodes;
+	const char *topology;
+	const char *synthetic;
+	const char *root;
+	const char *name;
+	const char *target;
+	bool json;
+};
+
+static void pin_args_release(struct pin_args *a)
+{
+	nk_bitmap_free(a->nodes);
+	nk_bitmap_free(a->housekeeping);
+	free(a->guest_nodes);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: numaksm pin plan --vcpus N [OPTIONS]\n"
+	    "       numaksm pin apply PID|NAME [OPTIONS]\n"
+	    "       numaksm pin show PID|NAME [--json] [--root DIR]\n\n"
+	    "Plan vCPU placement from the host topology, apply it to a VMM's threads\n"
+	    "(QEMU 'CPU n/KVM', Cloud Hypervisor 'vcpuN', Firecracker 'fc_vcpu N') and\n"
+	    "show where each thread may run and last ran.\n\n"
+	    "Placement options (plan, apply):\n"
+	    "  --vcpus N                 vCPUs (apply: defaults to the vCPU threads found)\n"
+	    "  --threads-per-core T      guest SMT threads per core (default 1)\n"
+	    "  --policy dedicated|shared one CPU per vCPU, or float over a node (default "
+	    "dedicated)\n"
+	    "  --smt prefer|isolate|require\n"
+	    "                            fill sibling PUs / keep siblings free / guest "
+	    "siblings\n"
+	    "                            on host siblings (default prefer)\n"
+	    "  --emulator share|isolate  emulator threads on the vCPUs' CPUs, or on one CPU "
+	    "of\n"
+	    "                            their own (default share)\n"
+	    "  --nodes LIST              host nodes holding the guest nodes' memory, one guest\n"
+	    "                            node each, vCPUs split evenly in whole guest cores\n"
+	    "  --spill                   allow vCPUs onto the nearest other nodes when full\n"
+	    "  --housekeeping CPUS       CPUs never given to vCPUs or emulator threads\n"
+	    "  --topology FILE.xml       plan on an hwloc XML topology (lstopo --of xml)\n"
+	    "  --synthetic STR           plan on a synthetic topology ('pack:2 numa:2 core:8 "
+	    "pu:2')\n"
+	    "  --name NAME               the VM's name in the assignment state (apply)\n\n"
+	    "Common options:\n"
+	    "  --json                    machine-readable output\n"
+	    "  --root DIR                read /proc of a captured host tree (show, plan)\n\n"
+	    "plan and apply plan around the VMs already pinned, kept in "
+	    "$NUMAKSM_RUNTIME_DIR/pins.json\n"
+	    "(default /run/numaksm).  apply pins all threads or none, then reads every\n"
+	    "affinity back.\n\n"
+	    "Exit status: 0 success, 1 refused or failed, 2 usage error.\n");
+}
+
+/* ---- options --------------------------------------------------------- */
+
+static int parse_choice(const char *opt, const char *value, const char *const *names, int n,
+			int *ret, nk_error **err)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(value, names[i]) == 0) {
+			*ret = i;
+			return 0;
+		}
+	char expected[128] = "";
+	for (int i = 0; i < n; i++) {
+		strncat(expected,
+			i == 0	     ? ""
+			: i == n - 1 ? " or "
+				     : ", ",
+			sizeof(expected) - strlen(expected) - 1);
+		strncat(expected, names[i], sizeof(expected) - strlen(expected) - 1);
+	}
+	return tool_usage_error(err, "invalid %s '%s': expected %s", opt, value, expected);
+}
+
+static int parse_count(const char *opt, const char *value, long long max, unsigned *ret,
+		       nk_error **err)
+{
+	long long v;
+	nk_error *e = NULL;
+	if (nk_parse_int(value, 1, max, &v, &e) < 0) {
+		nk_error_free(e);
+		return tool_usage_error(err, "invalid %s '%s': expected a number from 1 to %lld",
+					opt, value, max);
+	}
+	*ret = (unsigned)v;
+	return 0;
+}
+
+/* Parse a list into *slot, replacing what an earlier option put there. */
+static int parse_set(const char *opt, const char *value, const char *what, nk_bitmap **slot,
+		     nk_error **err)
+{
+	nk_error *e = NULL;
+	*slot = nk_bitmap_free(*slot);
+	if (nk_parse_list(value, what, slot, &e) < 0) {
+		tool_usage_error(err, "invalid %s '%s': expected a %s such as 0-3,6", opt, value,
+				 what);
+		nk_error_free(e);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_pin_args(int argc, char **argv, const char *sub, bool placement,
+			  struct pin_args *a, nk_error **err)
+{
+	static const char *const policies[] = {"dedicated", "shared"};
+	static const char *const smts[] = {"prefer", "isolate", "require"};
+	static const char *const emulators[] = {"share", "isolate"};
+	static const struct option all_opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"vcpus", required_argument, NULL, 'v'},
+	    {"threads-per-core", required_argument, NULL, 't'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"smt", required_argument, NULL, 's'},
+	    {"emulator", required_argument, NULL, 'e'},
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"housekeeping", required_argument, NULL, 'H'},
+	    {"topology", required_argument, NULL, 'T'},
+	    {"synthetic", required_argument, NULL, 'S'},
+	    {"spill", no_argument, NULL, 'x'},
+	    {"name", required_argument, NULL, 'N'},
+	    {0},
+	};
+	/* show takes the first three only. */
+	struct option opts[ARRAY_SIZE(all_opts)];
+	size_t n_opts = placement ? ARRAY_SIZE(all_opts) - 1 : 3;
+	char cmd[32];
+	int c, r = 0, choice;
+
+	memcpy(opts, all_opts, n_opts * sizeof(*opts));
+	memset(&opts[n_opts], 0, sizeof(*opts));
+	snprintf(cmd, sizeof(cmd), "pin %s", sub);
+	a->req.threads_per_core = 1;
+	optind = 1;
+	opterr = 0;
+	while (r >= 0 && (c = getopt_long(argc, argv, ":jr:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			a->json = true;
+			break;
+		case 'r':
+			a->root = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'v':
+			r = parse_count("--vcpus", optarg, 4096, &a->req.vcpus, err);
+			a->vcpus_set = true;
+			break;
+		case 't':
+			r = parse_count("--threads-per-core", optarg, 8, &a->req.threads_per_core,
+					err);
+			break;
+		case 'p':
+			r = parse_choice("--policy", optarg, policies, 2, &choice, err);
+			a->req.policy = (enum nk_pin_policy)choice;
+			break;
+		case 's':
+			r = parse_choice("--smt", optarg, smts, 3, &choice, err);
+			a->req.smt = (enum nk_pin_smt)choice;
+			break;
+		case 'e':
+			r = parse_choice("--emulator", optarg, emulators, 2, &choice, err);
+			a->req.emulator = (enum nk_pin_emulator)choice;
+			break;
+		case 'n':
+			r = parse_set("--nodes", optarg, "node list", &a->nodes, err);
+			break;
+		case 'H':
+			r = parse_set("--housekeeping", optarg, "CPU list", &a->housekeeping, err);
+			break;
+		case 'T':
+			a->topology = optarg;
+			break;
+		case 'S':
+			a->synthetic = optarg;
+			break;
+		case 'x':
+			a->req.allow_spill = true;
+			break;
+		case 'N':
+			a->name = optarg;
+			break;
+		default:
+			return tool_getopt_error(err, cmd, c, argv);
+		}
+	}
+	if (r < 0)
+		return nk_error_hint(err, "see 'numaksm pin --help'");
+	if (a->topology && a->synthetic)
+		return tool_usage_error(err, "--topology and --synthetic exclude each other");
+	if (a->nodes && nk_bitmap_weight(a->nodes) == 0)
+		return tool_usage_error(err,
+					"invalid --nodes '': expected a node list such as 0,1");
+	if (optind < argc)
+		a->target = argv[optind++];
+	if (optind < argc)
+		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* Split the vCPUs over the --nodes list in whole guest cores, earlier
+ * nodes taking the remainder. */
+static int build_guest_nodes(struct pin_args *a, nk_error **err)
+{
+	unsigned t = a->req.threads_per_core;
+
+	if (a->req.vcpus % t)
+		return tool_usage_error(
+		    err, "--vcpus %u is not a multiple of --threads-per-core %u", a->req.vcpus, t);
+	if (a->req.policy == NK_PIN_SHARED && a->req.smt != NK_PIN_SMT_PREFER)
+		return tool_usage_error(
+		    err,
+		    "--smt %s needs --policy dedicated: shared vCPUs float over "
+		    "whole nodes",
+		    nk_pin_smt_name(a->req.smt));
+	a->req.housekeeping = a->housekeeping;
+	if (!a->nodes)
+		return 0;
+	unsigned k = nk_bitmap_weight(a->nodes), cores = a->req.vcpus / t, i = 0;
+	if (k > cores)
+		return tool_usage_error(err,
+					"--nodes lists %u nodes but %u vCPUs make only %u guest "
+					"core%s",
+					k, a->req.vcpus, cores, cores == 1 ? "" : "s");
+	a->guest_nodes = calloc(k, sizeof(*a->guest_nodes));
+	if (!a->guest_nodes)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	nk_bitmap_foreach (node, a->nodes) {
+		a->guest_nodes[i].memory_node = node;
+		a->guest_nodes[i].vcpus = (cores / k + (i < cores % k ? 1 : 0)) * t;
+		i++;
+	}
+	a->req.guest_nodes = a->guest_nodes;
+	a->req.n_guest_nodes = k;
+	return 0;
+}
+
+static int load_topology(const struct pin_args *a, nk_host *host, nk_topo **ret, nk_error **err)
+{
+	int r;
+	if (a->topology)
+		r = nk_topo_load_xml(a->topology, ret, err);
+	else if (a->synthetic)
+		r = nk_topo_load_synthetic(a->synthetic, ret, err);
+	else
+		return nk_topo_load_live(host, ret, err);
+	if (r < 0)
+		tool_mark_usage(); /* a bad --topology or --synthetic is a bad command line */
+	return r;
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+static char *list_text(const nk_bitmap *b)
+{
+	char *s = NULL;
+	if (nk_bitmap_format(b, &s) < 0)
+		abort();
+	return s;
+}
+
+static json_object *json_list(const nk_bitmap *b)
+{
+	char *s = list_text(b);
+	json_object *o = json_object_new_string(s);
+	free(s);
+	return o;
+}
+
+static void print_json(json_object *root)
+{
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+						      JSON_C_TO_STRING_SPACED |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+}
+
+static json_object *json_plan(const nk_pin_plan *plan, const nk_topo *topo)
+{
+	json_object *o = json_object_new_object(), *vcpus = json_object_new_array(),
+		    *notes = json_object_new_array();
+	json_object_object_add(o, "topology", json_object_new_string(nk_topo_source(topo)));
+	json_object_object_add(
+	    o, "policy", json_object_new_string(nk_pin_policy_name(nk_pin_plan_policy(plan))));
+	json_object_object_add(o, "smt",
+			       json_object_new_string(nk_pin_smt_name(nk_pin_plan_smt(plan))));
+	json_object_object_add(
+	    o, "emulator",
+	    json_object_new_string(nk_pin_emulator_name(nk_pin_plan_emulator(plan))));
+	for (unsigned i = 0; i < nk_pin_plan_vcpu_count(plan); i++) {
+		struct nk_pin_vcpu v;
+		json_object *jv = json_object_new_object();
+		nk_pin_plan_vcpu(plan, i, &v);
+		json_object_object_add(jv, "vcpu", json_object_new_int((int)i));
+		json_object_object_add(jv, "guest_node", json_object_new_int((int)v.guest_node));
+		json_object_object_add(jv, "memory_node",
+				       v.memory_node >= 0 ? json_object_new_int(v.memory_node)
+							  : NULL);
+		json_object_object_add(jv, "host_node", json_object_new_int(v.host_node));
+		json_object_object_add(jv, "cpus", json_list(v.cpus));
+		json_object_array_add(vcpus, jv);
+	}
+	json_object_object_add(o, "vcpus", vcpus);
+	json_object_object_add(o, "emulator_cpus", json_list(nk_pin_plan_emulator_cpus(plan)));
+	json_object_object_add(o, "reserved_cpus", json_list(nk_pin_plan_reserved_cpus(plan)));
+	json_object_object_add(o, "dedicated_cpus", json_list(nk_pin_plan_dedicated_cpus(plan)));
+	json_object_object_add(o, "shared_cpus", json_list(nk_pin_plan_shared_cpus(plan)));
+	for (char *const *n = nk_pin_plan_notes(plan); n && *n; n++)
+		json_object_array_add(notes, json_object_new_string(*n));
+	json_object_object_add(o, "notes", notes);
+	return o;
+}
+
+static void print_plan_text(const nk_pin_plan *plan, const nk_topo *topo)
+{
+	char *s;
+	printf("Plan: %u vCPUs, %s, SMT %s, emulator %s (topology: %s)\n",
+	       nk_pin_plan_vcpu_count(plan), nk_pin_policy_name(nk_pin_plan_policy(plan)),
+	       nk_pin_smt_name(nk_pin_plan_smt(plan)),
+	       nk_pin_emulator_name(nk_pin_plan_emulator(plan)), nk_topo_source(topo));
+	printf("  %-6s %-10s %-11s %-9s %s\n", "vCPU", "guest node", "memory node", "host node",
+	       "CPUs");
+	for (unsigned i = 0; i < nk_pin_plan_vcpu_count(plan); i++) {
+		struct nk_pin_vcpu v;
+		char mem[16] = "any";
+		nk_pin_plan_vcpu(plan, i, &v);
+		if (v.memory_node >= 0)
+			snprintf(mem, sizeof(mem), "%d", v.memory_node);
+		s = list_text(v.cpus);
+		printf("  %-6u %-10u %-11s %-9d %s\n", i, v.guest_node, mem, v.host_node, s);
+		free(s);
+	}
+	s = list_text(nk_pin_plan_emulator_cpus(plan));
+	printf("  emulator threads: CPUs %s\n", s);
+	free(s);
+	s = list_text(nk_pin_plan_reserved_cpus(plan));
+	if (*s)
+		printf("  kept free (SMT siblings): CPUs %s\n", s);
+	free(s);
+	for (char *const *n = nk_pin_plan_notes(plan); n && *n; n++)
+		printf("  note: %s\n", *n);
+}
+
+static json_object *json_threads(const nk_pin_vmm *vmm, const nk_topo *topo)
+{
+	json_object *a = json_object_new_array();
+	for (unsigned i = 0; i < nk_pin_vmm_thread_count(vmm); i++) {
+		struct nk_pin_thread t;
+		json_object *o = json_object_new_object();
+		nk_pin_vmm_thread(vmm, i, &t);
+		int node =
+		    topo && t.last_cpu >= 0 ? nk_topo_cpu_node(topo, (unsigned)t.last_cpu) : -1;
+		json_object_object_add(o, "tid", json_object_new_int(t.tid));
+		json_object_object_add(o, "vcpu", t.vcpu >= 0 ? json_object_new_int(t.vcpu) : NULL);
+		json_object_object_add(o, "name", json_object_new_string(t.comm));
+		json_object_object_add(o, "affinity", json_list(t.affinity));
+		json_object_object_add(o, "last_cpu", json_object_new_int(t.last_cpu));
+		json_object_object_add(o, "last_cpu_node",
+				       node >= 0 ? json_object_new_int(node) : NULL);
+		json_object_object_add(
+		    o, "last_cpu_in_affinity",
+		    json_object_new_boolean(t.last_cpu >= 0 &&
+					    nk_bitmap_test(t.affinity, (unsigned)t.last_cpu)));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static void print_threads_text(const nk_pin_vmm *vmm, const nk_topo *topo)
+{
+	printf("Process %d (%s): %s, %u vCPU threads, %u threads\n", nk_pin_vmm_pid(vmm),
+	       nk_pin_vmm_comm(vmm), nk_pin_vmm_kind(vmm), nk_pin_vmm_vcpu_count(vmm),
+	       nk_pin_vmm_thread_count(vmm));
+	printf("  %-9s %-8s %-16s %-12s %-8s %s\n", "thread", "tid", "name", "affinity", "last CPU",
+	       "node");
+	for (unsigned i = 0; i < nk_pin_vmm_thread_count(vmm); i++) {
+		struct nk_pin_thread t;
+		char what[24], node[16] = "-";
+		nk_pin_vmm_thread(vmm, i, &t);
+		if (t.vcpu >= 0)
+			snprintf(what, sizeof(what), "vCPU %d", t.vcpu);
+		else
+			snprintf(what, sizeof(what), "emulator");
+		int n = topo && t.last_cpu >= 0 ? nk_topo_cpu_node(topo, (unsigned)t.last_cpu) : -1;
+		if (n >= 0)
+			snprintf(node, sizeof(node), "%d", n);
+		char *aff = list_text(t.affinity);
+		printf("  %-9s %-8d %-16s %-12s %-8d %s\n", what, t.tid, t.comm, aff, t.last_cpu,
+		       node);
+		free(aff);
+	}
+}
+
+/* ---- subcommands ----------------------------------------------------- */
+
+struct pin_session {
+	nk_host *host;
+	nk_topo *topo;
+	nk_pin_state *state;
+	nk_pin_plan *plan;
+	nk_pin_vmm *vmm;
+};
+
+static void session_release(struct pin_session *s)
+{
+	nk_pin_vmm_free(s->vmm);
+	nk_pin_plan_free(s->plan);
+	nk_pin_state_free(s->state);
+	nk_topo_free(s->topo);
+	nk_host_free(s->host);
+}
+
+static int open_host(const struct pin_args *a, struct pin_session *s, nk_error **err)
+{
+	int r = nk_host_open(a->root, &s->host, err);
+	if (r < 0)
+		tool_mark_usage(); /* a bad --root is a bad command line */
+	return r;
+}
+
+static int pin_plan(struct pin_args *a, struct pin_session *s, nk_error **err)
+{
+	int r;
+	if (a->target)
+		return tool_usage_error(err, "unexpected argument '%s'", a->target);
+	if (!a->vcpus_set)
+		return tool_usage_error(err, "pin plan needs --vcpus N");
+	r = build_guest_nodes(a, err);
+	if (r >= 0)
+		r = open_host(a, s, err);
+	if (r >= 0)
+		r = load_topology(a, s->host, &s->topo, err);
+	if (r < 0)
+		return r;
+	/* Other VMs' assignments matter only on this host's own topology. */
+	if (!a->topology && !a->synthetic)
+		r = nk_pin_state_open(s->host, NULL, 0, &s->state, err);
+	if (r < 0)
+		return r;
+	r = nk_pin_plan_compute(s->topo, &a->req, s->state, &s->plan, err);
+	if (r < 0)
+		return r;
+	if (a->json) {
+		json_object *root = json_object_new_object();
+		json_object_object_add(root, "numaksm_pin_plan", json_object_new_int(1));
+		json_object_object_add(root, "plan", json_plan(s->plan, s->topo));
+		print_json(root);
+	} else {
+		print_plan_text(s->plan, s->topo);
+	}
+	return EXIT_OK;
+}
+
+static int find_vmm(const struct pin_args *a, struct pin_session *s, nk_error **err)
+{
+	int pid, r;
+	if (!a->target)
+		return tool_usage_error(err, "missing PID or NAME of a VMM process");
+	r = nk_pin_vmm_lookup(s->host, a->target, &pid, err);
+	if (r < 0)
+		return r;
+	return nk_pin_vmm_open(s->host, pid, &s->vmm, err);
+}
+
+static int pin_apply_cmd(struct pin_args *a, struct pin_session *s, nk_error **err)
+{
+	nk_error *undo_err = NULL;
+	int r = open_host(a, s, err);
+	if (r < 0)
+		return r;
+	r = nk_host_require_live(s->host, "pin threads", err);
+	if (r >= 0)
+		r = find_vmm(a, s, err);
+	if (r < 0)
+		return r;
+	unsigned found = nk_pin_vmm_vcpu_count(s->vmm);
+	if (a->vcpus_set && a->req.vcpus != found) {
+		nk_error_set(err, EINVAL, "--vcpus %u but process %d (%s) has %u vCPU threads",
+			     a->req.vcpus, nk_pin_vmm_pid(s->vmm), nk_pin_vmm_comm(s->vmm), found);
+		return nk_error_hint(err, "leave out --vcpus to plan for the threads found");
+	}
+	a->req.vcpus = found;
+	r = build_guest_nodes(a, err);
+	if (r >= 0)
+		r = load_topology(a, s->host, &s->topo, err);
+	if (r >= 0)
+		r = nk_pin_state_open(s->host, NULL, NK_PIN_STATE_WRITE, &s->state, err);
+	if (r < 0)
+		return r;
+	int pid = nk_pin_vmm_pid(s->vmm);
+	/* Re-pinning a VM: its own old CPUs are free for its new plan. */
+	nk_pin_state_remove(s->state, pid);
+	r = nk_pin_plan_compute(s->topo, &a->req, s->state, &s->plan, err);
+	if (r < 0)
+		return r;
+	/* The state first: if it cannot be saved, nothing has been pinned. */
+	r = nk_pin_state_add(s->state, s->host, s->plan, pid,
+			     a->name ? a->name : nk_pin_vmm_comm(s->vmm), err);
+	if (r >= 0)
+		r = nk_pin_state_save(s->state, err);
+	if (r < 0)
+		return r;
+	r = nk_pin_apply(s->vmm, s->topo, s->plan, err);
+	if (r < 0) {
+		nk_pin_state_remove(s->state, pid);
+		if (nk_pin_state_save(s->state, &undo_err) < 0)
+			fprintf(stderr, "numaksm pin apply: %s\n", nk_error_message(undo_err));
+		nk_error_free(undo_err);
+		return r;
+	}
+	if (a->json) {
+		json_object *root = json_object_new_object();
+		json_object_object_add(root, "numaksm_pin_apply", json_object_new_int(1));
+		json_object_object_add(root, "pid", json_object_new_int(pid));
+		json_object_object_add(root, "vmm",
+				       json_object_new_string(nk_pin_vmm_kind(s->vmm)));
+		json_object_object_add(root, "plan", json_plan(s->plan, s->topo));
+		json_object_object_add(root, "threads", json_threads(s->vmm, s->topo));
+		print_json(root);
+	} else {
+		print_plan_text(s->plan, s->topo);
+		printf("Applied and verified:\n");
+		print_threads_text(s->vmm, s->topo);
+	}
+	return EXIT_OK;
+}
+
+static int pin_show(struct pin_args *a, struct pin_session *s, nk_error **err)
+{
+	int r = open_host(a, s, err);
+	if (r >= 0)
+		r = find_vmm(a, s, err);
+	if (r < 0)
+		return r;
+	/* The node of each last CPU, when the live topology can be read. */
+	if (nk_host_is_live(s->host))
+		nk_topo_load_live(s->host, &s->topo, NULL);
+	if (!a->json) {
+		print_threads_text(s->vmm, s->topo);
+		return EXIT_OK;
+	}
+	json_object *root = json_object_new_object();
+	json_object_object_add(root, "numaksm_pin_show", json_object_new_int(1));
+	json_object_object_add(root, "pid", json_object_new_int(nk_pin_vmm_pid(s->vmm)));
+	json_object_object_add(root, "comm", json_object_new_string(nk_pin_vmm_comm(s->vmm)));
+	json_object_object_add(root, "vmm", json_object_new_string(nk_pin_vmm_kind(s->vmm)));
+	json_object_object_add(root, "vcpus",
+			       json_object_new_int((int)nk_pin_vmm_vcpu_count(s->vmm)));
+	json_object_object_add(root, "threads", json_threads(s->vmm, s->topo));
+	print_json(root);
+	return EXIT_OK;
+}
+
+int cmd_pin(int argc, char **argv, nk_error **err)
+{
+	static const struct {
+		const char *name;
+		bool placement;
+		int (*run)(struct pin_args *a, struct pin_session *s, nk_error **err);
+	} subs[] = {
+	    {"plan", true, pin_plan},
+	    {"apply", true, pin_apply_cmd},
+	    {"show", false, pin_show},
+	};
+	struct pin_args a = {0};
+	struct pin_session s = {0};
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		if (argc < 2)
+			tool_mark_usage();
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+		if (strcmp(argv[1], subs[i].name) != 0)
+			continue;
+		int r =
+		    parse_pin_args(argc - 1, argv + 1, subs[i].name, subs[i].placement, &a, err);
+		if (r == 0)
+			r = subs[i].run(&a, &s, err);
+		else if (r > 0)
+			r = EXIT_OK; /* --help */
+		session_release(&s);
+		pin_args_release(&a);
+		return r;
+	}
+	tool_usage_error(err, "unknown pin command '%s': expected plan, apply or show", argv[1]);
+	return nk_error_hint(err, "see 'numaksm pin --help'");
+}

@@ -1,0 +1,2 @@
+# vcpu/ commands.
+list(APPEND NUMAKSM_TOOL_SOURCES cmd-pin.c)

@@ -1,0 +1,8 @@
+# vcpu/: topology, planner, assignment state, applying plans to VMM threads.
+list(APPEND NUMAKSM_SOURCES
+     vcpu/topo.c
+     vcpu/plan.c
+     vcpu/state.c
+     vcpu/threads.c
+     vcpu/apply.c)
+

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Internals of the vcpu/ module: the flattened topology the planner works
+ * on, the plan and state layouts, and the parsers kept apart from I/O so
+ * that tests can feed them literals.
+ */
+#ifndef NUMAKSM_VCPU_INTERNAL_H
+#define NUMAKSM_VCPU_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "internal.h"
+#include "numaksm/vcpu.h"
+
+/* ---- topology ------------------------------------------------------ */
+
+/* One online PU.  PUs of a core are contiguous in nk_topo.pus. */
+struct topo_pu {
+	unsigned cpu;  /* Linux CPU number */
+	unsigned core; /* index into nk_topo.cores */
+	unsigned node; /* index into nk_topo.nodes */
+	bool allowed;
+};
+
+struct topo_core {
+	unsigned first_pu; /* index into nk_topo.pus */
+	unsigned n_pus;
+	unsigned node;
+};
+
+struct topo_node {
+	int id;
+	bool allowed;
+	bool has_cpus;
+	uint64_t memory_bytes;
+	nk_bitmap *cpus;
+	unsigned *cores; /* indexes into nk_topo.cores, in topology order */
+	unsigned n_cores;
+};
+
+struct nk_topo {
+	char *source;
+	bool live; /* read from the live host */
+	struct topo_pu *pus;
+	unsigned n_pus;
+	struct topo_core *cores;
+	unsigned n_cores;
+	struct topo_node *nodes; /* ascending id */
+	unsigned n_nodes;
+	unsigned *distance; /* n_nodes x n_nodes, by node index */
+	int *pu_index;	    /* CPU number -> index into pus, -1 for none */
+	unsigned n_pu_index;
+	nk_bitmap *allowed_cpus;
+	nk_bitmap *all_cpus;
+	unsigned threads_per_core;
+};
+
+/* Index of node `id`, or -1. */
+int topo_node_index(const nk_topo *topo, int id);
+/* Index of CPU `cpu` in pus, or -1. */
+static inline int topo_pu_index(const nk_topo *topo, unsigned cpu)
+{
+	return cpu < topo->n_pu_index ? topo->pu_index[cpu] : -1;
+}
+/* Same PUs, cores and nodes (memory sizes and distances aside). */
+bool topo_same_shape(const nk_topo *a, const nk_topo *b);
+
+/* ---- plan ------------------------------------------------------------ */
+
+struct plan_vcpu {
+	unsigned guest_node;
+	int memory_node;
+	int host_node;
+	nk_bitmap *cpus;
+};
+
+struct nk_pin_plan {
+	enum nk_pin_policy policy;
+	enum nk_pin_smt smt;
+	enum nk_pin_emulator emulator;
+	struct plan_vcpu *vcpus;
+	unsigned n_vcpus;
+	nk_bitmap *emulator_cpus;
+	nk_bitmap *reserved;
+	nk_bitmap *dedicated;
+	nk_bitmap *shared;
+	char **notes;
+	size_t n_notes;
+};
+
+/* ---- state ----------------------------------------------------------- */
+
+struct pin_entry {
+	int pid;
+	uint64_t start_time; /* field 22 of /proc/PID/stat: tells a reused PID apart */
+	char *name;
+	enum nk_pin_policy policy;
+	nk_bitmap *dedicated;
+	nk_bitmap *shared;
+	bool rebuilt;
+};
+
+struct nk_pin_state {
+	struct pin_entry *entries;
+	unsigned n_entries;
+	char *dir;
+	int lock_fd;
+	bool writable;
+	char *boot_id;
+};
+
+/* Parse pins.json text into entries (no I/O).  -EINVAL when malformed. */
+int pin_state_parse(const char *text, nk_pin_state *state, nk_error **err);
+/* Format the state as pins.json text. */
+int pin_state_format(const nk_pin_state *state, char **ret_text);
+
+/* ---- threads ----------------------------------------------------------- */
+
+enum vmm_kind {
+	VMM_NONE = 0,
+	VMM_QEMU,
+	VMM_CLOUD_HYPERVISOR,
+	VMM_FIRECRACKER,
+};
+
+struct vmm_thread {
+	int tid;
+	int vcpu; /* -1 for an emulator thread */
+	char *comm;
+	nk_bitmap *affinity;
+	int last_cpu;
+};
+
+struct nk_pin_vmm {
+	nk_host *host;
+	int pid;
+	enum vmm_kind kind;
+	char *comm;
+	struct vmm_thread *threads; /* vCPU threads first, by vCPU number */
+	unsigned n_threads;
+	unsigned n_vcpus;
+};
+
+/* The vCPU number and VMM of a thread name ("CPU 3/KVM" -> 3, QEMU);
+ * VMM_NONE when the name is not a vCPU thread's. */
+enum vmm_kind pin_parse_vcpu_name(const char *comm, unsigned *ret_vcpu);
+const char *pin_vmm_kind_name(enum vmm_kind kind);
+
+/* Fields of /proc/PID/task/TID/stat: the comm may hold spaces and ')'. */
+struct pin_stat {
+	uint64_t start_time; /* field 22, clock ticks after boot */
+	int last_cpu;	     /* field 39 */
+};
+int pin_parse_stat(const char *text, struct pin_stat *ret);
+
+/* QEMU's "-name guest=NAME,debug-threads=on" or "-name NAME" from a NUL-separated
+ * cmdline; NULL when absent. */
+int pin_parse_qemu_name(const char *cmdline, size_t len, char **ret_name);
+
+/* Read one process' start time through the host root: -ESRCH when gone. */
+int pin_read_start_time(nk_host *host, int pid, uint64_t *ret);
+
+/* Set the threads' affinities to `sets` (one per thread), verify through
+ * the host root, and restore what was there on any failure.  Used by
+ * nk_pin_apply() and by tests that need a failure half-way. */
+int pin_apply_sets(nk_host *host, int pid, const int *tids, const nk_bitmap *const *sets,
+		   const bool *required, size_t n, nk_error **err);
+
+#endif
