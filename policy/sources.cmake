@@ -1,0 +1,1 @@
+list(APPEND NUMAKSM_SOURCES policy/ksm.c)

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* KSM counters and ksm_stat parsing, on literals and captured trees. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <cmocka.h>
+
+#include <numaksm/ksm.h>
+
+static void test_proc_stat_6_8(void **state)
+{
+	struct nk_ksm_proc_stat p;
+	assert_int_equal(
+	    nk_ksm_parse_proc_stat("ksm_rmap_items 1000\nksm_zero_pages 20\n"
+				   "ksm_merging_pages 700\nksm_process_profit 2883584\n"
+				   "ksm_merge_any: no\nksm_mergeable: yes\n",
+				   &p),
+	    0);
+	assert_int_equal(p.rmap_items, 1000);
+	assert_int_equal(p.zero_pages, 20);
+	assert_int_equal(p.merging_pages, 700);
+	assert_int_equal(p.process_profit, 2883584);
+	assert_true(p.has_merge_flags);
+	assert_true(p.mergeable);
+	assert_false(p.merge_any);
+}
+
+static void test_proc_stat_old_and_bad(void **state)
+{
+	struct nk_ksm_proc_stat p;
+	/* Linux 6.1: only two fields */
+	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 5\nksm_merging_pages 3\n", &p), 0);
+	assert_int_equal(p.merging_pages, 3);
+	assert_false(p.has_zero_pages);
+	assert_false(p.has_process_profit);
+	assert_false(p.has_merge_flags);
+	/* negative profit is valid */
+	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 5\nksm_merging_pages 0\n"
+						"ksm_process_profit -320\n",
+						&p),
+			 0);
+	assert_int_equal(p.process_profit, -320);
+	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 5\n", &p), -EINVAL);
+	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items x\nksm_merging_pages 3\n", &p),
+			 -EINVAL);
+	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 1\nksm_merging_pages 3\n"
+						"ksm_mergeable: maybe\n",
+						&p),
+			 -EINVAL);
+	assert_int_equal(nk_ksm_parse_proc_stat("", &p), -EINVAL);
+	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 1\nksm_merging_pages", &p),
+			 -EINVAL); /* truncated */
+}
+
+static void test_saved_bytes(void **state)
+{
+	struct nk_ksm_counters c = {.pages_shared = 100, .pages_sharing = 300, .ksm_zero_pages = 7};
+	struct nk_ksm_proc_stat p = {.merging_pages = 400, .zero_pages = 10};
+	assert_int_equal(nk_ksm_saved_pages(&c), 307);
+	/* 400 merging pages * 300/400 sharing ratio + 10 zero pages */
+	assert_int_equal(nk_ksm_proc_saved_bytes(&p, &c, 4096), (300 + 10) * 4096);
+	struct nk_ksm_counters none = {0};
+	assert_int_equal(nk_ksm_proc_saved_bytes(&p, &none, 4096), 10 * 4096);
+}
+
+static void test_read_captured_tree(void **state)
+{
+	nk_host *h = NULL;
+	struct nk_ksm_counters c;
+	nk_error *err = NULL;
+	assert_int_equal(nk_host_open(FIXTURES "/debian12-hybrid-1node", &h, NULL), 0);
+	if (nk_ksm_read(h, &c, &err) < 0)
+		fail_msg("%s", nk_error_message(err));
+	assert_int_equal(c.run, 0);
+	assert_int_equal(c.pages_to_scan, 100);
+	assert_int_equal(c.sleep_millisecs, 20);
+	assert_true(c.has_general_profit);
+	assert_true(c.has_smart_scan);
+	assert_string_equal(c.advisor_mode, "none");
+	nk_ksm_counters_done(&c);
+	nk_host_free(h);
+
+	/* the 6.1 lab guest lacks the newer knobs: reported absent */
+	assert_int_equal(nk_host_open(FIXTURES "/lab-4node", &h, NULL), 0);
+	assert_int_equal(nk_ksm_read(h, &c, NULL), 0);
+	assert_false(c.has_smart_scan);
+	assert_false(c.has_general_profit);
+	assert_null(c.advisor_mode);
+	nk_ksm_counters_done(&c);
+	struct nk_ksm_proc_stat p;
+	assert_int_equal(nk_ksm_proc_read(h, 999999, &p, &err), -ESRCH);
+	err = nk_error_free(err);
+	nk_host_free(h);
+
+	assert_int_equal(nk_host_open(FIXTURES "/debian12-hybrid-1node", &h, NULL), 0);
+	assert_int_equal(nk_ksm_proc_read(h, 999999, &p, &err), -ESRCH);
+	nk_error_free(err);
+	nk_host_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_proc_stat_6_8),
+	    cmocka_unit_test(test_proc_stat_old_and_bad),
+	    cmocka_unit_test(test_saved_bytes),
+	    cmocka_unit_test(test_read_captured_tree),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
