@@ -56,7 +56,8 @@ unsigned nk_prefault_auto_threads(uint64_t size, unsigned ncpus)
 
 /* ---- the touch fallback and its SIGBUS guard ------------------------ */
 
-static __thread sigjmp_buf *touch_jmp;
+/* volatile: the compiler must not move these stores across the touches. */
+static __thread sigjmp_buf *volatile touch_jmp;
 static struct sigaction old_sigbus;
 static pthread_mutex_t sigbus_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned sigbus_users;

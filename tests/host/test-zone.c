@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <cmocka.h>
 
@@ -328,6 +329,27 @@ static void test_placement_sampling(void **state)
 	nk_zone_free(z);
 }
 
+/* Touching pages the pool cannot back raises SIGBUS: the guard must turn
+ * it into an error, and MADV_POPULATE_WRITE must report it the same way. */
+static void test_prefault_never_sigbus(void **state)
+{
+	uint64_t got = 0, fail = 1;
+	struct nk_prefault_stats st = {0};
+	assert_int_equal(nk_hugepages_reserve(host, -1, 2048, 0, &got, NULL), 0);
+	if (got != 0)
+		skip(); /* pages in use elsewhere */
+	void *p = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE, -1, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(
+	    nk_prefault_range(p, 4 << 20, 2 << 20, 2, NULL, true, NULL, NULL, &st, &fail), -EFAULT);
+	assert_int_equal(fail % (2 << 20), 0);
+	assert_int_equal(
+	    nk_prefault_range(p, 4 << 20, 2 << 20, 1, NULL, false, NULL, NULL, &st, &fail),
+	    -EFAULT);
+	munmap(p, 4 << 20);
+}
+
 static void test_migrate_single_node(void **state)
 {
 	nk_zone *z = create("id=mig,size=16M");
@@ -397,14 +419,15 @@ int main(void)
 		return 77;
 	}
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_backings_and_policies_on_node0),
-	    cmocka_unit_test(test_touch_fallback),
-	    cmocka_unit_test(test_progress_callback),
-	    cmocka_unit_test(test_bad_specs_refused),
-	    cmocka_unit_test(test_hugetlb_and_pool_shortage),
-	    cmocka_unit_test(test_ksm_merges_mergeable_twins_only),
-	    cmocka_unit_test(test_placement_sampling),
-	    cmocka_unit_test(test_migrate_single_node),
+	    cmocka_unit_test_teardown(test_backings_and_policies_on_node0, restore_host),
+	    cmocka_unit_test_teardown(test_touch_fallback, restore_host),
+	    cmocka_unit_test_teardown(test_progress_callback, restore_host),
+	    cmocka_unit_test_teardown(test_bad_specs_refused, restore_host),
+	    cmocka_unit_test_teardown(test_hugetlb_and_pool_shortage, restore_host),
+	    cmocka_unit_test_teardown(test_ksm_merges_mergeable_twins_only, restore_host),
+	    cmocka_unit_test_teardown(test_placement_sampling, restore_host),
+	    cmocka_unit_test_teardown(test_prefault_never_sigbus, restore_host),
+	    cmocka_unit_test_teardown(test_migrate_single_node, restore_host),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
