@@ -573,7 +573,7 @@ static void print_text(const struct report *rep, const char *root, bool live)
 		if (it->hint && (it->status == ST_WARN || it->status == ST_FAIL))
 			printf("      %-24s hint: %s\n", "", it->hint);
 	}
-	printf("\n%u passed, %u warnings, %u failed, %u info\n", rep->counts[ST_PASS],
+	printf("\nsummary: PASS %u  WARN %u  FAIL %u  INFO %u\n", rep->counts[ST_PASS],
 	       rep->counts[ST_WARN], rep->counts[ST_FAIL], rep->counts[ST_INFO]);
 }
 
