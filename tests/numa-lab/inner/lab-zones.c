@@ -100,6 +100,37 @@ static uint64_t on_node(const struct nk_placement *p, int node)
 	return (size_t)node < p->n_node_pages ? p->node_pages[node] : 0;
 }
 
+/* The prefault threads ran next to the memory: on the node's own CPUs, or
+ * for a memory-only node on those of the nearest nodes with CPUs. */
+static void check_prefault_cpus(nk_zone *z, const struct nk_numa_node *n)
+{
+	const nk_bitmap *cpus = nk_zone_prefault_stats(z)->cpus;
+	nk_bitmap *expect = nk_bitmap_new();
+	if (nk_bitmap_weight(n->cpus)) {
+		nk_bitmap_foreach (c, n->cpus)
+			nk_bitmap_set(expect, (unsigned)c);
+	} else {
+		uint64_t best = UINT64_MAX;
+		for (size_t j = 0; j < info->n_nodes; j++)
+			if (nk_bitmap_weight(info->nodes[j].cpus) && n->distances[j] < best)
+				best = n->distances[j];
+		for (size_t j = 0; j < info->n_nodes; j++)
+			if (nk_bitmap_weight(info->nodes[j].cpus) && n->distances[j] == best)
+				nk_bitmap_foreach (c, info->nodes[j].cpus)
+					nk_bitmap_set(expect, (unsigned)c);
+	}
+	char *got = NULL, *want = NULL;
+	nk_bitmap_format(cpus, &got);
+	nk_bitmap_format(expect, &want);
+	CHECK(nk_bitmap_equal(cpus, expect), "node %d: prefault on CPUs %s, expected %s", n->id,
+	      got, want);
+	if (!nk_bitmap_weight(n->cpus))
+		printf("memory-only node %d: prefault threads on CPUs %s (nearest)\n", n->id, got);
+	free(got);
+	free(want);
+	nk_bitmap_free(expect);
+}
+
 static int test_policies(void)
 {
 	char what[64];
@@ -122,6 +153,7 @@ static int test_policies(void)
 			if (!z)
 				continue;
 			snprintf(what, sizeof(what), "4K %s node %d", policies[k], n->id);
+			check_prefault_cpus(z, n);
 			if (placement(z, what, &p)) {
 				CHECK(on_node(&p, n->id) == p.pages,
 				      "%s: %" PRIu64 " of %" PRIu64 " pages on node %d", what,
