@@ -74,6 +74,16 @@ static inline void nk_strv_freep(char ***s)
 		_fd;                                                                               \
 	})
 
+#include <sys/mman.h>
+
+/* memfd flags missing from older libc headers. */
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT 26
+#endif
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 void nk_log(enum nk_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -16,12 +16,6 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004U
-#endif
-#ifndef MFD_HUGE_SHIFT
-#define MFD_HUGE_SHIFT 26
-#endif
 
 _nk_export_ int nk_probe_kvm(nk_host *host, struct nk_kvm_probe *ret, nk_error **err)
 {

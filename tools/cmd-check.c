@@ -129,19 +129,21 @@ static void check_kvm(struct report *rep, const struct probes *p)
 	}
 }
 
+/* The KSM knobs whose presence depends on the kernel version. */
+static const struct {
+	unsigned bit;
+	const char *name;
+} knobs[] = {
+    {NK_KSM_KNOB_ADVISOR_MODE, "advisor_mode"},
+    {NK_KSM_KNOB_SMART_SCAN, "smart_scan"},
+    {NK_KSM_KNOB_USE_ZERO_PAGES, "use_zero_pages"},
+    {NK_KSM_KNOB_MERGE_ACROSS_NODES, "merge_across_nodes"},
+    {NK_KSM_KNOB_MAX_PAGE_SHARING, "max_page_sharing"},
+    {NK_KSM_KNOB_GENERAL_PROFIT, "general_profit"},
+};
+
 static void check_ksm(struct report *rep, const struct nk_hostinfo *h)
 {
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} knobs[] = {
-	    {NK_KSM_KNOB_ADVISOR_MODE, "advisor_mode"},
-	    {NK_KSM_KNOB_SMART_SCAN, "smart_scan"},
-	    {NK_KSM_KNOB_USE_ZERO_PAGES, "use_zero_pages"},
-	    {NK_KSM_KNOB_MERGE_ACROSS_NODES, "merge_across_nodes"},
-	    {NK_KSM_KNOB_MAX_PAGE_SHARING, "max_page_sharing"},
-	    {NK_KSM_KNOB_GENERAL_PROFIT, "general_profit"},
-	};
 	static const char *const run_names[] = {"stopped", "running", "unmerging"};
 
 	if (!h->ksm_present) {
@@ -422,17 +424,6 @@ static json_object *json_host(const struct nk_hostinfo *h, const struct probes *
 	if (h->ksm_present) {
 		json_object *k = json_object_new_object();
 		json_object_object_add(o, "run", json_object_new_int(h->ksm_run));
-		static const struct {
-			unsigned bit;
-			const char *name;
-		} knobs[] = {
-		    {NK_KSM_KNOB_ADVISOR_MODE, "advisor_mode"},
-		    {NK_KSM_KNOB_SMART_SCAN, "smart_scan"},
-		    {NK_KSM_KNOB_USE_ZERO_PAGES, "use_zero_pages"},
-		    {NK_KSM_KNOB_MERGE_ACROSS_NODES, "merge_across_nodes"},
-		    {NK_KSM_KNOB_MAX_PAGE_SHARING, "max_page_sharing"},
-		    {NK_KSM_KNOB_GENERAL_PROFIT, "general_profit"},
-		};
 		for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 			json_object_object_add(
 			    k, knobs[i].name, json_object_new_boolean(h->ksm_knobs & knobs[i].bit));
@@ -591,39 +582,16 @@ static void usage(FILE *out)
 
 int cmd_check(int argc, char **argv, nk_error **err)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"root", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	const char *root = NULL;
-	bool json = false;
-	int c;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jr:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'r':
-			root = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			return tool_getopt_error(err, "check", c, argv);
-		}
-	}
-	if (optind < argc)
-		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
+	struct tool_report_opts o;
+	int r = tool_parse_report_opts(argc, argv, "check", usage, false, &o, err);
+	if (r != 0)
+		return r < 0 ? r : EXIT_OK;
+	const char *root = o.root;
+	bool json = o.json;
 
 	nk_host *host = NULL;
 	struct nk_hostinfo *info = NULL;
-	int r = nk_host_open(root, &host, err);
+	r = nk_host_open(root, &host, err);
 	if (r < 0) {
 		tool_mark_usage(); /* a bad --root is a bad command line */
 		return r;

@@ -206,37 +206,15 @@ static int reserve(int argc, char **argv, nk_error **err)
 
 int cmd_hugepages(int argc, char **argv, nk_error **err)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"root", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	const char *root = NULL;
-	bool json = false;
-	int c;
+	struct tool_report_opts o;
 
 	if (argc > 1 && strcmp(argv[1], "reserve") == 0)
 		return reserve(argc - 1, argv + 1, err);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jr:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'r':
-			root = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			return tool_getopt_error(err, "hugepages", c, argv);
-		}
-	}
+	int r = tool_parse_report_opts(argc, argv, "hugepages", usage, true, &o, err);
+	if (r != 0)
+		return r < 0 ? r : EXIT_OK;
 	if (optind < argc)
 		return tool_usage_error(err, "unknown subcommand '%s': expected reserve",
 					argv[optind]);
-	return show(root, json, err);
+	return show(o.root, o.json, err);
 }

@@ -55,6 +55,41 @@ int tool_getopt_error(nk_error **err, const char *command, int opt, char **argv)
 	return nk_error_hint(err, "see 'numaksm %s --help'", command);
 }
 
+int tool_parse_report_opts(int argc, char **argv, const char *command, void (*usage)(FILE *),
+			   bool positional, struct tool_report_opts *ret, nk_error **err)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	struct tool_report_opts o = {0};
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, positional ? "+:jr:h" : ":jr:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o.json = true;
+			break;
+		case 'r':
+			o.root = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			return tool_getopt_error(err, command, c, argv);
+		}
+	}
+	if (!positional && optind < argc)
+		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
+	*ret = o;
+	return 0;
+}
+
 const char *tool_format_kb(char *buf, size_t size, unsigned long long kb)
 {
 	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};

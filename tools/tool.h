@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <numaksm/core.h>
 
@@ -28,6 +29,20 @@ void tool_mark_usage(void);
 /* Report an unknown option or missing argument from getopt_long(). */
 int tool_getopt_error(nk_error **err, const char *command, int opt, char **argv);
 
+/* The options of every reporting command: --json, --root DIR, --help. */
+struct tool_report_opts {
+	bool json;
+	const char *root;
+};
+
+/*
+ * Parse them; `positional` says whether arguments may follow (left at
+ * argv[optind]).  Returns 0 when parsed, 1 when --help was printed, or a
+ * negative errno with *err set.
+ */
+int tool_parse_report_opts(int argc, char **argv, const char *command, void (*usage)(FILE *),
+			   bool positional, struct tool_report_opts *ret, nk_error **err);
+
 /* "5.2 GiB" for a size in kB; writes into buf. */
 const char *tool_format_kb(char *buf, size_t size, unsigned long long kb);
 
@@ -35,5 +50,16 @@ int cmd_check(int argc, char **argv, nk_error **err);
 int cmd_pin(int argc, char **argv, nk_error **err);
 int cmd_hugepages(int argc, char **argv, nk_error **err);
 int cmd_zone(int argc, char **argv, nk_error **err);
+int cmd_status(int argc, char **argv, nk_error **err);
+int cmd_place(int argc, char **argv, nk_error **err);
+
+/* Shared by status and place (defined in cmd-status.c). */
+struct json_object;
+/* "0-3,6" for a set ("" for NULL); the caller frees it. */
+char *tool_list_text(const nk_bitmap *b);
+/* Print and release a JSON document: pretty, or one line (--watch). */
+void tool_print_json(struct json_object *root, bool pretty);
+/* "512 B", "4 KiB", "1.5 GiB"; writes into buf. */
+const char *tool_format_bytes(char *buf, size_t size, uint64_t bytes);
 
 #endif
