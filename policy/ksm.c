@@ -141,7 +141,8 @@ _nk_export_ int nk_ksm_parse_proc_stat(const char *text, struct nk_ksm_proc_stat
 	int r;
 
 	if ((r = keyed_u64(text, "ksm_rmap_items", &p.rmap_items, NULL)) < 0 ||
-	    (r = keyed_u64(text, "ksm_merging_pages", &p.merging_pages, NULL)) < 0 ||
+	    (r = keyed_u64(text, "ksm_merging_pages", &p.merging_pages, &p.has_merging_pages)) <
+		0 ||
 	    (r = keyed_u64(text, "ksm_zero_pages", &p.zero_pages, &p.has_zero_pages)) < 0)
 		return r;
 	_cleanup_free_ char *profit = NULL;
@@ -181,9 +182,21 @@ _nk_export_ int nk_ksm_proc_read(nk_host *host, pid_t pid, struct nk_ksm_proc_st
 		return nk_error_set(err, ESRCH, "process %d is gone", (int)pid);
 	if (r < 0)
 		return nk_host_read(host, path, &text, err);
-	r = nk_ksm_parse_proc_stat(text, ret);
+	struct nk_ksm_proc_stat p;
+	r = nk_ksm_parse_proc_stat(text, &p);
 	if (r < 0)
 		return nk_error_set(err, -r, "%s: unexpected content", path);
+	if (!p.has_merging_pages) {
+		/* Linux 6.1-6.3 keep the count in a file of its own. */
+		_cleanup_free_ char *merging = NULL;
+		snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", (int)pid);
+		r = nk_host_read(host, path, &merging, NULL);
+		if (r >= 0 && nk_parse_u64(merging, &p.merging_pages, NULL) == 0)
+			p.has_merging_pages = true;
+		else if (r == -ENOENT || r == -ESRCH)
+			return nk_error_set(err, ESRCH, "process %d is gone", (int)pid);
+	}
+	*ret = p;
 	return 0;
 }
 

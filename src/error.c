@@ -9,6 +9,11 @@ struct nk_error {
 	char *hint;
 };
 
+/* The code of the last error recorded on this thread, so that
+ * `return nk_error_hint(err, ...)` returns the right code even when the
+ * caller passed no nk_error (err == NULL). */
+static __thread int last_code = EIO;
+
 static char *vformat(const char *fmt, va_list ap)
 {
 	char *s = NULL;
@@ -25,8 +30,11 @@ _nk_export_ int nk_error_set(nk_error **err, int code, const char *fmt, ...)
 		code = -code;
 	if (code == 0)
 		code = EIO;
-	if (!err || *err)
+	if (!err || *err) {
+		last_code = err && *err ? (*err)->code : code;
 		return -code;
+	}
+	last_code = code;
 
 	nk_error *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -48,7 +56,7 @@ _nk_export_ int nk_error_hint(nk_error **err, const char *fmt, ...)
 	va_list ap;
 
 	if (!err || !*err)
-		return -EIO;
+		return -last_code;
 	va_start(ap, fmt);
 	char *h = vformat(fmt, ap);
 	va_end(ap);
@@ -64,7 +72,7 @@ _nk_export_ int nk_error_prefix(nk_error **err, const char *fmt, ...)
 	va_list ap;
 
 	if (!err || !*err)
-		return -EIO;
+		return -last_code;
 	va_start(ap, fmt);
 	char *p = vformat(fmt, ap);
 	va_end(ap);

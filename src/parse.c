@@ -211,8 +211,11 @@ static const char *find_keyed_line(const char *text, const char *key)
 			if (q > s + 5 && *q == ' ')
 				s = q + 1;
 		}
+		/* A key with nothing after it (a truncated file) is found,
+		 * so that its missing value is reported as malformed. */
 		if (strncmp(s, key, klen) == 0 &&
-		    (s[klen] == ':' || s[klen] == ' ' || s[klen] == '\t')) {
+		    (s[klen] == ':' || s[klen] == ' ' || s[klen] == '\t' || s[klen] == '\n' ||
+		     s[klen] == '\0')) {
 			s += klen;
 			if (*s == ':')
 				s++;

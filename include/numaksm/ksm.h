@@ -56,17 +56,19 @@ struct nk_ksm_proc_stat {
 	bool merge_any;		/**< PR_SET_MEMORY_MERGE */
 	bool mergeable;		/**< some VMA is MADV_MERGEABLE (or merge_any) */
 	bool has_zero_pages, has_process_profit, has_merge_flags;
+	bool has_merging_pages; /**< false on Linux 6.1-6.3, whose ksm_stat has only rmap_items */
 };
 
 /**
  * Parse the text of /proc/PID/ksm_stat ("key value" lines and, on newer
- * kernels, "key: yes|no" lines).
- * @return 0; -EINVAL when ksm_merging_pages or ksm_rmap_items is missing or malformed.
+ * kernels, "key: yes|no" lines).  Linux 6.1-6.3 print only ksm_rmap_items.
+ * @return 0; -EINVAL when ksm_rmap_items is missing or any value is malformed.
  */
 int nk_ksm_parse_proc_stat(const char *text, struct nk_ksm_proc_stat *ret);
 
 /**
- * Read /proc/PID/ksm_stat.
+ * Read /proc/PID/ksm_stat, and /proc/PID/ksm_merging_pages where ksm_stat
+ * lacks that count (Linux 6.1-6.3).
  * @return 0; -ESRCH when the process is gone; -ENOTSUP when the kernel has
  * no ksm_stat (before Linux 6.1).
  */

@@ -90,6 +90,7 @@ static void test_open_errors(void **state)
 	nk_error *err = NULL;
 	char path[512];
 
+	assert_int_equal(nk_host_open("/nonexistent/numaksm", &h, NULL), -ENOENT);
 	assert_int_equal(nk_host_open("/nonexistent/numaksm", &h, &err), -ENOENT);
 	assert_null(h);
 	assert_non_null(strstr(nk_error_message(err), "/nonexistent/numaksm"));

@@ -33,9 +33,14 @@ static void test_proc_stat_6_8(void **state)
 static void test_proc_stat_old_and_bad(void **state)
 {
 	struct nk_ksm_proc_stat p;
-	/* Linux 6.1: only two fields */
+	/* Linux 6.4: two fields */
 	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 5\nksm_merging_pages 3\n", &p), 0);
 	assert_int_equal(p.merging_pages, 3);
+	assert_true(p.has_merging_pages);
+	/* Linux 6.1: rmap items only (merging pages live in their own file) */
+	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 5\n", &p), 0);
+	assert_int_equal(p.rmap_items, 5);
+	assert_false(p.has_merging_pages);
 	assert_false(p.has_zero_pages);
 	assert_false(p.has_process_profit);
 	assert_false(p.has_merge_flags);
@@ -45,7 +50,7 @@ static void test_proc_stat_old_and_bad(void **state)
 						&p),
 			 0);
 	assert_int_equal(p.process_profit, -320);
-	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 5\n", &p), -EINVAL);
+	assert_int_equal(nk_ksm_parse_proc_stat("ksm_merging_pages 5\n", &p), -EINVAL);
 	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items x\nksm_merging_pages 3\n", &p),
 			 -EINVAL);
 	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 1\nksm_merging_pages 3\n"
@@ -55,6 +60,8 @@ static void test_proc_stat_old_and_bad(void **state)
 	assert_int_equal(nk_ksm_parse_proc_stat("", &p), -EINVAL);
 	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 1\nksm_merging_pages", &p),
 			 -EINVAL); /* truncated */
+	assert_int_equal(nk_ksm_parse_proc_stat("ksm_rmap_items 1\nksm_merging_pages 3x\n", &p),
+			 -EINVAL);
 }
 
 static void test_saved_bytes(void **state)

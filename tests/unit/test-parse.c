@@ -339,8 +339,11 @@ static void test_error_convention(void **state)
 	assert_string_equal(nk_error_get_hint(err), "do this");
 	assert_int_equal(nk_error_code(err), ENOENT);
 	nk_error_free(err);
-	/* NULL err: only the code comes back */
+	/* NULL err: only the code comes back, also through a hint or prefix */
 	assert_int_equal(nk_error_set(NULL, -EPERM, "x"), -EPERM);
+	assert_int_equal(nk_error_hint(NULL, "do that"), -EPERM);
+	assert_int_equal(nk_error_set(NULL, ENOENT, "y"), -ENOENT);
+	assert_int_equal(nk_error_prefix(NULL, "ctx"), -ENOENT);
 	assert_int_equal(nk_error_code(NULL), 0);
 }
 
