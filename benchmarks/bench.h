@@ -26,5 +26,6 @@ int bench_pool_ensure(nk_host *host, struct bench_pool *pool, uint64_t size_kb, 
 void bench_pool_restore(nk_host *host, struct bench_pool *pool);
 
 int bench_prefault(int argc, char **argv);
+int bench_ksm(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ static const struct {
 } benches[] = {
     {"prefault", "create and prefault a zone vs one thread, QEMU prealloc and the write limit",
      bench_prefault},
+    {"ksm", "KSM savings on one fleet: kernel defaults, ksmtuned, the advisor, numaksm's tuner",
+     bench_ksm},
 };
 
 int main(int argc, char **argv)

@@ -21,6 +21,10 @@ static const struct tool_command commands[] = {
     /* vcpu/ commands */
     {"pin", "plan, apply and show vCPU pinning", cmd_pin},
     /* policy/ commands */
+    {"ksm", "KSM knobs, counters and savings; validated set; restore", cmd_ksm},
+    {"tuned", "the KSM tuner daemon: converge fast, then back off", cmd_tuned},
+    {"status", "KSM, NUMA nodes and every VM: placement, sharing, vCPUs", cmd_status},
+    {"place", "put a VM in its own cgroup on chosen nodes and CPUs; --undo", cmd_place},
 };
 
 void tool_mark_usage(void)

@@ -50,6 +50,8 @@ int cmd_check(int argc, char **argv, nk_error **err);
 int cmd_pin(int argc, char **argv, nk_error **err);
 int cmd_hugepages(int argc, char **argv, nk_error **err);
 int cmd_zone(int argc, char **argv, nk_error **err);
+int cmd_ksm(int argc, char **argv, nk_error **err);
+int cmd_tuned(int argc, char **argv, nk_error **err);
 int cmd_status(int argc, char **argv, nk_error **err);
 int cmd_place(int argc, char **argv, nk_error **err);
 

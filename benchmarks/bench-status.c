@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * numaksm-bench-status: how long `numaksm status` takes to read 200 VMs
+ * (target: well under a second).  It starts VM-like processes -- itself,
+ * re-run as "qemu-system-x86_64 -name guest=bench-vm-N,debug-threads=on
+ * -m 4", with a "CPU 0/KVM" thread and a mergeable, touched guest RAM
+ * mapping -- then times what status does for each round: the host's facts
+ * and KSM counters, finding every VM, and reading each one with pages per
+ * node and vCPU threads.  Public API only.
+ *
+ *   numaksm-bench-status [--vms 200] [--ram-mib 4] [--rounds 5] [--max-ms MS]
+ *                        [--cli PATH]
+ *
+ * With --cli it also times the command itself end to end,
+ * `PATH status --json > /dev/null`, output included.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <numaksm/hostinfo.h>
+#include <numaksm/ksm.h>
+#include <numaksm/vm.h>
+
+#define CHILD_FLAG "--bench-status-vm"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	prctl(PR_SET_NAME, "CPU 0/KVM");
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* The VM-like process: argv = qemu-system-x86_64 CHILD_FLAG FD -name ... -m MIB */
+static int vm_main(int argc, char **argv)
+{
+	int fd = atoi(argv[2]);
+	size_t bytes = (size_t)atoi(argv[argc - 1]) << 20;
+	pthread_t t;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "qemu-system-x86");
+	char *ram = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ram == MAP_FAILED || madvise(ram, bytes, MADV_MERGEABLE) < 0)
+		return 1;
+	/* Half the pages alike across VMs, half their own. */
+	for (size_t off = 0; off < bytes; off += 4096)
+		memset(ram + off, off < bytes / 2 ? 0x5a : (int)(getpid() + off / 4096), 4096);
+	if (pthread_create(&t, NULL, vcpu_thread, NULL) != 0)
+		return 1;
+	usleep(10000); /* the thread names itself */
+	if (write(fd, "r", 1) != 1)
+		return 1;
+	close(fd);
+	for (;;)
+		pause();
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* One round of what `numaksm status` reads; returns the VMs read. */
+static int read_all(nk_host *host, unsigned *ret_ours)
+{
+	struct nk_hostinfo *info = NULL;
+	struct nk_ksm_counters ksm;
+	struct nk_vm_ref *refs = NULL;
+	bool has_ksm = nk_ksm_read(host, &ksm, NULL) == 0;
+	int n, read = 0;
+
+	if (nk_hostinfo_read(host, &info, NULL) < 0 || (n = nk_vm_find_all(host, &refs, NULL)) < 0)
+		return -1;
+	*ret_ours = 0;
+	for (int i = 0; i < n; i++) {
+		struct nk_vm_info *vm = NULL;
+		int r = nk_vm_read(host, &refs[i], has_ksm ? &ksm : NULL,
+				   NK_VM_READ_PLACEMENT | NK_VM_READ_THREADS, &vm, NULL);
+		if (r < 0)
+			continue; /* gone, or not ours to read */
+		read++;
+		if (strncmp(vm->ref.name, "bench-vm-", 9) == 0 && vm->vcpus == 1 && vm->n_regions)
+			(*ret_ours)++;
+		nk_vm_info_free(vm);
+	}
+	nk_vm_refs_free(refs, (size_t)n);
+	nk_hostinfo_free(info);
+	if (has_ksm)
+		nk_ksm_counters_done(&ksm);
+	return read;
+}
+
+/* `cli status --json > /dev/null`, in milliseconds; < 0 when it failed. */
+static double time_cli(const char *cli)
+{
+	int status;
+	fflush(stdout); /* not twice, from the child too */
+	double start = now_ms();
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(127);
+		execl(cli, cli, "status", "--json", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return -1;
+	return now_ms() - start;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: numaksm-bench-status [--vms N] [--ram-mib MIB] [--rounds R] "
+		     "[--max-ms MS] [--cli PATH]\n\n"
+		     "Start N VM-like processes (default 200) with MIB of mergeable guest RAM\n"
+		     "each (default 4), and time reading all of them as `numaksm status` does,\n"
+		     "R times (default 5).  With --max-ms, exit 1 when the median is slower.\n"
+		     "With --cli, also time PATH status --json end to end.\n");
+}
+
+int main(int argc, char **argv)
+{
+	unsigned vms = 200, ram_mib = 4, rounds = 5;
+	double max_ms = 0;
+	const char *cli = NULL;
+	int fds[2];
+
+	if (argc >= 3 && strcmp(argv[1], CHILD_FLAG) == 0)
+		return vm_main(argc, argv);
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (v && strcmp(argv[i], "--vms") == 0) {
+			vms = (unsigned)atoi(v);
+		} else if (v && strcmp(argv[i], "--ram-mib") == 0) {
+			ram_mib = (unsigned)atoi(v);
+		} else if (v && strcmp(argv[i], "--rounds") == 0) {
+			rounds = (unsigned)atoi(v);
+		} else if (v && strcmp(argv[i], "--max-ms") == 0) {
+			max_ms = atof(v);
+		} else if (v && strcmp(argv[i], "--cli") == 0) {
+			cli = v;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+		i++;
+	}
+	if (vms < 1 || vms > 4096 || ram_mib < 1 || ram_mib > 1024 || rounds < 1 || rounds > 100) {
+		usage(stderr);
+		return 2;
+	}
+	pid_t *pids = calloc(vms, sizeof(*pids));
+	double *ms = calloc(rounds, sizeof(*ms));
+	if (!pids || !ms || pipe(fds) < 0)
+		return 1;
+
+	double t0 = now_ms();
+	for (unsigned i = 0; i < vms; i++) {
+		char fd[16], name[64], mib[16];
+		snprintf(fd, sizeof(fd), "%d", fds[1]);
+		snprintf(name, sizeof(name), "guest=bench-vm-%u,debug-threads=on", i);
+		snprintf(mib, sizeof(mib), "%u", ram_mib);
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			close(fds[0]);
+			execl("/proc/self/exe", "qemu-system-x86_64", CHILD_FLAG, fd, "-name", name,
+			      "-m", mib, (char *)NULL);
+			_exit(127);
+		}
+		if (pids[i] < 0) {
+			perror("fork");
+			vms = i;
+			break;
+		}
+	}
+	close(fds[1]);
+	unsigned ready = 0;
+	char c;
+	while (ready < vms && read(fds[0], &c, 1) == 1)
+		ready++;
+	close(fds[0]);
+	printf("%u VM-like processes of %u MiB mergeable RAM started in %.0f ms\n", ready, ram_mib,
+	       now_ms() - t0);
+
+	nk_host *host = NULL;
+	unsigned ours = 0;
+	int n = 0, rc = 0;
+	if (nk_host_open(NULL, &host, NULL) < 0)
+		rc = 1;
+	for (unsigned r = 0; rc == 0 && r < rounds; r++) {
+		double start = now_ms();
+		n = read_all(host, &ours);
+		ms[r] = now_ms() - start;
+		if (n < 0)
+			rc = 1;
+	}
+	nk_host_free(host);
+	double *cli_ms = cli ? calloc(rounds, sizeof(*cli_ms)) : NULL;
+	for (unsigned r = 0; cli_ms && rc == 0 && r < rounds; r++)
+		if ((cli_ms[r] = time_cli(cli)) < 0)
+			rc = 1;
+	for (unsigned i = 0; i < vms; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
+	for (unsigned i = 0; i < vms; i++)
+		if (pids[i] > 0)
+			waitpid(pids[i], NULL, 0);
+	if (rc) {
+		fprintf(stderr, "numaksm-bench-status: reading the VMs failed\n");
+		return rc;
+	}
+	qsort(ms, rounds, sizeof(*ms), cmp_double);
+	double median = ms[rounds / 2];
+	printf("status read %d VMs (%u of ours, each with RAM placement and a vCPU thread): "
+	       "median %.1f ms, min %.1f ms over %u rounds; %.2f ms per VM\n",
+	       n, ours, median, ms[0], rounds, median / (n ? n : 1));
+	if (cli_ms) {
+		qsort(cli_ms, rounds, sizeof(*cli_ms), cmp_double);
+		printf("%s status --json > /dev/null: median %.1f ms, min %.1f ms over %u runs\n",
+		       cli, cli_ms[rounds / 2], cli_ms[0], rounds);
+		free(cli_ms);
+	}
+	if (ours != ready) {
+		fprintf(stderr, "numaksm-bench-status: found %u of our %u VMs\n", ours, ready);
+		rc = 1;
+	}
+	if (max_ms > 0 && median > max_ms) {
+		fprintf(stderr, "numaksm-bench-status: median %.1f ms is over --max-ms %.0f\n",
+			median, max_ms);
+		rc = 1;
+	}
+	free(pids);
+	free(ms);
+	return rc;
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file numaksm/vm.h
+ * @brief The VMs running on a host, found with no configuration (numaksm-vmm,
+ *        QEMU, Cloud Hypervisor, Firecracker, crosvm), and per VM what numaksm
+ *        reports: memory and guest RAM from smaps, where its pages are, what
+ *        KSM saves it, its vCPU threads and its cgroups.
+ *
+ * Everything is read through an nk_host root, so a captured /proc tree
+ * answers like the live one (pages per node then come from numa_maps).  A
+ * process that ends while it is being read is "gone" (-ESRCH), never an
+ * error the caller must print: a report simply leaves it out.
+ *
+ * Conventions as in numaksm/core.h.
+ */
+#ifndef NUMAKSM_VM_H
+#define NUMAKSM_VM_H
+
+#include <sys/types.h>
+
+#include "numaksm/core.h"
+#include "numaksm/ksm.h"
+#include "numaksm/memory.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** What runs a VM. */
+enum nk_vm_kind {
+	NK_VM_PROCESS = 0,	/**< any process given by PID, not recognised as a VMM */
+	NK_VM_NUMAKSM,		/**< numaksm-vmm */
+	NK_VM_QEMU,		/**< qemu-system-* and qemu-kvm */
+	NK_VM_CLOUD_HYPERVISOR, /**< cloud-hypervisor */
+	NK_VM_FIRECRACKER,	/**< firecracker */
+	NK_VM_CROSVM,		/**< crosvm (its jailed device processes are not VMs) */
+};
+
+/** @return "process", "numaksm", "qemu", "cloud-hypervisor", "firecracker" or "crosvm". */
+const char *nk_vm_kind_name(enum nk_vm_kind kind);
+
+/** A VM process as found: who it is, cheaply. */
+struct nk_vm_ref {
+	int pid;
+	enum nk_vm_kind kind;
+	char *name;  /**< QEMU -name, Firecracker --id, numaksm-vmm --name; else "COMM-PID" */
+	char *comm;  /**< the main thread's name */
+	char *argv0; /**< the program run ("" for none) */
+	uint64_t start_time; /**< field 22 of /proc/PID/stat: tells a reused PID apart */
+};
+
+/** Free what a reference owns; accepts a zeroed one. */
+void nk_vm_ref_done(struct nk_vm_ref *ref);
+/** Free an array of references; accepts NULL. */
+void nk_vm_refs_free(struct nk_vm_ref *refs, size_t n);
+
+/**
+ * Find every VM process under /proc of `host`, by PID.  Kernel threads and
+ * processes that end during the scan are left out.
+ * @return the count (>= 0); -errno with a message when /proc cannot be listed.
+ */
+int nk_vm_find_all(nk_host *host, struct nk_vm_ref **ret_refs, nk_error **err);
+
+/**
+ * Find one VM by PID (any live process; kind NK_VM_PROCESS when it is not a
+ * VMM) or by name: its name, else its comm, else its program's base name.
+ * @return 0; -ESRCH when no process has that PID or no VM that name;
+ *         -ENOTUNIQ when several VMs have that name (the message lists them);
+ *         -EINVAL for an empty selector.
+ */
+int nk_vm_lookup(nk_host *host, const char *name_or_pid, struct nk_vm_ref *ret, nk_error **err);
+
+/** nk_vm_read() flags. */
+enum nk_vm_read_flags {
+	NK_VM_READ_PLACEMENT = 1 << 0, /**< pages per node of the guest RAM */
+	NK_VM_READ_THREADS = 1 << 1,   /**< vCPU threads with affinity and last CPU */
+	NK_VM_READ_EXACT = 1 << 2,     /**< measure every page, never a sample */
+};
+
+/** One mapping that holds guest RAM. */
+struct nk_vm_region {
+	uint64_t start;
+	uint64_t size_bytes;
+	uint64_t page_size;	 /**< 4096, or the hugetlb page size */
+	enum nk_backing backing; /**< hugetlb; THP when huge pages back part of it; else 4K */
+	bool mergeable;		 /**< MADV_MERGEABLE (VmFlags mg) */
+	uint64_t rss_bytes;	 /**< resident, hugetlb pages included */
+	uint64_t thp_bytes;	 /**< of which in transparent huge pages */
+	uint64_t ksm_bytes;	 /**< smaps "KSM:" (Linux 6.6): pages that are KSM pages */
+	char *name;		 /**< the mapped file ("/memfd:pc.ram (deleted)"), or "" */
+};
+
+/** Where the guest RAM's pages are, by node. */
+struct nk_vm_placement {
+	const char *method;	/**< "move_pages" or "numa_maps" */
+	bool exact;		/**< every page looked at (numa_maps: always) */
+	uint64_t *node_bytes;	/**< per node id */
+	size_t n_node_bytes;	/**< highest node + 1 */
+	uint64_t present_bytes; /**< sum of node_bytes */
+	uint64_t absent_bytes;	/**< never faulted in (move_pages only) */
+	uint64_t other_bytes;	/**< the zero page or unreadable (move_pages only) */
+	double error_bytes;	/**< 95% bound on each per-node figure when sampled */
+};
+
+/** One thread of a VMM (see nk_pin_thread). */
+struct nk_vm_thread {
+	int tid;
+	int vcpu; /**< vCPU number, -1 for an emulator thread */
+	char *name;
+	nk_bitmap *affinity;
+	int last_cpu;
+};
+
+/** One line of /proc/PID/cgroup. */
+struct nk_vm_cgroup {
+	unsigned hierarchy; /**< 0 for cgroup v2 */
+	char *controllers;  /**< "cpuset", "name=systemd", "" for v2 */
+	char *path;	    /**< "/numaksm/vm1" */
+};
+
+/** What numaksm knows about one VM.  Free with nk_vm_info_free(). */
+struct nk_vm_info {
+	struct nk_vm_ref ref;
+	unsigned threads;	/**< num_threads */
+	uint64_t rss_bytes;	/**< Rss of smaps_rollup plus hugetlb pages */
+	uint64_t anon_bytes;	/**< Anonymous */
+	uint64_t thp_bytes;	/**< AnonHugePages + ShmemPmdMapped + FilePmdMapped */
+	uint64_t hugetlb_bytes; /**< Shared_Hugetlb + Private_Hugetlb */
+	uint64_t swap_bytes;
+
+	/* Guest RAM: the mergeable or hugetlb mappings of 1 MiB and more, else
+	 * the large anonymous or shared-memory ones; for QEMU the largest of
+	 * them up to its -m size. */
+	struct nk_vm_region *regions;
+	size_t n_regions;
+	uint64_t guest_ram_bytes; /**< the command line's size when known, else the regions' */
+	bool guest_ram_from_cmdline;
+	uint64_t guest_rss_bytes; /**< resident in the regions */
+	uint64_t guest_hugetlb_bytes, guest_thp_bytes;
+	uint64_t mergeable_bytes; /**< size of all MADV_MERGEABLE mappings */
+
+	bool has_placement;
+	struct nk_vm_placement placement;
+
+	bool has_ksm; /**< /proc/PID/ksm_stat was read */
+	struct nk_ksm_proc_stat ksm;
+	uint64_t ksm_saved_bytes; /**< nk_ksm_proc_saved_bytes(); 0 without host counters */
+
+	bool has_threads;		  /**< vCPU threads were identified (NK_VM_READ_THREADS) */
+	struct nk_vm_thread *vmm_threads; /**< vCPU threads first, by number, then the others */
+	size_t n_vmm_threads;
+	unsigned vcpus;
+
+	struct nk_vm_cgroup *cgroups;
+	size_t n_cgroups;
+};
+
+/**
+ * Read what numaksm reports about the VM `ref`.  `ksm` (may be NULL) is
+ * the host's KSM counters, for the fair share of savings.  Pages per node
+ * come from move_pages() on the live host (sampled above 65536 pages per
+ * mapping unless NK_VM_READ_EXACT), from numa_maps on a captured tree or
+ * without the right to look at another process' pages.
+ * @return 0; -ESRCH when the process is gone (or its PID now belongs to
+ *         another process); -errno with a message when a file is malformed.
+ */
+int nk_vm_read(nk_host *host, const struct nk_vm_ref *ref, const struct nk_ksm_counters *ksm,
+	       unsigned flags, struct nk_vm_info **ret, nk_error **err);
+
+/** Free; accepts NULL. @return NULL. */
+struct nk_vm_info *nk_vm_info_free(struct nk_vm_info *vm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The tuner daemon around the control law: one tuner at a time (an flock
+ * on $NUMAKSM_RUNTIME_DIR/ksm-tuner.lock), the original settings saved in
+ * ksm-tuner.state before the first write and restored on stop, or at the
+ * next start when a tuner died without restoring them.
+ */
+#include "tuner-internal.h"
+#include "numaksm/cgroup.h"
+#include "numaksm/vm.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#define LOCK_NAME  "ksm-tuner.lock"
+#define STATE_NAME "ksm-tuner.state"
+/* How often the tuner looks for new mergeable processes. */
+#define PROCESS_SCAN_S 5
+
+/* The knobs the tuner drives and therefore saves and restores. */
+#define DRIVEN_KNOBS                                                                               \
+	((1u << NK_KSM_RUN) | (1u << NK_KSM_PAGES_TO_SCAN) | (1u << NK_KSM_SLEEP_MILLISECS) |      \
+	 (1u << NK_KSM_ADVISOR_MODE))
+
+/* A VM by pid and start time (a reused pid is another VM). */
+struct seen_vm {
+	int pid;
+	uint64_t start_time;
+};
+
+struct nk_tuned {
+	nk_host *host;
+	char *dir;
+	int lock_fd;
+	bool dry_run;
+	const nk_conf *policy;
+	nk_tuner *tuner;
+	nk_tuner_sampler *sampler;
+	struct tuner_state state;
+	struct nk_tuner_sample last;
+	struct seen_vm *seen; /* VMs the [vm] rules were matched against */
+	size_t n_seen;
+	double vms_scanned_at; /* < 0 before the first scan */
+};
+
+static const char *runtime_dir(const char *dir)
+{
+	if (!dir || !*dir)
+		dir = secure_getenv("NUMAKSM_RUNTIME_DIR");
+	return dir && *dir ? dir : "/run/numaksm";
+}
+
+static int path_in(const char *dir, const char *name, char **ret)
+{
+	return asprintf(ret, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
+}
+
+/* ---- the state file ----------------------------------------------- */
+
+int tuner_state_format(const struct tuner_state *state, char **ret_text)
+{
+	_cleanup_free_ char *knobs = NULL;
+	if (nk_ksm_settings_format(&state->saved, &knobs) < 0)
+		return -ENOMEM;
+	if (asprintf(ret_text,
+		     "# KSM settings the numaksm tuner changed: restored when it stops,\n"
+		     "# or by 'numaksm ksm restore' after a crash.\n"
+		     "pid=%d\nboot_id=%s\n%s",
+		     (int)state->pid, state->boot_id, knobs) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int tuner_state_parse(const char *text, struct tuner_state *ret, nk_error **err)
+{
+	struct tuner_state st = {0};
+	_cleanup_free_ char *copy = strdup(text);
+	unsigned line = 0;
+	if (!copy)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		line++;
+		long long pid;
+		if (*l == '#')
+			continue;
+		if (strncmp(l, "pid=", 4) == 0) {
+			if (nk_parse_int(l + 4, 1, INT32_MAX, &pid, NULL) < 0)
+				return nk_error_set(err, EINVAL, "line %u: invalid pid", line);
+			st.pid = (pid_t)pid;
+		} else if (strncmp(l, "boot_id=", 8) == 0) {
+			snprintf(st.boot_id, sizeof(st.boot_id), "%s", l + 8);
+		} else if (nk_ksm_settings_parse(l, &st.saved, err) < 0) {
+			return nk_error_prefix(err, "line %u", line);
+		}
+	}
+	*ret = st;
+	return 0;
+}
+
+static void read_boot_id(nk_host *host, char *buf, size_t size)
+{
+	_cleanup_free_ char *text = NULL;
+	buf[0] = '\0';
+	if (nk_host_read(host, "/proc/sys/kernel/random/boot_id", &text, NULL) >= 0)
+		snprintf(buf, size, "%s", nk_strip_newline(text));
+}
+
+static int state_write(const char *dir, const struct tuner_state *state, nk_error **err)
+{
+	_cleanup_free_ char *text = NULL, *path = NULL, *tmp = NULL;
+	if (tuner_state_format(state, &text) < 0 || path_in(dir, STATE_NAME, &path) < 0 ||
+	    path_in(dir, "." STATE_NAME ".new", &tmp) < 0)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t len = strlen(text);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return nk_error_set(err, e, "cannot write %s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+static int state_read(nk_host *host, const char *dir, struct tuner_state *ret, nk_error **err)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	if (path_in(dir, STATE_NAME, &path) < 0)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	int r = nk_host_read(host, path, &text, NULL);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return nk_host_read(host, path, &text, err);
+	r = tuner_state_parse(text, ret, err);
+	if (r < 0)
+		return nk_error_prefix(err, "%s", path);
+	return 1;
+}
+
+static void state_remove(const char *dir)
+{
+	_cleanup_free_ char *path = NULL;
+	if (path_in(dir, STATE_NAME, &path) == 0 && unlink(path) < 0 && errno != ENOENT)
+		nk_warn("cannot remove %s: %s", path, strerror(errno));
+}
+
+/* Put the saved knobs back.  Those that needed an unmerge to change need
+ * one to change back. */
+static int state_apply(nk_host *host, const struct tuner_state *st, nk_error **err)
+{
+	int r = nk_ksm_apply(host, &st->saved, NK_KSM_APPLY_UNMERGE, NULL, err);
+	return r < 0 ? nk_error_prefix(err, "restoring the KSM settings") : r;
+}
+
+/* Restore what a tuner that is not running left; 1 when it did. */
+static int recover(nk_host *host, const char *dir, bool dry_run, nk_error **err)
+{
+	struct tuner_state st;
+	char boot_id[64];
+	int r = state_read(host, dir, &st, err);
+	if (r <= 0)
+		return r;
+	read_boot_id(host, boot_id, sizeof(boot_id));
+	if (st.boot_id[0] && boot_id[0] && strcmp(st.boot_id, boot_id) != 0) {
+		nk_info("%s/%s is from an earlier boot: the kernel has started afresh, "
+			"nothing to restore",
+			dir, STATE_NAME);
+		if (!dry_run)
+			state_remove(dir);
+		return 0;
+	}
+	_cleanup_free_ char *knobs = NULL;
+	nk_ksm_settings_format(&st.saved, &knobs);
+	for (char *c = knobs; c && *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+	if (dry_run) {
+		nk_info("would restore the settings tuner pid %d left: %s", (int)st.pid,
+			knobs ? knobs : "");
+		return 0;
+	}
+	r = state_apply(host, &st, err);
+	if (r < 0)
+		return r;
+	nk_info("restored the settings tuner pid %d left without restoring them: %s", (int)st.pid,
+		knobs ? knobs : "");
+	state_remove(dir);
+	return 1;
+}
+
+/* ---- the lock ------------------------------------------------------ */
+
+static int read_lock_pid(int fd)
+{
+	char buf[24] = {0};
+	long long pid = 0;
+	if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
+		nk_parse_int(nk_strip_newline(buf), 1, INT32_MAX, &pid, NULL);
+	return (int)pid;
+}
+
+static int make_dir(const char *dir, nk_error **err)
+{
+	_cleanup_free_ char *copy = strdup(dir);
+	if (!copy)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	/* Each missing ancestor, then the directory itself. */
+	for (char *slash = copy + 1;; slash++) {
+		bool last = *slash == '\0';
+		if (*slash != '/' && !last)
+			continue;
+		*slash = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+			int e = errno;
+			nk_error_set(err, e, "cannot create %s: %s", copy, strerror(e));
+			return nk_error_hint(err, "run as root, or point NUMAKSM_RUNTIME_DIR at a "
+						  "writable directory");
+		}
+		if (last)
+			return 0;
+		*slash = '/';
+	}
+}
+
+/* Take the tuner lock without waiting: -EBUSY naming the holder. */
+static int lock_take(const char *dir, int *ret_fd, nk_error **err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r = make_dir(dir, err);
+	if (r < 0)
+		return r;
+	if (path_in(dir, LOCK_NAME, &path) < 0)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return nk_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return nk_error_set(err, errno, "cannot lock %s: %s", path,
+					    strerror(errno));
+		nk_error_set(
+		    err, EBUSY,
+		    "another numaksm tuner (or a KSM benchmark) is running: pid %d holds %s",
+		    read_lock_pid(fd), path);
+		return nk_error_hint(err, "stop it first (systemctl stop numaksm-tuned), or use "
+					  "--dry-run to see what this one would do");
+	}
+	char pid[24];
+	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+		return nk_error_set(err, errno, "cannot write %s: %s", path, strerror(errno));
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+_nk_export_ int nk_tuned_lock(const char *dir, nk_error **err)
+{
+	int fd = -1;
+	int r = lock_take(runtime_dir(dir), &fd, err);
+	return r < 0 ? r : fd;
+}
+
+_nk_export_ int nk_tuned_running(const char *dir, pid_t *ret_pid)
+{
+	_cleanup_free_ char *path = NULL;
+	if (path_in(runtime_dir(dir), LOCK_NAME, &path) < 0)
+		return -ENOMEM;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		return 0;
+	if (ret_pid)
+		*ret_pid = read_lock_pid(fd);
+	return 1;
+}
+
+/* ksmtuned writes the same knobs: two controllers would fight. */
+static pid_t find_ksmtuned(nk_host *host)
+{
+	_cleanup_strv_ char **names = NULL;
+	if (nk_host_list(host, "/proc", NULL, &names, NULL) < 0)
+		return 0;
+	for (char **n = names; *n; n++) {
+		_cleanup_free_ char *comm = NULL;
+		char path[64];
+		long long pid;
+		if (nk_parse_int(*n, 1, INT32_MAX, &pid, NULL) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", *n);
+		if (nk_host_read(host, path, &comm, NULL) >= 0 &&
+		    strcmp(nk_strip_newline(comm), "ksmtuned") == 0)
+			return (pid_t)pid;
+	}
+	return 0;
+}
+
+/* ---- start, step, stop -------------------------------------------- */
+
+static int check_rules(nk_host *host, const nk_conf *policy, nk_error **err)
+{
+	_cleanup_free_ char *online = NULL;
+	_cleanup_bitmap_ nk_bitmap *nodes = NULL;
+	if (nk_host_read(host, "/sys/devices/system/node/online", &online, NULL) < 0) {
+		if (nk_host_read(host, "/sys/devices/system/node/possible", &online, NULL) < 0 &&
+		    !(online = strdup("0")))
+			return nk_error_set(err, ENOMEM, "out of memory");
+	}
+	if (nk_parse_list(online, "node list", &nodes, err) < 0)
+		return nk_error_prefix(err, "/sys/devices/system/node/online");
+	for (size_t i = 0; i < nk_conf_vm_count(policy); i++) {
+		const struct nk_vm_rule *rule = nk_conf_vm(policy, i);
+		if (!rule->nodes || nk_bitmap_is_subset(rule->nodes, nodes))
+			continue;
+		_cleanup_free_ char *want = NULL, *have = NULL;
+		nk_bitmap_format(rule->nodes, &want);
+		nk_bitmap_format(nodes, &have);
+		return nk_error_set(
+		    err, EINVAL, "%s:%u: [vm \"%s\"] nodes=%s, but this host's nodes are %s",
+		    rule->file, rule->line, rule->glob, want ? want : "?", have ? have : "?");
+	}
+	return 0;
+}
+
+static void tuned_release(nk_tuned *t)
+{
+	nk_tuner_free(t->tuner);
+	nk_tuner_sampler_free(t->sampler);
+	if (t->lock_fd >= 0)
+		close(t->lock_fd);
+	free(t->seen);
+	free(t->dir);
+	free(t);
+}
+
+static void tuned_freep(nk_tuned **t)
+{
+	if (*t)
+		tuned_release(*t);
+}
+
+_nk_export_ nk_tuned *nk_tuned_free(nk_tuned *tuned)
+{
+	if (tuned)
+		tuned_release(tuned);
+	return NULL;
+}
+
+/* Save the settings, then set what the policy asks for and turn the
+ * advisor off.  On failure, put back what was changed. */
+static int take_over(nk_tuned *t, const struct nk_tuner_config *cfg, nk_error **err)
+{
+	struct nk_ksm_settings now, want = cfg->knobs;
+	int r = nk_ksm_settings_read(t->host, DRIVEN_KNOBS | cfg->knobs.mask, &now, err);
+	if (r < 0)
+		return r;
+	t->state.saved = now;
+	/* The advisor owns pages_to_scan: switching it back on resets it. */
+	if ((now.mask & (1u << NK_KSM_ADVISOR_MODE)) &&
+	    now.value[NK_KSM_ADVISOR_MODE] == NK_KSM_ADVISOR_SCAN_TIME)
+		t->state.saved.mask &= ~(1u << NK_KSM_PAGES_TO_SCAN);
+	t->state.pid = getpid();
+	read_boot_id(t->host, t->state.boot_id, sizeof(t->state.boot_id));
+	if ((now.mask & (1u << NK_KSM_ADVISOR_MODE)) &&
+	    now.value[NK_KSM_ADVISOR_MODE] != NK_KSM_ADVISOR_NONE) {
+		nk_info("switching the scan-time advisor off: the tuner drives pages_to_scan, "
+			"which the kernel refuses while the advisor is on");
+		want.value[NK_KSM_ADVISOR_MODE] = NK_KSM_ADVISOR_NONE;
+		want.mask |= 1u << NK_KSM_ADVISOR_MODE;
+	}
+	if (cfg->knobs.mask) {
+		_cleanup_free_ char *text = NULL;
+		nk_ksm_settings_format(&cfg->knobs, &text);
+		for (char *c = text; c && *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		nk_info("%s the knobs the policy sets: %s", t->dry_run ? "would set" : "setting",
+			text ? text : "");
+	}
+	if (t->dry_run)
+		return nk_ksm_apply(
+		    t->host, &want,
+		    NK_KSM_APPLY_CHECK_ONLY | (cfg->unmerge ? NK_KSM_APPLY_UNMERGE : 0), NULL, err);
+	r = state_write(t->dir, &t->state, err);
+	if (r < 0)
+		return r;
+	r = nk_ksm_apply(t->host, &want, cfg->unmerge ? NK_KSM_APPLY_UNMERGE : 0, NULL, err);
+	if (r < 0) {
+		state_remove(t->dir);
+		return nk_error_prefix(err, "policy knobs");
+	}
+	return 0;
+}
+
+_nk_export_ int nk_tuned_start(nk_host *host, const nk_conf *policy,
+			       const struct nk_tuned_options *options, nk_tuned **ret,
+			       nk_error **err)
+{
+	_cleanup_(tuned_freep) nk_tuned *t = calloc(1, sizeof(*t));
+	const struct nk_tuner_config *cfg = nk_conf_tuner(policy);
+	int r;
+
+	if (!t || !(t->dir = strdup(runtime_dir(options ? options->runtime_dir : NULL))))
+		return nk_error_set(err, ENOMEM, "out of memory");
+	t->host = host;
+	t->policy = policy;
+	t->lock_fd = -1;
+	t->vms_scanned_at = -1;
+	t->dry_run = options && options->dry_run;
+	if (!t->dry_run && (r = nk_host_require_live(host, "run the KSM tuner", err)) < 0)
+		return r;
+	if ((r = nk_tuner_sampler_new(host, &t->sampler, err)) < 0 ||
+	    (r = nk_tuner_new(cfg, &t->tuner, err)) < 0 || (r = check_rules(host, policy, err)) < 0)
+		return r;
+	pid_t other = find_ksmtuned(host);
+	if (other && !t->dry_run) {
+		nk_error_set(err, EBUSY, "ksmtuned (pid %d) is running and drives the same knobs",
+			     (int)other);
+		return nk_error_hint(err, "stop it first: systemctl disable --now ksmtuned");
+	}
+	if (other)
+		nk_warn("ksmtuned (pid %d) is running: a real tuner would refuse to start",
+			(int)other);
+	if (!t->dry_run && (r = lock_take(t->dir, &t->lock_fd, err)) < 0)
+		return r;
+	if (t->dry_run && nk_tuned_running(t->dir, &other) == 1)
+		nk_warn("a tuner (pid %d) is running: this dry run only shows what one would do",
+			(int)other);
+	if ((r = recover(host, t->dir, t->dry_run, err)) < 0 || (r = take_over(t, cfg, err)) < 0)
+		return r;
+	nk_info("tuner %s: mode %s, ksmd CPU budget %.0f%% of one CPU, %zu [vm] rule(s)%s",
+		t->dry_run ? "dry run" : "started", nk_tuner_mode_name(cfg->mode),
+		cfg->cpu_budget * 100, nk_conf_vm_count(policy),
+		t->dry_run ? ": nothing is written" : "");
+	*ret = TAKE_PTR(t);
+	return 0;
+}
+
+void tuner_rule_request(const struct nk_vm_rule *rule, const char *runtime_dir,
+			struct nk_cgroup_request *ret)
+{
+	*ret = (struct nk_cgroup_request){
+	    .nodes = rule->nodes,
+	    .memory_high_bytes = rule->memory_high_bytes,
+	    .memory_max_bytes = rule->memory_max_bytes,
+	    .migrate = true, /* its memory belongs on the rule's nodes, not only new pages */
+	    .pin_vcpus = rule->cpus && strcmp(rule->cpus, "dedicated") == 0,
+	    .runtime_dir = runtime_dir,
+	};
+}
+
+static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_vm_rule *rule)
+{
+	_cleanup_free_ char *nodes = NULL;
+	_cleanup_error_ nk_error *err = NULL;
+	struct nk_cgroup_request req;
+	struct nk_cgroup_report *report = NULL;
+
+	if (rule->mergeable >= 0)
+		nk_info("%s (pid %d): mergeable=%s at %s:%u is the VMM's to set (QEMU: "
+			"mem-merge=%s); the tuner cannot change it from outside",
+			vm->name, vm->pid, rule->mergeable ? "yes" : "no", rule->file, rule->line,
+			rule->mergeable ? "on" : "off");
+	if (!rule->nodes) {
+		nk_info("%s (pid %d) matches [vm \"%s\"] at %s:%u, which sets no nodes: not "
+			"placed",
+			vm->name, vm->pid, rule->glob, rule->file, rule->line);
+		return;
+	}
+	nk_bitmap_format(rule->nodes, &nodes);
+	tuner_rule_request(rule, t->dir, &req);
+	if (t->dry_run) {
+		nk_info("(dry run) would place %s (pid %d) by [vm \"%s\"] at %s:%u: nodes=%s "
+			"cpus=%s memory_high=%" PRIu64 " memory_max=%" PRIu64,
+			vm->name, vm->pid, rule->glob, rule->file, rule->line, nodes ? nodes : "?",
+			rule->cpus ? rule->cpus : "-", rule->memory_high_bytes,
+			rule->memory_max_bytes);
+		return;
+	}
+	int r = nk_cgroup_place(t->host, vm, &req, &report, &err);
+	if (r == -EEXIST)
+		nk_info("%s (pid %d) is placed already", vm->name, vm->pid);
+	else if (r < 0)
+		nk_warn("cannot place %s (pid %d) by [vm \"%s\"] at %s:%u: %s", vm->name, vm->pid,
+			rule->glob, rule->file, rule->line, nk_error_message(err));
+	else
+		nk_info("placed %s (pid %d) in %s by [vm \"%s\"] at %s:%u: nodes=%s%s", vm->name,
+			vm->pid, report->group, rule->glob, rule->file, rule->line,
+			nodes ? nodes : "?", req.pin_vcpus ? ", vCPUs pinned" : "");
+	nk_cgroup_report_free(report);
+}
+
+/* Match VMs seen for the first time against the [vm] rules, every
+ * PROCESS_SCAN_S at most. */
+static void place_new(nk_tuned *t, double now)
+{
+	struct nk_vm_ref *vms = NULL;
+	if (nk_conf_vm_count(t->policy) == 0 ||
+	    (t->vms_scanned_at >= 0 && now - t->vms_scanned_at < PROCESS_SCAN_S))
+		return;
+	t->vms_scanned_at = now;
+	int n = nk_vm_find_all(t->host, &vms, NULL);
+	for (int i = 0; i < n; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < t->n_seen && !seen; k++)
+			seen = t->seen[k].pid == vms[i].pid &&
+			       t->seen[k].start_time == vms[i].start_time;
+		if (seen)
+			continue;
+		struct seen_vm *ns = realloc(t->seen, (t->n_seen + 1) * sizeof(*ns));
+		if (!ns)
+			break;
+		t->seen = ns;
+		t->seen[t->n_seen++] = (struct seen_vm){vms[i].pid, vms[i].start_time};
+		const struct nk_vm_rule *rule = nk_conf_match(t->policy, vms[i].name);
+		if (rule)
+			place_one(t, &vms[i], rule);
+	}
+	nk_vm_refs_free(vms, n > 0 ? (size_t)n : 0);
+}
+
+_nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_error **err)
+{
+	struct nk_tuner_sample s;
+	struct nk_tuner_decision d;
+	int r = nk_tuner_sample_read(t->sampler, PROCESS_SCAN_S, &s, err);
+	if (r < 0)
+		return r;
+	nk_tuner_decide(t->tuner, &s, &d);
+	t->last = s;
+	place_new(t, s.time_s);
+	if (d.changed)
+		nk_info("%s%s", t->dry_run ? "(dry run) " : "", d.reason);
+	else
+		nk_debug("%s", d.reason);
+	if (d.changed && !t->dry_run) {
+		struct nk_ksm_settings want = {.mask = 1u << NK_KSM_RUN};
+		want.value[NK_KSM_RUN] = d.run;
+		if (d.run == 1) {
+			want.mask |= (1u << NK_KSM_PAGES_TO_SCAN) | (1u << NK_KSM_SLEEP_MILLISECS);
+			want.value[NK_KSM_PAGES_TO_SCAN] = d.pages_to_scan;
+			want.value[NK_KSM_SLEEP_MILLISECS] = d.sleep_millisecs;
+		}
+		if (s.advisor_on) {
+			want.mask |= 1u << NK_KSM_ADVISOR_MODE;
+			want.value[NK_KSM_ADVISOR_MODE] = NK_KSM_ADVISOR_NONE;
+		}
+		r = nk_ksm_apply(t->host, &want, 0, NULL, err);
+		if (r < 0)
+			return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+_nk_export_ const struct nk_tuner_sample *nk_tuned_sample(const nk_tuned *tuned)
+{
+	return &tuned->last;
+}
+
+_nk_export_ int nk_tuned_stop(nk_tuned *t, nk_error **err)
+{
+	if (t->dry_run)
+		return 0;
+	int r = state_apply(t->host, &t->state, err);
+	if (r < 0)
+		return r;
+	state_remove(t->dir);
+	nk_info("tuner stopped: KSM settings restored");
+	return 0;
+}
+
+_nk_export_ int nk_tuned_restore(nk_host *host, const char *dir, nk_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	dir = runtime_dir(dir);
+	int r = nk_host_require_live(host, "restore KSM settings", err);
+	if (r < 0)
+		return r;
+	/* Hold the lock while restoring, so no tuner starts meanwhile. */
+	r = lock_take(dir, &fd, err);
+	if (r < 0)
+		return r;
+	return recover(host, dir, false, err);
+}

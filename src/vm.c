@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The VMs of a host, found in /proc with no configuration, and what numaksm
+ * reports about each: memory and guest RAM from smaps, pages per node, KSM,
+ * vCPU threads and cgroups.  Every read goes through the host root.  A
+ * process may end between any two reads: ENOENT and ESRCH then mean "gone"
+ * and the VM drops out of the report, as crun's read_pids_cgroup does.
+ */
+#include "vm-internal.h"
+
+#include <inttypes.h>
+
+#include "numaksm/vcpu.h"
+
+static const char *const kind_names[] = {
+    [NK_VM_PROCESS] = "process",
+    [NK_VM_NUMAKSM] = "numaksm",
+    [NK_VM_QEMU] = "qemu",
+    [NK_VM_CLOUD_HYPERVISOR] = "cloud-hypervisor",
+    [NK_VM_FIRECRACKER] = "firecracker",
+    [NK_VM_CROSVM] = "crosvm",
+};
+
+_nk_export_ const char *nk_vm_kind_name(enum nk_vm_kind kind)
+{
+	return (unsigned)kind < ARRAY_SIZE(kind_names) ? kind_names[kind] : "?";
+}
+
+_nk_export_ void nk_vm_ref_done(struct nk_vm_ref *ref)
+{
+	free(ref->name);
+	free(ref->comm);
+	free(ref->argv0);
+	*ref = (struct nk_vm_ref){0};
+}
+
+_nk_export_ void nk_vm_refs_free(struct nk_vm_ref *refs, size_t n)
+{
+	for (size_t i = 0; refs && i < n; i++)
+		nk_vm_ref_done(&refs[i]);
+	free(refs);
+}
+
+/* Read /proc/PID/FILE: -ESRCH when the process is gone (or a zombie, whose
+ * memory files are empty). */
+static int read_proc(nk_host *host, int pid, const char *file, char **ret, nk_error **err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	int r = nk_host_read(host, path, ret, NULL);
+	if (r == -ENOENT || r == -ESRCH)
+		return -ESRCH;
+	if (r < 0) {
+		nk_error_set(err, -r, "cannot read %s: %s", path, strerror(-r));
+		if (r == -EACCES || r == -EPERM)
+			nk_error_hint(err, "run as root");
+		return r;
+	}
+	return r;
+}
+
+static int read_stat(nk_host *host, int pid, struct vm_stat *ret, nk_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = read_proc(host, pid, "stat", &text, err);
+	if (r < 0)
+		return r;
+	if (vm_parse_stat(text, ret) < 0)
+		return nk_error_set(err, EINVAL, "/proc/%d/stat: malformed", pid);
+	return 0;
+}
+
+/* Who process `pid` is.  `st` is its stat, already read. */
+static int ref_from_stat(nk_host *host, int pid, struct vm_stat *st, struct nk_vm_ref *ret,
+			 nk_error **err)
+{
+	_cleanup_free_ char *cmdline = NULL;
+	struct nk_vm_ref ref = {.pid = pid, .start_time = st->start_time};
+	int len = read_proc(host, pid, "cmdline", &cmdline, err);
+	if (len < 0)
+		return len;
+	ref.comm = TAKE_PTR(st->comm);
+	if (len > 0)
+		ref.argv0 = strndup(cmdline, (size_t)len);
+	else
+		ref.argv0 = strdup("");
+	ref.kind = vm_kind_of(ref.comm, ref.argv0);
+	int r = ref.argv0 ? vm_cmdline_name(ref.kind, cmdline, (size_t)len, &ref.name) : -ENOMEM;
+	if (r >= 0 && !ref.name && asprintf(&ref.name, "%s-%d", ref.comm, pid) < 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		nk_vm_ref_done(&ref);
+		return nk_error_set(err, -r, "out of memory");
+	}
+	*ret = ref;
+	return 0;
+}
+
+static int pid_of(const char *name)
+{
+	long long pid;
+	if (nk_parse_int(name, 1, INT32_MAX, &pid, NULL) < 0)
+		return -1;
+	return (int)pid;
+}
+
+struct scan {
+	struct nk_vm_ref *refs;
+	int *ppids;
+	size_t n;
+};
+
+static void scan_done(struct scan *s)
+{
+	nk_vm_refs_free(s->refs, s->n);
+	free(s->ppids);
+}
+
+/* Every VMM process, with its parent's PID. */
+static int scan_vmms(nk_host *host, struct scan *ret, nk_error **err)
+{
+	_cleanup_strv_ char **names = NULL;
+	struct scan s = {0};
+	int count = nk_host_list(host, "/proc", NULL, &names, err);
+
+	if (count < 0)
+		return count;
+	for (int i = 0; i < count; i++) {
+		struct vm_stat st;
+		int pid = pid_of(names[i]);
+		if (pid < 0 || read_stat(host, pid, &st, NULL) < 0)
+			continue; /* not a process, or gone */
+		if ((st.flags & VM_PF_KTHREAD) || vm_kind_of(st.comm, NULL) == NK_VM_PROCESS) {
+			vm_stat_done(&st);
+			continue;
+		}
+		struct nk_vm_ref *refs = realloc(s.refs, (s.n + 1) * sizeof(*refs));
+		int *ppids = realloc(s.ppids, (s.n + 1) * sizeof(*ppids));
+		if (refs)
+			s.refs = refs;
+		if (ppids)
+			s.ppids = ppids;
+		int r = refs && ppids ? ref_from_stat(host, pid, &st, &s.refs[s.n], err) : -ENOMEM;
+		vm_stat_done(&st);
+		if (r == -ESRCH)
+			continue;
+		if (r < 0) {
+			scan_done(&s);
+			return r == -ENOMEM ? nk_error_set(err, ENOMEM, "out of memory") : r;
+		}
+		s.ppids[s.n++] = st.ppid;
+	}
+	*ret = s;
+	return 0;
+}
+
+/* crosvm forks its device processes: only the one whose parent is not a
+ * crosvm is the VM. */
+static bool is_device_process(const struct scan *s, size_t i)
+{
+	if (s->refs[i].kind != NK_VM_CROSVM)
+		return false;
+	for (size_t j = 0; j < s->n; j++)
+		if (s->refs[j].pid == s->ppids[i] && s->refs[j].kind == NK_VM_CROSVM)
+			return true;
+	return false;
+}
+
+_nk_export_ int nk_vm_find_all(nk_host *host, struct nk_vm_ref **ret_refs, nk_error **err)
+{
+	struct scan s = {0};
+	size_t k = 0;
+	int r = scan_vmms(host, &s, err);
+
+	if (r < 0)
+		return r;
+	bool *drop = calloc(s.n ? s.n : 1, sizeof(*drop));
+	if (!drop) {
+		scan_done(&s);
+		return nk_error_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < s.n; i++)
+		drop[i] = is_device_process(&s, i);
+	for (size_t i = 0; i < s.n; i++) {
+		if (drop[i])
+			nk_vm_ref_done(&s.refs[i]);
+		else
+			s.refs[k++] = s.refs[i];
+	}
+	free(drop);
+	free(s.ppids);
+	*ret_refs = s.refs;
+	return (int)k;
+}
+
+static int lookup_pid(nk_host *host, int pid, struct nk_vm_ref *ret, nk_error **err)
+{
+	struct vm_stat st;
+	int r = read_stat(host, pid, &st, err);
+	if (r == -ESRCH)
+		return nk_error_set(err, ESRCH, "no process %d", pid);
+	if (r < 0)
+		return r;
+	if (st.flags & VM_PF_KTHREAD) {
+		vm_stat_done(&st);
+		return nk_error_set(err, ESRCH, "process %d is a kernel thread, not a VM", pid);
+	}
+	r = ref_from_stat(host, pid, &st, ret, err);
+	vm_stat_done(&st);
+	if (r == -ESRCH)
+		return nk_error_set(err, ESRCH, "no process %d", pid);
+	return r;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+_nk_export_ int nk_vm_lookup(nk_host *host, const char *name_or_pid, struct nk_vm_ref *ret,
+			     nk_error **err)
+{
+	struct nk_vm_ref *refs = NULL;
+	_cleanup_free_ char *pids = NULL;
+	size_t pids_len = 0;
+
+	if (!name_or_pid || !*name_or_pid)
+		return nk_error_set(err, EINVAL, "empty VM name");
+	if (strspn(name_or_pid, "0123456789") == strlen(name_or_pid)) {
+		int pid = pid_of(name_or_pid);
+		if (pid < 0)
+			return nk_error_set(err, EINVAL, "invalid PID '%s'", name_or_pid);
+		return lookup_pid(host, pid, ret, err);
+	}
+	int n = nk_vm_find_all(host, &refs, err);
+	if (n < 0)
+		return n;
+	/* By name, else by comm, else by program: the first rule that matches. */
+	for (int rule = 0; rule < 3; rule++) {
+		int match = -1, count = 0;
+		FILE *f = open_memstream(&pids, &pids_len);
+		if (!f) {
+			nk_vm_refs_free(refs, (size_t)n);
+			return nk_error_set(err, ENOMEM, "out of memory");
+		}
+		for (int i = 0; i < n; i++) {
+			const char *s = rule == 0   ? refs[i].name
+					: rule == 1 ? refs[i].comm
+						    : base_name(refs[i].argv0);
+			if (strcmp(s, name_or_pid) != 0)
+				continue;
+			fprintf(f, "%s%d", count ? ", " : "", refs[i].pid);
+			match = i;
+			count++;
+		}
+		fclose(f);
+		if (count > 1) {
+			nk_vm_refs_free(refs, (size_t)n);
+			int hinted = nk_error_set(err, ENOTUNIQ, "%d VMs are named '%s': PIDs %s",
+						  count, name_or_pid, pids);
+			nk_error_hint(err, "give the PID instead");
+			return hinted;
+		}
+		free(TAKE_PTR(pids));
+		if (count == 1) {
+			*ret = refs[match];
+			refs[match] = (struct nk_vm_ref){0};
+			nk_vm_refs_free(refs, (size_t)n);
+			return 0;
+		}
+	}
+	nk_vm_refs_free(refs, (size_t)n);
+	int hinted = nk_error_set(err, ESRCH, "no VM named '%s'", name_or_pid);
+	nk_error_hint(err, "'numaksm status' lists the VMs found; a PID works for any "
+			   "process");
+	return hinted;
+}
+
+/* ---- one VM's facts ------------------------------------------------------ */
+
+_nk_export_ struct nk_vm_info *nk_vm_info_free(struct nk_vm_info *vm)
+{
+	if (!vm)
+		return NULL;
+	nk_vm_ref_done(&vm->ref);
+	for (size_t i = 0; i < vm->n_regions; i++)
+		free(vm->regions[i].name);
+	free(vm->regions);
+	free(vm->placement.node_bytes);
+	for (size_t i = 0; i < vm->n_vmm_threads; i++) {
+		free(vm->vmm_threads[i].name);
+		nk_bitmap_free(vm->vmm_threads[i].affinity);
+	}
+	free(vm->vmm_threads);
+	vm_cgroups_free(vm->cgroups, vm->n_cgroups);
+	free(vm);
+	return NULL;
+}
+
+static void vm_info_freep(struct nk_vm_info **vm)
+{
+	nk_vm_info_free(*vm);
+}
+
+static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
+{
+	_cleanup_free_ char *rollup_text = NULL, *smaps = NULL, *cmdline = NULL;
+	_cleanup_free_ size_t *picked = NULL;
+	struct vm_rollup rollup;
+	struct vm_vma *vmas = NULL;
+	size_t n_vmas = 0, n_picked = 0;
+	int pid = vm->ref.pid, r;
+
+	r = read_proc(host, pid, "smaps_rollup", &rollup_text, err);
+	if (r == 0)
+		return -ESRCH; /* a zombie: its memory is gone */
+	if (r < 0)
+		return r;
+	if (vm_parse_rollup(rollup_text, &rollup) < 0)
+		return nk_error_set(err, EINVAL, "/proc/%d/smaps_rollup: malformed", pid);
+	vm->hugetlb_bytes = rollup.shared_hugetlb + rollup.private_hugetlb;
+	vm->rss_bytes = rollup.rss + vm->hugetlb_bytes;
+	vm->anon_bytes = rollup.anon;
+	vm->thp_bytes = rollup.anon_thp + rollup.shmem_pmd + rollup.file_pmd;
+	vm->swap_bytes = rollup.swap;
+
+	int len = read_proc(host, pid, "cmdline", &cmdline, err);
+	if (len < 0)
+		return len;
+	r = vm_cmdline_ram(vm->ref.kind, cmdline, (size_t)len, &vm->guest_ram_bytes);
+	if (r < 0)
+		return nk_error_set(err, -r, "out of memory");
+	vm->guest_ram_from_cmdline = vm->guest_ram_bytes > 0;
+
+	r = read_proc(host, pid, "smaps", &smaps, err);
+	if (r == 0)
+		return -ESRCH;
+	if (r < 0)
+		return r;
+	r = vm_parse_smaps(smaps, &vmas, &n_vmas);
+	if (r < 0)
+		return nk_error_set(err, -r, "/proc/%d/smaps: malformed", pid);
+	r = vm_pick_guest_ram(vmas, n_vmas, vm->guest_ram_bytes, &picked, &n_picked);
+	if (r >= 0 && n_picked && !(vm->regions = calloc(n_picked, sizeof(*vm->regions))))
+		r = -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < n_vmas; i++)
+		if (vmas[i].mergeable)
+			vm->mergeable_bytes += vmas[i].end - vmas[i].start;
+	uint64_t region_bytes = 0;
+	for (size_t i = 0; r >= 0 && i < n_picked; i++) {
+		struct vm_vma *v = &vmas[picked[i]];
+		struct nk_vm_region *g = &vm->regions[vm->n_regions++];
+		uint64_t thp = v->anon_thp + v->shmem_pmd + v->file_pmd;
+		*g = (struct nk_vm_region){
+		    .start = v->start,
+		    .size_bytes = v->end - v->start,
+		    .page_size = v->hugetlb_vma && v->kernel_page_size ? v->kernel_page_size : 4096,
+		    .backing = v->hugetlb_vma ? NK_BACKING_HUGETLB
+			       : thp	      ? NK_BACKING_THP
+					      : NK_BACKING_4K,
+		    .mergeable = v->mergeable,
+		    .rss_bytes = v->rss + v->hugetlb,
+		    .thp_bytes = thp,
+		    .ksm_bytes = v->ksm,
+		    .name = TAKE_PTR(v->name),
+		};
+		region_bytes += g->size_bytes;
+		vm->guest_rss_bytes += g->rss_bytes;
+		vm->guest_thp_bytes += thp;
+		if (v->hugetlb_vma)
+			vm->guest_hugetlb_bytes += g->rss_bytes;
+	}
+	vm_vmas_free(vmas, n_vmas);
+	if (r < 0)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	if (!vm->guest_ram_from_cmdline)
+		vm->guest_ram_bytes = region_bytes;
+	return 0;
+}
+
+static int add_node_bytes(struct nk_vm_placement *p, size_t node, uint64_t bytes)
+{
+	p->present_bytes += bytes;
+	return vm_array_add(&p->node_bytes, &p->n_node_bytes, node, bytes);
+}
+
+/* Pages per node with move_pages(2): exact, or sampled in large mappings. */
+static int placement_move_pages(struct nk_vm_info *vm, bool exact, struct nk_vm_placement *ret,
+				nk_error **err)
+{
+	struct nk_vm_placement p = {.method = "move_pages", .exact = true};
+
+	for (size_t i = 0; i < vm->n_regions; i++) {
+		const struct nk_vm_region *g = &vm->regions[i];
+		struct nk_placement m;
+		uint64_t pages = g->size_bytes / g->page_size;
+		int r = nk_placement_measure(vm->ref.pid, g->start, pages * g->page_size,
+					     g->page_size, exact ? pages : 0, &m, err);
+		if (r < 0) {
+			free(p.node_bytes);
+			return r;
+		}
+		for (size_t n = 0; r >= 0 && n < m.n_node_pages; n++)
+			if (m.node_pages[n])
+				r = add_node_bytes(&p, n, m.node_pages[n] * g->page_size);
+		p.exact &= m.exact;
+		p.absent_bytes += m.not_present * g->page_size;
+		p.other_bytes += m.other * g->page_size;
+		p.error_bytes += m.error_pages * (double)g->page_size;
+		nk_placement_done(&m);
+		if (r < 0) {
+			free(p.node_bytes);
+			return nk_error_set(err, ENOMEM, "out of memory");
+		}
+	}
+	*ret = p;
+	return 0;
+}
+
+/* Pages per node as the kernel counts them in numa_maps: what a captured
+ * tree offers, and what works without the right to move_pages(). */
+static int placement_numa_maps(nk_host *host, struct nk_vm_info *vm, struct nk_vm_placement *ret,
+			       nk_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	struct vm_numa_map *maps = NULL;
+	struct nk_vm_placement p = {.method = "numa_maps", .exact = true};
+	size_t n = 0;
+	int r = read_proc(host, vm->ref.pid, "numa_maps", &text, err);
+
+	if (r < 0)
+		return r;
+	r = vm_parse_numa_maps(text, &maps, &n);
+	if (r < 0)
+		return nk_error_set(err, -r, "/proc/%d/numa_maps: malformed", vm->ref.pid);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		bool ram = false;
+		for (size_t g = 0; g < vm->n_regions; g++)
+			ram |= vm->regions[g].start == maps[i].start;
+		for (size_t node = 0; ram && r >= 0 && node < maps[i].n_node_pages; node++)
+			if (maps[i].node_pages[node])
+				r = add_node_bytes(&p, node,
+						   maps[i].node_pages[node] * maps[i].page_size);
+	}
+	vm_numa_maps_free(maps, n);
+	if (r < 0) {
+		free(p.node_bytes);
+		return nk_error_set(err, ENOMEM, "out of memory");
+	}
+	*ret = p;
+	return 0;
+}
+
+static int read_placement(nk_host *host, struct nk_vm_info *vm, bool exact, nk_error **err)
+{
+	_cleanup_error_ nk_error *e = NULL;
+	int r = -EPERM;
+
+	if (nk_host_is_live(host)) {
+		r = placement_move_pages(vm, exact, &vm->placement, &e);
+		if (r == -ESRCH)
+			return r;
+	}
+	if (r == -EPERM || r == -EACCES) {
+		nk_debug("process %d: pages per node from numa_maps (%s)", vm->ref.pid,
+			 e ? nk_error_message(e) : "captured tree");
+		r = placement_numa_maps(host, vm, &vm->placement, err);
+	} else if (r < 0) {
+		return nk_error_set(err, -r, "%s", e ? nk_error_message(e) : strerror(-r));
+	}
+	if (r < 0)
+		return r;
+	vm->has_placement = true;
+	return 0;
+}
+
+static int read_threads(nk_host *host, struct nk_vm_info *vm, nk_error **err)
+{
+	nk_pin_vmm *vmm = NULL;
+	/* An error object even if unused: with none, vcpu/'s "not a VMM"
+	 * comes back as -EIO from nk_error_hint(NULL) rather than -ENOTSUP. */
+	_cleanup_error_ nk_error *e = NULL;
+	int r = nk_pin_vmm_open(host, vm->ref.pid, &vmm, &e);
+
+	if (r == -ENOTSUP)
+		return 0; /* no thread named like a vCPU: not one of the VMMs vcpu/ knows */
+	if (r < 0)
+		return r == -ESRCH
+			   ? -ESRCH
+			   : nk_error_set(err, -r, "process %d: cannot read its threads: %s",
+					  vm->ref.pid, strerror(-r));
+	unsigned n = nk_pin_vmm_thread_count(vmm);
+	vm->vmm_threads = calloc(n ? n : 1, sizeof(*vm->vmm_threads));
+	for (unsigned i = 0; vm->vmm_threads && i < n; i++) {
+		struct nk_pin_thread t;
+		struct nk_vm_thread *d = &vm->vmm_threads[vm->n_vmm_threads++];
+		nk_pin_vmm_thread(vmm, i, &t);
+		*d = (struct nk_vm_thread){
+		    .tid = t.tid,
+		    .vcpu = t.vcpu,
+		    .name = strdup(t.comm),
+		    .affinity = nk_bitmap_dup(t.affinity),
+		    .last_cpu = t.last_cpu,
+		};
+		if (!d->name || !d->affinity)
+			r = -ENOMEM;
+	}
+	vm->vcpus = nk_pin_vmm_vcpu_count(vmm);
+	nk_pin_vmm_free(vmm);
+	if (!vm->vmm_threads || r < 0)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	vm->has_threads = true;
+	return 0;
+}
+
+/* Linux 6.1 to 6.3: ksm_stat holds ksm_rmap_items alone; the merging pages
+ * are in ksm_merging_pages (5.19).  -EINVAL when neither reads. */
+static int read_ksm_split(nk_host *host, int pid, struct nk_ksm_proc_stat *ret)
+{
+	_cleanup_free_ char *stat = NULL, *merging = NULL, *items = NULL;
+	struct nk_ksm_proc_stat k = {0};
+	int r = read_proc(host, pid, "ksm_stat", &stat, NULL);
+	if (r >= 0)
+		r = read_proc(host, pid, "ksm_merging_pages", &merging, NULL);
+	if (r < 0)
+		return r;
+	if (nk_parse_keyed_line(stat, "ksm_rmap_items", &items) < 0 ||
+	    nk_parse_u64(items, &k.rmap_items, NULL) < 0 ||
+	    nk_parse_u64(merging, &k.merging_pages, NULL) < 0)
+		return -EINVAL;
+	*ret = k;
+	return 0;
+}
+
+static int read_ksm(nk_host *host, struct nk_vm_info *vm, const struct nk_ksm_counters *ksm,
+		    nk_error **err)
+{
+	_cleanup_error_ nk_error *e = NULL;
+	int r = nk_ksm_proc_read(host, vm->ref.pid, &vm->ksm, &e);
+	if (r == -EINVAL)
+		r = read_ksm_split(host, vm->ref.pid, &vm->ksm);
+	if (r == -ENOTSUP)
+		return 0; /* before Linux 6.1 */
+	if (r == -ESRCH)
+		return r;
+	if (r < 0)
+		return nk_error_set(err, -r, "%s", e ? nk_error_message(e) : strerror(-r));
+	vm->has_ksm = true;
+	if (ksm)
+		vm->ksm_saved_bytes =
+		    nk_ksm_proc_saved_bytes(&vm->ksm, ksm, (uint64_t)sysconf(_SC_PAGESIZE));
+	return 0;
+}
+
+static int read_cgroups(nk_host *host, struct nk_vm_info *vm, nk_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = read_proc(host, vm->ref.pid, "cgroup", &text, err);
+	if (r == -ESRCH && !nk_host_is_live(host))
+		return 0; /* a captured tree without the file */
+	if (r < 0)
+		return r;
+	if (vm_parse_proc_cgroup(text, &vm->cgroups, &vm->n_cgroups) < 0)
+		return nk_error_set(err, EINVAL, "/proc/%d/cgroup: malformed", vm->ref.pid);
+	return 0;
+}
+
+_nk_export_ int nk_vm_read(nk_host *host, const struct nk_vm_ref *ref,
+			   const struct nk_ksm_counters *ksm, unsigned flags,
+			   struct nk_vm_info **ret, nk_error **err)
+{
+	_cleanup_(vm_info_freep) struct nk_vm_info *vm = calloc(1, sizeof(*vm));
+	_cleanup_error_ nk_error *e = NULL;
+	struct vm_stat st;
+	int r;
+
+	if (!vm)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	r = read_stat(host, ref->pid, &st, &e);
+	if (r >= 0) {
+		vm->threads = st.num_threads;
+		/* The same process, not a later one with the same PID. */
+		if (ref->start_time && st.start_time != ref->start_time)
+			r = -ESRCH;
+		vm_stat_done(&st);
+	}
+	vm->ref = (struct nk_vm_ref){
+	    .pid = ref->pid,
+	    .kind = ref->kind,
+	    .start_time = ref->start_time,
+	    .name = strdup(ref->name ? ref->name : ""),
+	    .comm = strdup(ref->comm ? ref->comm : ""),
+	    .argv0 = strdup(ref->argv0 ? ref->argv0 : ""),
+	};
+	if (r >= 0 && (!vm->ref.name || !vm->ref.comm || !vm->ref.argv0))
+		r = nk_error_set(&e, ENOMEM, "out of memory");
+	if (r >= 0)
+		r = read_memory(host, vm, &e);
+	if (r >= 0)
+		r = read_ksm(host, vm, ksm, &e);
+	if (r >= 0)
+		r = read_cgroups(host, vm, &e);
+	if (r >= 0 && (flags & NK_VM_READ_THREADS))
+		r = read_threads(host, vm, &e);
+	if (r >= 0 && (flags & NK_VM_READ_PLACEMENT))
+		r = read_placement(host, vm, flags & NK_VM_READ_EXACT, &e);
+	if (r == -ESRCH)
+		return -ESRCH; /* gone: no message, the caller leaves it out */
+	if (r < 0) {
+		nk_error_set(err, -r, "%s", e ? nk_error_message(e) : strerror(-r));
+		if (nk_error_get_hint(e))
+			nk_error_hint(err, "%s", nk_error_get_hint(e));
+		return nk_error_prefix(err, "VM %s (PID %d)", ref->name, ref->pid);
+	}
+	*ret = TAKE_PTR(vm);
+	return 0;
+}

@@ -1,0 +1,156 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The KSM tuner on the live kernel, with processes holding mergeable memory:
+# it converges; a second tuner and `ksm set` are refused while it runs; it
+# restores the settings on SIGTERM, and after kill -9 at the next start or
+# with `numaksm ksm restore`; --dry-run writes nothing; the scan-time
+# advisor is switched off while it runs and back on after.  KSM's knobs are
+# put back as they were found, whatever happens (trap on EXIT).
+#   test-tuner-live.sh NUMAKSM TEST-TUNER-FLEET
+set -u
+numaksm=$1
+fleet=$2
+ksm=/sys/kernel/mm/ksm
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+[ -w $ksm/run ] || { echo "no KSM"; exit 77; }
+if pgrep -x ksmtuned > /dev/null; then echo "ksmtuned runs: KSM is not ours"; exit 77; fi
+if "$numaksm" ksm show --json | grep -q '"running": true'; then
+	echo "a numaksm tuner or KSM benchmark runs: KSM is not ours now"; exit 77
+fi
+
+t=$(mktemp -d)
+export NUMAKSM_RUNTIME_DIR=$t/run
+tuner=
+fleet_pid=
+knobs="advisor_mode sleep_millisecs pages_to_scan run"
+for k in $knobs; do
+	[ -e $ksm/$k ] && sed 's/.*\[\(.*\)\].*/\1/' $ksm/$k > "$t/saved.$k"
+done
+restore() {
+	[ -n "$tuner" ] && kill -9 "$tuner" 2> /dev/null
+	[ -n "$fleet_pid" ] && kill "$fleet_pid" 2> /dev/null
+	# advisor_mode first: switching it resets pages_to_scan.
+	for k in $knobs; do
+		[ -e "$t/saved.$k" ] && cat "$t/saved.$k" > $ksm/$k 2> /dev/null
+	done
+	rm -rf "$t"
+}
+trap restore EXIT
+failed=0
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+knob() { sed 's/.*\[\(.*\)\].*/\1/' $ksm/$1; }
+
+start_tuner() {
+	"$numaksm" tuned --config "$t/conf" 2>> "$t/log" &
+	tuner=$!
+}
+# wait_log TEXT SECONDS: until the tuner's log holds TEXT.
+wait_log() {
+	i=0
+	while ! grep -q -- "$1" "$t/log"; do
+		i=$((i + 1))
+		[ $i -gt $(($2 * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+# stop_tuner SIGNAL: and wait for it to end.
+stop_tuner() {
+	kill "-$1" "$tuner"
+	wait "$tuner" 2> /dev/null
+	rc=$?
+	tuner=
+	return $rc
+}
+
+# Four processes of 64 MiB; half of each process's pages are in all four:
+# merging saves 3 x 8192 pages.
+"$fleet" 4 64 > "$t/fleet" &
+fleet_pid=$!
+i=0
+until grep -q ready "$t/fleet"; do
+	i=$((i + 1)); [ $i -gt 600 ] && { fail "the fleet did not start"; exit 1; }
+	sleep 0.1
+done
+want=$((3 * 8192 * 95 / 100))
+
+printf '[ksm]\ncpu_budget = 50%%\n' > "$t/conf"
+echo none > $ksm/advisor_mode 2> /dev/null
+echo 123 > $ksm/pages_to_scan
+echo 45 > $ksm/sleep_millisecs
+echo 2 > $ksm/run # a clean start: nothing merged
+echo 0 > $ksm/run
+before=$(($(cat $ksm/pages_sharing) + $(cat $ksm/ksm_zero_pages)))
+[ $before -lt $want ] || fail "$before pages merged before the tuner started"
+
+# 1. It converges, refuses company, settles, and restores on SIGTERM.
+start_tuner
+wait_log "converging at 50% of a CPU" 10 || fail "no start in the log"
+"$numaksm" tuned --config "$t/conf" 2> "$t/second"
+[ $? = 1 ] && grep -q "another numaksm tuner (or a KSM benchmark) is running: pid $tuner" "$t/second" ||
+	{ fail "a second tuner was not refused"; cat "$t/second"; }
+"$numaksm" ksm set pages_to_scan=1 2> "$t/set"
+[ $? = 1 ] && grep -q "the numaksm tuner (pid $tuner) drives KSM" "$t/set" ||
+	{ fail "ksm set was not refused"; cat "$t/set"; }
+[ -s "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" ] || fail "no state file while running"
+grep -q "^pages_to_scan=123$" "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" || fail "state file lacks the original"
+i=0
+while [ $(($(cat $ksm/pages_sharing) + $(cat $ksm/ksm_zero_pages))) -lt $want ]; do
+	i=$((i + 1)); [ $i -gt 600 ] && { fail "saved $(cat $ksm/pages_sharing) < $want pages in 60 s"; break; }
+	sleep 0.1
+done
+echo "converged: $(cat $ksm/pages_sharing) pages sharing after ~$((i / 10)) s"
+wait_log "scans stopped paying" 60 || fail "it never settled"
+[ "$(cat $ksm/run)" = 1 ] || fail "run is $(cat $ksm/run) while settled"
+stop_tuner TERM || fail "exit status $? after SIGTERM"
+grep -q "tuner stopped: KSM settings restored" "$t/log" || fail "no restore in the log"
+[ "$(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)" = 123/45/0 ] ||
+	fail "after SIGTERM: $(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run), expected 123/45/0"
+[ -e "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" ] && fail "the state file is left after SIGTERM"
+
+# 2. kill -9: the settings stay; the next start restores them first.
+: > "$t/log"
+start_tuner
+wait_log "converging" 10 || fail "no second start"
+sleep 1
+stop_tuner 9
+[ "$(knob pages_to_scan)" != 123 ] || fail "the tuner changed nothing before kill -9"
+grep -q "^pid=" "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" || fail "no state file after kill -9"
+start_tuner
+wait_log "restored the settings tuner pid" 10 || fail "the restart did not restore"
+stop_tuner TERM || fail "exit status $? after the restart"
+[ "$(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)" = 123/45/0 ] ||
+	fail "after kill -9 and a restart: $(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)"
+
+# 3. kill -9, then `numaksm ksm restore`.
+: > "$t/log"
+start_tuner
+wait_log "converging" 10 || fail "no third start"
+stop_tuner 9
+"$numaksm" ksm restore > "$t/restore" || fail "ksm restore failed"
+grep -q "restored the KSM settings" "$t/restore" || fail "ksm restore: $(cat "$t/restore")"
+[ "$(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)" = 123/45/0 ] ||
+	fail "after ksm restore: $(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)"
+"$numaksm" ksm restore | grep -q "nothing to restore" || fail "a second ksm restore did something"
+
+# 4. --dry-run writes nothing: no knob, no state, no lock holder.
+"$numaksm" tuned --dry-run --once --config "$t/conf" > "$t/dry" 2>&1 || fail "dry run failed"
+grep -q "converging: run=1" "$t/dry" || { fail "dry run decided nothing"; cat "$t/dry"; }
+[ "$(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)" = 123/45/0 ] || fail "--dry-run wrote"
+[ -e "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" ] && fail "--dry-run left a state file"
+
+# 5. The scan-time advisor: off while the tuner runs, on again after.
+if [ -e $ksm/advisor_mode ]; then
+	echo scan-time > $ksm/advisor_mode
+	: > "$t/log"
+	start_tuner
+	wait_log "switching the scan-time advisor off" 10 || fail "the advisor was not switched off"
+	wait_log "converging" 10
+	[ "$(knob advisor_mode)" = none ] || fail "advisor_mode is $(knob advisor_mode) while tuning"
+	stop_tuner TERM || fail "exit status $?"
+	[ "$(knob advisor_mode)/$(knob run)" = scan-time/0 ] ||
+		fail "after the advisor round: $(knob advisor_mode)/$(knob run)"
+fi
+
+[ $failed = 0 ] && echo "tuner on live KSM: all checks passed"
+[ $failed = 0 ] || { echo "--- tuner log"; cat "$t/log"; }
+exit $failed

@@ -1,0 +1,18 @@
+# policy/ tuner tests: the control law on simulated and recorded counter
+# traces, KSM knob validation and rollback, the policy file, and the
+# tuner daemon on the live kernel.
+foreach(test test-tuner test-tuner-trace test-tuner-ksm test-conf)
+  numaksm_unit_test(${test})
+  target_include_directories(${test} PRIVATE ${PROJECT_SOURCE_DIR}/policy)
+endforeach()
+target_compile_definitions(test-tuner-ksm PRIVATE NUMAKSM_CLI="$<TARGET_FILE:numaksm-cli>")
+add_dependencies(test-tuner-ksm numaksm-cli)
+
+# Host: the tuner daemon on real KSM with stand-in VMs (it writes KSM's
+# knobs and puts them back, on failure too).
+add_executable(test-tuner-fleet host/test-tuner-fleet.c)
+add_test(NAME host/tuner-live
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/test-tuner-live.sh $<TARGET_FILE:numaksm-cli>
+                 $<TARGET_FILE:test-tuner-fleet>)
+set_tests_properties(host/tuner-live PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
+                                                RUN_SERIAL TRUE)

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * numaksm place: put a running VM in a cgroup of its own, on the nodes and
+ * CPUs given, with memory limits, its pages migrated and its vCPU threads
+ * pinned inside the set; verify and report.  `place --undo` puts it back.
+ * All or nothing: a refused or failed placement leaves the VM where it was.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <numaksm/cgroup.h>
+#include <numaksm/vm.h>
+
+#include "tool.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: numaksm place NAME|PID --nodes LIST [OPTIONS]\n"
+		"       numaksm place --undo NAME|PID [--json]\n\n"
+		"Put a VM (numaksm-vmm, QEMU, Cloud Hypervisor, Firecracker, crosvm, or any\n"
+		"process by PID) in a cgroup of its own, PARENT/NAME, limited to NUMA nodes\n"
+		"(cpuset.mems) and CPUs (cpuset.cpus), with optional memory limits; migrate its\n"
+		"pages when asked; pin its vCPU threads inside the CPUs; read it all back.\n"
+		"Through libcgroup, on cgroup v1 or v2.  Nothing is half-applied.\n\n"
+		"  --nodes LIST         nodes for its memory, e.g. 1 or 2-3 (required)\n"
+		"  --cpus LIST          CPUs for its threads (default: those of the nodes, or\n"
+		"                       of the nearest nodes with CPUs)\n"
+		"  --migrate            move the pages it already has onto the nodes\n"
+		"  --memory-high SIZE   memory.high (v1: memory.soft_limit_in_bytes), e.g. 4G\n"
+		"  --memory-max SIZE    memory.max (v1: memory.limit_in_bytes)\n"
+		"  --parent PATH        parent group below each hierarchy's root (default "
+		"numaksm)\n"
+		"  --group NAME         the group's name (default: the VM's name)\n"
+		"  --no-pin             leave the vCPU threads to float over the CPUs\n"
+		"  --libvirt            move a VM out of libvirt's machine.slice anyway\n"
+		"  --undo               put the VM back where it was and remove its group\n"
+		"  --json               machine-readable report\n"
+		"  --root DIR           a captured host tree: refused, placing changes the host\n\n"
+		"What was changed is kept in $NUMAKSM_RUNTIME_DIR/place-PID.json (default\n"
+		"/run/numaksm) for --undo.\n\n"
+		"Exit status: 0 success, 1 refused or failed (nothing changed), 2 usage error.\n");
+}
+
+struct place_args {
+	struct nk_cgroup_request req;
+	nk_bitmap *nodes, *cpus;
+	const char *target;
+	const char *root; /* refused: placing changes the live host */
+	bool undo, json;
+};
+
+static int parse_set(const char *opt, const char *value, const char *what, nk_bitmap **slot,
+		     nk_error **err)
+{
+	nk_error *e = NULL;
+	*slot = nk_bitmap_free(*slot);
+	if (nk_parse_list(value, what, slot, &e) < 0 || nk_bitmap_weight(*slot) == 0) {
+		nk_error_free(e);
+		return tool_usage_error(err, "invalid %s '%s': expected a %s such as 0-3,6", opt,
+					value, what);
+	}
+	return 0;
+}
+
+static int parse_bytes(const char *opt, const char *value, uint64_t *ret, nk_error **err)
+{
+	nk_error *e = NULL;
+	if (nk_parse_size(value, ret, &e) < 0 || *ret == 0) {
+		nk_error_free(e);
+		return tool_usage_error(err, "invalid %s '%s': expected a size such as 512M or 4G",
+					opt, value);
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct place_args *a, nk_error **err)
+{
+	static const struct option opts[] = {
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"migrate", no_argument, NULL, 'm'},
+	    {"memory-high", required_argument, NULL, 'H'},
+	    {"memory-max", required_argument, NULL, 'M'},
+	    {"parent", required_argument, NULL, 'p'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"no-pin", no_argument, NULL, 'P'},
+	    {"libvirt", no_argument, NULL, 'L'},
+	    {"undo", no_argument, NULL, 'u'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int c, r = 0;
+
+	a->req.pin_vcpus = true;
+	optind = 1;
+	opterr = 0;
+	while (r >= 0 && (c = getopt_long(argc, argv, ":jr:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			r = parse_set("--nodes", optarg, "node list", &a->nodes, err);
+			break;
+		case 'c':
+			r = parse_set("--cpus", optarg, "CPU list", &a->cpus, err);
+			break;
+		case 'm':
+			a->req.migrate = true;
+			break;
+		case 'H':
+			r = parse_bytes("--memory-high", optarg, &a->req.memory_high_bytes, err);
+			break;
+		case 'M':
+			r = parse_bytes("--memory-max", optarg, &a->req.memory_max_bytes, err);
+			break;
+		case 'p':
+			a->req.parent = optarg;
+			break;
+		case 'g':
+			a->req.group = optarg;
+			break;
+		case 'P':
+			a->req.pin_vcpus = false;
+			break;
+		case 'L':
+			a->req.allow_libvirt = true;
+			break;
+		case 'u':
+			a->undo = true;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'r':
+			a->root = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			return tool_getopt_error(err, "place", c, argv);
+		}
+	}
+	if (r < 0)
+		return nk_error_hint(err, "see 'numaksm place --help'");
+	if (optind >= argc)
+		return tool_usage_error(err, "missing the NAME or PID of a VM");
+	a->target = argv[optind++];
+	if (optind < argc)
+		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
+	if (a->undo && (a->nodes || a->cpus || a->req.migrate || a->req.memory_high_bytes ||
+			a->req.memory_max_bytes || a->req.parent || a->req.group))
+		return tool_usage_error(err, "--undo takes only NAME|PID, --json and --root");
+	if (!a->undo && !a->nodes) {
+		tool_usage_error(err, "place needs --nodes LIST");
+		return nk_error_hint(err, "'numaksm status' shows the nodes and where the VM's "
+					  "pages are now");
+	}
+	a->req.nodes = a->nodes;
+	a->req.cpus = a->cpus;
+	return 0;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+static json_object *json_strv(char **v)
+{
+	json_object *a = json_object_new_array();
+	for (; v && *v; v++)
+		json_object_array_add(a, json_object_new_string(*v));
+	return a;
+}
+
+static json_object *json_limit(uint64_t v)
+{
+	return v == UINT64_MAX || v == 0 ? NULL : json_object_new_uint64(v);
+}
+
+static void print_json(const struct nk_cgroup_report *r, bool undo)
+{
+	json_object *o = json_object_new_object();
+	char *cpus = tool_list_text(r->cpus), *nodes = tool_list_text(r->nodes);
+
+	json_object_object_add(o, "numaksm_place", json_object_new_int(1));
+	json_object_object_add(o, "action", json_object_new_string(undo ? "undo" : "place"));
+	json_object_object_add(o, "pid", json_object_new_int(r->pid));
+	json_object_object_add(o, "name", json_object_new_string(r->name ? r->name : ""));
+	json_object_object_add(o, "backend", json_object_new_string(r->backend ? r->backend : ""));
+	json_object_object_add(o, "group", json_object_new_string(r->group ? r->group : ""));
+	json_object_object_add(o, "dirs", json_strv(r->dirs));
+	json_object_object_add(o, "previous", json_strv(r->previous));
+	if (!undo) {
+		json_object *m = NULL, *v = json_object_new_object();
+		json_object_object_add(o, "cpus", json_object_new_string(cpus));
+		json_object_object_add(o, "nodes", json_object_new_string(nodes));
+		json_object_object_add(o, "memory_max_bytes", json_limit(r->memory_max_bytes));
+		json_object_object_add(o, "memory_high_bytes", json_limit(r->memory_high_bytes));
+		if (r->migrated) {
+			m = json_object_new_object();
+			json_object_object_add(m, "pages_not_moved",
+					       json_object_new_uint64(r->pages_not_migrated));
+			json_object_object_add(m, "seconds",
+					       json_object_new_double(r->migrate_seconds));
+		}
+		json_object_object_add(o, "migration", m);
+		json_object_object_add(v, "page_by_page", json_object_new_boolean(r->verified));
+		json_object_object_add(v, "pages_on_nodes",
+				       json_object_new_uint64(r->pages_on_nodes));
+		json_object_object_add(v, "pages_elsewhere",
+				       json_object_new_uint64(r->pages_elsewhere));
+		json_object_object_add(v, "pages_absent", json_object_new_uint64(r->pages_absent));
+		json_object_object_add(v, "pages_other", json_object_new_uint64(r->pages_other));
+		json_object_object_add(o, "guest_ram", v);
+		json_object_object_add(o, "vcpus", json_object_new_int((int)r->vcpus));
+		json_object_object_add(o, "vcpus_pinned",
+				       json_object_new_int((int)r->vcpus_pinned));
+	}
+	json_object_object_add(o, "notes", json_strv(r->notes));
+	tool_print_json(o, true);
+	free(cpus);
+	free(nodes);
+}
+
+static void print_strv(const char *label, char **v)
+{
+	printf("  %s", label);
+	for (; v && *v; v++)
+		printf(" %s", *v);
+	printf("\n");
+}
+
+static void print_text(const struct nk_cgroup_report *r, const struct nk_vm_ref *vm, bool undo)
+{
+	char a[32], b[32];
+
+	if (undo) {
+		printf("Returned %s (PID %d) from %s (cgroup %s)\n", r->name, r->pid, r->group,
+		       r->backend);
+		if (r->previous)
+			print_strv("now in:", r->previous);
+		else
+			printf("  the process is gone: only its group was removed\n");
+		print_strv("removed:", r->dirs);
+	} else {
+		char *cpus = tool_list_text(r->cpus), *nodes = tool_list_text(r->nodes);
+		printf("Placed %s (%s, PID %d) in %s (cgroup %s)\n", r->name,
+		       nk_vm_kind_name(vm->kind), r->pid, r->group, r->backend);
+		print_strv("was in:", r->previous);
+		print_strv("group:", r->dirs);
+		printf("  read back: CPUs %s, nodes %s, memory max %s, memory high %s\n", cpus,
+		       nodes,
+		       r->memory_max_bytes == UINT64_MAX
+			   ? "none"
+			   : tool_format_bytes(a, sizeof(a), r->memory_max_bytes),
+		       r->memory_high_bytes == UINT64_MAX
+			   ? "none"
+			   : tool_format_bytes(b, sizeof(b), r->memory_high_bytes));
+		if (r->migrated)
+			printf("  migrate_pages: %" PRIu64 " pages could not be moved (%.3f s)\n",
+			       r->pages_not_migrated, r->migrate_seconds);
+		if (r->verified)
+			printf("  guest RAM, page by page: %" PRIu64 " pages on nodes %s, %" PRIu64
+			       " elsewhere, %" PRIu64 " not faulted in\n",
+			       r->pages_on_nodes, nodes, r->pages_elsewhere, r->pages_absent);
+		if (r->vcpus)
+			printf("  vCPU threads: %u of %u pinned inside CPUs %s (see 'numaksm pin "
+			       "show %d')\n",
+			       r->vcpus_pinned, r->vcpus, cpus, r->pid);
+		free(cpus);
+		free(nodes);
+	}
+	for (char **n = r->notes; n && *n; n++)
+		printf("  note: %s\n", *n);
+}
+
+int cmd_place(int argc, char **argv, nk_error **err)
+{
+	struct place_args a = {0};
+	struct nk_vm_ref vm = {0};
+	struct nk_cgroup_report *report = NULL;
+	nk_host *host = NULL;
+	int r = parse_args(argc, argv, &a, err);
+
+	if (r != 0) {
+		nk_bitmap_free(a.nodes);
+		nk_bitmap_free(a.cpus);
+		return r > 0 ? EXIT_OK : r;
+	}
+	r = nk_host_open(a.root, &host, err);
+	if (r < 0)
+		tool_mark_usage(); /* a bad --root is a bad command line */
+	else
+		r = nk_host_require_live(host, "place a VM", err);
+	if (r >= 0 && a.undo) {
+		r = nk_cgroup_undo(host, a.target, NULL, &report, err);
+	} else if (r >= 0) {
+		r = nk_vm_lookup(host, a.target, &vm, err);
+		if (r >= 0)
+			r = nk_cgroup_place(host, &vm, &a.req, &report, err);
+	}
+	if (r >= 0) {
+		if (a.json)
+			print_json(report, a.undo);
+		else
+			print_text(report, &vm, a.undo);
+	}
+	nk_cgroup_report_free(report);
+	nk_vm_ref_done(&vm);
+	nk_host_free(host);
+	nk_bitmap_free(a.nodes);
+	nk_bitmap_free(a.cpus);
+	return r < 0 ? r : EXIT_OK;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * numaksm tuned: the KSM tuner daemon.  Runs the control loop until
+ * SIGTERM or SIGINT, then restores the KSM settings it found.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <numaksm/policy.h>
+
+#include "tool.h"
+
+#define DEFAULT_CONFIG "/etc/numaksm/numaksm.conf"
+/* Consecutive failed rounds before the daemon gives up (and restores). */
+#define MAX_FAILED_ROUNDS 5
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: numaksm tuned [--config FILE] [--once] [--dry-run] [--debug] [--trace FILE]\n\n"
+	    "Run the KSM tuner: it drives pages_to_scan and sleep_millisecs so KSM\n"
+	    "converges fast within a ksmd CPU budget and backs off once scans stop paying,\n"
+	    "logging every decision with its reason.  The KSM settings it finds are saved\n"
+	    "in $NUMAKSM_RUNTIME_DIR/ksm-tuner.state (default /run/numaksm) and restored\n"
+	    "on SIGTERM or SIGINT, or at the next start after a crash.\n\n"
+	    "  --config FILE  the policy file (default " DEFAULT_CONFIG ", if it exists)\n"
+	    "  --once         take one decision, apply it and exit, leaving it in force\n"
+	    "                 ('numaksm ksm restore' undoes it)\n"
+	    "  --dry-run      log the decisions, write nothing (no knob, lock or state)\n"
+	    "  --debug        also log the rounds that change nothing\n"
+	    "  --trace FILE   write every sample and decision to FILE as CSV (for\n"
+	    "                 replaying in tests, or a bug report)\n");
+}
+
+static void log_line(enum nk_log_level level, const char *message, void *userdata)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ld numaksm-tuned: %s: %s\n", when, ts.tv_nsec / 1000000,
+		names[level], message);
+}
+
+static void trace_line(FILE *f, const struct nk_tuner_sample *s, const struct nk_tuner_decision *d)
+{
+	if (ftell(f) == 0)
+		fprintf(
+		    f, "time_s,ksmd_cpu_s,run,pages_to_scan,sleep_millisecs,advisor_on,"
+		       "pages_scanned,full_scans,pages_shared,pages_sharing,pages_unshared,"
+		       "pages_volatile,ksm_zero_pages,mem_total_kb,mem_available_kb,psi_some_avg10,"
+		       "mergeable_bytes,mergeable_procs,phase,decided_run,decided_pages_to_scan,"
+		       "decided_sleep_millisecs\n");
+	fprintf(f,
+		"%.17g,%.17g,%llu,%llu,%llu,%d,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.17g,%"
+		"llu,%u,"
+		"%s,%llu,%llu,%llu\n",
+		s->time_s, s->ksmd_cpu_s, (unsigned long long)s->run,
+		(unsigned long long)s->pages_to_scan, (unsigned long long)s->sleep_millisecs,
+		s->advisor_on, (unsigned long long)s->pages_scanned,
+		(unsigned long long)s->full_scans, (unsigned long long)s->pages_shared,
+		(unsigned long long)s->pages_sharing, (unsigned long long)s->pages_unshared,
+		(unsigned long long)s->pages_volatile, (unsigned long long)s->ksm_zero_pages,
+		(unsigned long long)s->mem_total_kb, (unsigned long long)s->mem_available_kb,
+		s->psi_some_avg10, (unsigned long long)s->mergeable_bytes, s->mergeable_procs,
+		nk_tuner_phase_name(d->phase), (unsigned long long)d->run,
+		(unsigned long long)d->pages_to_scan, (unsigned long long)d->sleep_millisecs);
+	fflush(f);
+}
+
+static int load_policy(const char *path, nk_conf **ret, nk_error **err)
+{
+	if (path)
+		return nk_conf_load(path, ret, err);
+	int r = nk_conf_load(DEFAULT_CONFIG, ret, NULL);
+	if (r == -ENOENT) {
+		fprintf(stderr, "numaksm-tuned: no %s: running with the defaults\n",
+			DEFAULT_CONFIG);
+		return nk_conf_parse("", "(defaults)", ret, err);
+	}
+	return r < 0 ? nk_conf_load(DEFAULT_CONFIG, ret, err) : r;
+}
+
+int cmd_tuned(int argc, char **argv, nk_error **err)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"once", no_argument, NULL, '1'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"trace", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	struct nk_tuned_options options = {0};
+	const char *config = NULL, *trace_path = NULL;
+	bool once = false, debug = false;
+	int c, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:1ndt:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case '1':
+			once = true;
+			break;
+		case 'n':
+			options.dry_run = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 't':
+			trace_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			return tool_getopt_error(err, "tuned", c, argv);
+		}
+	}
+	if (optind < argc)
+		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
+
+	nk_conf *policy = NULL;
+	r = load_policy(config, &policy, err);
+	if (r < 0) {
+		if (r == -EINVAL)
+			tool_mark_usage();
+		return r;
+	}
+	nk_log_set_handler(log_line, NULL, debug ? NK_LOG_DEBUG : NK_LOG_INFO);
+
+	/* Signals are taken synchronously between rounds, never mid-write. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
+
+	nk_host *host = NULL;
+	nk_tuned *tuned = NULL;
+	FILE *trace = NULL;
+	if (trace_path && !(trace = fopen(trace_path, "we"))) {
+		nk_conf_free(policy);
+		return nk_error_set(err, errno, "cannot write %s: %s", trace_path, strerror(errno));
+	}
+	r = nk_host_open(NULL, &host, err);
+	if (r >= 0)
+		r = nk_tuned_start(host, policy, &options, &tuned, err);
+	if (r < 0)
+		goto out;
+
+	struct nk_tuner_decision d;
+	unsigned failed = 0;
+	for (;;) {
+		nk_error *step_err = NULL;
+		r = nk_tuned_step(tuned, &d, once ? err : &step_err);
+		if (r >= 0 && trace)
+			trace_line(trace, nk_tuned_sample(tuned), &d);
+		if (once)
+			break;
+		double wait_s = d.interval_s;
+		if (r < 0) {
+			fprintf(stderr, "numaksm-tuned: warning: %s\n", nk_error_message(step_err));
+			if (++failed >= MAX_FAILED_ROUNDS) {
+				nk_error_set(err, -r, "%u rounds failed in a row; last: %s", failed,
+					     nk_error_message(step_err));
+				nk_error_free(step_err);
+				break;
+			}
+			nk_error_free(step_err);
+			wait_s = 1;
+		} else {
+			failed = 0;
+		}
+		struct timespec timeout = {.tv_sec = (time_t)wait_s,
+					   .tv_nsec =
+					       (long)((wait_s - (double)(time_t)wait_s) * 1e9)};
+		int sig = sigtimedwait(&stop, NULL, &timeout);
+		if (sig > 0) {
+			nk_log_set_handler(log_line, NULL, NK_LOG_INFO);
+			fprintf(stderr, "numaksm-tuned: %s: restoring the KSM settings\n",
+				strsignal(sig));
+			r = 0;
+			break;
+		}
+	}
+	if (once) {
+		if (r >= 0)
+			printf("%s: run=%llu pages_to_scan=%llu sleep_millisecs=%llu\n%s\n",
+			       nk_tuner_phase_name(d.phase), (unsigned long long)d.run,
+			       (unsigned long long)d.pages_to_scan,
+			       (unsigned long long)d.sleep_millisecs, d.reason);
+		nk_tuned_free(tuned); /* leaves the decision in force, and the state file */
+		tuned = NULL;
+	} else {
+		nk_error *stop_err = NULL;
+		int rs = nk_tuned_stop(tuned, r < 0 ? &stop_err : err);
+		if (rs < 0 && r >= 0)
+			r = rs;
+		if (stop_err)
+			fprintf(stderr, "numaksm-tuned: error: %s\n", nk_error_message(stop_err));
+		nk_error_free(stop_err);
+	}
+out:
+	if (trace)
+		fclose(trace);
+	nk_tuned_free(tuned);
+	nk_host_free(host);
+	nk_conf_free(policy);
+	return r < 0 ? r : EXIT_OK;
+}
