@@ -314,6 +314,36 @@ static void find_others(nk_tuner_sampler *s, const struct fleet *f, struct other
 	}
 }
 
+/* Before running a disturbed strategy again: wait until the other
+ * mergeable processes have neither grown nor appeared for QUIET_S (a VM
+ * booting grows for a while), at most QUIET_MAX_S. */
+#define QUIET_S	    30
+#define QUIET_MAX_S 900
+
+static void wait_quiet(void)
+{
+	struct fleet none = {0};
+	struct others was, now;
+	nk_tuner_sampler *s = NULL;
+	if (nk_tuner_sampler_new(host, &s, NULL) < 0)
+		return;
+	find_others(s, &none, &was);
+	double start = bench_now(), quiet_since = start;
+	fprintf(stderr,
+		"numaksm-bench: waiting for other programs to leave KSM alone "
+		"(%u mergeable processes of %" PRIu64 " MiB)...\n",
+		was.n, was.bytes >> 20);
+	while (!interrupted && bench_now() - quiet_since < QUIET_S &&
+	       bench_now() - start < QUIET_MAX_S) {
+		sleep(2);
+		find_others(s, &none, &now);
+		if (now.n > was.n || now.bytes > was.bytes + (8u << 20))
+			quiet_since = bench_now();
+		was = now;
+	}
+	nk_tuner_sampler_free(s);
+}
+
 /* Time at which column `saving` first reaches `level`, interpolated. */
 static double crossing(const struct result *res, double level)
 {
@@ -1129,12 +1159,15 @@ int bench_ksm(int argc, char **argv)
 				*res = (struct result){
 				    .s = s, .round = round + 1, .attempts = res->attempts + 1};
 				r = run_strategy(&b, res, &err);
-				if (r >= 0 && res->disturbed_at >= 0 && res->attempts <= o->retries)
+				if (r >= 0 && res->disturbed_at >= 0 &&
+				    res->attempts <= o->retries) {
 					fprintf(stderr,
 						"numaksm-bench: %s was disturbed at %.1f s (%s): "
 						"running it again\n",
 						strategy_names[s], res->disturbed_at,
 						res->disturbance);
+					wait_quiet();
+				}
 			} while (r >= 0 && res->disturbed_at >= 0 && res->attempts <= o->retries &&
 				 !interrupted);
 			if (r < 0) {
