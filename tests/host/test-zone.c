@@ -23,6 +23,7 @@
 #include "memory-internal.h"
 
 static nk_host *host;
+static char *saved_values[5]; /* host state restored after every test, see below */
 
 #define HP2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 #define KSM  "/sys/kernel/mm/ksm/"
@@ -278,6 +279,8 @@ static void test_ksm_merges_mergeable_twins_only(void **state)
 	fill_pattern(b);
 	fill_pattern(c);
 
+	if (saved_values[4])
+		write_attr(KSM "advisor_mode", "none"); /* else pages_to_scan is refused */
 	write_attr(KSM "sleep_millisecs", "0");
 	write_attr(KSM "pages_to_scan", "10000");
 	write_attr(KSM "run", "1");
@@ -376,19 +379,20 @@ static void test_migrate_single_node(void **state)
 /* Host state the tests change, saved once and restored after every test,
  * whether it passed or not. */
 static const char *const saved_paths[] = {
-    HP2M,
-    KSM "run",
-    KSM "sleep_millisecs",
-    KSM "pages_to_scan",
+    HP2M, KSM "run", KSM "sleep_millisecs", KSM "pages_to_scan", KSM "advisor_mode",
 };
-static char *saved_values[4];
+static char *saved_values[5];
 
 static int restore_host(void **state)
 {
-	for (int i = 3; i >= 0; i--)
+	/* advisor_mode last: while it is on, pages_to_scan cannot be written. */
+	static const int order[] = {3, 2, 1, 0, 4};
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		int i = order[k];
 		if (saved_values[i] &&
 		    nk_host_write(host, saved_paths[i], saved_values[i], NULL) < 0)
 			return -1;
+	}
 	return 0;
 }
 
@@ -396,10 +400,18 @@ static int group_setup(void **state)
 {
 	if (nk_host_open("/", &host, NULL) < 0)
 		return -1;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		saved_values[i] = read_attr(saved_paths[i]);
 		if (saved_values[i])
 			saved_values[i][strcspn(saved_values[i], "\n")] = '\0';
+	}
+	/* "[none] scan-time" is read, "none" is written back. */
+	if (saved_values[4]) {
+		char *mode = NULL;
+		if (nk_parse_selector(saved_values[4], &mode) < 0)
+			return -1;
+		free(saved_values[4]);
+		saved_values[4] = mode;
 	}
 	return 0;
 }
@@ -407,7 +419,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	int r = restore_host(state);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		free(saved_values[i]);
 	nk_host_free(host);
 	return r;
