@@ -48,7 +48,8 @@ struct options {
 	unsigned strategies; /* bit per enum strategy */
 	const char *out_dir, *ksmtuned, *numaksm;
 	char budget[16];
-	char scratch[64]; /* pidfile, config and runtime directory of the controllers */
+	char scratch[64];  /* pidfile, config and runtime directory of the controllers */
+	char command[512]; /* how it was run, for the report */
 	bool quick;
 };
 
@@ -140,6 +141,7 @@ static int start_ksmtuned(const struct options *o, struct controller *ret, nk_er
 	snprintf(pidfile, sizeof(pidfile), "%s/ksmtuned.pid", o->scratch);
 	snprintf(logfile, sizeof(logfile), "%s/ksmtuned.log", o->out_dir);
 	unlink(pidfile);
+	unlink(logfile); /* the log of the run the results come from */
 	pid_t pid = fork();
 	if (pid == 0) {
 		setsid();
@@ -186,6 +188,7 @@ static int start_numaksm(const struct options *o, struct controller *ret, nk_err
 	snprintf(conf, sizeof(conf), "%s/numaksm.conf", o->scratch);
 	snprintf(log, sizeof(log), "%s/numaksm-tuned.log", o->out_dir);
 	snprintf(run, sizeof(run), "%s/run", o->scratch);
+	unlink(log); /* the log of the run the results come from */
 	snprintf(text, sizeof(text), "[ksm]\ncpu_budget = %s\n", o->budget);
 	FILE *f = fopen(conf, "we");
 	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
@@ -801,6 +804,7 @@ static void write_report(const struct bench *b, struct result *const *all, unsig
 			"when 95%% never comes).\n\n",
 			u.release, sysconf(_SC_NPROCESSORS_ONLN), b->o.rounds, b->o.budget,
 			b->o.window_s, b->o.limit_s);
+		fprintf(o, "Command: `%s`\n\n", b->o.command);
 		write_table(o, b, sum);
 		write_targets(o, sum);
 		unsigned others = 0;
@@ -1054,6 +1058,9 @@ int bench_ksm(int argc, char **argv)
 			return 2;
 		}
 	}
+	int len = snprintf(o->command, sizeof(o->command), "numaksm-bench ksm");
+	for (int i = 1; i < argc && len > 0 && (size_t)len < sizeof(o->command); i++)
+		len += snprintf(o->command + len, sizeof(o->command) - (size_t)len, " %s", argv[i]);
 	if (o->quick) {
 		o->fleet.vms = set_vms ? o->fleet.vms : 4;
 		o->fleet.vm_bytes = set_size ? o->fleet.vm_bytes : 64ull << 20;
