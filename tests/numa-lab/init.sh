@@ -1,6 +1,7 @@
 #!/bin/sh
 # /init of the NUMA lab guest (busybox sh). The runner (./lab) packs it into
-# the initramfs with /lab/mode, /lab/topology, /lab/tests.list and /lab/bin.
+# the initramfs with /lab/mode, /lab/topology, /lab/tests.list and /lab/bin,
+# and, when the topology lists modules, /lab/modules.list and /lab/modules/.
 #
 # Everything the runner reads from the console is framed by "@@LAB" lines:
 #   @@LAB BOOTED
@@ -29,9 +30,22 @@ for c in cpuset cpu memory hugetlb pids; do
 	echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || lab_fail "enable cgroup controller $c"
 done
 
+# The topology's kernel modules, in its order: /lab/modules.list has
+# "NAME FILE" lines, FILE in /lab/modules.
+loaded=
+if [ -f /lab/modules.list ]; then
+	while read -r name file; do
+		if ! insmod "/lab/modules/$file"; then
+			dmesg | tail -n 5
+			lab_fail "insmod $name (/lab/modules/$file)"
+		fi
+		loaded="$loaded${loaded:+,}$name"
+	done </lab/modules.list
+fi
+
 mode=$(cat /lab/mode)
 test_timeout=$(cat /lab/test-timeout 2>/dev/null || echo 60)
-echo "@@LAB BOOTED mode=$mode kernel=$(uname -r) nodes=$(cat /sys/devices/system/node/online)"
+echo "@@LAB BOOTED mode=$mode kernel=$(uname -r) nodes=$(cat /sys/devices/system/node/online)${loaded:+ modules=$loaded}"
 
 run_tests() {
 	# One test per line: NAME COMMAND...; COMMAND is run by sh -c.

@@ -11,18 +11,30 @@
  *   expect-cgroup MODE [CONTROLLER...]
  * Memory is the configured size: the reported memory_kb must be at most
  * that, and more than half of it (the kernel keeps some for itself).
+ * When the topology's `modules` line has kvm and CHECK.json is of the live
+ * system (not a captured tree), /dev/kvm must be the KVM character device
+ * (10:232), speak API 12 and create a VM, and numaksm must report it usable.
  *
  * Exit: 0 all match, 1 something differs or cannot be read.
  */
 #include "lab.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
+#include <linux/kvm.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #define MAX_NODES 64
+#define KVM_DEV	  "/dev/kvm"
+#define KVM_MAJOR 10 /* a misc device */
+#define KVM_MINOR 232
 
 struct expect_node {
 	int id;
@@ -40,6 +52,7 @@ struct expect {
 	char cgroup_mode[16];
 	char controllers[16][32];
 	int controller_count;
+	bool kvm_module; /* `modules` lists kvm */
 };
 
 static int mismatches;
@@ -146,6 +159,9 @@ static int parse_expect(const char *path, struct expect *e)
 			for (int i = 2; i < n && e->controller_count < 16; i++)
 				snprintf(e->controllers[e->controller_count++],
 					 sizeof(e->controllers[0]), "%s", w[i]);
+		} else if (strcmp(w[0], "modules") == 0) {
+			for (int i = 1; i < n; i++)
+				e->kvm_module |= strcmp(w[i], "kvm") == 0;
 		} else if (strncmp(w[0], "expect-", 7) == 0) {
 			printf("check-topology: %s: unknown line '%s'\n", path, w[0]);
 			return -EINVAL;
@@ -319,11 +335,48 @@ static void check_cgroup(json_object *host, const struct expect *e)
 	}
 }
 
+/* /dev/kvm, for a topology that loads kvm: the device, and numaksm's view of it. */
+static void check_kvm(json_object *host)
+{
+	json_object *kvm = get(host, "host", "kvm", json_type_object);
+	json_object *v;
+	struct stat st;
+	int fd, vm, api;
+
+	if (stat(KVM_DEV, &st) < 0) {
+		mismatch("%s: %s, want the KVM device (the topology loads kvm)", KVM_DEV,
+			 strerror(errno));
+	} else if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != KVM_MAJOR ||
+		   minor(st.st_rdev) != KVM_MINOR) {
+		mismatch("%s: %s %u:%u, want a character device %d:%d", KVM_DEV,
+			 S_ISCHR(st.st_mode) ? "character device" : "not a character device",
+			 major(st.st_rdev), minor(st.st_rdev), KVM_MAJOR, KVM_MINOR);
+	} else if ((fd = open(KVM_DEV, O_RDWR | O_CLOEXEC)) < 0) {
+		mismatch("%s: open: %s", KVM_DEV, strerror(errno));
+	} else {
+		api = ioctl(fd, KVM_GET_API_VERSION, 0);
+		if (api != KVM_API_VERSION)
+			mismatch("%s: KVM_GET_API_VERSION %d (%s), want %d", KVM_DEV, api,
+				 api < 0 ? strerror(errno) : "ok", KVM_API_VERSION);
+		/* Creating a VM turns virtualization on in every CPU. */
+		vm = ioctl(fd, KVM_CREATE_VM, 0);
+		if (vm < 0)
+			mismatch("%s: KVM_CREATE_VM: %s", KVM_DEV, strerror(errno));
+		else
+			close(vm);
+		close(fd);
+	}
+	v = get(kvm, "host.kvm", "usable", json_type_boolean);
+	if (v && !json_object_get_boolean(v))
+		mismatch("host.kvm.usable: got false, want true (the topology loads kvm)");
+}
+
 int main(int argc, char **argv)
 {
 	static struct expect e;
 	json_object *root, *host, *numa, *nodes;
 	long long pages_2m = 0, total_2m;
+	bool kvm_checked = false;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s TOPOLOGY.topo CHECK.json\n", argv[0]);
@@ -355,6 +408,16 @@ int main(int argc, char **argv)
 		mismatch("host.hugepages: 2M total %lld, want %lld (the nodes' sum)", total_2m,
 			 pages_2m);
 	check_cgroup(host, &e);
+	if (e.kvm_module) {
+		json_object *live = get(root, "(top)", "live", json_type_boolean);
+
+		if (live && json_object_get_boolean(live)) {
+			check_kvm(host);
+			kvm_checked = true;
+		} else if (live) {
+			printf("check-topology: %s not checked: a captured tree\n", KVM_DEV);
+		}
+	}
 	json_object_put(root);
 
 	if (mismatches) {
@@ -364,5 +427,9 @@ int main(int argc, char **argv)
 	printf("check-topology: PASS: %d nodes, CPUs, memory-only nodes, distances, 2M "
 	       "hugepages and cgroup mode \"%s\" as %s expects\n",
 	       e.node_count, e.cgroup_mode, argv[1]);
+	if (kvm_checked)
+		printf("check-topology: PASS: %s is the KVM device (%d:%d, API %d, creates a VM) "
+		       "and numaksm finds it usable\n",
+		       KVM_DEV, KVM_MAJOR, KVM_MINOR, KVM_API_VERSION);
 	return LAB_PASS;
 }

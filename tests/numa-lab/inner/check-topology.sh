@@ -4,7 +4,8 @@
 #
 #   check-topology.sh [TOPOLOGY [ROOT]]
 #
-# In the guest: /lab/topology, against the live system. On the host, with
+# In the guest: /lab/topology, against the live system (and /dev/kvm when
+# the topology's modules include kvm). On the host, with
 # ROOT, against a captured tree (numaksm --root), e.g. tests/fixtures/lab-4node.
 # $NUMAKSM and $LAB_CHECK_TOPOLOGY override the programs found on the PATH.
 topology=${1:-/lab/topology}
@@ -19,8 +20,8 @@ json=$(mktemp) || exit 1
 trap 'rm -f "$json"' EXIT
 "$numaksm" check --json ${2:+--root "$2"} >"$json"
 rc=$?
-# Exit 1 means some check FAILed (under TCG there is no KVM); only the
-# topology matters here.
+# Exit 1 means some check FAILed (under TCG there is no KVM, except in a
+# topology that loads kvm); only the topology matters here.
 if [ $rc -gt 1 ]; then
 	echo "check-topology: 'numaksm check --json${2:+ --root $2}' exited $rc"
 	exit 1
