@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * numaksm-vmm's command line, in the style of Cloud Hypervisor:
+ *   --memory size=1G,hugepages=2M,mergeable=on,policy=bind,nodes=0
+ *   --memory-zone id=z0,size=512M,nodes=0 --numa guest_node=0,cpus=0-1,zones=z0
+ *   --cpus count=4,threads=2,policy=dedicated,smt=isolate
+ * Everything is checked here and in layout.c, before anything is created.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "vmm.h"
+
+void vmm_config_init(struct vmm_config *cfg)
+{
+	*cfg = (struct vmm_config){
+	    .vcpus = 1,
+	    .threads_per_core = 1,
+	    .pin_policy = NK_PIN_SHARED,
+	    .pin_smt = NK_PIN_SMT_PREFER,
+	    .pin = true,
+	    .workload = {.mode = NKG_MODE_WRITE, .passes = 1, .verify = true},
+	};
+}
+
+void vmm_config_done(struct vmm_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		nk_zone_spec_done(&cfg->zones[i].spec);
+	free(cfg->zones);
+	for (size_t i = 0; i < cfg->n_numa; i++)
+		nk_strv_free(cfg->numa[i].zones);
+	free(cfg->numa);
+	for (size_t i = 0; i < cfg->n_loads; i++)
+		free(cfg->loads[i].path);
+	free(cfg->loads);
+	free(cfg->name);
+	free(cfg->runtime_dir);
+	*cfg = (struct vmm_config){0};
+}
+
+void vmm_usage(FILE *out)
+{
+	fputs("Usage: numaksm-vmm --name NAME [--memory SPEC | --memory-zone SPEC...] [OPTIONS]\n"
+	      "\n"
+	      "A KVM VMM whose guest RAM is numaksm zones and whose vCPU threads are pinned\n"
+	      "by the numaksm planner.  It runs a built-in 64-bit guest program that writes,\n"
+	      "re-dirties and verifies guest RAM (--workload).\n"
+	      "\n"
+	      "  --name NAME            the VM's name: control socket RUNDIR/NAME.sock\n"
+	      "  --memory SPEC          one zone: size=1G[,hugepages=2M|1G|none][,mergeable=on]\n"
+	      "                         [,prefault=on][,policy=bind][,nodes=0][,shared=off]\n"
+	      "  --memory-zone SPEC     a named zone: id=z0,size=..., the same keys, and gpa=ADDR\n"
+	      "  --numa SPEC            guest_node=N,cpus=A-B,zones=[z0,z1] (vCPUs in node order)\n"
+	      "  --cpus SPEC            count=N[,threads=T][,policy=shared|dedicated]\n"
+	      "                         [,smt=prefer|isolate|require][,pin=on|off]\n"
+	      "  --load FILE@GPA        copy FILE into guest RAM at GPA (repeatable)\n"
+	      "  --fill SPEC            host-written content: size=S,zero=P,shared=P,unique=P,\n"
+	      "                         patterns=N,seed=N,salt=N\n"
+	      "  --workload SPEC        the guest program: mode=write|verify, the --fill keys,\n"
+	      "                         passes=N (0: forever), period=MS, redirty=PCT, verify=on\n"
+	      "  --hold                 keep running after the guest halts, until stopped\n"
+	      "  --json                 print the VM's layout as JSON once it runs\n"
+	      "  --runtime-dir DIR      socket and registry (default $NUMAKSM_RUNTIME_DIR\n"
+	      "                         or /run/numaksm)\n"
+	      "  -h, --help             this help\n"
+	      "\n"
+	      "Sizes take K, M, G suffixes (binary).  Zones are laid out from guest physical\n"
+	      "address 0 in the order given, each aligned to 2 MiB (1 GiB for 1G pages); the\n"
+	      "first 4 MiB hold the guest program, its stacks and page tables.\n"
+	      "Exit: 0 the guest ran and verified, or was stopped; 1 an error or a guest\n"
+	      "failure; 2 bad usage.\n",
+	      out);
+}
+
+/* Split "a=1,b=[x,y],c=2" at the commas outside brackets; NULL on ENOMEM. */
+static char **split_items(const char *text)
+{
+	size_t n = 0, cap = 4;
+	char **items = calloc(cap + 1, sizeof(*items));
+	const char *start = text;
+	int depth = 0;
+
+	if (!items)
+		return NULL;
+	for (const char *p = text;; p++) {
+		if (*p == '[')
+			depth++;
+		else if (*p == ']' && depth > 0)
+			depth--;
+		if (*p && (*p != ',' || depth > 0))
+			continue;
+		if (p > start) {
+			if (n == cap) {
+				char **bigger = realloc(items, (2 * cap + 1) * sizeof(*items));
+				if (!bigger)
+					return nk_strv_free(items);
+				items = bigger;
+				cap *= 2;
+			}
+			items[n] = strndup(start, (size_t)(p - start));
+			if (!items[n])
+				return nk_strv_free(items);
+			items[++n] = NULL;
+		}
+		if (!*p)
+			break;
+		start = p + 1;
+	}
+	return items;
+}
+
+/* "[a,b]" -> "a,b" in place. */
+static char *unbracket(char *value)
+{
+	size_t len = strlen(value);
+	if (len >= 2 && value[0] == '[' && value[len - 1] == ']') {
+		value[len - 1] = '\0';
+		return value + 1;
+	}
+	return value;
+}
+
+static int parse_on_off(const char *option, const char *key, const char *value, bool *ret,
+			nk_error **err)
+{
+	if (!strcmp(value, "on") || !strcmp(value, "true") || !strcmp(value, "1")) {
+		*ret = true;
+		return 0;
+	}
+	if (!strcmp(value, "off") || !strcmp(value, "false") || !strcmp(value, "0")) {
+		*ret = false;
+		return 0;
+	}
+	return nk_error_set(err, EINVAL, "%s: %s=%s: expected on or off", option, key, value);
+}
+
+static int parse_uint(const char *option, const char *key, const char *value,
+		      unsigned long long min, unsigned long long max, uint64_t *ret, nk_error **err)
+{
+	long long v;
+	if (nk_parse_int(value, (long long)min, (long long)max, &v, NULL) < 0)
+		return nk_error_set(err, EINVAL,
+				    "%s: %s=%s: expected a whole number from %llu to %llu", option,
+				    key, value, min, max);
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+/* A guest physical address: 0x1000, 4096, 16M. */
+static int parse_gpa(const char *option, const char *value, uint64_t *ret, nk_error **err)
+{
+	char *end;
+	errno = 0;
+	if (!strncmp(value, "0x", 2) || !strncmp(value, "0X", 2)) {
+		unsigned long long v = strtoull(value, &end, 16);
+		if (errno || end == value + 2 || *end)
+			goto bad;
+		*ret = v;
+		return 0;
+	}
+	if (nk_parse_size(value, ret, NULL) == 0)
+		return 0;
+bad:
+	return nk_error_set(err, EINVAL,
+			    "%s: '%s' is not a guest physical address (e.g. 0x1000000 or 16M)",
+			    option, value);
+}
+
+/* "10", "2.5" or "2.5%" percent as per mille. */
+static int parse_permille(const char *option, const char *key, const char *value, uint32_t *ret,
+			  nk_error **err)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(value, &end);
+	if (end != value && *end == '%')
+		end++;
+	if (errno || end == value || *end || !(v >= 0 && v <= 100))
+		return nk_error_set(err, EINVAL, "%s: %s=%s: expected a percentage from 0 to 100",
+				    option, key, value);
+	*ret = (uint32_t)(v * 10 + 0.5);
+	return 0;
+}
+
+/* "250", "250ms" or "2s". */
+static int parse_ms(const char *option, const char *key, const char *value, uint32_t *ret,
+		    nk_error **err)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	unsigned long long scale = 1;
+	if (!strcmp(end, "s"))
+		scale = 1000;
+	else if (*end && strcmp(end, "ms"))
+		end = (char *)value;
+	if (errno || end == value || value[0] == '-' || v > 3600000 / scale)
+		return nk_error_set(err, EINVAL,
+				    "%s: %s=%s: expected milliseconds (e.g. 250ms or 2s, "
+				    "at most an hour)",
+				    option, key, value);
+	*ret = (uint32_t)(v * scale);
+	return 0;
+}
+
+static uint64_t name_salt(const char *name)
+{
+	/* FNV-1a: unique pages differ between VMs of different names. */
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const char *p = name ? name : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h;
+}
+
+int vmm_content_parse(const char *text, const char *option, struct vmm_content_cfg *c,
+		      struct vmm_workload_cfg *w, nk_error **err)
+{
+	_cleanup_strv_ char **items = split_items(text);
+	int zero = -1, shared = -1, unique = -1;
+
+	if (!items)
+		return -ENOMEM;
+	c->set = true;
+	c->content = (struct nkg_content){
+	    .zero_pct = 20, .shared_pct = 50, .patterns = 256, .seed = 1, .redirty_permille = 100};
+	c->size_bytes = 0;
+	bool salt_given = false;
+	for (char **item = items; *item; item++) {
+		char *key = *item, *value = strchr(key, '=');
+		uint64_t v = 0;
+		int r;
+		if (!value)
+			return nk_error_set(err, EINVAL, "%s: '%s' is not key=value", option, key);
+		*value++ = '\0';
+		if (!strcmp(key, "size")) {
+			if (nk_parse_size(value, &c->size_bytes, NULL) < 0 || c->size_bytes == 0)
+				return nk_error_set(err, EINVAL,
+						    "%s: size=%s is not a size (e.g. 64M)", option,
+						    value);
+		} else if (!strcmp(key, "zero") || !strcmp(key, "shared") ||
+			   !strcmp(key, "unique")) {
+			r = parse_uint(option, key, value, 0, 100, &v, err);
+			if (r < 0)
+				return r;
+			*(key[0] == 'z' ? &zero : key[0] == 's' ? &shared : &unique) = (int)v;
+		} else if (!strcmp(key, "patterns")) {
+			r = parse_uint(option, key, value, 1, 1u << 20, &v, err);
+			if (r < 0)
+				return r;
+			c->content.patterns = (uint32_t)v;
+		} else if (!strcmp(key, "seed") || !strcmp(key, "salt")) {
+			if (nk_parse_u64(value, &v, NULL) < 0)
+				return nk_error_set(err, EINVAL, "%s: %s=%s: expected a number",
+						    option, key, value);
+			if (key[1] == 'e')
+				c->content.seed = v;
+			else {
+				c->content.salt = v;
+				salt_given = true;
+			}
+		} else if (w && !strcmp(key, "mode")) {
+			if (!strcmp(value, "write"))
+				w->mode = NKG_MODE_WRITE;
+			else if (!strcmp(value, "verify"))
+				w->mode = NKG_MODE_VERIFY;
+			else
+				return nk_error_set(err, EINVAL,
+						    "%s: mode=%s: expected write or verify", option,
+						    value);
+		} else if (w && !strcmp(key, "passes")) {
+			r = parse_uint(option, key, value, 0, 1u << 30, &v, err);
+			if (r < 0)
+				return r;
+			w->passes = (uint32_t)v;
+		} else if (w && !strcmp(key, "period")) {
+			r = parse_ms(option, key, value, &w->period_ms, err);
+			if (r < 0)
+				return r;
+		} else if (w && !strcmp(key, "redirty")) {
+			r = parse_permille(option, key, value, &c->content.redirty_permille, err);
+			if (r < 0)
+				return r;
+		} else if (w && !strcmp(key, "verify")) {
+			r = parse_on_off(option, key, value, &w->verify, err);
+			if (r < 0)
+				return r;
+		} else {
+			return nk_error_set(err, EINVAL, "%s: unknown key '%s'", option, key);
+		}
+	}
+	/* The shares: what is given, the rest to unique pages. */
+	if (zero >= 0 || shared >= 0 || unique >= 0) {
+		int given =
+		    (zero > 0 ? zero : 0) + (shared > 0 ? shared : 0) + (unique > 0 ? unique : 0);
+		if (zero < 0 && shared < 0)
+			zero = 0, shared = 100 - unique;
+		if (zero < 0)
+			zero = unique >= 0 ? 100 - shared - unique : 0;
+		if (shared < 0)
+			shared = unique >= 0 ? 100 - zero - unique : 0;
+		if (unique < 0)
+			unique = 100 - zero - shared;
+		if (given > 100 || zero < 0 || shared < 0 || unique < 0 ||
+		    zero + shared + unique != 100)
+			return nk_error_set(
+			    err, EINVAL,
+			    "%s: zero=%d shared=%d unique=%d: the shares must add up "
+			    "to 100",
+			    option, zero, shared, unique);
+		c->content.zero_pct = (uint32_t)zero;
+		c->content.shared_pct = (uint32_t)shared;
+	}
+	if (!salt_given)
+		c->content.salt = 0; /* set from the name once it is known */
+	return 0;
+}
+
+static int parse_zone(struct vmm_config *cfg, const char *option, const char *text, bool named,
+		      nk_error **err)
+{
+	_cleanup_strv_ char **items = split_items(text);
+	_cleanup_free_ char *rest = NULL;
+	struct vmm_zone_cfg z = {0};
+	size_t len = 0;
+	int r;
+
+	if (!items)
+		return -ENOMEM;
+	/* Our own key (gpa=) out, the rest to the zone spec parser. */
+	rest = calloc(1, strlen(text) + 1);
+	if (!rest)
+		return -ENOMEM;
+	for (char **item = items; *item; item++) {
+		if (!strncmp(*item, "gpa=", 4)) {
+			if (!named)
+				return nk_error_set(
+				    err, EINVAL,
+				    "%s: gpa= is for --memory-zone; --memory starts at 0", option);
+			r = parse_gpa(option, *item + 4, &z.gpa, err);
+			if (r < 0)
+				return r;
+			z.gpa_given = true;
+			continue;
+		}
+		len += (size_t)sprintf(rest + len, "%s%s", len ? "," : "", *item);
+	}
+	nk_zone_spec_init(&z.spec);
+	z.spec.prefault = true;
+	r = nk_zone_spec_parse(rest, &z.spec, err);
+	if (r < 0) {
+		nk_zone_spec_done(&z.spec);
+		return nk_error_prefix(err, "%s %s", option, text);
+	}
+	if (!named && !z.spec.id && !(z.spec.id = strdup("ram")))
+		r = -ENOMEM;
+	if (r == 0 && named && !z.spec.id)
+		r = nk_error_set(err, EINVAL, "%s %s: every zone needs an id (id=z0)", option,
+				 text);
+	if (r == 0 && z.spec.size_bytes == 0)
+		r = nk_error_set(err, EINVAL, "%s %s: the zone needs a size (size=512M)", option,
+				 text);
+	for (size_t i = 0; r == 0 && i < cfg->n_zones; i++)
+		if (!strcmp(cfg->zones[i].spec.id, z.spec.id))
+			r = nk_error_set(err, EINVAL, "%s: zone id '%s' is used twice", option,
+					 z.spec.id);
+	if (r == 0 && cfg->n_zones >= 32)
+		r = nk_error_set(err, E2BIG, "%s: at most 32 zones", option);
+	struct vmm_zone_cfg *zones =
+	    r == 0 ? realloc(cfg->zones, (cfg->n_zones + 1) * sizeof(z)) : NULL;
+	if (r == 0 && !zones)
+		r = -ENOMEM;
+	if (r < 0) {
+		nk_zone_spec_done(&z.spec);
+		return r;
+	}
+	cfg->zones = zones;
+	cfg->zones[cfg->n_zones++] = z;
+	return 0;
+}
+
+static int parse_numa(struct vmm_config *cfg, const char *text, nk_error **err)
+{
+	_cleanup_strv_ char **items = split_items(text);
+	struct vmm_numa_cfg n = {0};
+	bool have_node = false, have_cpus = false;
+	int r = 0;
+
+	if (!items)
+		return -ENOMEM;
+	for (char **item = items; r == 0 && *item; item++) {
+		char *key = *item, *value = strchr(key, '=');
+		uint64_t v = 0;
+		if (!value) {
+			r = nk_error_set(err, EINVAL, "--numa: '%s' is not key=value", key);
+			break;
+		}
+		*value++ = '\0';
+		value = unbracket(value);
+		if (!strcmp(key, "guest_node")) {
+			r = parse_uint("--numa", key, value, 0, NKG_MAX_VCPUS - 1, &v, err);
+			n.guest_node = (unsigned)v;
+			have_node = true;
+		} else if (!strcmp(key, "cpus")) {
+			_cleanup_bitmap_ nk_bitmap *cpus = NULL;
+			r = nk_parse_list(value, "vCPU", &cpus, err);
+			if (r < 0)
+				break;
+			int first = nk_bitmap_next(cpus, 0), last = nk_bitmap_last(cpus);
+			if (first < 0 || (unsigned)(last - first + 1) != nk_bitmap_weight(cpus)) {
+				r = nk_error_set(
+				    err, EINVAL,
+				    "--numa: cpus=%s: a guest node's vCPUs must be one "
+				    "range (e.g. 2-3)",
+				    value);
+				break;
+			}
+			n.first_vcpu = (unsigned)first;
+			n.n_vcpus = nk_bitmap_weight(cpus);
+			have_cpus = true;
+		} else if (!strcmp(key, "zones") || !strcmp(key, "memory_zones")) {
+			nk_strv_free(n.zones);
+			n.zones = split_items(value);
+			if (!n.zones)
+				r = -ENOMEM;
+		} else {
+			r = nk_error_set(err, EINVAL, "--numa: unknown key '%s'", key);
+		}
+	}
+	if (r == 0 && (!have_node || !have_cpus || !n.zones || !n.zones[0]))
+		r = nk_error_set(err, EINVAL,
+				 "--numa %s: needs guest_node=, cpus= and zones= "
+				 "(e.g. guest_node=0,cpus=0-1,zones=z0)",
+				 text);
+	for (size_t i = 0; r == 0 && i < cfg->n_numa; i++)
+		if (cfg->numa[i].guest_node == n.guest_node)
+			r = nk_error_set(err, EINVAL, "--numa: guest node %u is given twice",
+					 n.guest_node);
+	struct vmm_numa_cfg *numa =
+	    r == 0 ? realloc(cfg->numa, (cfg->n_numa + 1) * sizeof(n)) : NULL;
+	if (r == 0 && !numa)
+		r = -ENOMEM;
+	if (r < 0) {
+		nk_strv_free(n.zones);
+		return r;
+	}
+	cfg->numa = numa;
+	cfg->numa[cfg->n_numa++] = n;
+	return 0;
+}
+
+static int parse_cpus(struct vmm_config *cfg, const char *text, nk_error **err)
+{
+	_cleanup_strv_ char **items = split_items(text);
+	if (!items)
+		return -ENOMEM;
+	for (char **item = items; *item; item++) {
+		char *key = *item, *value = strchr(key, '=');
+		uint64_t v = 0;
+		int r = 0;
+		if (!value && strspn(key, "0123456789") == strlen(key)) {
+			value = key; /* "--cpus 4" */
+			key = "count";
+		} else if (!value) {
+			return nk_error_set(err, EINVAL, "--cpus: '%s' is not key=value", key);
+		} else {
+			*value++ = '\0';
+		}
+		if (!strcmp(key, "count") || !strcmp(key, "boot")) {
+			r = parse_uint("--cpus", key, value, 1, NKG_MAX_VCPUS, &v, err);
+			cfg->vcpus = (unsigned)v;
+		} else if (!strcmp(key, "threads")) {
+			r = parse_uint("--cpus", key, value, 1, 8, &v, err);
+			cfg->threads_per_core = (unsigned)v;
+		} else if (!strcmp(key, "policy")) {
+			if (!strcmp(value, "dedicated"))
+				cfg->pin_policy = NK_PIN_DEDICATED;
+			else if (!strcmp(value, "shared"))
+				cfg->pin_policy = NK_PIN_SHARED;
+			else
+				r = nk_error_set(err, EINVAL,
+						 "--cpus: policy=%s: expected dedicated or shared",
+						 value);
+		} else if (!strcmp(key, "smt")) {
+			if (!strcmp(value, "prefer"))
+				cfg->pin_smt = NK_PIN_SMT_PREFER;
+			else if (!strcmp(value, "isolate"))
+				cfg->pin_smt = NK_PIN_SMT_ISOLATE;
+			else if (!strcmp(value, "require"))
+				cfg->pin_smt = NK_PIN_SMT_REQUIRE;
+			else
+				r = nk_error_set(
+				    err, EINVAL,
+				    "--cpus: smt=%s: expected prefer, isolate or require", value);
+		} else if (!strcmp(key, "pin")) {
+			r = parse_on_off("--cpus", key, value, &cfg->pin, err);
+		} else {
+			r = nk_error_set(err, EINVAL, "--cpus: unknown key '%s'", key);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_load(struct vmm_config *cfg, const char *text, nk_error **err)
+{
+	const char *at = strrchr(text, '@');
+	struct stat st;
+	uint64_t gpa;
+	int r;
+
+	if (!at || at == text)
+		return nk_error_set(err, EINVAL, "--load %s: expected FILE@GPA (e.g. vmlinuz@16M)",
+				    text);
+	r = parse_gpa("--load", at + 1, &gpa, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = strndup(text, (size_t)(at - text));
+	if (!path)
+		return -ENOMEM;
+	if (stat(path, &st) < 0)
+		return nk_error_set(err, errno, "--load: cannot use '%s': %m", path);
+	if (!S_ISREG(st.st_mode))
+		return nk_error_set(err, EINVAL, "--load: '%s' is not a regular file", path);
+	if (gpa % NKG_PAGE_SIZE)
+		return nk_error_set(err, EINVAL, "--load %s: the address must be 4 KiB aligned",
+				    text);
+	if (cfg->n_loads >= 16)
+		return nk_error_set(err, E2BIG, "--load: at most 16 files");
+	struct vmm_load_cfg *loads = realloc(cfg->loads, (cfg->n_loads + 1) * sizeof(*loads));
+	if (!loads)
+		return -ENOMEM;
+	cfg->loads = loads;
+	cfg->loads[cfg->n_loads++] = (struct vmm_load_cfg){
+	    .path = TAKE_PTR(path), .gpa = gpa, .size_bytes = (uint64_t)st.st_size};
+	return 0;
+}
+
+static bool valid_name(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > VMM_NAME_MAX || name[0] == '.' || name[0] == '-')
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+	       len;
+}
+
+int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **err)
+{
+	enum {
+		OPT_MEMORY = 0x100,
+		OPT_ZONE,
+		OPT_NUMA,
+		OPT_CPUS,
+		OPT_LOAD,
+		OPT_FILL,
+		OPT_WORKLOAD,
+		OPT_HOLD,
+		OPT_JSON,
+		OPT_RUNDIR,
+		OPT_NAME
+	};
+	static const struct option options[] = {
+	    {"name", required_argument, NULL, OPT_NAME},
+	    {"memory", required_argument, NULL, OPT_MEMORY},
+	    {"memory-zone", required_argument, NULL, OPT_ZONE},
+	    {"numa", required_argument, NULL, OPT_NUMA},
+	    {"cpus", required_argument, NULL, OPT_CPUS},
+	    {"load", required_argument, NULL, OPT_LOAD},
+	    {"fill", required_argument, NULL, OPT_FILL},
+	    {"workload", required_argument, NULL, OPT_WORKLOAD},
+	    {"hold", no_argument, NULL, OPT_HOLD},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"runtime-dir", required_argument, NULL, OPT_RUNDIR},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	bool have_memory = false, have_zone = false;
+	int opt, r = 0;
+
+	optind = 1;
+	opterr = 0;
+	while (r == 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_NAME:
+			if (!valid_name(optarg))
+				return nk_error_set(
+				    err, EINVAL,
+				    "--name '%s': use 1 to %d letters, digits, '_', '.' "
+				    "or '-', not starting with '.' or '-'",
+				    optarg, VMM_NAME_MAX);
+			free(cfg->name);
+			cfg->name = strdup(optarg);
+			r = cfg->name ? 0 : -ENOMEM;
+			break;
+		case OPT_MEMORY:
+			if (have_memory || have_zone)
+				return nk_error_set(
+				    err, EINVAL,
+				    "--memory is given once, and not with --memory-zone");
+			have_memory = true;
+			r = parse_zone(cfg, "--memory", optarg, false, err);
+			break;
+		case OPT_ZONE:
+			if (have_memory)
+				return nk_error_set(err, EINVAL,
+						    "--memory-zone cannot be used with --memory");
+			have_zone = true;
+			r = parse_zone(cfg, "--memory-zone", optarg, true, err);
+			break;
+		case OPT_NUMA:
+			r = parse_numa(cfg, optarg, err);
+			break;
+		case OPT_CPUS:
+			r = parse_cpus(cfg, optarg, err);
+			break;
+		case OPT_LOAD:
+			r = parse_load(cfg, optarg, err);
+			break;
+		case OPT_FILL:
+			r = vmm_content_parse(optarg, "--fill", &cfg->fill, NULL, err);
+			break;
+		case OPT_WORKLOAD:
+			r = vmm_content_parse(optarg, "--workload", &cfg->workload.c,
+					      &cfg->workload, err);
+			break;
+		case OPT_HOLD:
+			cfg->hold = true;
+			break;
+		case OPT_JSON:
+			cfg->json = true;
+			break;
+		case OPT_RUNDIR:
+			free(cfg->runtime_dir);
+			cfg->runtime_dir = strdup(optarg);
+			r = cfg->runtime_dir ? 0 : -ENOMEM;
+			break;
+		case 'h':
+			vmm_usage(stdout);
+			return 1;
+		default:
+			if (optopt && optopt < 0x100)
+				return nk_error_set(err, EINVAL, "unknown option '-%c'", optopt);
+			if (optopt)
+				return nk_error_set(err, EINVAL, "option '%s' needs a value",
+						    argv[optind - 1]);
+			return nk_error_set(err, EINVAL, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (r < 0)
+		return r;
+	if (optind < argc)
+		return nk_error_set(err, EINVAL, "unexpected argument '%s'", argv[optind]);
+	if (!cfg->name)
+		return nk_error_set(err, EINVAL, "--name is required (the VM's name)");
+	if (!cfg->n_zones)
+		return nk_error_set(err, EINVAL,
+				    "guest RAM is required: --memory size=... or "
+				    "--memory-zone id=...,size=...");
+	if (cfg->threads_per_core > 1 && cfg->vcpus % cfg->threads_per_core)
+		return nk_error_set(err, EINVAL, "--cpus: count=%u is not a multiple of threads=%u",
+				    cfg->vcpus, cfg->threads_per_core);
+	if (cfg->n_numa && !have_zone)
+		return nk_error_set(err, EINVAL, "--numa names zones: use --memory-zone");
+	if (!cfg->fill.content.salt)
+		cfg->fill.content.salt = name_salt(cfg->name);
+	if (!cfg->workload.c.content.salt)
+		cfg->workload.c.content.salt = name_salt(cfg->name);
+	if (cfg->workload.mode == NKG_MODE_VERIFY) {
+		if (!cfg->fill.set)
+			return nk_error_set(
+			    err, EINVAL,
+			    "--workload mode=verify checks what --fill wrote: add --fill");
+		/* It checks the fill's pages with the fill's content. */
+		cfg->workload.c = cfg->fill;
+		cfg->workload.passes = 1;
+	}
+	if (cfg->workload.passes == 0 && !cfg->hold && cfg->workload.c.set)
+		return nk_error_set(
+		    err, EINVAL,
+		    "--workload passes=0 runs forever: add --hold, and stop it with "
+		    "numaksm vm stop %s",
+		    cfg->name);
+	return 0;
+}

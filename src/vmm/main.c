@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * numaksm-vmm: a small KVM VMM built on libnumaksm.  Guest RAM is zones
+ * (memory/), vCPU threads are placed by the planner (vcpu/), and a control
+ * socket answers `numaksm vm`.  The order below is the point: everything
+ * that can be refused is refused before anything is created, and whatever
+ * was created is undone on every way out.
+ */
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "internal.h"
+#include "vmm.h"
+
+#define MAX_CLIENTS 16
+
+static const char *vm_name = "?";
+
+static void log_handler(enum nk_log_level level, const char *message, void *userdata)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	(void)userdata;
+	fprintf(stderr, "numaksm-vmm[%s]: %s: %s\n", vm_name, names[level], message);
+}
+
+static void vmm_log(enum nk_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void vmm_log(enum nk_log_level level, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		log_handler(level, msg, NULL);
+}
+
+static void print_error(const char *what, int r, nk_error *err)
+{
+	fprintf(stderr, "numaksm-vmm[%s]: %s%s%s\n", vm_name, what ? what : "", what ? ": " : "",
+		err ? nk_error_message(err) : strerror(-r));
+	if (err && nk_error_get_hint(err))
+		fprintf(stderr, "  hint: %s\n", nk_error_get_hint(err));
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The host node a guest node's memory is on, for the planner: the first
+ * node of its first zone's policy, when the policy names nodes. */
+static int guest_node_memory(const struct vmm_config *cfg, unsigned g)
+{
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct nk_zone_spec *s = &cfg->zones[i].spec;
+		if (cfg->zones[i].guest_node != g || !s->nodes || s->policy == NK_POLICY_DEFAULT)
+			continue;
+		return nk_bitmap_next(s->nodes, 0);
+	}
+	return -1;
+}
+
+static int plan_pins(struct vmm *vmm, nk_error **err)
+{
+	const struct vmm_config *cfg = vmm->cfg;
+	struct nk_pin_guest_node nodes[NKG_MAX_VCPUS];
+	nk_pin_state *state = NULL;
+	int r;
+
+	r = nk_topo_load_live(vmm->host, &vmm->topo, err);
+	if (r < 0)
+		return r;
+	for (unsigned g = 0; g < vmm->layout.n_guest_nodes; g++) {
+		nodes[g].vcpus = cfg->vcpus;
+		for (size_t i = 0; i < cfg->n_numa; i++)
+			if (cfg->numa[i].guest_node == g)
+				nodes[g].vcpus = cfg->numa[i].n_vcpus;
+		nodes[g].memory_node = guest_node_memory(cfg, g);
+	}
+	struct nk_pin_request req = {
+	    .vcpus = cfg->vcpus,
+	    .threads_per_core = cfg->threads_per_core,
+	    .guest_nodes = nodes,
+	    .n_guest_nodes = vmm->layout.n_guest_nodes,
+	    .policy = cfg->pin_policy,
+	    .smt = cfg->pin_smt,
+	    .emulator = NK_PIN_EMULATOR_SHARE,
+	};
+	/* Plan and enter the plan under the state's lock, so two VMMs starting
+	 * at once cannot be given the same dedicated CPUs. */
+	r = nk_pin_state_open(vmm->host, cfg->runtime_dir, NK_PIN_STATE_WRITE, &state, err);
+	if (r < 0)
+		return r;
+	r = nk_pin_plan_compute(vmm->topo, &req, state, &vmm->plan, err);
+	if (r < 0) {
+		nk_pin_state_free(state);
+		return nk_error_prefix(err, "cannot place %u vCPUs", cfg->vcpus);
+	}
+	r = nk_pin_state_add(state, vmm->host, vmm->plan, getpid(), cfg->name, err);
+	if (r >= 0)
+		r = nk_pin_state_save(state, err);
+	nk_pin_state_free(state);
+	if (r < 0)
+		return r;
+	vmm->pins_saved = true;
+	for (unsigned i = 0; i < vmm->n_vcpus; i++) {
+		struct nk_pin_vcpu pv;
+		if (nk_pin_plan_vcpu(vmm->plan, i, &pv) < 0)
+			return nk_error_set(err, EINVAL, "the plan has no vCPU %u", i);
+		vmm->vcpus[i].cpus = nk_bitmap_dup(pv.cpus);
+		if (!vmm->vcpus[i].cpus)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void unplan_pins(struct vmm *vmm)
+{
+	nk_pin_state *state = NULL;
+	if (!vmm->pins_saved)
+		return;
+	if (nk_pin_state_open(vmm->host, vmm->cfg->runtime_dir, NK_PIN_STATE_WRITE, &state, NULL) ==
+	    0) {
+		nk_pin_state_remove(state, getpid());
+		(void)nk_pin_state_save(state, NULL);
+		nk_pin_state_free(state);
+	}
+	vmm->pins_saved = false;
+}
+
+static int create_zones(struct vmm *vmm, nk_error **err)
+{
+	vmm->zones = calloc(vmm->cfg->n_zones, sizeof(*vmm->zones));
+	if (!vmm->zones)
+		return -ENOMEM;
+	for (size_t i = 0; i < vmm->cfg->n_zones; i++) {
+		int r =
+		    nk_zone_create(vmm->host, &vmm->cfg->zones[i].spec, &vmm->zones[i].zone, err);
+		if (r < 0)
+			return r;
+		vmm->zones[i].gpa = vmm->cfg->zones[i].gpa;
+		vmm->n_zones = i + 1;
+	}
+	return 0;
+}
+
+static void report_events(struct vmm *vmm, uint64_t *seen_passes, uint64_t *seen_verified)
+{
+	pthread_mutex_lock(&vmm->lock);
+	for (unsigned i = 0; i < vmm->n_vcpus; i++) {
+		struct vmm_vcpu *v = &vmm->vcpus[i];
+		if (v->passes_done != seen_passes[i] || v->verified_pages != seen_verified[i]) {
+			seen_passes[i] = v->passes_done;
+			seen_verified[i] = v->verified_pages;
+			vmm_log(NK_LOG_INFO,
+				"vCPU %u: %llu passes, %llu pages verified, %llu bad pages", i,
+				(unsigned long long)v->passes_done,
+				(unsigned long long)v->verified_pages,
+				(unsigned long long)v->verify_errors);
+		}
+	}
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+static void serve_client(struct vmm *vmm, struct pollfd *pfd, bool *ret_stop)
+{
+	_cleanup_free_ char *buf = malloc(VMM_MSG_MAX + 1);
+	struct iovec iov = {.iov_base = buf, .iov_len = VMM_MSG_MAX};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	_cleanup_free_ char *reply = NULL;
+
+	if (!buf)
+		return;
+	ssize_t n = recvmsg(pfd->fd, &msg, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close(pfd->fd);
+		pfd->fd = -1;
+		return;
+	}
+	if (msg.msg_flags & MSG_TRUNC)
+		reply =
+		    strdup("{\"version\":1,\"ok\":false,\"errno\":90,\"error\":\"the request is "
+			   "larger than 256 KiB\"}");
+	else
+		reply = vmm_control_handle(vmm, buf, (size_t)n, ret_stop);
+	if (reply && send(pfd->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		close(pfd->fd);
+		pfd->fd = -1;
+	}
+}
+
+static void accept_client(struct vmm *vmm, struct pollfd *clients)
+{
+	int fd = accept4(vmm->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (fd < 0)
+		return;
+	/* The socket's mode already keeps others out; this also holds when
+	 * the directory is more open than it should be. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (clients[i].fd < 0) {
+			clients[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+			return;
+		}
+	}
+	close(fd); /* too many clients at once */
+}
+
+static int main_loop(struct vmm *vmm, int sig_fd)
+{
+	struct pollfd fds[3 + MAX_CLIENTS];
+	uint64_t seen_passes[NKG_MAX_VCPUS] = {0}, seen_verified[NKG_MAX_VCPUS] = {0};
+	bool stop = false;
+
+	fds[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
+	fds[1] = (struct pollfd){.fd = vmm->event_fd, .events = POLLIN};
+	fds[2] = (struct pollfd){.fd = vmm->listen_fd, .events = POLLIN};
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		fds[3 + i] = (struct pollfd){.fd = -1};
+
+	while (!stop) {
+		if (poll(fds, 3 + MAX_CLIENTS, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vmm_log(NK_LOG_ERROR, "poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				vmm_log(NK_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
+				stop = true;
+			}
+		}
+		if (fds[1].revents & POLLIN) {
+			uint64_t count;
+			if (read(vmm->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+				break;
+			report_events(vmm, seen_passes, seen_verified);
+			if (vmm_all_stopped(vmm) && !vmm->cfg->hold) {
+				vmm_log(NK_LOG_INFO, "the guest halted");
+				stop = true;
+			}
+		}
+		if (fds[2].revents & POLLIN)
+			accept_client(vmm, &fds[3]);
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			bool stop_request = false;
+			if (fds[3 + i].fd >= 0 && fds[3 + i].revents)
+				serve_client(vmm, &fds[3 + i], &stop_request);
+			if (stop_request) {
+				vmm_log(NK_LOG_INFO, "stop requested on the control socket");
+				stop = true;
+			}
+		}
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (fds[3 + i].fd >= 0)
+			close(fds[3 + i].fd);
+	return 0;
+}
+
+static int result_status(struct vmm *vmm)
+{
+	int status = 0;
+	for (unsigned i = 0; i < vmm->n_vcpus; i++) {
+		struct vmm_vcpu *v = &vmm->vcpus[i];
+		if (v->state == VCPU_FAILED) {
+			vmm_log(NK_LOG_ERROR, "vCPU %u: %s", i, v->error ? v->error : "failed");
+			status = 1;
+		}
+		if (v->verify_errors) {
+			vmm_log(NK_LOG_ERROR,
+				"vCPU %u: the guest found %llu pages that differ from what was "
+				"written, the first at guest address 0x%llx",
+				i, (unsigned long long)v->verify_errors,
+				(unsigned long long)v->first_bad_gpa);
+			status = 1;
+		}
+	}
+	return status;
+}
+
+static void teardown(struct vmm *vmm)
+{
+	vmm_vcpus_stop(vmm);
+	vmm_kvm_close(vmm);
+	for (size_t i = 0; i < vmm->n_zones; i++)
+		nk_zone_free(vmm->zones[i].zone);
+	free(vmm->zones);
+	vmm->zones = NULL;
+	vmm->n_zones = 0;
+	vmm_control_close(vmm);
+	unplan_pins(vmm);
+	for (unsigned i = 0; vmm->vcpus && i < vmm->n_vcpus; i++) {
+		nk_bitmap_free(vmm->vcpus[i].cpus);
+		free(vmm->vcpus[i].error);
+	}
+	free(vmm->vcpus);
+	vmm->vcpus = NULL;
+	if (vmm->event_fd >= 0)
+		close(vmm->event_fd);
+	nk_pin_plan_free(vmm->plan);
+	nk_topo_free(vmm->topo);
+	nk_host_free(vmm->host);
+}
+
+static int run(struct vmm *vmm, int sig_fd, nk_error **err)
+{
+	const struct vmm_config *cfg = vmm->cfg;
+	int r;
+
+	r = nk_host_open(NULL, &vmm->host, err);
+	if (r < 0)
+		return r;
+	r = vmm_kvm_open(vmm, err);
+	if (r < 0)
+		return r;
+	vmm->vcpus = calloc(cfg->vcpus, sizeof(*vmm->vcpus));
+	if (!vmm->vcpus)
+		return -ENOMEM;
+	vmm->n_vcpus = cfg->vcpus;
+	for (unsigned i = 0; i < vmm->n_vcpus; i++)
+		vmm->vcpus[i] = (struct vmm_vcpu){.vmm = vmm, .id = i, .fd = -1};
+	r = vmm_control_open(vmm, err);
+	if (r < 0)
+		return r;
+	if (cfg->pin) {
+		r = plan_pins(vmm, err);
+		if (r < 0)
+			return r;
+	}
+	r = create_zones(vmm, err);
+	if (r < 0)
+		return r;
+	r = vmm_load_files(vmm, err);
+	if (r < 0)
+		return r;
+	r = vmm_fill(vmm, err);
+	if (r < 0)
+		return r;
+	if (cfg->fill.set)
+		vmm_log(NK_LOG_INFO, "host-written fill: %llu pages in %.2f s",
+			(unsigned long long)vmm->fill_pages_written, vmm->fill_seconds);
+	r = vmm_kvm_create(vmm, err);
+	if (r < 0)
+		return r;
+	vmm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vmm->event_fd < 0)
+		return nk_error_set(err, errno, "eventfd: %m");
+	vmm->started_at = now_s();
+	r = vmm_vcpus_start(vmm, err);
+	if (r < 0)
+		return r;
+	vmm_log(NK_LOG_INFO, "running: %u vCPUs, %zu zones, %llu MiB; control socket %s",
+		vmm->n_vcpus, vmm->n_zones, (unsigned long long)(vmm->layout.gpa_end >> 20),
+		vmm->socket_path);
+	if (cfg->json) {
+		_cleanup_free_ char *info = vmm_info_json(vmm);
+		if (info) {
+			puts(info);
+			fflush(stdout);
+		}
+	}
+	return main_loop(vmm, sig_fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct vmm_config cfg;
+	_cleanup_error_ nk_error *err = NULL;
+	sigset_t stop_signals;
+	int r, status;
+
+	vmm_config_init(&cfg);
+	r = vmm_config_parse(&cfg, argc, argv, &err);
+	if (cfg.name)
+		vm_name = cfg.name;
+	if (r == 1) {
+		vmm_config_done(&cfg);
+		return 0;
+	}
+	struct vmm vmm = {
+	    .cfg = &cfg,
+	    .kvm_fd = -1,
+	    .vm_fd = -1,
+	    .event_fd = -1,
+	    .listen_fd = -1,
+	    .registry_fd = -1,
+	};
+	if (r == 0)
+		r = vmm_layout_compute(&cfg, &vmm.layout, &err);
+	if (r < 0) {
+		print_error(NULL, r, err);
+		fprintf(stderr, "  see 'numaksm-vmm --help'\n");
+		vmm_config_done(&cfg);
+		return 2;
+	}
+	nk_log_set_handler(log_handler, NULL, NK_LOG_INFO);
+	pthread_mutex_init(&vmm.lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vmm.cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	/* Stop signals arrive on a signalfd in the main loop; every thread
+	 * inherits the block. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sig_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0) {
+		print_error("signalfd", -errno, NULL);
+		vmm_config_done(&cfg);
+		return 1;
+	}
+
+	r = run(&vmm, sig_fd, &err);
+	if (r < 0) {
+		print_error(NULL, r, err);
+		status = 1;
+	} else {
+		status = result_status(&vmm);
+	}
+	teardown(&vmm);
+	close(sig_fd);
+	pthread_cond_destroy(&vmm.cond);
+	pthread_mutex_destroy(&vmm.lock);
+	vmm_config_done(&cfg);
+	return status;
+}

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * numaksm-vmm internals: the configuration from the command line, the guest
+ * physical layout computed from it, and the running VM.
+ */
+#ifndef NUMAKSM_VMM_H
+#define NUMAKSM_VMM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "guest-abi.h"
+#include "numaksm/core.h"
+#include "numaksm/memory.h"
+#include "numaksm/vcpu.h"
+
+#define VMM_NAME_MAX	  64
+#define VMM_PROTO_VERSION 1
+#define VMM_MSG_MAX	  (256 * 1024)
+
+/* ---- configuration (config.c) ----------------------------------------- */
+
+struct vmm_zone_cfg {
+	struct nk_zone_spec spec;
+	uint64_t gpa; /* set by the layout unless given */
+	bool gpa_given;
+	unsigned guest_node;
+};
+
+struct vmm_numa_cfg {
+	unsigned guest_node;
+	unsigned first_vcpu, n_vcpus;
+	char **zones; /* zone ids */
+};
+
+struct vmm_load_cfg {
+	char *path;
+	uint64_t gpa;
+	uint64_t size_bytes; /* the file's size, read at parse time */
+};
+
+/* Page content and how much of the free guest RAM it covers. */
+struct vmm_content_cfg {
+	bool set;
+	struct nkg_content content;
+	uint64_t size_bytes; /* 0: all the free guest RAM */
+};
+
+struct vmm_workload_cfg {
+	struct vmm_content_cfg c;
+	enum nkg_mode mode;
+	uint32_t passes;
+	uint32_t period_ms;
+	bool verify;
+};
+
+struct vmm_config {
+	char *name;
+	struct vmm_zone_cfg *zones;
+	size_t n_zones;
+	struct vmm_numa_cfg *numa;
+	size_t n_numa;
+	unsigned vcpus;
+	unsigned threads_per_core;
+	enum nk_pin_policy pin_policy;
+	enum nk_pin_smt pin_smt;
+	bool pin;
+	struct vmm_load_cfg *loads;
+	size_t n_loads;
+	struct vmm_content_cfg fill;
+	struct vmm_workload_cfg workload;
+	bool hold;
+	bool json;
+	char *runtime_dir;
+};
+
+void vmm_config_init(struct vmm_config *cfg);
+void vmm_config_done(struct vmm_config *cfg);
+/* Parse the command line (argv[0] is the program).  @return 0; 1 when
+ * --help was printed; -EINVAL with the reason. */
+int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **err);
+/* Parse "size=..,zero=..,shared=..,seed=.." (and, for a workload, mode,
+ * passes, period, redirty, verify) into `c` / `w`. */
+int vmm_content_parse(const char *text, const char *option, struct vmm_content_cfg *c,
+		      struct vmm_workload_cfg *w, nk_error **err);
+void vmm_usage(FILE *out);
+
+/* ---- layout (layout.c) ------------------------------------------------ */
+
+struct vmm_layout {
+	uint64_t gpa_end; /* highest zone end */
+	unsigned n_guest_nodes;
+	struct nkg_work work[NKG_MAX_VCPUS];	  /* the workload's pages per vCPU */
+	struct nkg_work fill_work[NKG_MAX_VCPUS]; /* the host fill's pages per vCPU */
+	uint64_t work_pages, fill_pages;
+};
+
+/* Place the zones, check zones, loads and guest nodes against each other
+ * and the address space, and share the free pages among the vCPUs.  Sets
+ * cfg->zones[].gpa.  @return 0; -EINVAL/-ERANGE naming the conflict. */
+int vmm_layout_compute(struct vmm_config *cfg, struct vmm_layout *ret, nk_error **err);
+/* The identity map of [0, gpa_end) with 2 MiB pages, written at
+ * `pt` (the host address of guest NKG_PT_GPA), only over the zones. */
+void vmm_layout_page_tables(const struct vmm_config *cfg, uint64_t gpa_end, void *pt);
+/* The GDT with a 64-bit code and a data segment. */
+void vmm_layout_gdt(void *gdt);
+
+/* ---- the running VM (kvm.c, control.c, main.c) ------------------------ */
+
+enum vmm_vcpu_state {
+	VCPU_CREATED = 0,
+	VCPU_RUNNING,
+	VCPU_PAUSED,
+	VCPU_HALTED,
+	VCPU_FAILED,
+};
+
+struct vmm;
+
+struct vmm_vcpu {
+	struct vmm *vmm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool thread_started;
+	pid_t tid;
+	nk_bitmap *cpus; /* from the plan; NULL when not pinned */
+	bool pin_verified;
+	enum vmm_vcpu_state state;
+	bool parked; /* waiting while paused */
+	struct nkg_mailbox last;
+	uint64_t passes_done, verified_pages, verify_errors, first_bad_gpa;
+	uint64_t pass_checksum, verify_checksum;
+	uint64_t io_exits;
+	char *error;
+};
+
+struct vmm_zone {
+	nk_zone *zone;
+	uint64_t gpa;
+};
+
+struct vmm {
+	struct vmm_config *cfg;
+	struct vmm_layout layout;
+	nk_host *host;
+	nk_topo *topo;
+	nk_pin_plan *plan;
+	struct vmm_zone *zones;
+	size_t n_zones;
+	int kvm_fd, vm_fd;
+	struct vmm_vcpu *vcpus;
+	unsigned n_vcpus;
+	uint64_t fill_pages_written;
+	double fill_seconds;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* state changes, pause/resume/stop */
+	bool pause_requested, stop_requested;
+	bool go;       /* vCPUs may enter the guest */
+	int event_fd;  /* vCPU threads -> main loop */
+	int listen_fd; /* control socket */
+	int registry_fd;
+	char *socket_path, *registry_path;
+	bool pins_saved;
+	double started_at;
+};
+
+/* kvm.c */
+int vmm_kvm_open(struct vmm *vmm, nk_error **err);
+int vmm_kvm_create(struct vmm *vmm, nk_error **err);
+int vmm_vcpus_start(struct vmm *vmm, nk_error **err);
+void vmm_vcpus_stop(struct vmm *vmm);
+void vmm_kvm_close(struct vmm *vmm);
+int vmm_pause(struct vmm *vmm, bool pause);
+/* Host address of guest physical `gpa` for `len` bytes, or NULL. */
+void *vmm_gpa_to_host(const struct vmm *vmm, uint64_t gpa, uint64_t len);
+bool vmm_all_stopped(struct vmm *vmm); /* every vCPU halted or failed */
+
+/* fill.c */
+int vmm_load_files(struct vmm *vmm, nk_error **err);
+int vmm_fill(struct vmm *vmm, nk_error **err);
+
+/* control.c */
+int vmm_control_open(struct vmm *vmm, nk_error **err);
+void vmm_control_close(struct vmm *vmm);
+/* Handle one request (text) into a reply (allocated JSON text). */
+char *vmm_control_handle(struct vmm *vmm, const char *request, size_t len, bool *ret_stop);
+/* The VM's description: zones, vCPUs, guest progress, KSM (JSON text). */
+char *vmm_info_json(struct vmm *vmm);
+const char *vmm_vcpu_state_name(enum vmm_vcpu_state state);
+
+#endif
