@@ -1,0 +1,10 @@
+# numaksm-vmm: unit tests of its parts, and end-to-end tests of real VMs
+# (host label; they skip without /dev/kvm and run in the NUMA lab's kvm guest).
+add_executable(test-vmm vmm/test-vmm.c)
+target_link_libraries(test-vmm PRIVATE numaksm_obj PkgConfig::JSONC PkgConfig::NUMA)
+target_include_directories(test-vmm PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/vmm)
+foreach(t patterns affinity ksm signals control numa)
+  add_test(NAME host/vmm/${t} COMMAND test-vmm ${t})
+  set_tests_properties(host/vmm/${t} PROPERTIES LABELS host TIMEOUT 600 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "NUMAKSM_VMM=$<TARGET_FILE:numaksm-vmm>")
+endforeach()
