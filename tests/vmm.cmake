@@ -8,3 +8,8 @@ foreach(t patterns affinity ksm signals control numa)
   set_tests_properties(host/vmm/${t} PROPERTIES LABELS host TIMEOUT 600 SKIP_RETURN_CODE 77
                        ENVIRONMENT "NUMAKSM_VMM=$<TARGET_FILE:numaksm-vmm>")
 endforeach()
+
+add_executable(test-vmm-config unit/test-vmm-config.c)
+target_link_libraries(test-vmm-config PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
+add_test(NAME unit/test-vmm-config COMMAND test-vmm-config)
+set_tests_properties(unit/test-vmm-config PROPERTIES LABELS unit TIMEOUT 60)
