@@ -574,6 +574,33 @@ static int size_item(const char *value, bool mib_default, uint64_t *ret)
 	return -ENOENT;
 }
 
+/* numaksm-vmm: the sum of its --memory or --memory-zone sizes. */
+static int numaksm_vmm_ram(const char *cmdline, size_t len, uint64_t *ret_bytes)
+{
+	const char *end = cmdline + len;
+	uint64_t total = 0;
+
+	for (const char *a = cmdline; a < end; a += strnlen(a, (size_t)(end - a)) + 1) {
+		const char *next = a + strnlen(a, (size_t)(end - a)) + 1, *v = NULL;
+		if ((!strcmp(a, "--memory") || !strcmp(a, "--memory-zone")) && next < end)
+			v = next;
+		else if (!strncmp(a, "--memory=", 9))
+			v = a + 9;
+		else if (!strncmp(a, "--memory-zone=", 14))
+			v = a + 14;
+		uint64_t bytes;
+		if (!v)
+			continue;
+		int r = size_item(v, false, &bytes);
+		if (r == -ENOMEM)
+			return r;
+		if (r == 0)
+			total += bytes;
+	}
+	*ret_bytes = total;
+	return 0;
+}
+
 int vm_cmdline_ram(enum nk_vm_kind kind, const char *cmdline, size_t len, uint64_t *ret_bytes)
 {
 	const char *option;
@@ -591,6 +618,8 @@ int vm_cmdline_ram(enum nk_vm_kind kind, const char *cmdline, size_t len, uint64
 	case NK_VM_CROSVM:
 		option = "--mem";
 		break;
+	case NK_VM_NUMAKSM:
+		return numaksm_vmm_ram(cmdline, len, ret_bytes);
 	default:
 		*ret_bytes = 0;
 		return 0;

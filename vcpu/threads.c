@@ -60,6 +60,8 @@ const char *pin_vmm_kind_name(enum vmm_kind kind)
 		return "cloud-hypervisor";
 	case VMM_FIRECRACKER:
 		return "firecracker";
+	case VMM_NUMAKSM:
+		return "numaksm";
 	default:
 		return "none";
 	}
@@ -333,6 +335,8 @@ _nk_export_ int nk_pin_vmm_open(nk_host *host, int pid, nk_pin_vmm **ret, nk_err
 					  "Cloud Hypervisor's 'vcpuN' and Firecracker's "
 					  "'fc_vcpu N'");
 	}
+	if (vmm->kind == VMM_QEMU && strcmp(vmm->comm, "numaksm-vmm") == 0)
+		vmm->kind = VMM_NUMAKSM;
 	r = check_vcpu_numbers(vmm, err);
 	if (r < 0)
 		return r;

@@ -122,6 +122,7 @@ enum vmm_kind {
 	VMM_QEMU,
 	VMM_CLOUD_HYPERVISOR,
 	VMM_FIRECRACKER,
+	VMM_NUMAKSM, /* numaksm-vmm: QEMU's 'CPU n/KVM' names, told apart by its comm */
 };
 
 struct vmm_thread {

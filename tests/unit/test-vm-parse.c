@@ -358,6 +358,17 @@ static void test_cmdline(void **state)
 
 	/* numaksm-vmm, and what is not a VMM. */
 	assert_int_equal(vm_kind_of("numaksm-vmm", NULL), NK_VM_NUMAKSM);
+	len = cmdline(buf, sizeof(buf),
+		      "numaksm-vmm|--name|web|--memory-zone|id=z0,size=512M,nodes=0|"
+		      "--memory-zone=id=z1,size=1G|--cpus|2");
+	assert_int_equal(vm_cmdline_name(NK_VM_NUMAKSM, buf, len, &v), 0);
+	assert_string_equal(v, "web");
+	free(v);
+	assert_int_equal(vm_cmdline_ram(NK_VM_NUMAKSM, buf, len, &bytes), 0);
+	assert_int_equal(bytes, (512ull << 20) + (1ull << 30)); /* every zone */
+	len = cmdline(buf, sizeof(buf), "numaksm-vmm|--name|x|--memory|size=256M,mergeable=on");
+	assert_int_equal(vm_cmdline_ram(NK_VM_NUMAKSM, buf, len, &bytes), 0);
+	assert_int_equal(bytes, 256ull << 20);
 	assert_int_equal(vm_kind_of("bash", "/bin/bash"), NK_VM_PROCESS);
 	assert_int_equal(vm_kind_of("x", "/opt/qemu/bin/qemu-system-riscv64"), NK_VM_QEMU);
 	assert_int_equal(vm_kind_of(NULL, NULL), NK_VM_PROCESS);
