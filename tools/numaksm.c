@@ -25,6 +25,8 @@ static const struct tool_command commands[] = {
     {"tuned", "the KSM tuner daemon: converge fast, then back off", cmd_tuned},
     {"status", "KSM, NUMA nodes and every VM: placement, sharing, vCPUs", cmd_status},
     {"place", "put a VM in its own cgroup on chosen nodes and CPUs; --undo", cmd_place},
+    /* numaksm-vmm commands */
+    {"vm", "numaksm-vmm VMs: list, info, pause, resume, stop, KSM, migrate", cmd_vm},
 };
 
 void tool_mark_usage(void)

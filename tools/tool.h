@@ -54,6 +54,7 @@ int cmd_ksm(int argc, char **argv, nk_error **err);
 int cmd_tuned(int argc, char **argv, nk_error **err);
 int cmd_status(int argc, char **argv, nk_error **err);
 int cmd_place(int argc, char **argv, nk_error **err);
+int cmd_vm(int argc, char **argv, nk_error **err);
 
 /* Shared by status and place (defined in cmd-status.c). */
 struct json_object;
