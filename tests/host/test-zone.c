@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <numaksm/memory.h>
+#include <numaksm/policy.h>
 #include "memory-internal.h"
 
 static nk_host *host;
@@ -270,6 +271,14 @@ static void test_ksm_merges_mergeable_twins_only(void **state)
 {
 	if (access(KSM "run", W_OK) != 0)
 		skip();
+	/* No tuner (nor another test) may drive KSM meanwhile. */
+	nk_error *lock_err = NULL;
+	int lock = nk_tuned_lock(NULL, &lock_err);
+	if (lock < 0) {
+		print_message("skipped: %s\n", nk_error_message(lock_err));
+		nk_error_free(lock_err);
+		skip();
+	}
 	nk_zone *a = create("id=ka,size=16M,mergeable=on");
 	nk_zone *b = create("id=kb,size=16M,mergeable=on");
 	nk_zone *c = create("id=kc,size=16M");
@@ -307,6 +316,7 @@ static void test_ksm_merges_mergeable_twins_only(void **state)
 	nk_zone_free(a);
 	nk_zone_free(b);
 	nk_zone_free(c);
+	close(lock);
 }
 
 static void test_placement_sampling(void **state)

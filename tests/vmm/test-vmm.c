@@ -565,8 +565,10 @@ static void test_affinity(void)
 
 /* ---- KSM -------------------------------------------------------------------- */
 
-static const char *const ksm_knobs[] = {"run", "pages_to_scan", "sleep_millisecs"};
-static char *ksm_saved[3];
+/* In restore order: pages_to_scan is refused under the scan-time advisor
+ * (Linux 6.7+), so the knobs go back before advisor_mode, and run last. */
+static const char *const ksm_knobs[] = {"sleep_millisecs", "pages_to_scan", "advisor_mode", "run"};
+static char *ksm_saved[4];
 
 static bool ksm_write(const char *knob, const char *value)
 {
@@ -581,9 +583,15 @@ static bool ksm_write(const char *knob, const char *value)
 
 static void ksm_restore(void)
 {
-	for (int i = 2; i >= 0; i--) {
+	for (int i = 0; i < 4; i++) {
 		if (!ksm_saved[i])
 			continue;
+		/* advisor_mode reads "none [scan-time]": the bracketed one is set. */
+		char *open = strchr(ksm_saved[i], '['), *close = open ? strchr(open, ']') : NULL;
+		if (open && close) {
+			*close = '\0';
+			memmove(ksm_saved[i], open + 1, strlen(open + 1) + 1);
+		}
 		char *nl = strchr(ksm_saved[i], '\n');
 		if (nl)
 			*nl = '\0';
@@ -634,7 +642,7 @@ static void test_ksm(void)
 		nk_error_free(lock_err);
 		cleanup_and_exit(77);
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		char path[96];
 		snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", ksm_knobs[i]);
 		ksm_saved[i] = read_text(path);
@@ -645,6 +653,8 @@ static void test_ksm(void)
 			   "--load", load, "--hold", NULL);
 	REQUIRE(wait_running("ksm-a", a, 120) && wait_running("ksm-b", b, 120),
 		"VMs did not start");
+	if (ksm_saved[2])
+		REQUIRE(ksm_write("advisor_mode", "none"), "cannot turn the scan-time advisor off");
 	REQUIRE(ksm_write("pages_to_scan", "4000") && ksm_write("sleep_millisecs", "10") &&
 		    ksm_write("run", "1"),
 		"cannot start KSM");
