@@ -331,9 +331,11 @@ _nk_export_ int nk_pin_vmm_open(nk_host *host, int pid, nk_pin_vmm **ret, nk_err
 			     "process %d (%s) is not a VMM: none of its %u threads is named like "
 			     "a vCPU thread",
 			     pid, vmm->comm, vmm->n_threads);
-		return nk_error_hint(err, "vCPU threads are QEMU's 'CPU n/KVM' or 'CPU n/TCG', "
-					  "Cloud Hypervisor's 'vcpuN' and Firecracker's "
-					  "'fc_vcpu N'");
+		return nk_error_hint(err,
+				     "vCPU threads are QEMU's and numaksm-vmm's 'CPU n/KVM' or "
+				     "'CPU n/TCG', "
+				     "Cloud Hypervisor's 'vcpuN' and Firecracker's "
+				     "'fc_vcpu N'");
 	}
 	if (vmm->kind == VMM_QEMU && strcmp(vmm->comm, "numaksm-vmm") == 0)
 		vmm->kind = VMM_NUMAKSM;
