@@ -13,3 +13,7 @@ add_executable(test-vmm-config unit/test-vmm-config.c)
 target_link_libraries(test-vmm-config PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
 add_test(NAME unit/test-vmm-config COMMAND test-vmm-config)
 set_tests_properties(unit/test-vmm-config PROPERTIES LABELS unit TIMEOUT 60)
+
+add_test(NAME unit/vmm-cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-vmm-cli.sh
+                                   $<TARGET_FILE:numaksm-vmm>)
+set_tests_properties(unit/vmm-cli PROPERTIES LABELS unit TIMEOUT 60)

@@ -96,6 +96,9 @@ static const char *vmm_program(void)
 	return p && *p ? p : "numaksm-vmm";
 }
 
+/* Where the next VMM's stdout goes (NULL: ours). */
+static const char *start_stdout;
+
 /* Start a VMM: argv after the program name, NULL-terminated. */
 static pid_t start_vm(const char *first, ...)
 {
@@ -113,6 +116,11 @@ static pid_t start_vm(const char *first, ...)
 	fputc('\n', stderr);
 	pid_t pid = fork();
 	if (pid == 0) {
+		if (start_stdout) {
+			int fd = open(start_stdout, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+				_exit(127);
+		}
 		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "cannot run %s: %m\n", argv[0]);
 		_exit(127);
@@ -785,9 +793,23 @@ static uint64_t io_exits(const char *name)
 
 static void test_control(void)
 {
+	char layout_path[128];
+	snprintf(layout_path, sizeof(layout_path), "%s/layout.json", rundir);
+	start_stdout = layout_path;
 	pid_t pid = start_vm("--name", "ctl", "--memory", "size=32M", "--cpus", "2", "--workload",
-			     "size=512K,passes=0,period=20ms", "--hold", NULL);
+			     "size=512K,passes=0,period=20ms", "--hold", "--json", NULL);
+	start_stdout = NULL;
 	REQUIRE(wait_running("ctl", pid, 120), "VM ctl did not come up");
+
+	/* --json printed the layout once the VM ran: the info object. */
+	json_object *layout = json_object_from_file(layout_path);
+	CHECK(layout && !strcmp(get_str(layout, "name"), "ctl") &&
+		  json_object_array_length(get(layout, "zones")) == 1 &&
+		  json_object_array_length(get(layout, "vcpus")) == 2 &&
+		  get_u64(json_object_array_get_idx(get(layout, "vcpus"), 1), "tid") > 0,
+	      "--json did not print the layout: %s",
+	      layout ? json_object_to_json_string(layout) : "nothing parsable");
+	json_object_put(layout);
 
 	/* A second VMM of the same name is refused; the first lives on. */
 	pid_t twin = start_vm("--name", "ctl", "--memory", "size=32M", NULL);
