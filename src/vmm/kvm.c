@@ -189,6 +189,41 @@ static int setup_system_area(struct vmm *vmm, nk_error **err)
 	return 0;
 }
 
+/* Does kvm_intel run real mode natively (then it never uses its TSS and
+ * identity map)?  "Y" in its module parameter; AMD never needs them. */
+static bool real_mode_native(void)
+{
+	char buf[4] = "";
+	int fd = open("/sys/module/kvm_intel/parameters/unrestricted_guest", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true; /* not Intel */
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && buf[0] == 'Y';
+}
+
+/* Intel's real-mode TSS and identity map go in a gap of guest RAM below
+ * 4 GiB, as KVM requires, or where it never uses them, nowhere. */
+static int set_tss(struct vmm *vmm, nk_error **err)
+{
+	uint64_t gap = vmm->layout.tss_gpa;
+	if (!gap) {
+		if (real_mode_native())
+			return 0;
+		return nk_error_set(err, ENOSPC,
+				    "guest RAM covers the whole first 4 GiB, which leaves KVM no "
+				    "room for its real-mode TSS on this CPU; place a zone above "
+				    "with gpa= to leave a gap");
+	}
+	if (ioctl(vmm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &gap) < 0 && errno != ENOTTY &&
+	    errno != EINVAL)
+		return nk_error_set(err, errno, "KVM_SET_IDENTITY_MAP_ADDR: %m");
+	if (ioctl(vmm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)(gap + NKG_PAGE_SIZE)) < 0 &&
+	    errno != ENOTTY)
+		return nk_error_set(err, errno, "KVM_SET_TSS_ADDR: %m");
+	return 0;
+}
+
 int vmm_kvm_create(struct vmm *vmm, nk_error **err)
 {
 	int mmap_size;
@@ -197,11 +232,9 @@ int vmm_kvm_create(struct vmm *vmm, nk_error **err)
 	if (vmm->vm_fd < 0)
 		return nk_error_set(err, errno, "KVM_CREATE_VM: %m");
 	(void)fcntl(vmm->vm_fd, F_SETFD, FD_CLOEXEC);
-	/* Intel needs a TSS region below 4 GiB that is no guest RAM; our RAM
-	 * never reaches this address (the layout refuses zones above 256 GiB,
-	 * but this is only used in real mode, which the program never runs). */
-	if (ioctl(vmm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0 && errno != ENOTTY)
-		return nk_error_set(err, errno, "KVM_SET_TSS_ADDR: %m");
+	int r = set_tss(vmm, err);
+	if (r < 0)
+		return r;
 
 	for (size_t i = 0; i < vmm->n_zones; i++) {
 		struct kvm_userspace_memory_region region = {
@@ -214,7 +247,7 @@ int vmm_kvm_create(struct vmm *vmm, nk_error **err)
 			return nk_error_set(err, errno, "zone %s: KVM_SET_USER_MEMORY_REGION: %m",
 					    nk_zone_spec(vmm->zones[i].zone)->id);
 	}
-	int r = setup_system_area(vmm, err);
+	r = setup_system_area(vmm, err);
 	if (r < 0)
 		return r;
 

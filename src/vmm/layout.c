@@ -307,6 +307,29 @@ static int share_pages(const struct vmm_config *cfg, unsigned n_nodes, uint64_t 
 	return 0;
 }
 
+/* KVM on Intel wants, for real mode, a 3-page TSS and a page of identity
+ * page tables below 4 GiB that are no guest RAM.  The highest such gap at or
+ * below where QEMU puts them (0xfffbc000); 0 when RAM covers it all. */
+static uint64_t find_tss_gap(const struct vmm_config *cfg)
+{
+	const uint64_t len = 4 * NKG_PAGE_SIZE;
+	uint64_t at = 0xfffbc000ull;
+
+	for (;;) {
+		const struct vmm_zone_cfg *hit = NULL;
+		for (size_t i = 0; i < cfg->n_zones; i++) {
+			const struct vmm_zone_cfg *z = &cfg->zones[i];
+			if (z->gpa < at + len && at < z->gpa + z->spec.size_bytes)
+				hit = z;
+		}
+		if (!hit)
+			return at;
+		if (hit->gpa < len)
+			return 0;
+		at = (hit->gpa - len) & ~(NKG_PAGE_SIZE - 1);
+	}
+}
+
 int vmm_layout_compute(struct vmm_config *cfg, struct vmm_layout *ret, nk_error **err)
 {
 	struct vmm_layout l = {0};
@@ -317,6 +340,7 @@ int vmm_layout_compute(struct vmm_config *cfg, struct vmm_layout *ret, nk_error 
 	r = place_zones(cfg, &l.gpa_end, err);
 	if (r < 0)
 		return r;
+	l.tss_gpa = find_tss_gap(cfg);
 	r = check_loads(cfg, err);
 	if (r < 0)
 		return r;

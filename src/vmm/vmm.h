@@ -91,6 +91,7 @@ void vmm_usage(FILE *out);
 
 struct vmm_layout {
 	uint64_t gpa_end; /* highest zone end */
+	uint64_t tss_gpa; /* 4 free pages below 4 GiB for KVM on Intel (0: none) */
 	unsigned n_guest_nodes;
 	struct nkg_work work[NKG_MAX_VCPUS];	  /* the workload's pages per vCPU */
 	struct nkg_work fill_work[NKG_MAX_VCPUS]; /* the host fill's pages per vCPU */

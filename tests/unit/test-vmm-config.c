@@ -112,6 +112,26 @@ static void test_zone_placement(void **state)
 	vmm_config_done(&cfg);
 }
 
+/* KVM's real-mode TSS on Intel goes in a gap of guest RAM below 4 GiB. */
+static void test_tss_gap(void **state)
+{
+	struct vmm_config cfg;
+	struct vmm_layout l;
+	const char *msg;
+	(void)state;
+	assert_int_equal(setup(&cfg, &l, &msg, "--name", "t", "--memory", "size=64M", NULL), 0);
+	assert_int_equal(l.tss_gpa, 0xfffbc000ull);
+	vmm_config_done(&cfg);
+	assert_int_equal(setup(&cfg, &l, &msg, "--name", "t", "--memory", "size=8G", NULL), 0);
+	assert_int_equal(l.tss_gpa, 0);
+	vmm_config_done(&cfg);
+	assert_int_equal(setup(&cfg, &l, &msg, "--name", "t", "--memory-zone", "id=a,size=2G",
+			       "--memory-zone", "id=b,size=2G,gpa=0x80200000", NULL),
+			 0);
+	assert_int_equal(l.tss_gpa, 0x80200000ull - 4 * 4096);
+	vmm_config_done(&cfg);
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -379,11 +399,11 @@ static void test_control_rejects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_one_zone),	    cmocka_unit_test(test_zone_placement),
-	    cmocka_unit_test(test_refusals),	    cmocka_unit_test(test_loads_cut_work),
-	    cmocka_unit_test(test_numa_work),	    cmocka_unit_test(test_content_parse),
-	    cmocka_unit_test(test_page_tables),	    cmocka_unit_test(test_pagegen),
-	    cmocka_unit_test(test_control_rejects),
+	    cmocka_unit_test(test_one_zone),	   cmocka_unit_test(test_zone_placement),
+	    cmocka_unit_test(test_tss_gap),	   cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_loads_cut_work), cmocka_unit_test(test_numa_work),
+	    cmocka_unit_test(test_content_parse),  cmocka_unit_test(test_page_tables),
+	    cmocka_unit_test(test_pagegen),	   cmocka_unit_test(test_control_rejects),
 	};
 	int fd = mkstemp(small_file);
 	if (fd < 0 || write(fd,
