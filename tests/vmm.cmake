@@ -3,7 +3,7 @@
 add_executable(test-vmm vmm/test-vmm.c)
 target_link_libraries(test-vmm PRIVATE numaksm_obj PkgConfig::JSONC PkgConfig::NUMA)
 target_include_directories(test-vmm PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/vmm)
-foreach(t patterns affinity ksm signals control numa)
+foreach(t patterns affinity ksm signals control numa hugepages)
   add_test(NAME host/vmm/${t} COMMAND test-vmm ${t})
   set_tests_properties(host/vmm/${t} PROPERTIES LABELS host TIMEOUT 600 SKIP_RETURN_CODE 77
                        ENVIRONMENT "NUMAKSM_VMM=$<TARGET_FILE:numaksm-vmm>")

@@ -15,6 +15,7 @@
  *   test-vmm control    info, pause/resume, mergeable, migrate; malformed
  *                       messages are rejected and the VM lives on
  *   test-vmm numa       two guest nodes bound to two host nodes (lab)
+ *   test-vmm hugepages  a 1G zone on node 1, a 2M zone on node 0 (lab)
  *
  * The VMM is $NUMAKSM_VMM or numaksm-vmm from PATH; each test uses its own
  * NUMAKSM_RUNTIME_DIR, so it never meets the host's VMs.
@@ -1022,17 +1023,85 @@ static void test_numa(void)
 	free(cpus1);
 }
 
+/* ---- 1G and 2M hugepages ---------------------------------------------------- */
+
+static uint64_t pool_free(int node, const char *size)
+{
+	char path[128];
+	snprintf(path, sizeof(path),
+		 "/sys/devices/system/node/node%d/hugepages/hugepages-%s/free_hugepages", node,
+		 size);
+	char *text = read_text(path);
+	uint64_t v = text ? strtoull(text, NULL, 10) : 0;
+	free(text);
+	return v;
+}
+
+static void test_hugepages(void)
+{
+	if (pool_free(1, "1048576kB") < 1 || pool_free(0, "2048kB") < 32) {
+		printf("SKIP: needs a free 1G page on node 1 and 32 free 2M pages on node 0 (the "
+		       "NUMA lab's kvm topology has them)\n");
+		cleanup_and_exit(77);
+	}
+	uint64_t free_1g = pool_free(1, "1048576kB"), free_2m = pool_free(0, "2048kB");
+	pid_t pid = start_vm(
+	    "--name", "huge", "--memory-zone", "id=big,size=1G,hugepages=1G,policy=bind,nodes=1",
+	    "--memory-zone", "id=small,size=64M,hugepages=2M,policy=bind,nodes=0", "--numa",
+	    "guest_node=0,cpus=0,zones=big", "--numa", "guest_node=1,cpus=1,zones=small", "--cpus",
+	    "2", "--workload", "size=4M,seed=3", "--hold", NULL);
+	REQUIRE(wait_running("huge", pid, 120), "VM huge did not come up");
+	json_object *reply = wait_halted("huge", 300), *in = get(reply, "result");
+	REQUIRE(in, "VM huge did not finish");
+	json_object *big = json_object_array_get_idx(get(in, "zones"), 0),
+		    *small = json_object_array_get_idx(get(in, "zones"), 1);
+	CHECK(get_u64(big, "page_size") == 1ull << 30 && get_u64(big, "gpa") == 0,
+	      "zone big: page size %llu at 0x%llx", (unsigned long long)get_u64(big, "page_size"),
+	      (unsigned long long)get_u64(big, "gpa"));
+	/* The 2M zone goes after the 1G one, 2 MiB aligned. */
+	CHECK(get_u64(small, "page_size") == 2u << 20 && get_u64(small, "gpa") == 1ull << 30,
+	      "zone small: page size %llu at 0x%llx",
+	      (unsigned long long)get_u64(small, "page_size"),
+	      (unsigned long long)get_u64(small, "gpa"));
+	CHECK(pool_free(1, "1048576kB") == free_1g - 1, "the VM does not hold node 1's 1G page");
+	CHECK(pool_free(0, "2048kB") == free_2m - 32, "the VM does not hold 32 2M pages of node 0");
+	uint64_t counts[2][2] = {{0}};
+	pages_on_nodes(pid, get_u64(big, "host_addr"), 1ull << 30, 1ull << 30, counts[0], 1);
+	pages_on_nodes(pid, get_u64(small, "host_addr"), 64u << 20, 2u << 20, counts[1], 1);
+	CHECK(counts[0][1] == 1 && counts[1][0] == 32,
+	      "hugepages on the wrong nodes: big %llu/%llu, "
+	      "small %llu/%llu",
+	      (unsigned long long)counts[0][0], (unsigned long long)counts[0][1],
+	      (unsigned long long)counts[1][0], (unsigned long long)counts[1][1]);
+	uint64_t kinds[3] = {0}, pages, sum;
+	uint64_t bad = check_pages_outside(pid, in, 0, kinds, &pages, &sum);
+	json_object *vcpus = get(in, "vcpus");
+	uint64_t errors = 0;
+	for (size_t v = 0; v < json_object_array_length(vcpus); v++)
+		errors += get_u64(json_object_array_get_idx(vcpus, v), "verify_errors");
+	printf("hugepages: 1G zone at 0 on node 1, 2M zone at 1 GiB on node 0; %llu pages written "
+	       "by the guest, %llu bad from outside, %llu bad in the guest\n",
+	       (unsigned long long)pages, (unsigned long long)bad, (unsigned long long)errors);
+	CHECK(pages == 1024 && bad == 0 && errors == 0, "guest pages in hugepage zones are wrong");
+	json_object_put(reply);
+	stop_vm("huge", pid);
+	CHECK(pool_free(1, "1048576kB") == free_1g && pool_free(0, "2048kB") == free_2m,
+	      "hugepages not given back after stop");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		void (*run)(void);
 	} tests[] = {
-	    {"patterns", test_patterns}, {"affinity", test_affinity}, {"ksm", test_ksm},
-	    {"signals", test_signals},	 {"control", test_control},   {"numa", test_numa},
+	    {"patterns", test_patterns},   {"affinity", test_affinity}, {"ksm", test_ksm},
+	    {"signals", test_signals},	   {"control", test_control},	{"numa", test_numa},
+	    {"hugepages", test_hugepages},
 	};
 	if (argc != 2) {
-		fprintf(stderr, "usage: test-vmm patterns|affinity|ksm|signals|control|numa\n");
+		fprintf(stderr,
+			"usage: test-vmm patterns|affinity|ksm|signals|control|numa|hugepages\n");
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
