@@ -138,7 +138,19 @@ static void unplan_pins(struct vmm *vmm)
 	vmm->pins_saved = false;
 }
 
-static int create_zones(struct vmm *vmm, nk_error **err)
+/* A stop signal that came while the VM was being built: stop there (the
+ * signals are blocked and wait on the signalfd, so this takes them). */
+static bool stop_pending(int sig_fd)
+{
+	struct signalfd_siginfo si;
+	if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
+		return false;
+	vmm_log(NK_LOG_INFO, "%s before the guest ran: undoing what was created",
+		strsignal((int)si.ssi_signo));
+	return true;
+}
+
+static int create_zones(struct vmm *vmm, int sig_fd, nk_error **err)
 {
 	vmm->zones = calloc(vmm->cfg->n_zones, sizeof(*vmm->zones));
 	if (!vmm->zones)
@@ -150,6 +162,8 @@ static int create_zones(struct vmm *vmm, nk_error **err)
 			return r;
 		vmm->zones[i].gpa = vmm->cfg->zones[i].gpa;
 		vmm->n_zones = i + 1;
+		if (stop_pending(sig_fd))
+			return 1;
 	}
 	return 0;
 }
@@ -324,6 +338,8 @@ static void teardown(struct vmm *vmm)
 	nk_host_free(vmm->host);
 }
 
+/* @return 0 when the VM ran and stopped, 1 when a stop signal came before
+ * it ran, -errno on failure. */
 static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 {
 	const struct vmm_config *cfg = vmm->cfg;
@@ -349,15 +365,21 @@ static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 		if (r < 0)
 			return r;
 	}
-	r = create_zones(vmm, err);
-	if (r < 0)
+	/* Creating zones (prefault) and the fill take a while: a stop signal
+	 * is looked at after each step. */
+	r = create_zones(vmm, sig_fd, err);
+	if (r != 0)
 		return r;
 	r = vmm_load_files(vmm, err);
 	if (r < 0)
 		return r;
+	if (stop_pending(sig_fd))
+		return 1;
 	r = vmm_fill(vmm, err);
 	if (r < 0)
 		return r;
+	if (stop_pending(sig_fd))
+		return 1;
 	if (cfg->fill.set)
 		vmm_log(NK_LOG_INFO, "host-written fill: %llu pages in %.2f s",
 			(unsigned long long)vmm->fill_pages_written, vmm->fill_seconds);
@@ -442,6 +464,8 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		print_error(NULL, r, err);
 		status = 1;
+	} else if (r == 1) {
+		status = 0; /* stopped on request before it ran */
 	} else {
 		status = result_status(&vmm);
 	}

@@ -757,6 +757,22 @@ static void test_signals(void)
 		printf("signals: %s: exit %d, socket, registry and pins gone%s\n",
 		       strsignal(sigs[i]), status, huge ? ", hugepages back in the pool" : "");
 	}
+	/* SIGTERM while the VM is still being built (a 1 GiB zone being
+	 * prefaulted): it stops there, undoing what it made. */
+	char registry[128], socket_path[128];
+	snprintf(registry, sizeof(registry), "%s/vm/early.json", rundir);
+	snprintf(socket_path, sizeof(socket_path), "%s/early.sock", rundir);
+	pid_t pid = start_vm("--name", "early", "--memory", "size=1G,prefault=on", "--hold", NULL);
+	double end = now_s() + 60;
+	while (access(registry, F_OK) < 0 && now_s() < end && waitpid(pid, NULL, WNOHANG) == 0)
+		usleep(1000);
+	double t0 = now_s();
+	kill(pid, SIGTERM);
+	int status = wait_vm(pid, 120);
+	printf("signals: SIGTERM while building: exit %d after %.2f s\n", status, now_s() - t0);
+	CHECK(status == 0, "SIGTERM while building: exit %d, not 0", status);
+	CHECK(access(registry, F_OK) < 0 && access(socket_path, F_OK) < 0,
+	      "SIGTERM while building left the registry entry or the socket");
 }
 
 /* ---- control ---------------------------------------------------------------- */
