@@ -195,10 +195,7 @@ int cg_store_open(const char *dir, struct cg_store *ret, nk_error **err)
 	struct cg_store s = {.lock_fd = -1};
 	_cleanup_free_ char *lock = NULL;
 
-	if (!dir)
-		dir = secure_getenv("NUMAKSM_RUNTIME_DIR");
-	if (!dir || !*dir)
-		dir = "/run/numaksm";
+	dir = nk_runtime_dir(dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		int hinted = nk_error_set(err, errno, "cannot create runtime directory %s: %s", dir,
 					  strerror(errno));

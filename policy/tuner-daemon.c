@@ -45,13 +45,6 @@ struct nk_tuned {
 	double vms_scanned_at; /* < 0 before the first scan */
 };
 
-static const char *runtime_dir(const char *dir)
-{
-	if (!dir || !*dir)
-		dir = secure_getenv("NUMAKSM_RUNTIME_DIR");
-	return dir && *dir ? dir : "/run/numaksm";
-}
-
 static int path_in(const char *dir, const char *name, char **ret)
 {
 	return asprintf(ret, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
@@ -260,14 +253,14 @@ static int lock_take(const char *dir, int *ret_fd, nk_error **err)
 _nk_export_ int nk_tuned_lock(const char *dir, nk_error **err)
 {
 	int fd = -1;
-	int r = lock_take(runtime_dir(dir), &fd, err);
+	int r = lock_take(nk_runtime_dir(dir), &fd, err);
 	return r < 0 ? r : fd;
 }
 
 _nk_export_ int nk_tuned_running(const char *dir, pid_t *ret_pid)
 {
 	_cleanup_free_ char *path = NULL;
-	if (path_in(runtime_dir(dir), LOCK_NAME, &path) < 0)
+	if (path_in(nk_runtime_dir(dir), LOCK_NAME, &path) < 0)
 		return -ENOMEM;
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -404,7 +397,7 @@ _nk_export_ int nk_tuned_start(nk_host *host, const nk_conf *policy,
 	const struct nk_tuner_config *cfg = nk_conf_tuner(policy);
 	int r;
 
-	if (!t || !(t->dir = strdup(runtime_dir(options ? options->runtime_dir : NULL))))
+	if (!t || !(t->dir = strdup(nk_runtime_dir(options ? options->runtime_dir : NULL))))
 		return nk_error_set(err, ENOMEM, "out of memory");
 	t->host = host;
 	t->policy = policy;
@@ -577,7 +570,7 @@ _nk_export_ int nk_tuned_stop(nk_tuned *t, nk_error **err)
 _nk_export_ int nk_tuned_restore(nk_host *host, const char *dir, nk_error **err)
 {
 	_cleanup_close_ int fd = -1;
-	dir = runtime_dir(dir);
+	dir = nk_runtime_dir(dir);
 	int r = nk_host_require_live(host, "restore KSM settings", err);
 	if (r < 0)
 		return r;

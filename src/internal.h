@@ -100,6 +100,15 @@ static inline char *nk_strip_newline(char *s)
 	return s;
 }
 
+/* Where numaksm keeps its state, locks and sockets: `dir` when given, else
+ * $NUMAKSM_RUNTIME_DIR, else /run/numaksm. */
+static inline const char *nk_runtime_dir(const char *dir)
+{
+	if (!dir || !*dir)
+		dir = secure_getenv("NUMAKSM_RUNTIME_DIR");
+	return dir && *dir ? dir : "/run/numaksm";
+}
+
 /* strdup that reports -ENOMEM through the usual convention. */
 static inline int nk_strdup(const char *s, char **ret)
 {

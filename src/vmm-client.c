@@ -16,18 +16,35 @@
 
 #define REPLY_MAX (1024 * 1024)
 
-static const char *rundir(const char *runtime_dir)
-{
-	const char *dir = runtime_dir ? runtime_dir : secure_getenv("NUMAKSM_RUNTIME_DIR");
-	return dir && *dir ? dir : "/run/numaksm";
-}
-
 static bool valid_name(const char *name)
 {
 	size_t len = strlen(name);
-	return len > 0 && len <= 64 && name[0] != '.' &&
+	return len > 0 && len <= 64 && name[0] != '.' && name[0] != '-' &&
 	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
 		   len;
+}
+
+_nk_export_ int nk_vmm_paths(const char *runtime_dir, const char *name, char **ret_socket,
+			     char **ret_registry, nk_error **err)
+{
+	_cleanup_free_ char *socket_path = NULL, *registry = NULL;
+	const char *dir = nk_runtime_dir(runtime_dir);
+
+	if (!valid_name(name))
+		return nk_error_set(
+		    err, EINVAL,
+		    "'%s' is not a VM name: use 1 to 64 letters, digits, '_', '.' or "
+		    "'-', not starting with '.' or '-'",
+		    name);
+	if (ret_socket && asprintf(&socket_path, "%s/%s.sock", dir, name) < 0)
+		return -ENOMEM;
+	if (ret_registry && asprintf(&registry, "%s/vm/%s.json", dir, name) < 0)
+		return -ENOMEM;
+	if (ret_socket)
+		*ret_socket = TAKE_PTR(socket_path);
+	if (ret_registry)
+		*ret_registry = TAKE_PTR(registry);
+	return 0;
 }
 
 _nk_export_ int nk_vmm_call(const char *runtime_dir, const char *name, const char *request,
@@ -35,14 +52,15 @@ _nk_export_ int nk_vmm_call(const char *runtime_dir, const char *name, const cha
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
+	_cleanup_free_ char *buf = NULL, *socket_path = NULL;
 
-	if (!valid_name(name))
-		return nk_error_set(err, EINVAL, "'%s' is not a VM name", name);
-	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock",
-			     rundir(runtime_dir), name) >= sizeof(addr.sun_path))
+	int r = nk_vmm_paths(runtime_dir, name, &socket_path, NULL, err);
+	if (r < 0)
+		return r;
+	if (strlen(socket_path) >= sizeof(addr.sun_path))
 		return nk_error_set(err, ENAMETOOLONG, "the socket path of VM '%s' is too long",
 				    name);
+	strcpy(addr.sun_path, socket_path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return nk_error_set(err, errno, "socket: %m");
@@ -66,7 +84,6 @@ _nk_export_ int nk_vmm_call(const char *runtime_dir, const char *name, const cha
 		return nk_error_set(err, errno, "cannot send to VM '%s': %m", name);
 
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	int r;
 	do
 		r = poll(&pfd, 1, timeout_ms > 0 ? timeout_ms : 30000);
 	while (r < 0 && errno == EINTR);
@@ -106,7 +123,7 @@ _nk_export_ int nk_vmm_list(const char *runtime_dir, char ***ret_names, nk_error
 	_cleanup_strv_ char **names = calloc(1, sizeof(*names));
 	size_t n = 0;
 
-	if (!names || asprintf(&dir_path, "%s/vm", rundir(runtime_dir)) < 0)
+	if (!names || asprintf(&dir_path, "%s/vm", nk_runtime_dir(runtime_dir)) < 0)
 		return -ENOMEM;
 	DIR *dir = opendir(dir_path);
 	if (!dir && errno != ENOENT)

@@ -403,10 +403,7 @@ _nk_export_ int nk_pin_state_open(nk_host *host, const char *dir, unsigned flags
 
 	if (nk_pin_state_new(&s) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	if (!dir)
-		dir = secure_getenv("NUMAKSM_RUNTIME_DIR");
-	if (!dir || !*dir)
-		dir = "/run/numaksm";
+	dir = nk_runtime_dir(dir);
 	s->writable = flags & NK_PIN_STATE_WRITE;
 	if (!(s->dir = strdup(dir)))
 		return nk_error_set(err, ENOMEM, "out of memory");

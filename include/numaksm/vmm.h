@@ -22,6 +22,17 @@ extern "C" {
 #define NK_VMM_PROTOCOL_VERSION 1
 
 /**
+ * The control socket and registry entry of VM `name` under `runtime_dir`
+ * (NULL: $NUMAKSM_RUNTIME_DIR, else /run/numaksm): RUNDIR/NAME.sock and
+ * RUNDIR/vm/NAME.json (free() them; pass NULL for either not wanted).
+ * A VM name is 1 to 64 letters, digits, '_', '.' or '-', not starting with
+ * '.' or '-', so it is safe as a file name.
+ * @return 0; -EINVAL for a name that cannot be a VM's, with a message.
+ */
+int nk_vmm_paths(const char *runtime_dir, const char *name, char **ret_socket, char **ret_registry,
+		 nk_error **err);
+
+/**
  * Send `request` (JSON text) to VM `name` and wait up to `timeout_ms`
  * (0: 30 s) for the reply, returned as JSON text (free() it).  A reply
  * with "ok": false is still a reply (return 0): the caller reads it.

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "numaksm/vmm.h"
 #include "vmm.h"
 
 void vmm_config_init(struct vmm_config *cfg)
@@ -539,15 +540,6 @@ static int parse_load(struct vmm_config *cfg, const char *text, nk_error **err)
 	return 0;
 }
 
-static bool valid_name(const char *name)
-{
-	size_t len = strlen(name);
-	if (len == 0 || len > VMM_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return false;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
-	       len;
-}
-
 int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **err)
 {
 	enum {
@@ -586,12 +578,9 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 	while (r == 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_NAME:
-			if (!valid_name(optarg))
-				return nk_error_set(
-				    err, EINVAL,
-				    "--name '%s': use 1 to %d letters, digits, '_', '.' "
-				    "or '-', not starting with '.' or '-'",
-				    optarg, VMM_NAME_MAX);
+			/* A name is part of file names: the library's rule. */
+			if (nk_vmm_paths(NULL, optarg, NULL, NULL, err) < 0)
+				return nk_error_prefix(err, "--name");
 			free(cfg->name);
 			cfg->name = strdup(optarg);
 			r = cfg->name ? 0 : -ENOMEM;

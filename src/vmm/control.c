@@ -19,14 +19,8 @@
 
 #include "internal.h"
 #include "numaksm/ksm.h"
+#include "numaksm/vmm.h"
 #include "vmm.h"
-
-static const char *runtime_dir(const struct vmm_config *cfg)
-{
-	const char *dir =
-	    cfg->runtime_dir ? cfg->runtime_dir : secure_getenv("NUMAKSM_RUNTIME_DIR");
-	return dir && *dir ? dir : "/run/numaksm";
-}
 
 static int make_dir(const char *path, nk_error **err)
 {
@@ -41,17 +35,23 @@ static int make_dir(const char *path, nk_error **err)
 /* Take the name: the registry entry, locked for the VM's life. */
 static int registry_claim(struct vmm *vmm, nk_error **err)
 {
-	const char *dir = runtime_dir(vmm->cfg);
-	_cleanup_free_ char *vmdir = NULL;
+	_cleanup_free_ char *dir = NULL, *vmdir = NULL;
 	int r;
 
+	r = nk_vmm_paths(vmm->cfg->runtime_dir, vmm->cfg->name, &vmm->socket_path,
+			 &vmm->registry_path, err);
+	if (r < 0)
+		return r;
+	/* RUNDIR and RUNDIR/vm: the directories of the socket and the entry. */
+	dir =
+	    strndup(vmm->socket_path, (size_t)(strrchr(vmm->socket_path, '/') - vmm->socket_path));
+	vmdir = strndup(vmm->registry_path,
+			(size_t)(strrchr(vmm->registry_path, '/') - vmm->registry_path));
+	if (!dir || !vmdir)
+		return -ENOMEM;
 	r = make_dir(dir, err);
 	if (r < 0)
 		return r;
-	if (asprintf(&vmdir, "%s/vm", dir) < 0 ||
-	    asprintf(&vmm->registry_path, "%s/vm/%s.json", dir, vmm->cfg->name) < 0 ||
-	    asprintf(&vmm->socket_path, "%s/%s.sock", dir, vmm->cfg->name) < 0)
-		return -ENOMEM;
 	r = make_dir(vmdir, err);
 	if (r < 0)
 		return r;

@@ -16,7 +16,6 @@
 #include "numaksm/memory.h"
 #include "numaksm/vcpu.h"
 
-#define VMM_NAME_MAX	  64
 #define VMM_PROTO_VERSION 1
 #define VMM_MSG_MAX	  (256 * 1024)
 
