@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <numaksm/core.h>
+#include <numaksm/ksm-control.h>
 #include <numaksm/policy.h>
 #include <numaksm/vmm.h>
 
@@ -40,11 +41,8 @@
 static pid_t pids[MAX_VMS];
 static int n_vms = 4;
 static char rundir[64];
-static char *saved_knobs[4];
-/* In restore order: the knobs, then merge_across_nodes (only while
- * nothing is shared), then run. */
-static const char *const knobs[] = {"sleep_millisecs", "pages_to_scan", "merge_across_nodes",
-				    "run"};
+static nk_host *host;
+static struct nk_ksm_settings saved_knobs; /* mask 0 until read */
 
 static double now_s(void)
 {
@@ -76,15 +74,17 @@ static uint64_t read_u64(const char *path)
 	return v;
 }
 
-static int write_knob(const char *knob, const char *value)
+static void set_knob(struct nk_ksm_settings *s, enum nk_ksm_param param, uint64_t value)
 {
-	char path[96];
-	snprintf(path, sizeof(path), KSM "%s", knob);
-	FILE *f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	int ok = fputs(value, f) >= 0;
-	return fclose(f) == 0 && ok ? 0 : -EIO;
+	s->value[param] = value;
+	s->mask |= 1u << param;
+}
+
+/* The library checks the knobs before writing, orders the writes and puts
+ * back what it wrote when the kernel refuses one. */
+static int apply_knobs(const struct nk_ksm_settings *s, nk_error **err)
+{
+	return nk_ksm_apply(host, s, NK_KSM_APPLY_UNMERGE, NULL, err);
 }
 
 static void stop_fleet(void)
@@ -101,17 +101,15 @@ static void stop_fleet(void)
 static void restore(void)
 {
 	stop_fleet();
-	/* Unmerge first: merge_across_nodes is refused while pages are shared. */
-	write_knob("run", "2");
-	for (int i = 0; i < 4; i++) {
-		if (!saved_knobs[i])
-			continue;
-		saved_knobs[i][strcspn(saved_knobs[i], "\n")] = '\0';
-		if (write_knob(knobs[i], saved_knobs[i]) < 0)
-			fprintf(stderr, "cannot restore ksm/%s to %s\n", knobs[i], saved_knobs[i]);
-		free(saved_knobs[i]);
-		saved_knobs[i] = NULL;
+	if (saved_knobs.mask) {
+		nk_error *e = NULL;
+		if (apply_knobs(&saved_knobs, &e) < 0)
+			fprintf(stderr, "cannot put KSM's knobs back: %s\n",
+				e ? nk_error_message(e) : "?");
+		nk_error_free(e);
+		saved_knobs.mask = 0;
 	}
+	host = nk_host_free(host);
 	if (rundir[0]) {
 		char cmd[96];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rundir);
@@ -192,27 +190,17 @@ static void locality(int i, int node, uint64_t *ret_local, uint64_t *ret_remote)
 	json_object_put(in);
 }
 
+/* ksmd's CPU time so far, in seconds (0 when it cannot be read). */
 static double ksmd_cpu_s(void)
 {
-	static int pid;
-	if (!pid) {
-		for (int p = 2; p < 4096 && !pid; p++) {
-			char path[64];
-			snprintf(path, sizeof(path), "/proc/%d/comm", p);
-			char *comm = read_text(path);
-			if (comm && !strcmp(comm, "ksmd\n"))
-				pid = p;
-			free(comm);
-		}
-	}
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	char *stat = read_text(path), *s = stat ? strrchr(stat, ')') : NULL;
-	unsigned long long ut = 0, st = 0;
-	if (s)
-		sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st);
-	free(stat);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	static pid_t pid;
+	struct nk_proc_cputime t;
+
+	if (!pid && nk_ksmd_find(host, &pid, NULL) < 0)
+		return 0;
+	if (nk_proc_cputime_read(host, pid, &t, NULL) < 0)
+		return 0;
+	return (double)t.run_ns / 1e9;
 }
 
 struct result {
@@ -223,15 +211,18 @@ static struct result run_round(int mode, const char *vmm, const char *size, cons
 			       const char *image, const int *nodes, int n_nodes)
 {
 	struct result res = {0};
-	char buf[32];
+	struct nk_ksm_settings want = {0};
+	nk_error *e = NULL;
 
-	/* merge_across_nodes only changes while nothing is merged. */
-	if (write_knob("run", "2") < 0)
-		die("cannot unmerge (run=2)");
-	snprintf(buf, sizeof(buf), "%d", mode);
-	if (write_knob("merge_across_nodes", buf) < 0)
-		die("cannot set merge_across_nodes=%d", mode);
-	write_knob("run", "0");
+	/* KSM stopped with nothing merged, in the mode of this round. */
+	set_knob(&want, NK_KSM_RUN, 2);
+	if (apply_knobs(&want, &e) < 0)
+		die("cannot unmerge: %s", nk_error_message(e));
+	want = (struct nk_ksm_settings){0};
+	set_knob(&want, NK_KSM_MERGE_ACROSS_NODES, (uint64_t)mode);
+	set_knob(&want, NK_KSM_RUN, 0);
+	if (apply_knobs(&want, &e) < 0)
+		die("cannot set merge_across_nodes=%d: %s", mode, nk_error_message(e));
 
 	for (int i = 0; i < n_vms; i++) {
 		char name[32], mem[96], load[160], fillspec[96];
@@ -286,9 +277,14 @@ static struct result run_round(int mode, const char *vmm, const char *size, cons
 	double times[1200];
 	uint64_t sharing[1200];
 	int n = 0, stable = 0;
-	write_knob("pages_to_scan", "2000");
-	write_knob("sleep_millisecs", "10");
-	write_knob("run", "1");
+	want = (struct nk_ksm_settings){0};
+	if (saved_knobs.mask & (1u << NK_KSM_ADVISOR_MODE))
+		set_knob(&want, NK_KSM_ADVISOR_MODE, NK_KSM_ADVISOR_NONE);
+	set_knob(&want, NK_KSM_PAGES_TO_SCAN, 2000);
+	set_knob(&want, NK_KSM_SLEEP_MILLISECS, 10);
+	set_knob(&want, NK_KSM_RUN, 1);
+	if (apply_knobs(&want, &e) < 0)
+		die("cannot start KSM: %s", nk_error_message(e));
 	while (n < 1200 && stable < 3) {
 		usleep(250000);
 		times[n] = now_s() - t0;
@@ -410,10 +406,15 @@ int main(int argc, char **argv)
 	snprintf(rundir, sizeof(rundir), "/tmp/numaksm-bench-fleet.XXXXXX");
 	if (!mkdtemp(rundir))
 		return 1;
-	for (int i = 0; i < 4; i++) {
-		char path[96];
-		snprintf(path, sizeof(path), KSM "%s", knobs[i]);
-		saved_knobs[i] = read_text(path);
+	nk_error *knob_err = NULL;
+	uint32_t mask = 1u << NK_KSM_RUN | 1u << NK_KSM_PAGES_TO_SCAN |
+			1u << NK_KSM_SLEEP_MILLISECS | 1u << NK_KSM_MERGE_ACROSS_NODES |
+			1u << NK_KSM_ADVISOR_MODE;
+	if (nk_host_open(NULL, &host, &knob_err) < 0 ||
+	    nk_ksm_settings_read(host, mask, &saved_knobs, &knob_err) < 0) {
+		fprintf(stderr, "numaksm-bench-fleet: %s\n",
+			knob_err ? nk_error_message(knob_err) : "cannot read KSM's knobs");
+		return 1;
 	}
 	signal(SIGINT, SIG_IGN);
 
