@@ -38,6 +38,7 @@
 
 #include "internal.h"
 #include "numaksm/core.h"
+#include "numaksm/ksm-control.h"
 #include "numaksm/policy.h"
 #include "numaksm/vmm.h"
 #include "pagegen.h"
@@ -574,42 +575,21 @@ static void test_affinity(void)
 
 /* ---- KSM -------------------------------------------------------------------- */
 
-/* In restore order: pages_to_scan is refused under the scan-time advisor
- * (Linux 6.7+), so the knobs go back before advisor_mode, and run last. */
-static const char *const ksm_knobs[] = {"sleep_millisecs", "pages_to_scan", "advisor_mode", "run"};
-static char *ksm_saved[4];
-
-static bool ksm_write(const char *knob, const char *value)
-{
-	char path[96];
-	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", knob);
-	FILE *f = fopen(path, "we");
-	if (!f)
-		return false;
-	bool ok = fputs(value, f) >= 0;
-	return (fclose(f) == 0) && ok;
-}
+/* KSM's knobs as they were (mask 0: not saved), and the host to write them. */
+static struct nk_ksm_settings ksm_saved;
+static nk_host *ksm_host;
 
 static void ksm_restore(void)
 {
-	for (int i = 0; i < 4; i++) {
-		if (!ksm_saved[i])
-			continue;
-		/* advisor_mode reads "none [scan-time]": the bracketed one is set. */
-		char *open = strchr(ksm_saved[i], '['), *close = open ? strchr(open, ']') : NULL;
-		if (open && close) {
-			*close = '\0';
-			memmove(ksm_saved[i], open + 1, strlen(open + 1) + 1);
-		}
-		char *nl = strchr(ksm_saved[i], '\n');
-		if (nl)
-			*nl = '\0';
-		if (!ksm_write(ksm_knobs[i], ksm_saved[i]))
-			fprintf(stderr, "cannot restore ksm/%s to %s\n", ksm_knobs[i],
-				ksm_saved[i]);
-		free(ksm_saved[i]);
-		ksm_saved[i] = NULL;
+	if (ksm_saved.mask) {
+		nk_error *e = NULL;
+		if (nk_ksm_apply(ksm_host, &ksm_saved, NK_KSM_APPLY_UNMERGE, NULL, &e) < 0)
+			fprintf(stderr, "cannot put KSM's knobs back: %s\n",
+				e ? nk_error_message(e) : "?");
+		nk_error_free(e);
+		ksm_saved.mask = 0;
 	}
+	ksm_host = nk_host_free(ksm_host);
 }
 
 static uint64_t merging_pages(pid_t pid)
@@ -651,22 +631,32 @@ static void test_ksm(void)
 		nk_error_free(lock_err);
 		cleanup_and_exit(77);
 	}
-	for (int i = 0; i < 4; i++) {
-		char path[96];
-		snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", ksm_knobs[i]);
-		ksm_saved[i] = read_text(path);
-	}
+	/* The library reads and writes the knobs: it orders pages_to_scan
+	 * and advisor_mode (Linux 6.7+) and knows which this kernel has. */
+	enum nk_ksm_param knobs[] = {NK_KSM_RUN, NK_KSM_PAGES_TO_SCAN, NK_KSM_SLEEP_MILLISECS,
+				     NK_KSM_ADVISOR_MODE};
+	struct nk_ksm_settings want = {0};
+	uint32_t mask = 0;
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		mask |= 1u << knobs[i];
+	REQUIRE(nk_host_open(NULL, &ksm_host, NULL) == 0 &&
+		    nk_ksm_settings_read(ksm_host, mask, &ksm_saved, NULL) == 0,
+		"cannot read KSM's knobs");
 	pid_t a = start_vm("--name", "ksm-a", "--memory", "size=32M,mergeable=on,prefault=off",
 			   "--load", load, "--hold", NULL);
 	pid_t b = start_vm("--name", "ksm-b", "--memory", "size=32M,mergeable=on,prefault=off",
 			   "--load", load, "--hold", NULL);
 	REQUIRE(wait_running("ksm-a", a, 120) && wait_running("ksm-b", b, 120),
 		"VMs did not start");
-	if (ksm_saved[2])
-		REQUIRE(ksm_write("advisor_mode", "none"), "cannot turn the scan-time advisor off");
-	REQUIRE(ksm_write("pages_to_scan", "4000") && ksm_write("sleep_millisecs", "10") &&
-		    ksm_write("run", "1"),
-		"cannot start KSM");
+	if (ksm_saved.mask & (1u << NK_KSM_ADVISOR_MODE)) {
+		want.value[NK_KSM_ADVISOR_MODE] = NK_KSM_ADVISOR_NONE;
+		want.mask |= 1u << NK_KSM_ADVISOR_MODE;
+	}
+	want.value[NK_KSM_PAGES_TO_SCAN] = 4000;
+	want.value[NK_KSM_SLEEP_MILLISECS] = 10;
+	want.value[NK_KSM_RUN] = 1;
+	want.mask |= 1u << NK_KSM_PAGES_TO_SCAN | 1u << NK_KSM_SLEEP_MILLISECS | 1u << NK_KSM_RUN;
+	REQUIRE(nk_ksm_apply(ksm_host, &want, 0, NULL, NULL) >= 0, "cannot start KSM");
 	double t0 = now_s(), end = t0 + 240;
 	uint64_t ma = 0, mb = 0;
 	while (now_s() < end && (ma < 1000 || mb < 1000)) {
