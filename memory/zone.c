@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 #include "memory-internal.h"
+#include "vm-internal.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -628,6 +629,41 @@ _nk_export_ int nk_zone_fd(const nk_zone *z)
 _nk_export_ const struct nk_zone_spec *nk_zone_spec(const nk_zone *z)
 {
 	return &z->spec;
+}
+
+_nk_export_ int nk_zone_ksm_bytes(nk_zone *z, uint64_t *ret_bytes, nk_error **err)
+{
+	_cleanup_free_ char *smaps = NULL;
+	struct vm_vma *vmas = NULL;
+	size_t n = 0;
+	nk_host *self = NULL;
+	int r = nk_host_open("/", &self, err);
+	if (r < 0)
+		return r;
+	r = nk_host_read(self, "/proc/self/smaps", &smaps, err);
+	nk_host_free(self);
+	if (r < 0)
+		return r;
+	r = vm_parse_smaps(smaps, &vmas, &n);
+	if (r < 0)
+		return nk_error_set(err, -r, "cannot parse /proc/self/smaps");
+	const struct vm_vma *vma = NULL;
+	for (size_t i = 0; i < n && !vma; i++)
+		if (vmas[i].start == (uintptr_t)z->addr)
+			vma = &vmas[i];
+	if (!vma)
+		r = nk_error_set(err, ENOENT,
+				 "zone %s: its mapping is missing from /proc/self/smaps",
+				 z->spec.id);
+	else if (!vma->has_ksm)
+		r = nk_error_set(
+		    err, EOPNOTSUPP,
+		    "this kernel does not report KSM pages per mapping (smaps \"KSM:\", "
+		    "Linux 6.6)");
+	else
+		*ret_bytes = vma->ksm;
+	vm_vmas_free(vmas, n);
+	return r;
 }
 
 _nk_export_ bool nk_zone_is_mergeable(const nk_zone *z)

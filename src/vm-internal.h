@@ -44,6 +44,7 @@ struct vm_vma {
 	char *name; /* path or [heap]..., "" when anonymous */
 	uint64_t rss, anon_thp, shmem_pmd, file_pmd, hugetlb, ksm, kernel_page_size;
 	bool mergeable, hugetlb_vma; /* VmFlags mg, ht */
+	bool has_ksm;		     /* the "KSM:" line (Linux 6.6) */
 };
 /* Parse every mapping.  -EINVAL when a header or a value is malformed or
  * the text stops inside a mapping's lines (truncated). */

@@ -237,6 +237,8 @@ static int vma_line(struct vm_vma *v, const char *line, const char *end, bool *r
 		*ret_last = true;
 		return 0;
 	}
+	if (strncmp(line, "KSM:", 4) == 0)
+		v->has_ksm = true;
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		size_t n = strlen(keys[i].key);
 		if (strncmp(line, keys[i].key, n) == 0)

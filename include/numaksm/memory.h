@@ -110,6 +110,14 @@ const struct nk_zone_spec *nk_zone_spec(const nk_zone *zone);
 /** @return whether the zone is currently marked mergeable. */
 bool nk_zone_is_mergeable(const nk_zone *zone);
 
+/**
+ * The zone's bytes that are KSM pages now (the "KSM:" line of its mapping
+ * in /proc/self/smaps).
+ * @return 0; -EOPNOTSUPP when this kernel does not report it (before Linux
+ *         6.6); -ENOENT when the mapping is missing; -errno with a message.
+ */
+int nk_zone_ksm_bytes(nk_zone *zone, uint64_t *ret_bytes, nk_error **err);
+
 /** How a prefault went. */
 struct nk_prefault_stats {
 	unsigned threads;    /**< threads used */

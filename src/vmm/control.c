@@ -166,30 +166,6 @@ static json_object *content_json(const struct nkg_content *c)
 	return o;
 }
 
-/* The "KSM:" line of the zone's VMA in /proc/self/smaps, in bytes; -1 when
- * this kernel does not report it. */
-static long long zone_ksm_bytes(const void *addr)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/smaps", "re");
-	char line[256];
-	bool in = false;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-		unsigned long long kb;
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in = start == (uintptr_t)addr;
-			continue;
-		}
-		if (in && sscanf(line, "KSM: %llu kB", &kb) == 1)
-			return (long long)kb * 1024;
-		if (in && !strncmp(line, "VmFlags:", 8))
-			return -1;
-	}
-	return -1;
-}
-
 static const char *vm_state(struct vmm *vmm)
 {
 	bool any_running = false, any_paused = false, any_failed = false;
@@ -256,9 +232,10 @@ static json_object *info_object(struct vmm *vmm)
 		}
 		nk_placement_done(&p);
 		json_object_object_add(z, "pages_per_node", per_node);
-		long long ksm = zone_ksm_bytes(nk_zone_addr(zone));
+		uint64_t ksm; /* null where the kernel does not say (before 6.6) */
 		json_object_object_add(z, "ksm_bytes",
-				       ksm >= 0 ? json_object_new_int64(ksm) : NULL);
+				       nk_zone_ksm_bytes(zone, &ksm, NULL) == 0 ? json_u64(ksm)
+										: NULL);
 		json_object_array_add(zones, z);
 	}
 	json_object_object_add(o, "zones", zones);

@@ -304,6 +304,14 @@ static void test_ksm_merges_mergeable_twins_only(void **state)
 	assert_true(ka >= 8192);
 	assert_true(kb >= 8192);
 	assert_int_equal(vma_ksm_kb(nk_zone_addr(c)), 0);
+	/* The library's per-zone figure agrees with smaps read here (ksmd
+	 * stopped, merged pages kept, so the figure holds still). */
+	write_attr(KSM "run", "0");
+	uint64_t bytes = UINT64_MAX;
+	if (nk_zone_ksm_bytes(a, &bytes, NULL) == 0)
+		assert_int_equal(bytes, vma_ksm_kb(nk_zone_addr(a)) * 1024);
+	else
+		assert_int_equal(vma_ksm_kb(nk_zone_addr(a)), UINT64_MAX); /* no "KSM:" line */
 
 	/* Run-time unmerge: the zone's pages become its own again. */
 	nk_error *err = NULL;
