@@ -393,15 +393,23 @@ static int madvise_checked(nk_zone *z, int advice, const char *what, nk_error **
 			    strerror(e));
 }
 
-static int verify_mergeable(nk_zone *z, bool want, nk_error **err)
+/* This process' smaps, where its zones' mappings are described (always
+ * the live one: a zone is in this process whatever host tree is read). */
+static int read_self_smaps(char **ret_text, nk_error **err)
 {
-	_cleanup_free_ char *smaps = NULL;
 	nk_host *self = NULL;
 	int r = nk_host_open("/", &self, err);
 	if (r < 0)
 		return r;
-	r = nk_host_read(self, "/proc/self/smaps", &smaps, err);
+	r = nk_host_read(self, "/proc/self/smaps", ret_text, err);
 	nk_host_free(self);
+	return r;
+}
+
+static int verify_mergeable(nk_zone *z, bool want, nk_error **err)
+{
+	_cleanup_free_ char *smaps = NULL;
+	int r = read_self_smaps(&smaps, err);
 	if (r < 0)
 		return r;
 	r = nk_smaps_vma_has_flag(smaps, (uintptr_t)z->addr, "mg");
@@ -636,12 +644,7 @@ _nk_export_ int nk_zone_ksm_bytes(nk_zone *z, uint64_t *ret_bytes, nk_error **er
 	_cleanup_free_ char *smaps = NULL;
 	struct vm_vma *vmas = NULL;
 	size_t n = 0;
-	nk_host *self = NULL;
-	int r = nk_host_open("/", &self, err);
-	if (r < 0)
-		return r;
-	r = nk_host_read(self, "/proc/self/smaps", &smaps, err);
-	nk_host_free(self);
+	int r = read_self_smaps(&smaps, err);
 	if (r < 0)
 		return r;
 	r = vm_parse_smaps(smaps, &vmas, &n);
