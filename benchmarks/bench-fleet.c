@@ -32,6 +32,7 @@
 
 #include <numaksm/core.h>
 #include <numaksm/ksm-control.h>
+#include <numaksm/proc.h>
 #include <numaksm/policy.h>
 #include <numaksm/vmm.h>
 

@@ -32,6 +32,7 @@
 
 #include <numaksm/ksm-control.h>
 #include <numaksm/ksm.h>
+#include <numaksm/proc.h>
 #include <numaksm/policy.h>
 
 #include "bench-ksm.h"

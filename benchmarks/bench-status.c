@@ -97,7 +97,8 @@ static int read_all(nk_host *host, unsigned *ret_ours)
 		if (r < 0)
 			continue; /* gone, or not ours to read */
 		read++;
-		if (strncmp(vm->ref.name, "bench-vm-", 9) == 0 && vm->vcpus == 1 && vm->n_regions)
+		if (strncmp(vm->ref.name, "bench-vm-", 9) == 0 && vm->threads.vcpu_count == 1 &&
+		    vm->n_regions)
 			(*ret_ours)++;
 		nk_vm_info_free(vm);
 	}

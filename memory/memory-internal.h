@@ -30,18 +30,10 @@ int nk_prefault_range(void *addr, uint64_t size, uint64_t page_size, unsigned th
  * 64 MiB, at most one per CPU and 16 in all). */
 unsigned nk_prefault_auto_threads(uint64_t size, unsigned ncpus);
 
-/* CPUs to prefault `nodes` from: theirs, or for memory-only nodes those of
- * the nearest nodes with CPUs; intersected with `allowed`. */
-int nk_nodes_nearest_cpus(const struct nk_hostinfo *info, const nk_bitmap *nodes,
-			  const nk_bitmap *allowed, nk_bitmap **ret);
-
 /* The kernel's MPOL_* mode for a policy. */
 int nk_policy_mode(enum nk_policy policy);
 
 /* Build a kernel nodemask from a bitmap; *ret_maxnode is what mbind wants. */
 int nk_nodemask(const nk_bitmap *nodes, unsigned long **ret_mask, unsigned long *ret_maxnode);
-
-/* Whether the VMA at addr has VmFlags `flag` (e.g. "mg") in /proc/self/smaps text. */
-int nk_smaps_vma_has_flag(const char *smaps, uintptr_t addr, const char *flag);
 
 #endif

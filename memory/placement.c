@@ -1,122 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Where a zone's pages are, and moving them.  move_pages() with a NULL
- * node array only reports (get_mempolicy(MPOL_F_ADDR) would allocate
- * absent pages); large ranges are sampled uniformly with a stated bound.
+ * Where a zone's pages are (the core's nk_placement_measure), and moving
+ * them while the zone is in use.
  */
 #include "internal.h"
 #include "memory-internal.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <numaif.h>
 #include <time.h>
 
-#define DEFAULT_SAMPLES (64u * 1024)
-#define BATCH		(16u * 1024)
-
-_nk_export_ void nk_placement_done(struct nk_placement *p)
-{
-	free(p->node_pages);
-	p->node_pages = NULL;
-	p->n_node_pages = 0;
-}
-
-static int count_node(struct nk_placement *p, int node)
-{
-	if ((size_t)node >= p->n_node_pages) {
-		size_t n = (size_t)node + 1;
-		uint64_t *v = realloc(p->node_pages, n * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		memset(v + p->n_node_pages, 0, (n - p->n_node_pages) * sizeof(*v));
-		p->node_pages = v;
-		p->n_node_pages = n;
-	}
-	p->node_pages[node]++;
-	return 0;
-}
-
-_nk_export_ int nk_placement_measure(pid_t pid, uint64_t addr, uint64_t size, uint64_t page_size,
-				     uint64_t max_samples, struct nk_placement *ret, nk_error **err)
-{
-	struct nk_placement p = {.page_size = page_size};
-	_cleanup_free_ void **pages = NULL;
-	_cleanup_free_ int *status = NULL;
-
-	if (!page_size || size % page_size)
-		return nk_error_set(err, EINVAL,
-				    "range size %" PRIu64 " is not a multiple of the "
-				    "page size %" PRIu64,
-				    size, page_size);
-	if (!max_samples)
-		max_samples = DEFAULT_SAMPLES;
-	p.pages = size / page_size;
-	p.exact = p.pages <= max_samples;
-	p.sampled = p.exact ? p.pages : max_samples;
-	pages = malloc(BATCH * sizeof(*pages));
-	status = malloc(BATCH * sizeof(*status));
-	if (!pages || !status)
-		return nk_error_set(err, ENOMEM, "out of memory");
-
-	/* Stratified uniform sample: one page from each of `sampled` equal
-	 * strata, at a pseudo-random position inside it. */
-	uint64_t rng = 0x9e3779b97f4a7c15ull ^ addr;
-	for (uint64_t i = 0; i < p.sampled;) {
-		unsigned n = 0;
-		for (; n < BATCH && i < p.sampled; n++, i++) {
-			uint64_t index = i;
-			if (!p.exact) {
-				uint64_t lo = i * p.pages / p.sampled;
-				uint64_t hi = (i + 1) * p.pages / p.sampled;
-				rng ^= rng << 13;
-				rng ^= rng >> 7;
-				rng ^= rng << 17;
-				index = lo + (hi > lo ? rng % (hi - lo) : 0);
-			}
-			pages[n] = (void *)(uintptr_t)(addr + index * page_size);
-		}
-		if (move_pages(pid, n, pages, NULL, status, 0) < 0) {
-			int e = errno;
-			nk_placement_done(&p);
-			if (e == ESRCH)
-				return nk_error_set(err, ESRCH, "process %d is gone", (int)pid);
-			nk_error_set(err, e, "move_pages on process %d: %s", (int)pid, strerror(e));
-			return e == EPERM ? nk_error_hint(err, "run as root (CAP_SYS_NICE)") : -e;
-		}
-		for (unsigned k = 0; k < n; k++) {
-			if (status[k] >= 0) {
-				if (count_node(&p, status[k]) < 0) {
-					nk_placement_done(&p);
-					return nk_error_set(err, ENOMEM, "out of memory");
-				}
-			} else if (status[k] == -ENOENT) {
-				p.not_present++;
-			} else {
-				p.other++;
-			}
-		}
-	}
-	if (!p.exact) {
-		/* Scale to the whole range; the 95% bound of a proportion from
-		 * k samples is 1.96 * sqrt(q (1 - q) / k), in pages. */
-		double worst = 0;
-		double scale = (double)p.pages / (double)p.sampled;
-		for (size_t n = 0; n < p.n_node_pages; n++) {
-			double q = (double)p.node_pages[n] / (double)p.sampled;
-			double b = 1.96 * sqrt(q * (1 - q) / (double)p.sampled) * (double)p.pages;
-			if (b > worst)
-				worst = b;
-			p.node_pages[n] = (uint64_t)llround((double)p.node_pages[n] * scale);
-		}
-		p.not_present = (uint64_t)llround((double)p.not_present * scale);
-		p.other = (uint64_t)llround((double)p.other * scale);
-		/* At least the bound of one sample in a stratum. */
-		p.error_pages = worst > scale ? worst : scale;
-	}
-	*ret = p;
-	return 0;
-}
+#define BATCH (16u * 1024)
 
 _nk_export_ int nk_zone_placement(nk_zone *z, uint64_t max_samples, struct nk_placement *ret,
 				  nk_error **err)

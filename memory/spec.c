@@ -36,19 +36,6 @@ _nk_export_ const char *nk_policy_name(enum nk_policy policy)
 	return "unknown";
 }
 
-_nk_export_ const char *nk_backing_name(enum nk_backing backing)
-{
-	switch (backing) {
-	case NK_BACKING_4K:
-		return "4K";
-	case NK_BACKING_THP:
-		return "THP";
-	case NK_BACKING_HUGETLB:
-		return "hugetlb";
-	}
-	return "unknown";
-}
-
 static int parse_bool(const char *key, const char *value, bool *ret, nk_error **err)
 {
 	if (!strcasecmp(value, "on") || !strcasecmp(value, "yes") || !strcmp(value, "1") ||

@@ -7,7 +7,7 @@
  */
 #include "internal.h"
 #include "memory-internal.h"
-#include "vm-internal.h"
+#include "numaksm/proc.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -67,38 +67,6 @@ int nk_nodemask(const nk_bitmap *nodes, unsigned long **ret_mask, unsigned long 
 	}
 	*ret_mask = mask;
 	*ret_maxnode = maxnode;
-	return 0;
-}
-
-int nk_smaps_vma_has_flag(const char *smaps, uintptr_t addr, const char *flag)
-{
-	char head[32];
-	snprintf(head, sizeof(head), "%" PRIxPTR "-", addr);
-	size_t hl = strlen(head);
-	const char *line = smaps;
-
-	/* Find the VMA that starts at addr, then its VmFlags line. */
-	while (line && *line) {
-		if (strncmp(line, head, hl) == 0)
-			break;
-		line = strchr(line, '\n');
-		line = line ? line + 1 : NULL;
-	}
-	if (!line || !*line)
-		return -ENOENT;
-	const char *flags = strstr(line, "\nVmFlags:");
-	if (!flags)
-		return -EINVAL;
-	flags += strlen("\nVmFlags:");
-	size_t fl = strlen(flag);
-	for (const char *p = flags; *p && *p != '\n';) {
-		while (*p == ' ')
-			p++;
-		size_t n = strcspn(p, " \n");
-		if (n == fl && strncmp(p, flag, fl) == 0)
-			return 1;
-		p += n;
-	}
 	return 0;
 }
 
@@ -393,32 +361,50 @@ static int madvise_checked(nk_zone *z, int advice, const char *what, nk_error **
 			    strerror(e));
 }
 
-/* This process' smaps, where its zones' mappings are described (always
- * the live one: a zone is in this process whatever host tree is read). */
-static int read_self_smaps(char **ret_text, nk_error **err)
+/* The mapping of this process that holds the zone, from /proc/self/smaps
+ * (always the live one: a zone is in this process whatever host tree is
+ * read).  The kernel merges adjacent mappings with the same flags, so the
+ * mapping may be larger than the zone. */
+static int zone_mapping(nk_zone *z, struct nk_proc_vma *ret, nk_error **err)
 {
+	_cleanup_free_ char *smaps = NULL;
+	struct nk_proc_vma *vmas = NULL;
+	size_t n = 0;
 	nk_host *self = NULL;
 	int r = nk_host_open("/", &self, err);
 	if (r < 0)
 		return r;
-	r = nk_host_read(self, "/proc/self/smaps", ret_text, err);
+	r = nk_host_read(self, "/proc/self/smaps", &smaps, err);
 	nk_host_free(self);
-	return r;
+	if (r < 0)
+		return r;
+	r = nk_proc_smaps_parse(smaps, &vmas, &n);
+	if (r < 0)
+		return nk_error_set(err, -r, "cannot parse /proc/self/smaps");
+	uintptr_t start = (uintptr_t)z->addr, end = start + z->size;
+	const struct nk_proc_vma *found = NULL;
+	for (size_t i = 0; i < n && !found; i++)
+		if (vmas[i].start <= start && end <= vmas[i].end)
+			found = &vmas[i];
+	if (found) {
+		*ret = *found;
+		ret->name = NULL;
+	}
+	nk_proc_vmas_free(vmas, n);
+	if (!found)
+		return nk_error_set(err, ENOENT,
+				    "zone %s: its mapping is missing from /proc/self/smaps",
+				    z->spec.id);
+	return 0;
 }
 
 static int verify_mergeable(nk_zone *z, bool want, nk_error **err)
 {
-	_cleanup_free_ char *smaps = NULL;
-	int r = read_self_smaps(&smaps, err);
+	struct nk_proc_vma vma;
+	int r = zone_mapping(z, &vma, err);
 	if (r < 0)
 		return r;
-	r = nk_smaps_vma_has_flag(smaps, (uintptr_t)z->addr, "mg");
-	if (r < 0)
-		return nk_error_set(err, -r,
-				    "zone %s: its mapping is missing from "
-				    "/proc/self/smaps",
-				    z->spec.id);
-	if (r != want) {
+	if (vma.mergeable != want) {
 		nk_error_set(err, EOPNOTSUPP,
 			     "zone %s: madvise(%s) returned 0 but the kernel did "
 			     "not %s the mapping",
@@ -548,7 +534,8 @@ _nk_export_ int nk_zone_create(nk_host *host, const struct nk_zone_spec *spec, n
 		_cleanup_bitmap_ nk_bitmap *allowed = NULL;
 		if (allowed_cpus(&allowed) < 0 ||
 		    (z->spec.nodes && nk_bitmap_weight(z->spec.nodes) &&
-		     nk_nodes_nearest_cpus(info, z->spec.nodes, allowed, &z->prefault_cpus) < 0)) {
+		     nk_hostinfo_nearest_cpus(info, z->spec.nodes, allowed, &z->prefault_cpus) <
+			 0)) {
 			r = nk_error_set(err, ENOMEM, "out of memory");
 			goto fail;
 		}
@@ -641,32 +628,24 @@ _nk_export_ const struct nk_zone_spec *nk_zone_spec(const nk_zone *z)
 
 _nk_export_ int nk_zone_ksm_bytes(nk_zone *z, uint64_t *ret_bytes, nk_error **err)
 {
-	_cleanup_free_ char *smaps = NULL;
-	struct vm_vma *vmas = NULL;
-	size_t n = 0;
-	int r = read_self_smaps(&smaps, err);
+	struct nk_proc_vma vma;
+	int r = zone_mapping(z, &vma, err);
 	if (r < 0)
 		return r;
-	r = vm_parse_smaps(smaps, &vmas, &n);
-	if (r < 0)
-		return nk_error_set(err, -r, "cannot parse /proc/self/smaps");
-	const struct vm_vma *vma = NULL;
-	for (size_t i = 0; i < n && !vma; i++)
-		if (vmas[i].start == (uintptr_t)z->addr)
-			vma = &vmas[i];
-	if (!vma)
-		r = nk_error_set(err, ENOENT,
-				 "zone %s: its mapping is missing from /proc/self/smaps",
-				 z->spec.id);
-	else if (!vma->has_ksm)
-		r = nk_error_set(
-		    err, EOPNOTSUPP,
-		    "this kernel does not report KSM pages per mapping (smaps \"KSM:\", "
-		    "Linux 6.6)");
-	else
-		*ret_bytes = vma->ksm;
-	vm_vmas_free(vmas, n);
-	return r;
+	if (!vma.has_ksm)
+		return nk_error_set(err, EOPNOTSUPP,
+				    "this kernel does not report KSM pages per mapping (smaps "
+				    "\"KSM:\", Linux 6.6)");
+	if (vma.start != (uintptr_t)z->addr || vma.end != (uintptr_t)z->addr + z->size) {
+		nk_error_set(err, EOPNOTSUPP,
+			     "zone %s shares one kernel mapping with its neighbours: the KSM "
+			     "pages of that mapping are not the zone's alone",
+			     z->spec.id);
+		return nk_error_hint(err, "the process' KSM figures (/proc/PID/ksm_stat) count "
+					  "every zone");
+	}
+	*ret_bytes = vma.ksm_bytes;
+	return 0;
 }
 
 _nk_export_ bool nk_zone_is_mergeable(const nk_zone *z)

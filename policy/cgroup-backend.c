@@ -15,8 +15,7 @@
  * Reads go through the nk_host root like every other read of cgroupfs.
  */
 #include "cgroup-internal.h"
-#include "vm-internal.h"
-#include "vcpu-internal.h"
+#include "numaksm/proc.h"
 
 #include <libcgroup.h>
 #include <pthread.h>
@@ -225,25 +224,10 @@ static int lib_attach(struct cg_ctx *c, unsigned h, const char *rel, int tid, nk
 
 static int proc_tasks(struct cg_ctx *c, int pid, int **ret_tids, size_t *ret_n, nk_error **err)
 {
-	_cleanup_strv_ char **names = NULL;
-	char dir[48];
-	snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
-	int n = nk_host_list(c->host, dir, NULL, &names, NULL);
-	if (n == -ENOENT || n == 0)
-		return -ESRCH;
+	int n = nk_proc_tids(c->host, pid, ret_tids, err);
 	if (n < 0)
-		return nk_error_set(err, -n, "cannot list %s: %s", dir, strerror(-n));
-	int *tids = calloc((size_t)n, sizeof(*tids));
-	size_t k = 0;
-	if (!tids)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	for (int i = 0; i < n; i++) {
-		long long tid;
-		if (nk_parse_int(names[i], 1, INT32_MAX, &tid, NULL) == 0)
-			tids[k++] = (int)tid;
-	}
-	*ret_tids = tids;
-	*ret_n = k;
+		return n;
+	*ret_n = (size_t)n;
 	return 0;
 }
 
@@ -251,7 +235,7 @@ static int proc_task_paths(struct cg_ctx *c, int pid, int tid, char *ret_paths[C
 			   nk_error **err)
 {
 	_cleanup_free_ char *text = NULL;
-	struct nk_vm_cgroup *cg = NULL;
+	struct nk_proc_cgroup *cg = NULL;
 	size_t n = 0;
 	char path[64];
 
@@ -259,18 +243,18 @@ static int proc_task_paths(struct cg_ctx *c, int pid, int tid, char *ret_paths[C
 	int r = nk_host_read(c->host, path, &text, NULL);
 	if (r == -ENOENT || r == -ESRCH)
 		return -ESRCH;
-	if (r < 0 || vm_parse_proc_cgroup(text, &cg, &n) < 0)
+	if (r < 0 || nk_proc_cgroup_parse(text, &cg, &n) < 0)
 		return nk_error_set(err, r < 0 ? -r : EINVAL, "cannot read %s", path);
 	char *paths[CG_MAX_HIER] = {0};
 	for (unsigned h = 0; h < c->n_hier && r >= 0; h++) {
-		const char *p = vm_cgroup_path(cg, n, c->hier[h].controller);
+		const char *p = nk_proc_cgroup_path(cg, n, c->hier[h].controller);
 		if (!p)
 			r = nk_error_set(err, ENOENT, "%s: no %s hierarchy", path,
 					 *c->hier[h].controller ? c->hier[h].controller : "v2");
 		else if (!(paths[h] = strdup(p + strspn(p, "/"))))
 			r = nk_error_set(err, ENOMEM, "out of memory");
 	}
-	vm_cgroups_free(cg, n);
+	nk_proc_cgroups_free(cg, n);
 	if (r < 0) {
 		for (unsigned h = 0; h < c->n_hier; h++)
 			free(paths[h]);
@@ -301,7 +285,7 @@ static int sys_set_affinity(struct cg_ctx *c, int tid, const nk_bitmap *cpus, nk
 	bool required = false;
 	/* vcpu/'s setter: sets, reads back through the host root, restores on
 	 * failure.  A thread that ended is skipped. */
-	return pin_apply_sets(c->host, tid, &tid, sets, &required, 1, err);
+	return nk_pin_threads(c->host, tid, &tid, sets, &required, 1, err);
 }
 
 /* A kernel nodemask of `bits` bits. */

@@ -132,7 +132,7 @@ struct cg_vm {
 	uint64_t start_time;
 	const char *name;
 	uint64_t rss_bytes; /* charged to memory cgroups: hugetlb pages excluded */
-	const struct nk_vm_cgroup *cgroups;
+	const struct nk_proc_cgroup *cgroups;
 	size_t n_cgroups;
 };
 
@@ -146,7 +146,8 @@ struct cg_limits {
 /* vCPU pinning inside the group, planned before anything changes. */
 struct cg_pin {
 	nk_host *host;
-	nk_pin_vmm *vmm;
+	const struct nk_vm_ref *vm;
+	struct nk_vm_threads threads; /* vcpu_count 0: none found, nothing to pin */
 	nk_topo *topo;
 	nk_pin_plan *plan;
 	nk_pin_state *state; /* opened for writing */
@@ -160,7 +161,7 @@ int cg_check(struct cg_ctx *c, const struct cg_vm *vm, const struct nk_cgroup_re
 /* Place `vm` in `req`'s group with `cpus` (resolved), pinning through `pin`
  * (NULL: none); on failure undo every step. */
 int cg_place(struct cg_ctx *c, const struct cg_vm *vm, const struct nk_cgroup_request *req,
-	     const nk_bitmap *cpus, const struct cg_limits *limits, const struct cg_pin *pin,
+	     const nk_bitmap *cpus, const struct cg_limits *limits, struct cg_pin *pin,
 	     struct cg_store *store, struct nk_cgroup_report *report, nk_error **err);
 int cg_undo(struct cg_ctx *c, struct cg_state *s, bool alive, struct cg_store *store,
 	    struct nk_cgroup_report *report, nk_error **err);

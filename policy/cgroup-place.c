@@ -6,9 +6,7 @@
  * guest RAM is.
  */
 #include "cgroup-internal.h"
-#include "memory-internal.h"
-#include "vcpu-internal.h"
-#include "vm-internal.h"
+#include "numaksm/proc.h"
 
 #include <inttypes.h>
 
@@ -68,18 +66,23 @@ static int read_host_sets(nk_host *host, struct host_sets *ret, nk_error **err)
  * node given (while there are vCPUs for each), around the VMs already
  * pinned.  Made before anything changes, so a VM that does not fit is
  * refused with nothing done. */
-static int plan_pin(nk_host *host, int pid, const nk_bitmap *nodes, const nk_bitmap *cpus,
-		    const char *runtime_dir, struct cg_pin *pin, nk_error **err)
+static int plan_pin(nk_host *host, const struct nk_vm_ref *vm, const nk_bitmap *nodes,
+		    const nk_bitmap *cpus, const char *runtime_dir, struct cg_pin *pin,
+		    nk_error **err)
 {
 	_cleanup_bitmap_ nk_bitmap *housekeeping = NULL;
 	_cleanup_free_ struct nk_pin_guest_node *gn = NULL;
-	_cleanup_error_ nk_error *e = NULL; /* see read_threads() in src/vm.c */
-	int r = nk_pin_vmm_open(host, pid, &pin->vmm, &e);
+	_cleanup_error_ nk_error *e = NULL;
+	int pid = vm->pid;
+	int r = nk_vm_threads_read(host, vm, &pin->threads, &e);
 
+	pin->vm = vm;
 	if (r == -ENOTSUP)
 		return 0; /* no vCPU thread to pin: the cpuset holds all threads */
 	if (r < 0)
-		return r == -ESRCH ? -ESRCH : nk_error_set(err, -r, "cannot read the VM's threads");
+		return r == -ESRCH ? -ESRCH
+				   : nk_error_set(err, -r, "cannot read the VM's threads: %s",
+						  e ? nk_error_message(e) : strerror(-r));
 	r = nk_topo_load_live(host, &pin->topo, err);
 	if (r >= 0)
 		r = nk_pin_state_open(host, runtime_dir, NK_PIN_STATE_WRITE, &pin->state, err);
@@ -90,7 +93,7 @@ static int plan_pin(nk_host *host, int pid, const nk_bitmap *nodes, const nk_bit
 		return nk_error_set(err, ENOMEM, "out of memory");
 	nk_bitmap_foreach (cpu, cpus)
 		nk_bitmap_clear(housekeeping, (unsigned)cpu);
-	unsigned vcpus = nk_pin_vmm_vcpu_count(pin->vmm), k = nk_bitmap_weight(nodes), i = 0;
+	unsigned vcpus = pin->threads.vcpu_count, k = nk_bitmap_weight(nodes), i = 0;
 	if (k > vcpus)
 		k = 1;
 	if (!(gn = calloc(k, sizeof(*gn))))
@@ -120,7 +123,7 @@ static void pin_done(struct cg_pin *pin)
 	nk_pin_plan_free(pin->plan);
 	nk_pin_state_free(pin->state);
 	nk_topo_free(pin->topo);
-	nk_pin_vmm_free(pin->vmm);
+	nk_vm_threads_done(&pin->threads);
 }
 
 /* Page by page: where the guest RAM is now. */
@@ -153,7 +156,7 @@ static int add_notes(struct nk_cgroup_report *r, const struct cg_ctx *c,
 	const char *notes[4];
 	size_t k = 0, n = 0;
 
-	if (!pin->vmm)
+	if (!pin->threads.vcpu_count)
 		notes[k++] = "no thread is named like a vCPU thread: the group's cpuset confines "
 			     "all threads, none is pinned on its own";
 	if (!req->migrate && !c->be->per_thread)
@@ -199,7 +202,8 @@ _nk_export_ int nk_cgroup_place(nk_host *host, const struct nk_vm_ref *ref,
 		if (req->cpus)
 			r = (cpus = nk_bitmap_dup(req->cpus)) ? 0 : -ENOMEM;
 		else
-			r = nk_nodes_nearest_cpus(hs.info, req->nodes, hs.info->online_cpus, &cpus);
+			r = nk_hostinfo_nearest_cpus(hs.info, req->nodes, hs.info->online_cpus,
+						     &cpus);
 		if (r < 0)
 			r = nk_error_set(err, -r, "cannot find CPUs for nodes: %s", strerror(-r));
 	}
@@ -219,12 +223,12 @@ _nk_export_ int nk_cgroup_place(nk_host *host, const struct nk_vm_ref *ref,
 		r = cg_check(&c, &v, req, cpus, &limits, &store, err);
 	}
 	if (r >= 0 && req->pin_vcpus)
-		r = plan_pin(host, ref->pid, req->nodes, cpus, store.dir, &pin, err);
+		r = plan_pin(host, ref, req->nodes, cpus, store.dir, &pin, err);
 	if (r >= 0)
 		r = cg_place(&c, &v, req, cpus, &limits, pin.plan ? &pin : NULL, &store, report,
 			     err);
 	if (r >= 0) {
-		report->vcpus = pin.vmm ? nk_pin_vmm_vcpu_count(pin.vmm) : 0;
+		report->vcpus = pin.threads.vcpu_count;
 		report->vcpus_pinned = pin.plan ? report->vcpus : 0;
 		measure(vm, req->nodes, report);
 		if (add_notes(report, &c, req, &pin) < 0)
@@ -248,12 +252,16 @@ _nk_export_ int nk_cgroup_place(nk_host *host, const struct nk_vm_ref *ref,
 static bool still_running(nk_host *host, const struct cg_state *s)
 {
 	_cleanup_free_ char *boot_id = NULL;
-	uint64_t start;
+	struct nk_proc_stat st;
 	if (s->boot_id &&
 	    nk_host_read(host, "/proc/sys/kernel/random/boot_id", &boot_id, NULL) >= 0 &&
 	    strcmp(nk_strip_newline(boot_id), s->boot_id) != 0)
 		return false;
-	return pin_read_start_time(host, s->pid, &start) == 0 && start == s->start_time;
+	if (nk_proc_stat_read(host, s->pid, 0, &st, NULL) < 0)
+		return false;
+	bool same = st.start_time_ticks == s->start_time;
+	nk_proc_stat_done(&st);
+	return same;
 }
 
 _nk_export_ int nk_cgroup_undo(nk_host *host, const char *name_or_pid, const char *runtime_dir,

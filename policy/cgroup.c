@@ -8,7 +8,6 @@
  * is left in the cgroups, with the affinities, it had.
  */
 #include "cgroup-internal.h"
-#include "vm-internal.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -100,7 +99,7 @@ struct run {
 	struct step *steps;
 	size_t n;
 	struct cg_state state;
-	const struct cg_pin *pin;
+	struct cg_pin *pin;
 	struct cg_store *store;
 	char **parents_made; /* "H:rel" of parents made by this placement */
 	size_t n_parents_made;
@@ -575,8 +574,8 @@ static int attach(struct run *run, const char *rel, nk_error **err)
 
 static int pin_vcpus(struct run *run, const char *name, nk_error **err)
 {
-	const struct cg_pin *pin = run->pin;
-	int r = nk_pin_apply(pin->vmm, pin->topo, pin->plan, err);
+	struct cg_pin *pin = run->pin;
+	int r = nk_pin_apply(pin->host, pin->vm, &pin->threads, pin->topo, pin->plan, err);
 	if (r < 0)
 		return nk_error_prefix(err, "pinning the vCPU threads");
 	r = nk_pin_state_add(pin->state, pin->host, pin->plan, run->state.pid, name, err);
@@ -792,7 +791,7 @@ int cg_check(struct cg_ctx *c, const struct cg_vm *vm, const struct nk_cgroup_re
 }
 
 int cg_place(struct cg_ctx *c, const struct cg_vm *vm, const struct nk_cgroup_request *req,
-	     const nk_bitmap *cpus, const struct cg_limits *limits, const struct cg_pin *pin,
+	     const nk_bitmap *cpus, const struct cg_limits *limits, struct cg_pin *pin,
 	     struct cg_store *store, struct nk_cgroup_report *report, nk_error **err)
 {
 	_cleanup_free_ char *group = NULL, *rel = NULL, *failures = NULL, *boot_id = NULL;

@@ -5,6 +5,7 @@
  * And ksmd's CPU time, read from procfs.
  */
 #include "tuner-internal.h"
+#include "numaksm/proc.h"
 
 #include <inttypes.h>
 
@@ -417,100 +418,11 @@ int ksm_apply_with(nk_host *host, const struct nk_ksm_settings *want, unsigned f
 	return (int)n;
 }
 
-/* ---- ksmd and process CPU time ------------------------------------- */
-
-int proc_stat_numbers(const char *text, unsigned first, unsigned n, uint64_t *ret)
-{
-	const char *s = text ? strrchr(text, ')') : NULL;
-	unsigned field = 2; /* the comm, ending at s */
-
-	if (!s || first < 4)
-		return -EINVAL;
-	s++;
-	while (field < first + n - 1) {
-		s += strspn(s, " ");
-		size_t len = strcspn(s, " \n");
-		if (len == 0)
-			return -EINVAL; /* too few fields */
-		field++;
-		if (field >= first) {
-			char num[24];
-			if (len >= sizeof(num))
-				return -EINVAL;
-			memcpy(num, s, len);
-			num[len] = '\0';
-			if (nk_parse_u64(num, &ret[field - first], NULL) < 0)
-				return -EINVAL;
-		}
-		s += len;
-	}
-	return 0;
-}
-
-int proc_schedstat_ns(const char *text, uint64_t *ret_ns)
-{
-	size_t len = strcspn(text, " \n");
-	char num[24];
-	if (len == 0 || len >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, text, len);
-	num[len] = '\0';
-	return nk_parse_u64(num, ret_ns, NULL) < 0 ? -EINVAL : 0;
-}
-
-_nk_export_ int nk_proc_cputime_read(nk_host *host, pid_t pid, struct nk_proc_cputime *ret,
-				     nk_error **err)
-{
-	_cleanup_free_ char *stat = NULL, *sched = NULL;
-	char path[64];
-	uint64_t ticks[4]; /* utime stime cutime cstime: fields 14-17 */
-	struct nk_proc_cputime c = {0};
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int r = nk_host_read(host, path, &stat, NULL);
-	if (r == -ENOENT || r == -ESRCH)
-		return nk_error_set(err, ESRCH, "process %d is gone", (int)pid);
-	if (r < 0)
-		return nk_host_read(host, path, &stat, err);
-	if (proc_stat_numbers(stat, 14, 4, ticks) < 0)
-		return nk_error_set(err, EINVAL, "%s: unexpected content", path);
-	long hz = sysconf(_SC_CLK_TCK);
-	uint64_t ns_per_tick = 1000000000ull / (uint64_t)(hz > 0 ? hz : 100);
-	c.run_ns = (ticks[0] + ticks[1]) * ns_per_tick;
-	c.children_ns = (ticks[2] + ticks[3]) * ns_per_tick;
-	/* schedstat counts nanoseconds; stat only clock ticks (10 ms), too
-	 * coarse for a budget of a few percent over a second. */
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	if (nk_host_read(host, path, &sched, NULL) >= 0 && proc_schedstat_ns(sched, &c.run_ns) == 0)
-		c.precise = true;
-	*ret = c;
-	return 0;
-}
+/* ---- ksmd ---------------------------------------------------------- */
 
 _nk_export_ int nk_ksmd_find(nk_host *host, pid_t *ret_pid, nk_error **err)
 {
-	_cleanup_strv_ char **names = NULL;
-	int r = nk_host_list(host, "/proc", NULL, &names, err);
-	if (r < 0)
-		return r;
-	for (char **n = names; *n; n++) {
-		_cleanup_free_ char *comm = NULL, *stat = NULL;
-		char path[64];
-		uint64_t ppid;
-		long long pid;
-		if (nk_parse_int(*n, 1, INT32_MAX, &pid, NULL) < 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", *n);
-		if (nk_host_read(host, path, &comm, NULL) < 0 ||
-		    strcmp(nk_strip_newline(comm), "ksmd") != 0)
-			continue;
-		/* A kernel thread: a child of kthreadd (pid 2). */
-		snprintf(path, sizeof(path), "/proc/%s/stat", *n);
-		if (nk_host_read(host, path, &stat, NULL) < 0 ||
-		    proc_stat_numbers(stat, 4, 1, &ppid) < 0 || ppid != 2)
-			continue;
-		*ret_pid = (pid_t)pid;
-		return 0;
-	}
-	return nk_error_set(err, ESRCH, "no ksmd kernel thread found");
+	if (nk_proc_find(host, "ksmd", true, ret_pid) < 0)
+		return nk_error_set(err, ESRCH, "no ksmd kernel thread found");
+	return 0;
 }

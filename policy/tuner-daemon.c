@@ -6,6 +6,7 @@
  * next start when a tuner died without restoring them.
  */
 #include "tuner-internal.h"
+#include "numaksm/proc.h"
 #include "numaksm/cgroup.h"
 #include "numaksm/vm.h"
 
@@ -275,21 +276,8 @@ _nk_export_ int nk_tuned_running(const char *dir, pid_t *ret_pid)
 /* ksmtuned writes the same knobs: two controllers would fight. */
 static pid_t find_ksmtuned(nk_host *host)
 {
-	_cleanup_strv_ char **names = NULL;
-	if (nk_host_list(host, "/proc", NULL, &names, NULL) < 0)
-		return 0;
-	for (char **n = names; *n; n++) {
-		_cleanup_free_ char *comm = NULL;
-		char path[64];
-		long long pid;
-		if (nk_parse_int(*n, 1, INT32_MAX, &pid, NULL) < 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", *n);
-		if (nk_host_read(host, path, &comm, NULL) >= 0 &&
-		    strcmp(nk_strip_newline(comm), "ksmtuned") == 0)
-			return (pid_t)pid;
-	}
-	return 0;
+	pid_t pid;
+	return nk_proc_find(host, "ksmtuned", false, &pid) == 0 ? pid : 0;
 }
 
 /* ---- start, step, stop -------------------------------------------- */

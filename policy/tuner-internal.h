@@ -25,14 +25,6 @@ int ksm_apply_with(nk_host *host, const struct nk_ksm_settings *want, unsigned f
 /* The text a knob is written as ("scan-time", "1"); `buf` holds 24 bytes. */
 const char *ksm_value_text(enum nk_ksm_param param, uint64_t value, char *buf);
 
-/* Numeric fields `first`..`first + n - 1` of /proc/PID/stat (1-based as in
- * proc(5); the comm may hold spaces and ')', so counting starts after the
- * last ')').  Only numeric fields (4 and later) may be asked for. */
-int proc_stat_numbers(const char *text, unsigned first, unsigned n, uint64_t *ret);
-
-/* The first number of /proc/PID/schedstat: nanoseconds on the CPU. */
-int proc_schedstat_ns(const char *text, uint64_t *ret_ns);
-
 /* "some avg10=1.23 ..." of /proc/pressure/memory: the some avg10 percent. */
 int psi_some_avg10(const char *text, double *ret);
 

@@ -5,6 +5,7 @@
  * (/proc/PID/ksm_stat says which: ksm_mergeable, Linux 6.14).
  */
 #include "tuner-internal.h"
+#include "numaksm/proc.h"
 
 #include <inttypes.h>
 #include <time.h>
@@ -76,25 +77,20 @@ int psi_some_avg10(const char *text, double *ret)
 /* Every process whose memory KSM may merge, with its resident size. */
 static int scan_processes(nk_tuner_sampler *s)
 {
-	_cleanup_strv_ char **names = NULL;
+	_cleanup_free_ int *pids = NULL;
 	long page = sysconf(_SC_PAGESIZE);
-	int r = nk_host_list(s->host, "/proc", NULL, &names, NULL);
-	if (r < 0)
-		return r;
+	int n = nk_proc_pids(s->host, &pids, NULL);
+	if (n < 0)
+		return n;
 	procs_clear(s);
 	s->mergeable_bytes = 0;
 	s->mergeable_procs = 0;
-	for (char **n = names; *n; n++) {
+	for (int i = 0; i < n; i++) {
 		_cleanup_free_ char *text = NULL, *statm = NULL;
 		_cleanup_free_ uint64_t *fields = NULL;
 		struct nk_ksm_proc_stat st;
-		char path[64];
-		long long pid;
 
-		if (nk_parse_int(*n, 1, INT32_MAX, &pid, NULL) < 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/ksm_stat", *n);
-		if (nk_host_read(s->host, path, &text, NULL) < 0 ||
+		if (nk_proc_read(s->host, pids[i], "ksm_stat", &text, NULL) < 0 ||
 		    nk_ksm_parse_proc_stat(text, &st) < 0)
 			continue; /* gone, or a kernel thread without an mm */
 		bool mergeable =
@@ -102,8 +98,7 @@ static int scan_processes(nk_tuner_sampler *s)
 		if (!mergeable)
 			continue;
 		/* statm: size resident shared ... in pages */
-		snprintf(path, sizeof(path), "/proc/%s/statm", *n);
-		if (nk_host_read(s->host, path, &statm, NULL) < 0 ||
+		if (nk_proc_read(s->host, pids[i], "statm", &statm, NULL) < 0 ||
 		    nk_parse_u64_array(statm, &fields) < 2)
 			continue;
 		uint64_t resident = fields[1];
@@ -112,7 +107,7 @@ static int scan_processes(nk_tuner_sampler *s)
 			return -ENOMEM;
 		s->procs = np;
 		s->procs[s->n_procs] = (struct nk_tuner_proc){
-		    .pid = (pid_t)pid,
+		    .pid = (pid_t)pids[i],
 		    .rss_bytes = resident * (uint64_t)page,
 		};
 		s->n_procs++;

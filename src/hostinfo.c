@@ -43,6 +43,19 @@ _nk_export_ struct nk_hostinfo *nk_hostinfo_free(struct nk_hostinfo *info)
 	return NULL;
 }
 
+_nk_export_ const char *nk_backing_name(enum nk_backing backing)
+{
+	switch (backing) {
+	case NK_BACKING_4K:
+		return "4K";
+	case NK_BACKING_THP:
+		return "THP";
+	case NK_BACKING_HUGETLB:
+		return "hugetlb";
+	}
+	return "unknown";
+}
+
 _nk_export_ const char *nk_cgroup_mode_name(enum nk_cgroup_mode mode)
 {
 	switch (mode) {
@@ -559,4 +572,48 @@ _nk_export_ int nk_hostinfo_read(nk_host *host, struct nk_hostinfo **ret, nk_err
 fail:
 	nk_hostinfo_free(info);
 	return r;
+}
+
+_nk_export_ int nk_hostinfo_nearest_cpus(const struct nk_hostinfo *info, const nk_bitmap *nodes,
+					 const nk_bitmap *allowed, nk_bitmap **ret)
+{
+	_cleanup_bitmap_ nk_bitmap *cpus = nk_bitmap_new();
+	if (!cpus)
+		return -ENOMEM;
+
+	nk_bitmap_foreach (id, nodes) {
+		const struct nk_numa_node *n = nk_hostinfo_node(info, id);
+		if (!n)
+			continue;
+		unsigned with_cpus = 0;
+		nk_bitmap_foreach (cpu, n->cpus) {
+			if (!allowed || nk_bitmap_test(allowed, (unsigned)cpu)) {
+				if (nk_bitmap_set(cpus, (unsigned)cpu) < 0)
+					return -ENOMEM;
+				with_cpus++;
+			}
+		}
+		if (with_cpus)
+			continue;
+		/* A memory-only node: the CPUs of the nearest nodes that have some. */
+		size_t idx = (size_t)(n - info->nodes);
+		uint64_t best = UINT64_MAX;
+		for (size_t j = 0; j < info->n_nodes; j++) {
+			if (j == idx || !nk_bitmap_weight(info->nodes[j].cpus))
+				continue;
+			if (n->distances[j] < best)
+				best = n->distances[j];
+		}
+		for (size_t j = 0; j < info->n_nodes && best != UINT64_MAX; j++) {
+			if (j == idx || n->distances[j] != best)
+				continue;
+			nk_bitmap_foreach (cpu, info->nodes[j].cpus) {
+				if ((!allowed || nk_bitmap_test(allowed, (unsigned)cpu)) &&
+				    nk_bitmap_set(cpus, (unsigned)cpu) < 0)
+					return -ENOMEM;
+			}
+		}
+	}
+	*ret = TAKE_PTR(cpus);
+	return 0;
 }

@@ -122,4 +122,9 @@ static inline int nk_strdup(const char *s, char **ret)
 /* Append a string to a NULL-terminated vector. */
 int nk_strv_push(char ***strv, size_t *n, const char *s);
 
+/* A number of `len` characters (at most 31) at `s`, as kernel files write
+ * them: -EINVAL when empty, longer, malformed or out of range. */
+int nk_parse_token_u64(const char *s, size_t len, uint64_t *ret);
+int nk_parse_token_int(const char *s, size_t len, long long min, long long max, long long *ret);
+
 #endif

@@ -375,3 +375,23 @@ int nk_strv_push(char ***strv, size_t *n, const char *s)
 	*strv = v;
 	return 0;
 }
+
+int nk_parse_token_u64(const char *s, size_t len, uint64_t *ret)
+{
+	char num[32];
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	return nk_parse_u64(num, ret, NULL) < 0 ? -EINVAL : 0;
+}
+
+int nk_parse_token_int(const char *s, size_t len, long long min, long long max, long long *ret)
+{
+	char num[32];
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	return nk_parse_int(num, min, max, ret, NULL) < 0 ? -EINVAL : 0;
+}

@@ -1,4 +1,6 @@
-# VM discovery and per-VM facts (include/numaksm/vm.h): the parsers of /proc
-# files apart from the reads.
-list(APPEND NUMAKSM_SOURCES src/vm-parse.c src/vm.c)
+# The process and VM model (include/numaksm/proc.h, vm.h): the one scanner
+# of /proc and its parsers, the kind table, discovery, lookup, threads and
+# per-VM facts.
+list(APPEND NUMAKSM_SOURCES src/proc.c src/placement.c src/vm-kinds.c src/vm-parse.c src/vm.c
+     src/vm-threads.c)
 list(APPEND NUMAKSM_SOURCES src/vmm-client.c)

@@ -10,27 +10,12 @@
 
 #include <inttypes.h>
 
-#include "numaksm/vcpu.h"
-
-static const char *const kind_names[] = {
-    [NK_VM_PROCESS] = "process",
-    [NK_VM_NUMAKSM] = "numaksm",
-    [NK_VM_QEMU] = "qemu",
-    [NK_VM_CLOUD_HYPERVISOR] = "cloud-hypervisor",
-    [NK_VM_FIRECRACKER] = "firecracker",
-    [NK_VM_CROSVM] = "crosvm",
-};
-
-_nk_export_ const char *nk_vm_kind_name(enum nk_vm_kind kind)
-{
-	return (unsigned)kind < ARRAY_SIZE(kind_names) ? kind_names[kind] : "?";
-}
-
 _nk_export_ void nk_vm_ref_done(struct nk_vm_ref *ref)
 {
 	free(ref->name);
 	free(ref->comm);
 	free(ref->argv0);
+	free(ref->uuid);
 	*ref = (struct nk_vm_ref){0};
 }
 
@@ -41,51 +26,24 @@ _nk_export_ void nk_vm_refs_free(struct nk_vm_ref *refs, size_t n)
 	free(refs);
 }
 
-/* Read /proc/PID/FILE: -ESRCH when the process is gone (or a zombie, whose
- * memory files are empty). */
-static int read_proc(nk_host *host, int pid, const char *file, char **ret, nk_error **err)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-	int r = nk_host_read(host, path, ret, NULL);
-	if (r == -ENOENT || r == -ESRCH)
-		return -ESRCH;
-	if (r < 0) {
-		nk_error_set(err, -r, "cannot read %s: %s", path, strerror(-r));
-		if (r == -EACCES || r == -EPERM)
-			nk_error_hint(err, "run as root");
-		return r;
-	}
-	return r;
-}
-
-static int read_stat(nk_host *host, int pid, struct vm_stat *ret, nk_error **err)
-{
-	_cleanup_free_ char *text = NULL;
-	int r = read_proc(host, pid, "stat", &text, err);
-	if (r < 0)
-		return r;
-	if (vm_parse_stat(text, ret) < 0)
-		return nk_error_set(err, EINVAL, "/proc/%d/stat: malformed", pid);
-	return 0;
-}
-
 /* Who process `pid` is.  `st` is its stat, already read. */
-static int ref_from_stat(nk_host *host, int pid, struct vm_stat *st, struct nk_vm_ref *ret,
+static int ref_from_stat(nk_host *host, int pid, struct nk_proc_stat *st, struct nk_vm_ref *ret,
 			 nk_error **err)
 {
 	_cleanup_free_ char *cmdline = NULL;
-	struct nk_vm_ref ref = {.pid = pid, .start_time = st->start_time};
-	int len = read_proc(host, pid, "cmdline", &cmdline, err);
+	struct nk_vm_ref ref = {.pid = pid, .start_time = st->start_time_ticks};
+	int len = nk_proc_read(host, pid, "cmdline", &cmdline, err);
 	if (len < 0)
 		return len;
 	ref.comm = TAKE_PTR(st->comm);
-	if (len > 0)
-		ref.argv0 = strndup(cmdline, (size_t)len);
-	else
-		ref.argv0 = strdup("");
-	ref.kind = vm_kind_of(ref.comm, ref.argv0);
-	int r = ref.argv0 ? vm_cmdline_name(ref.kind, cmdline, (size_t)len, &ref.name) : -ENOMEM;
+	ref.argv0 = len > 0 ? strndup(cmdline, (size_t)len) : strdup("");
+	int r = ref.argv0 ? 0 : -ENOMEM;
+	if (r == 0) {
+		ref.kind = vm_kind_of(ref.comm, ref.argv0, cmdline, (size_t)len);
+		r = vm_cmdline_name(ref.kind, cmdline, (size_t)len, &ref.name);
+	}
+	if (r >= 0)
+		r = vm_cmdline_uuid(ref.kind, cmdline, (size_t)len, &ref.uuid);
 	if (r >= 0 && !ref.name && asprintf(&ref.name, "%s-%d", ref.comm, pid) < 0)
 		r = -ENOMEM;
 	if (r < 0) {
@@ -94,14 +52,6 @@ static int ref_from_stat(nk_host *host, int pid, struct vm_stat *st, struct nk_v
 	}
 	*ret = ref;
 	return 0;
-}
-
-static int pid_of(const char *name)
-{
-	long long pid;
-	if (nk_parse_int(name, 1, INT32_MAX, &pid, NULL) < 0)
-		return -1;
-	return (int)pid;
 }
 
 struct scan {
@@ -116,22 +66,24 @@ static void scan_done(struct scan *s)
 	free(s->ppids);
 }
 
-/* Every VMM process, with its parent's PID. */
+/* Every VMM process, with its parent's PID: one pass over /proc. */
 static int scan_vmms(nk_host *host, struct scan *ret, nk_error **err)
 {
-	_cleanup_strv_ char **names = NULL;
+	_cleanup_free_ int *pids = NULL;
 	struct scan s = {0};
-	int count = nk_host_list(host, "/proc", NULL, &names, err);
+	int count = nk_proc_pids(host, &pids, err);
 
 	if (count < 0)
 		return count;
 	for (int i = 0; i < count; i++) {
-		struct vm_stat st;
-		int pid = pid_of(names[i]);
-		if (pid < 0 || read_stat(host, pid, &st, NULL) < 0)
-			continue; /* not a process, or gone */
-		if ((st.flags & VM_PF_KTHREAD) || vm_kind_of(st.comm, NULL) == NK_VM_PROCESS) {
-			vm_stat_done(&st);
+		struct nk_proc_stat st;
+		if (nk_proc_stat_read(host, pids[i], 0, &st, NULL) < 0)
+			continue; /* gone */
+		/* The comm tells a VMM cheaply; the command line is read only
+		 * for those (it says libvirt's QEMU from another). */
+		if ((st.flags & NK_PROC_PF_KTHREAD) ||
+		    vm_kind_of(st.comm, NULL, NULL, 0) == NK_VM_PROCESS) {
+			nk_proc_stat_done(&st);
 			continue;
 		}
 		struct nk_vm_ref *refs = realloc(s.refs, (s.n + 1) * sizeof(*refs));
@@ -140,8 +92,9 @@ static int scan_vmms(nk_host *host, struct scan *ret, nk_error **err)
 			s.refs = refs;
 		if (ppids)
 			s.ppids = ppids;
-		int r = refs && ppids ? ref_from_stat(host, pid, &st, &s.refs[s.n], err) : -ENOMEM;
-		vm_stat_done(&st);
+		int r =
+		    refs && ppids ? ref_from_stat(host, pids[i], &st, &s.refs[s.n], err) : -ENOMEM;
+		nk_proc_stat_done(&st);
 		if (r == -ESRCH)
 			continue;
 		if (r < 0) {
@@ -154,14 +107,14 @@ static int scan_vmms(nk_host *host, struct scan *ret, nk_error **err)
 	return 0;
 }
 
-/* crosvm forks its device processes: only the one whose parent is not a
- * crosvm is the VM. */
+/* crosvm forks its device processes: only the one whose parent is not of
+ * its kind is the VM. */
 static bool is_device_process(const struct scan *s, size_t i)
 {
-	if (s->refs[i].kind != NK_VM_CROSVM)
+	if (!vm_kind(s->refs[i].kind)->forks_devices)
 		return false;
 	for (size_t j = 0; j < s->n; j++)
-		if (s->refs[j].pid == s->ppids[i] && s->refs[j].kind == NK_VM_CROSVM)
+		if (s->refs[j].pid == s->ppids[i] && s->refs[j].kind == s->refs[i].kind)
 			return true;
 	return false;
 }
@@ -195,18 +148,18 @@ _nk_export_ int nk_vm_find_all(nk_host *host, struct nk_vm_ref **ret_refs, nk_er
 
 static int lookup_pid(nk_host *host, int pid, struct nk_vm_ref *ret, nk_error **err)
 {
-	struct vm_stat st;
-	int r = read_stat(host, pid, &st, err);
+	struct nk_proc_stat st;
+	int r = nk_proc_stat_read(host, pid, 0, &st, err);
 	if (r == -ESRCH)
 		return nk_error_set(err, ESRCH, "no process %d", pid);
 	if (r < 0)
 		return r;
-	if (st.flags & VM_PF_KTHREAD) {
-		vm_stat_done(&st);
+	if (st.flags & NK_PROC_PF_KTHREAD) {
+		nk_proc_stat_done(&st);
 		return nk_error_set(err, ESRCH, "process %d is a kernel thread, not a VM", pid);
 	}
 	r = ref_from_stat(host, pid, &st, ret, err);
-	vm_stat_done(&st);
+	nk_proc_stat_done(&st);
 	if (r == -ESRCH)
 		return nk_error_set(err, ESRCH, "no process %d", pid);
 	return r;
@@ -228,10 +181,10 @@ _nk_export_ int nk_vm_lookup(nk_host *host, const char *name_or_pid, struct nk_v
 	if (!name_or_pid || !*name_or_pid)
 		return nk_error_set(err, EINVAL, "empty VM name");
 	if (strspn(name_or_pid, "0123456789") == strlen(name_or_pid)) {
-		int pid = pid_of(name_or_pid);
-		if (pid < 0)
+		long long pid;
+		if (nk_parse_int(name_or_pid, 1, INT32_MAX, &pid, NULL) < 0)
 			return nk_error_set(err, EINVAL, "invalid PID '%s'", name_or_pid);
-		return lookup_pid(host, pid, ret, err);
+		return lookup_pid(host, (int)pid, ret, err);
 	}
 	int n = nk_vm_find_all(host, &refs, err);
 	if (n < 0)
@@ -288,12 +241,8 @@ _nk_export_ struct nk_vm_info *nk_vm_info_free(struct nk_vm_info *vm)
 		free(vm->regions[i].name);
 	free(vm->regions);
 	free(vm->placement.node_bytes);
-	for (size_t i = 0; i < vm->n_vmm_threads; i++) {
-		free(vm->vmm_threads[i].name);
-		nk_bitmap_free(vm->vmm_threads[i].affinity);
-	}
-	free(vm->vmm_threads);
-	vm_cgroups_free(vm->cgroups, vm->n_cgroups);
+	nk_vm_threads_done(&vm->threads);
+	nk_proc_cgroups_free(vm->cgroups, vm->n_cgroups);
 	free(vm);
 	return NULL;
 }
@@ -308,11 +257,11 @@ static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 	_cleanup_free_ char *rollup_text = NULL, *smaps = NULL, *cmdline = NULL;
 	_cleanup_free_ size_t *picked = NULL;
 	struct vm_rollup rollup;
-	struct vm_vma *vmas = NULL;
+	struct nk_proc_vma *vmas = NULL;
 	size_t n_vmas = 0, n_picked = 0;
 	int pid = vm->ref.pid, r;
 
-	r = read_proc(host, pid, "smaps_rollup", &rollup_text, err);
+	r = nk_proc_read(host, pid, "smaps_rollup", &rollup_text, err);
 	if (r == 0)
 		return -ESRCH; /* a zombie: its memory is gone */
 	if (r < 0)
@@ -325,7 +274,7 @@ static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 	vm->thp_bytes = rollup.anon_thp + rollup.shmem_pmd + rollup.file_pmd;
 	vm->swap_bytes = rollup.swap;
 
-	int len = read_proc(host, pid, "cmdline", &cmdline, err);
+	int len = nk_proc_read(host, pid, "cmdline", &cmdline, err);
 	if (len < 0)
 		return len;
 	r = vm_cmdline_ram(vm->ref.kind, cmdline, (size_t)len, &vm->guest_ram_bytes);
@@ -333,12 +282,12 @@ static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 		return nk_error_set(err, -r, "out of memory");
 	vm->guest_ram_from_cmdline = vm->guest_ram_bytes > 0;
 
-	r = read_proc(host, pid, "smaps", &smaps, err);
+	r = nk_proc_read(host, pid, "smaps", &smaps, err);
 	if (r == 0)
 		return -ESRCH;
 	if (r < 0)
 		return r;
-	r = vm_parse_smaps(smaps, &vmas, &n_vmas);
+	r = nk_proc_smaps_parse(smaps, &vmas, &n_vmas);
 	if (r < 0)
 		return nk_error_set(err, -r, "/proc/%d/smaps: malformed", pid);
 	r = vm_pick_guest_ram(vmas, n_vmas, vm->guest_ram_bytes, &picked, &n_picked);
@@ -349,9 +298,9 @@ static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 			vm->mergeable_bytes += vmas[i].end - vmas[i].start;
 	uint64_t region_bytes = 0;
 	for (size_t i = 0; r >= 0 && i < n_picked; i++) {
-		struct vm_vma *v = &vmas[picked[i]];
+		struct nk_proc_vma *v = &vmas[picked[i]];
 		struct nk_vm_region *g = &vm->regions[vm->n_regions++];
-		uint64_t thp = v->anon_thp + v->shmem_pmd + v->file_pmd;
+		uint64_t thp = v->anon_thp_bytes + v->shmem_pmd_bytes + v->file_pmd_bytes;
 		*g = (struct nk_vm_region){
 		    .start = v->start,
 		    .size_bytes = v->end - v->start,
@@ -360,9 +309,9 @@ static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 			       : thp	      ? NK_BACKING_THP
 					      : NK_BACKING_4K,
 		    .mergeable = v->mergeable,
-		    .rss_bytes = v->rss + v->hugetlb,
+		    .rss_bytes = v->rss_bytes + v->hugetlb_bytes,
 		    .thp_bytes = thp,
-		    .ksm_bytes = v->ksm,
+		    .ksm_bytes = v->ksm_bytes,
 		    .name = TAKE_PTR(v->name),
 		};
 		region_bytes += g->size_bytes;
@@ -371,7 +320,7 @@ static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 		if (v->hugetlb_vma)
 			vm->guest_hugetlb_bytes += g->rss_bytes;
 	}
-	vm_vmas_free(vmas, n_vmas);
+	nk_proc_vmas_free(vmas, n_vmas);
 	if (r < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
 	if (!vm->guest_ram_from_cmdline)
@@ -427,7 +376,7 @@ static int placement_numa_maps(nk_host *host, struct nk_vm_info *vm, struct nk_v
 	struct vm_numa_map *maps = NULL;
 	struct nk_vm_placement p = {.method = "numa_maps", .exact = true};
 	size_t n = 0;
-	int r = read_proc(host, vm->ref.pid, "numa_maps", &text, err);
+	int r = nk_proc_read(host, vm->ref.pid, "numa_maps", &text, err);
 
 	if (r < 0)
 		return r;
@@ -477,59 +426,15 @@ static int read_placement(nk_host *host, struct nk_vm_info *vm, bool exact, nk_e
 
 static int read_threads(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 {
-	nk_pin_vmm *vmm = NULL;
-	/* An error object even if unused: with none, vcpu/'s "not a VMM"
-	 * comes back as -EIO from nk_error_hint(NULL) rather than -ENOTSUP. */
 	_cleanup_error_ nk_error *e = NULL;
-	int r = nk_pin_vmm_open(host, vm->ref.pid, &vmm, &e);
-
+	int r = nk_vm_threads_read(host, &vm->ref, &vm->threads, &e);
 	if (r == -ENOTSUP)
-		return 0; /* no thread named like a vCPU: not one of the VMMs vcpu/ knows */
-	if (r < 0)
-		return r == -ESRCH
-			   ? -ESRCH
-			   : nk_error_set(err, -r, "process %d: cannot read its threads: %s",
-					  vm->ref.pid, strerror(-r));
-	unsigned n = nk_pin_vmm_thread_count(vmm);
-	vm->vmm_threads = calloc(n ? n : 1, sizeof(*vm->vmm_threads));
-	for (unsigned i = 0; vm->vmm_threads && i < n; i++) {
-		struct nk_pin_thread t;
-		struct nk_vm_thread *d = &vm->vmm_threads[vm->n_vmm_threads++];
-		nk_pin_vmm_thread(vmm, i, &t);
-		*d = (struct nk_vm_thread){
-		    .tid = t.tid,
-		    .vcpu = t.vcpu,
-		    .name = strdup(t.comm),
-		    .affinity = nk_bitmap_dup(t.affinity),
-		    .last_cpu = t.last_cpu,
-		};
-		if (!d->name || !d->affinity)
-			r = -ENOMEM;
-	}
-	vm->vcpus = nk_pin_vmm_vcpu_count(vmm);
-	nk_pin_vmm_free(vmm);
-	if (!vm->vmm_threads || r < 0)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	vm->has_threads = true;
-	return 0;
-}
-
-/* Linux 6.1 to 6.3: ksm_stat holds ksm_rmap_items alone; the merging pages
- * are in ksm_merging_pages (5.19).  -EINVAL when neither reads. */
-static int read_ksm_split(nk_host *host, int pid, struct nk_ksm_proc_stat *ret)
-{
-	_cleanup_free_ char *stat = NULL, *merging = NULL, *items = NULL;
-	struct nk_ksm_proc_stat k = {0};
-	int r = read_proc(host, pid, "ksm_stat", &stat, NULL);
-	if (r >= 0)
-		r = read_proc(host, pid, "ksm_merging_pages", &merging, NULL);
-	if (r < 0)
+		return 0; /* no thread named like a vCPU: the report says so */
+	if (r == -ESRCH)
 		return r;
-	if (nk_parse_keyed_line(stat, "ksm_rmap_items", &items) < 0 ||
-	    nk_parse_u64(items, &k.rmap_items, NULL) < 0 ||
-	    nk_parse_u64(merging, &k.merging_pages, NULL) < 0)
-		return -EINVAL;
-	*ret = k;
+	if (r < 0)
+		return nk_error_set(err, -r, "%s", e ? nk_error_message(e) : strerror(-r));
+	vm->has_threads = true;
 	return 0;
 }
 
@@ -538,8 +443,6 @@ static int read_ksm(nk_host *host, struct nk_vm_info *vm, const struct nk_ksm_co
 {
 	_cleanup_error_ nk_error *e = NULL;
 	int r = nk_ksm_proc_read(host, vm->ref.pid, &vm->ksm, &e);
-	if (r == -EINVAL)
-		r = read_ksm_split(host, vm->ref.pid, &vm->ksm);
 	if (r == -ENOTSUP)
 		return 0; /* before Linux 6.1 */
 	if (r == -ESRCH)
@@ -556,12 +459,12 @@ static int read_ksm(nk_host *host, struct nk_vm_info *vm, const struct nk_ksm_co
 static int read_cgroups(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 {
 	_cleanup_free_ char *text = NULL;
-	int r = read_proc(host, vm->ref.pid, "cgroup", &text, err);
+	int r = nk_proc_read(host, vm->ref.pid, "cgroup", &text, err);
 	if (r == -ESRCH && !nk_host_is_live(host))
 		return 0; /* a captured tree without the file */
 	if (r < 0)
 		return r;
-	if (vm_parse_proc_cgroup(text, &vm->cgroups, &vm->n_cgroups) < 0)
+	if (nk_proc_cgroup_parse(text, &vm->cgroups, &vm->n_cgroups) < 0)
 		return nk_error_set(err, EINVAL, "/proc/%d/cgroup: malformed", vm->ref.pid);
 	return 0;
 }
@@ -572,18 +475,18 @@ _nk_export_ int nk_vm_read(nk_host *host, const struct nk_vm_ref *ref,
 {
 	_cleanup_(vm_info_freep) struct nk_vm_info *vm = calloc(1, sizeof(*vm));
 	_cleanup_error_ nk_error *e = NULL;
-	struct vm_stat st;
+	struct nk_proc_stat st;
 	int r;
 
 	if (!vm)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	r = read_stat(host, ref->pid, &st, &e);
+	r = nk_proc_stat_read(host, ref->pid, 0, &st, &e);
 	if (r >= 0) {
-		vm->threads = st.num_threads;
+		vm->thread_count = st.thread_count;
 		/* The same process, not a later one with the same PID. */
-		if (ref->start_time && st.start_time != ref->start_time)
+		if (ref->start_time && st.start_time_ticks != ref->start_time)
 			r = -ESRCH;
-		vm_stat_done(&st);
+		nk_proc_stat_done(&st);
 	}
 	vm->ref = (struct nk_vm_ref){
 	    .pid = ref->pid,
@@ -592,7 +495,10 @@ _nk_export_ int nk_vm_read(nk_host *host, const struct nk_vm_ref *ref,
 	    .name = strdup(ref->name ? ref->name : ""),
 	    .comm = strdup(ref->comm ? ref->comm : ""),
 	    .argv0 = strdup(ref->argv0 ? ref->argv0 : ""),
+	    .uuid = ref->uuid ? strdup(ref->uuid) : NULL,
 	};
+	if (r >= 0 && ref->uuid && !vm->ref.uuid)
+		r = nk_error_set(&e, ENOMEM, "out of memory");
 	if (r >= 0 && (!vm->ref.name || !vm->ref.comm || !vm->ref.argv0))
 		r = nk_error_set(&e, ENOMEM, "out of memory");
 	if (r >= 0)

@@ -17,7 +17,8 @@ target_compile_definitions(test-cgroup
 # Host: a QEMU TCG guest with KSM on; status, place and undo on this host's cgroups.
 add_test(NAME host/status-qemu
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/test-status-qemu.sh $<TARGET_FILE:numaksm-cli>)
-set_tests_properties(host/status-qemu PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77)
+set_tests_properties(host/status-qemu PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
+                                                RESOURCE_LOCK vm-processes)
 
 # Host: a stand-in numaksm-vmm whose guest RAM is a zone; one that exits is gone.
 add_executable(test-status-zone host/test-status-zone.c)

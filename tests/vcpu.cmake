@@ -25,10 +25,19 @@ target_link_libraries(test-pin-fake-vmm PRIVATE Threads::Threads)
 add_test(NAME host/pin-cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/test-pin-cli.sh $<TARGET_FILE:numaksm-cli>
                  $<TARGET_FILE:test-pin-fake-vmm>)
-set_tests_properties(host/pin-cli PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77)
+set_tests_properties(host/pin-cli PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
+                                            RESOURCE_LOCK vm-processes)
 
 # The CLI without a host: usage errors, refusals, golden plans.
 add_test(NAME unit/pin-cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-cli.sh $<TARGET_FILE:numaksm-cli>
                  ${NUMAKSM_TOPOLOGIES} ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-cli.golden)
 set_tests_properties(unit/pin-cli PROPERTIES LABELS unit TIMEOUT 60)
+
+# Host: one VM model: status and pin find every kind's stand-in alike.
+add_test(NAME host/vm-lookup
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/vm-lookup.sh $<TARGET_FILE:numaksm-cli>
+                 $<TARGET_FILE:test-pin-fake-vmm>)
+# Processes named like VMMs: tests that look VMs up by program name take turns.
+set_tests_properties(host/vm-lookup PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
+                                               RESOURCE_LOCK vm-processes)

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include <numaksm/ksm-control.h>
 #include <numaksm/ksm.h>
+#include <numaksm/proc.h>
 #include <numaksm/policy.h>
 
 #include "tool.h"

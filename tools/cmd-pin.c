@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 #include <numaksm/vcpu.h>
+#include <numaksm/vm.h>
 
 #include "tool.h"
 
@@ -376,51 +377,51 @@ static void print_plan_text(const nk_pin_plan *plan, const nk_topo *topo)
 		printf("  note: %s\n", *n);
 }
 
-static json_object *json_threads(const nk_pin_vmm *vmm, const nk_topo *topo)
+static json_object *json_threads(const struct nk_vm_threads *threads, const nk_topo *topo)
 {
 	json_object *a = json_object_new_array();
-	for (unsigned i = 0; i < nk_pin_vmm_thread_count(vmm); i++) {
-		struct nk_pin_thread t;
+	for (size_t i = 0; i < threads->count; i++) {
+		const struct nk_vm_thread *t = &threads->threads[i];
 		json_object *o = json_object_new_object();
-		nk_pin_vmm_thread(vmm, i, &t);
 		int node =
-		    topo && t.last_cpu >= 0 ? nk_topo_cpu_node(topo, (unsigned)t.last_cpu) : -1;
-		json_object_object_add(o, "tid", json_object_new_int(t.tid));
-		json_object_object_add(o, "vcpu", t.vcpu >= 0 ? json_object_new_int(t.vcpu) : NULL);
-		json_object_object_add(o, "name", json_object_new_string(t.comm));
-		json_object_object_add(o, "affinity", json_list(t.affinity));
-		json_object_object_add(o, "last_cpu", json_object_new_int(t.last_cpu));
+		    topo && t->last_cpu >= 0 ? nk_topo_cpu_node(topo, (unsigned)t->last_cpu) : -1;
+		json_object_object_add(o, "tid", json_object_new_int(t->tid));
+		json_object_object_add(o, "vcpu",
+				       t->vcpu >= 0 ? json_object_new_int(t->vcpu) : NULL);
+		json_object_object_add(o, "name", json_object_new_string(t->name));
+		json_object_object_add(o, "affinity", json_list(t->affinity));
+		json_object_object_add(o, "last_cpu", json_object_new_int(t->last_cpu));
 		json_object_object_add(o, "last_cpu_node",
 				       node >= 0 ? json_object_new_int(node) : NULL);
 		json_object_object_add(
 		    o, "last_cpu_in_affinity",
-		    json_object_new_boolean(t.last_cpu >= 0 &&
-					    nk_bitmap_test(t.affinity, (unsigned)t.last_cpu)));
+		    json_object_new_boolean(t->last_cpu >= 0 &&
+					    nk_bitmap_test(t->affinity, (unsigned)t->last_cpu)));
 		json_object_array_add(a, o);
 	}
 	return a;
 }
 
-static void print_threads_text(const nk_pin_vmm *vmm, const nk_topo *topo)
+static void print_threads_text(const struct nk_vm_ref *vm, const struct nk_vm_threads *threads,
+			       const nk_topo *topo)
 {
-	printf("Process %d (%s): %s, %u vCPU threads, %u threads\n", nk_pin_vmm_pid(vmm),
-	       nk_pin_vmm_comm(vmm), nk_pin_vmm_kind(vmm), nk_pin_vmm_vcpu_count(vmm),
-	       nk_pin_vmm_thread_count(vmm));
+	printf("%s %s (PID %d, %s): %u vCPU threads, %zu threads\n", nk_vm_kind_name(vm->kind),
+	       vm->name, vm->pid, vm->comm, threads->vcpu_count, threads->count);
 	printf("  %-9s %-8s %-16s %-12s %-8s %s\n", "thread", "tid", "name", "affinity", "last CPU",
 	       "node");
-	for (unsigned i = 0; i < nk_pin_vmm_thread_count(vmm); i++) {
-		struct nk_pin_thread t;
+	for (size_t i = 0; i < threads->count; i++) {
+		const struct nk_vm_thread *t = &threads->threads[i];
 		char what[24], node[16] = "-";
-		nk_pin_vmm_thread(vmm, i, &t);
-		if (t.vcpu >= 0)
-			snprintf(what, sizeof(what), "vCPU %d", t.vcpu);
+		if (t->vcpu >= 0)
+			snprintf(what, sizeof(what), "vCPU %d", t->vcpu);
 		else
 			snprintf(what, sizeof(what), "emulator");
-		int n = topo && t.last_cpu >= 0 ? nk_topo_cpu_node(topo, (unsigned)t.last_cpu) : -1;
+		int n =
+		    topo && t->last_cpu >= 0 ? nk_topo_cpu_node(topo, (unsigned)t->last_cpu) : -1;
 		if (n >= 0)
 			snprintf(node, sizeof(node), "%d", n);
-		char *aff = list_text(t.affinity);
-		printf("  %-9s %-8d %-16s %-12s %-8d %s\n", what, t.tid, t.comm, aff, t.last_cpu,
+		char *aff = list_text(t->affinity);
+		printf("  %-9s %-8d %-16s %-12s %-8d %s\n", what, t->tid, t->name, aff, t->last_cpu,
 		       node);
 		free(aff);
 	}
@@ -433,12 +434,14 @@ struct pin_session {
 	nk_topo *topo;
 	nk_pin_state *state;
 	nk_pin_plan *plan;
-	nk_pin_vmm *vmm;
+	struct nk_vm_ref vm;
+	struct nk_vm_threads threads;
 };
 
 static void session_release(struct pin_session *s)
 {
-	nk_pin_vmm_free(s->vmm);
+	nk_vm_threads_done(&s->threads);
+	nk_vm_ref_done(&s->vm);
 	nk_pin_plan_free(s->plan);
 	nk_pin_state_free(s->state);
 	nk_topo_free(s->topo);
@@ -486,15 +489,18 @@ static int pin_plan(struct pin_args *a, struct pin_session *s, nk_error **err)
 	return EXIT_OK;
 }
 
-static int find_vmm(const struct pin_args *a, struct pin_session *s, nk_error **err)
+/* The VM named on the command line, as `numaksm status` finds it, and its threads. */
+static int find_vm(const struct pin_args *a, struct pin_session *s, nk_error **err)
 {
-	int pid, r;
 	if (!a->target)
-		return tool_usage_error(err, "missing PID or NAME of a VMM process");
-	r = nk_pin_vmm_lookup(s->host, a->target, &pid, err);
+		return tool_usage_error(err, "missing PID or NAME of a VM");
+	int r = nk_vm_lookup(s->host, a->target, &s->vm, err);
 	if (r < 0)
 		return r;
-	return nk_pin_vmm_open(s->host, pid, &s->vmm, err);
+	r = nk_vm_threads_read(s->host, &s->vm, &s->threads, err);
+	if (r == -ESRCH)
+		return nk_error_set(err, ESRCH, "%s (PID %d) ended", s->vm.name, s->vm.pid);
+	return r;
 }
 
 static int pin_apply_cmd(struct pin_args *a, struct pin_session *s, nk_error **err)
@@ -505,13 +511,13 @@ static int pin_apply_cmd(struct pin_args *a, struct pin_session *s, nk_error **e
 		return r;
 	r = nk_host_require_live(s->host, "pin threads", err);
 	if (r >= 0)
-		r = find_vmm(a, s, err);
+		r = find_vm(a, s, err);
 	if (r < 0)
 		return r;
-	unsigned found = nk_pin_vmm_vcpu_count(s->vmm);
+	unsigned found = s->threads.vcpu_count;
 	if (a->vcpus_set && a->req.vcpus != found) {
-		nk_error_set(err, EINVAL, "--vcpus %u but process %d (%s) has %u vCPU threads",
-			     a->req.vcpus, nk_pin_vmm_pid(s->vmm), nk_pin_vmm_comm(s->vmm), found);
+		nk_error_set(err, EINVAL, "--vcpus %u but %s (PID %d) has %u vCPU threads",
+			     a->req.vcpus, s->vm.name, s->vm.pid, found);
 		return nk_error_hint(err, "leave out --vcpus to plan for the threads found");
 	}
 	a->req.vcpus = found;
@@ -522,20 +528,19 @@ static int pin_apply_cmd(struct pin_args *a, struct pin_session *s, nk_error **e
 		r = nk_pin_state_open(s->host, NULL, NK_PIN_STATE_WRITE, &s->state, err);
 	if (r < 0)
 		return r;
-	int pid = nk_pin_vmm_pid(s->vmm);
+	int pid = s->vm.pid;
 	/* Re-pinning a VM: its own old CPUs are free for its new plan. */
 	nk_pin_state_remove(s->state, pid);
 	r = nk_pin_plan_compute(s->topo, &a->req, s->state, &s->plan, err);
 	if (r < 0)
 		return r;
 	/* The state first: if it cannot be saved, nothing has been pinned. */
-	r = nk_pin_state_add(s->state, s->host, s->plan, pid,
-			     a->name ? a->name : nk_pin_vmm_comm(s->vmm), err);
+	r = nk_pin_state_add(s->state, s->host, s->plan, pid, a->name ? a->name : s->vm.name, err);
 	if (r >= 0)
 		r = nk_pin_state_save(s->state, err);
 	if (r < 0)
 		return r;
-	r = nk_pin_apply(s->vmm, s->topo, s->plan, err);
+	r = nk_pin_apply(s->host, &s->vm, &s->threads, s->topo, s->plan, err);
 	if (r < 0) {
 		nk_pin_state_remove(s->state, pid);
 		if (nk_pin_state_save(s->state, &undo_err) < 0)
@@ -548,14 +553,14 @@ static int pin_apply_cmd(struct pin_args *a, struct pin_session *s, nk_error **e
 		json_object_object_add(root, "numaksm_pin_apply", json_object_new_int(1));
 		json_object_object_add(root, "pid", json_object_new_int(pid));
 		json_object_object_add(root, "vmm",
-				       json_object_new_string(nk_pin_vmm_kind(s->vmm)));
+				       json_object_new_string(nk_vm_kind_name(s->vm.kind)));
 		json_object_object_add(root, "plan", json_plan(s->plan, s->topo));
-		json_object_object_add(root, "threads", json_threads(s->vmm, s->topo));
+		json_object_object_add(root, "threads", json_threads(&s->threads, s->topo));
 		print_json(root);
 	} else {
 		print_plan_text(s->plan, s->topo);
 		printf("Applied and verified:\n");
-		print_threads_text(s->vmm, s->topo);
+		print_threads_text(&s->vm, &s->threads, s->topo);
 	}
 	return EXIT_OK;
 }
@@ -564,24 +569,23 @@ static int pin_show(struct pin_args *a, struct pin_session *s, nk_error **err)
 {
 	int r = open_host(a, s, err);
 	if (r >= 0)
-		r = find_vmm(a, s, err);
+		r = find_vm(a, s, err);
 	if (r < 0)
 		return r;
 	/* The node of each last CPU, when the live topology can be read. */
 	if (nk_host_is_live(s->host))
 		nk_topo_load_live(s->host, &s->topo, NULL);
 	if (!a->json) {
-		print_threads_text(s->vmm, s->topo);
+		print_threads_text(&s->vm, &s->threads, s->topo);
 		return EXIT_OK;
 	}
 	json_object *root = json_object_new_object();
 	json_object_object_add(root, "numaksm_pin_show", json_object_new_int(1));
-	json_object_object_add(root, "pid", json_object_new_int(nk_pin_vmm_pid(s->vmm)));
-	json_object_object_add(root, "comm", json_object_new_string(nk_pin_vmm_comm(s->vmm)));
-	json_object_object_add(root, "vmm", json_object_new_string(nk_pin_vmm_kind(s->vmm)));
-	json_object_object_add(root, "vcpus",
-			       json_object_new_int((int)nk_pin_vmm_vcpu_count(s->vmm)));
-	json_object_object_add(root, "threads", json_threads(s->vmm, s->topo));
+	json_object_object_add(root, "pid", json_object_new_int(s->vm.pid));
+	json_object_object_add(root, "comm", json_object_new_string(s->vm.comm));
+	json_object_object_add(root, "vmm", json_object_new_string(nk_vm_kind_name(s->vm.kind)));
+	json_object_object_add(root, "vcpus", json_object_new_int((int)s->threads.vcpu_count));
+	json_object_object_add(root, "threads", json_threads(&s->threads, s->topo));
 	print_json(root);
 	return EXIT_OK;
 }

@@ -19,6 +19,7 @@
 #include <numaksm/hostinfo.h>
 #include <numaksm/ksm-control.h>
 #include <numaksm/ksm.h>
+#include <numaksm/proc.h>
 #include <numaksm/vm.h>
 
 #include "tool.h"
@@ -445,7 +446,7 @@ static json_object *json_vm(const struct nk_vm_info *vm)
 	json_object_object_add(o, "pid", json_object_new_int(vm->ref.pid));
 	json_object_object_add(o, "comm", json_object_new_string(vm->ref.comm));
 	json_object_object_add(o, "program", json_object_new_string(vm->ref.argv0));
-	json_object_object_add(o, "threads", json_object_new_int((int)vm->threads));
+	json_object_object_add(o, "threads", json_object_new_int((int)vm->thread_count));
 	json_object_object_add(o, "rss_bytes", json_object_new_uint64(vm->rss_bytes));
 	json_object_object_add(o, "anon_bytes", json_object_new_uint64(vm->anon_bytes));
 	json_object_object_add(o, "thp_bytes", json_object_new_uint64(vm->thp_bytes));
@@ -524,8 +525,8 @@ static json_object *json_vm(const struct nk_vm_info *vm)
 
 	if (vm->has_threads) {
 		json_object *th = json_object_new_array();
-		for (size_t i = 0; i < vm->n_vmm_threads; i++) {
-			const struct nk_vm_thread *t = &vm->vmm_threads[i];
+		for (size_t i = 0; i < vm->threads.count; i++) {
+			const struct nk_vm_thread *t = &vm->threads.threads[i];
 			json_object *jt = json_object_new_object();
 			char *aff = tool_list_text(t->affinity);
 			json_object_object_add(jt, "tid", json_object_new_int(t->tid));
@@ -537,7 +538,8 @@ static json_object *json_vm(const struct nk_vm_info *vm)
 			json_object_array_add(th, jt);
 			free(aff);
 		}
-		json_object_object_add(o, "vcpus", json_object_new_int((int)vm->vcpus));
+		json_object_object_add(o, "vcpus",
+				       json_object_new_int((int)vm->threads.vcpu_count));
 		json_object_object_add(o, "vmm_threads", th);
 	} else {
 		json_object_object_add(o, "vcpus", NULL);
@@ -644,7 +646,7 @@ static void print_vm_text(const struct nk_vm_info *vm)
 	char a[32], b[32], c[32], d[32], e[32], backing[48];
 
 	printf("\n%s: %s, PID %d (%s), %u threads\n", vm->ref.name, nk_vm_kind_name(vm->ref.kind),
-	       vm->ref.pid, vm->ref.comm, vm->threads);
+	       vm->ref.pid, vm->ref.comm, vm->thread_count);
 	printf("  memory: RSS %s, anonymous %s, THP %s, hugetlb %s, swap %s\n",
 	       tool_format_bytes(a, sizeof(a), vm->rss_bytes),
 	       tool_format_bytes(b, sizeof(b), vm->anon_bytes),
@@ -696,8 +698,8 @@ static void print_vm_text(const struct nk_vm_info *vm)
 	}
 	printf("\n");
 	if (vm->has_threads) {
-		for (size_t i = 0; i < vm->n_vmm_threads; i++) {
-			const struct nk_vm_thread *t = &vm->vmm_threads[i];
+		for (size_t i = 0; i < vm->threads.count; i++) {
+			const struct nk_vm_thread *t = &vm->threads.threads[i];
 			char what[24], *aff = tool_list_text(t->affinity);
 			if (t->vcpu >= 0)
 				snprintf(what, sizeof(what), "vCPU %d", t->vcpu);
@@ -713,7 +715,7 @@ static void print_vm_text(const struct nk_vm_info *vm)
 	if (vm->n_cgroups) {
 		printf("  cgroups:");
 		for (size_t i = 0; i < vm->n_cgroups; i++) {
-			const struct nk_vm_cgroup *g = &vm->cgroups[i];
+			const struct nk_proc_cgroup *g = &vm->cgroups[i];
 			if (strcmp(g->controllers, "cpuset") == 0 ||
 			    strcmp(g->controllers, "memory") == 0 || g->hierarchy == 0)
 				printf(" %s%s%s", g->controllers,

@@ -175,8 +175,9 @@ static int apply_and_verify(nk_host *host, int pid, const int *tids, const nk_bi
 	return 0;
 }
 
-int pin_apply_sets(nk_host *host, int pid, const int *tids, const nk_bitmap *const *sets,
-		   const bool *required, size_t n, nk_error **err)
+_nk_export_ int nk_pin_threads(nk_host *host, int pid, const int *tids,
+			       const nk_bitmap *const *sets, const bool *required, size_t n,
+			       nk_error **err)
 {
 	_cleanup_free_ char *msg = NULL;
 	struct apply_run run = {.n = n};
@@ -240,39 +241,54 @@ static int require_thissystem(nk_host *host, const nk_topo *topo, nk_error **err
 				  "--synthetic");
 }
 
-_nk_export_ int nk_pin_apply(nk_pin_vmm *vmm, const nk_topo *topo, const nk_pin_plan *plan,
-			     nk_error **err)
+_nk_export_ int nk_pin_apply(nk_host *host, const struct nk_vm_ref *vm,
+			     struct nk_vm_threads *threads, const nk_topo *topo,
+			     const nk_pin_plan *plan, nk_error **err)
 {
 	_cleanup_free_ int *tids = NULL;
 	_cleanup_free_ const nk_bitmap **sets = NULL;
 	_cleanup_free_ bool *required = NULL;
-	int r = nk_host_require_live(vmm->host, "pin threads", err);
+	struct nk_vm_threads now = {0};
+	size_t n = threads->count;
+	int r = nk_host_require_live(host, "pin threads", err);
 
 	if (r < 0)
 		return r;
-	r = require_thissystem(vmm->host, topo, err);
+	r = require_thissystem(host, topo, err);
 	if (r < 0)
 		return r;
-	if (plan->n_vcpus != vmm->n_vcpus) {
+	if (plan->n_vcpus != threads->vcpu_count) {
 		nk_error_set(err, EINVAL,
 			     "the plan has %u vCPUs but process %d (%s) has %u vCPU "
 			     "threads",
-			     plan->n_vcpus, vmm->pid, vmm->comm, vmm->n_vcpus);
+			     plan->n_vcpus, vm->pid, vm->name, threads->vcpu_count);
 		return nk_error_hint(err, "leave out --vcpus to plan for the threads found");
 	}
-	tids = calloc(vmm->n_threads, sizeof(int));
-	sets = calloc(vmm->n_threads, sizeof(*sets));
-	required = calloc(vmm->n_threads, sizeof(bool));
+	tids = calloc(n ? n : 1, sizeof(int));
+	sets = calloc(n ? n : 1, sizeof(*sets));
+	required = calloc(n ? n : 1, sizeof(bool));
 	if (!tids || !sets || !required)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	for (unsigned i = 0; i < vmm->n_threads; i++) {
-		const struct vmm_thread *t = &vmm->threads[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct nk_vm_thread *t = &threads->threads[i];
 		tids[i] = t->tid;
 		required[i] = t->vcpu >= 0;
 		sets[i] = t->vcpu >= 0 ? plan->vcpus[t->vcpu].cpus : plan->emulator_cpus;
 	}
-	r = pin_apply_sets(vmm->host, vmm->pid, tids, sets, required, vmm->n_threads, err);
+	r = nk_pin_threads(host, vm->pid, tids, sets, required, n, err);
 	if (r < 0)
-		return nk_error_prefix(err, "process %d (%s)", vmm->pid, vmm->comm);
-	return nk_pin_vmm_refresh(vmm, err);
+		return nk_error_prefix(err, "process %d (%s)", vm->pid, vm->name);
+	r = nk_vm_threads_read(host, vm, &now, err);
+	if (r == -ESRCH)
+		return nk_error_set(err, ESRCH, "process %d (%s) ended", vm->pid, vm->name);
+	if (r < 0)
+		return r;
+	if (now.vcpu_count != threads->vcpu_count) {
+		nk_vm_threads_done(&now);
+		return nk_error_set(err, ESRCH, "process %d (%s): its vCPU threads changed",
+				    vm->pid, vm->name);
+	}
+	nk_vm_threads_done(threads);
+	*threads = now;
+	return 0;
 }

@@ -3,6 +3,5 @@ list(APPEND NUMAKSM_SOURCES
      vcpu/topo.c
      vcpu/plan.c
      vcpu/state.c
-     vcpu/threads.c
      vcpu/apply.c)
 

@@ -8,6 +8,7 @@
  * damaged: then the state is rebuilt from the VMMs running now.
  */
 #include "vcpu-internal.h"
+#include "numaksm/proc.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -222,10 +223,13 @@ static void drop_gone(nk_host *host, nk_pin_state *s)
 {
 	for (unsigned i = s->n_entries; i-- > 0;) {
 		struct pin_entry *e = &s->entries[i];
-		uint64_t start;
+		struct nk_proc_stat st;
 		if (e->pid <= 0)
 			continue;
-		int r = pin_read_start_time(host, e->pid, &start);
+		int r = nk_proc_stat_read(host, e->pid, 0, &st, NULL);
+		uint64_t start = r >= 0 ? st.start_time_ticks : 0;
+		if (r >= 0)
+			nk_proc_stat_done(&st);
 		if (r == -ESRCH || (r >= 0 && e->start_time && start != e->start_time)) {
 			nk_info("pin state: process %d (%s) is gone: its CPUs are free again",
 				e->pid, e->name ? e->name : "?");
@@ -242,9 +246,10 @@ static bool state_has_pid(const nk_pin_state *s, int pid)
 	return false;
 }
 
-/* A VMM found pinned: vCPU threads on single CPUs are dedicated ones,
+/* A VM found pinned: vCPU threads on single CPUs are dedicated ones,
  * narrower sets are shared; threads on every online CPU are not pinned. */
-static int entry_from_vmm(const nk_pin_vmm *vmm, const nk_bitmap *online, struct pin_entry *e)
+static int entry_from_vm(const struct nk_vm_ref *vm, const struct nk_vm_threads *threads,
+			 const nk_bitmap *online, struct pin_entry *e)
 {
 	bool all_single = true, any_pinned = false;
 
@@ -252,8 +257,8 @@ static int entry_from_vmm(const nk_pin_vmm *vmm, const nk_bitmap *online, struct
 	e->shared = nk_bitmap_new();
 	if (!e->dedicated || !e->shared)
 		return -ENOMEM;
-	for (unsigned i = 0; i < vmm->n_vcpus; i++) {
-		const nk_bitmap *aff = vmm->threads[i].affinity;
+	for (unsigned i = 0; i < threads->vcpu_count; i++) {
+		const nk_bitmap *aff = threads->threads[i].affinity;
 		if (nk_bitmap_is_subset(online, aff)) {
 			all_single = false;
 			continue;
@@ -273,44 +278,44 @@ static int entry_from_vmm(const nk_pin_vmm *vmm, const nk_bitmap *online, struct
 		e->shared = t;
 	}
 	e->policy = all_single ? NK_PIN_DEDICATED : NK_PIN_SHARED;
-	e->pid = vmm->pid;
+	e->pid = vm->pid;
+	e->start_time = vm->start_time;
 	e->rebuilt = true;
-	return nk_strdup(vmm->comm, &e->name) < 0 ? -ENOMEM : 1;
+	return nk_strdup(vm->name, &e->name) < 0 ? -ENOMEM : 1;
 }
 
 static int rebuild(nk_host *host, nk_pin_state *s)
 {
 	_cleanup_free_ char *text = NULL;
 	_cleanup_bitmap_ nk_bitmap *online = NULL;
-	_cleanup_strv_ char **pids = NULL;
+	struct nk_vm_ref *vms = NULL;
 
 	if (nk_host_read(host, "/sys/devices/system/cpu/online", &text, NULL) < 0 ||
 	    nk_parse_list(text, "CPU list", &online, NULL) < 0) {
 		nk_warn("pin state: online CPUs unknown: not rebuilt from the live processes");
 		return 0;
 	}
-	int n = nk_host_list(host, "/proc", NULL, &pids, NULL);
-	for (int i = 0; i < n; i++) {
-		long long pid;
-		nk_pin_vmm *vmm = NULL;
+	int n = nk_vm_find_all(host, &vms, NULL);
+	int r = 0;
+	for (int i = 0; i < n && r >= 0; i++) {
+		struct nk_vm_threads threads = {0};
 		struct pin_entry e = {0};
 
-		if (nk_parse_int(pids[i], 1, INT32_MAX, &pid, NULL) < 0 ||
-		    state_has_pid(s, (int)pid) || nk_pin_vmm_open(host, (int)pid, &vmm, NULL) < 0)
+		if (state_has_pid(s, vms[i].pid) ||
+		    nk_vm_threads_read(host, &vms[i], &threads, NULL) < 0)
 			continue;
-		int r = entry_from_vmm(vmm, online, &e);
-		nk_pin_vmm_free(vmm);
+		r = entry_from_vm(&vms[i], &threads, online, &e);
+		nk_vm_threads_done(&threads);
 		if (r > 0) {
-			pin_read_start_time(host, e.pid, &e.start_time);
-			nk_info("pin state: process %d (%s) found pinned: entered as %s", e.pid,
-				e.name, nk_pin_policy_name(e.policy));
+			nk_info("pin state: %s %s (PID %d) found pinned: entered as %s",
+				nk_vm_kind_name(vms[i].kind), e.name, e.pid,
+				nk_pin_policy_name(e.policy));
 			r = state_append(s, &e);
 		}
 		entry_clear(&e);
-		if (r < 0)
-			return r;
 	}
-	return 0;
+	nk_vm_refs_free(vms, n > 0 ? (size_t)n : 0);
+	return r < 0 ? r : 0;
 }
 
 /* ---- the file and its lock --------------------------------------------- */
@@ -488,8 +493,11 @@ _nk_export_ int nk_pin_state_add(nk_pin_state *state, nk_host *host, const nk_pi
 
 	if (pid > 0)
 		nk_pin_state_remove(state, pid);
-	if (host && pid > 0)
-		pin_read_start_time(host, pid, &e.start_time);
+	struct nk_proc_stat st;
+	if (host && pid > 0 && nk_proc_stat_read(host, pid, 0, &st, NULL) == 0) {
+		e.start_time = st.start_time_ticks;
+		nk_proc_stat_done(&st);
+	}
 	e.dedicated = nk_bitmap_dup(plan->dedicated);
 	e.shared = nk_bitmap_dup(plan->shared);
 	if (!e.dedicated || !e.shared || (name && nk_strdup(name, &e.name) < 0) ||

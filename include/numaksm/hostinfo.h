@@ -14,6 +14,16 @@
 extern "C" {
 #endif
 
+/** What backs guest RAM: a zone of numaksm-vmm, or a mapping of any VMM. */
+enum nk_backing {
+	NK_BACKING_4K = 0,  /**< anonymous 4 KiB pages (THP disabled on the range) */
+	NK_BACKING_THP,	    /**< anonymous, MADV_HUGEPAGE, 2 MiB aligned */
+	NK_BACKING_HUGETLB, /**< hugetlb pages in a memfd (MFD_HUGETLB), shared mapping */
+};
+
+/** @return "4K", "THP", "hugetlb". */
+const char *nk_backing_name(enum nk_backing backing);
+
 /** A hugepage pool of one size, host-wide or on one node. */
 struct nk_hugepage_pool {
 	uint64_t size_kb;  /**< page size in kB (2048, 1048576) */
@@ -102,6 +112,14 @@ const char *nk_cgroup_mode_name(enum nk_cgroup_mode mode);
 
 /** @return the node with this id, or NULL. */
 const struct nk_numa_node *nk_hostinfo_node(const struct nk_hostinfo *info, int id);
+
+/**
+ * The CPUs next to `nodes`: each node's own, or for a memory-only node those
+ * of the nearest nodes that have CPUs; only CPUs in `allowed` (NULL: any).
+ * @return 0; -ENOMEM.
+ */
+int nk_hostinfo_nearest_cpus(const struct nk_hostinfo *info, const nk_bitmap *nodes,
+			     const nk_bitmap *allowed, nk_bitmap **ret);
 
 /** Result of probing /dev/kvm. */
 struct nk_kvm_probe {

@@ -109,19 +109,6 @@ int nk_ksm_apply(nk_host *host, const struct nk_ksm_settings *want, unsigned fla
  */
 int nk_ksmd_find(nk_host *host, pid_t *ret_pid, nk_error **err);
 
-/** CPU time of a process. */
-struct nk_proc_cputime {
-	uint64_t run_ns;      /**< on-CPU time: /proc/PID/schedstat, else utime+stime of stat */
-	uint64_t children_ns; /**< cutime+cstime: children it has waited for */
-	bool precise;	      /**< run_ns from schedstat (ns), not clock ticks */
-};
-
-/**
- * Read a process's CPU time (for ksmd: the CPU KSM costs).
- * @return 0; -ESRCH when the process is gone.
- */
-int nk_proc_cputime_read(nk_host *host, pid_t pid, struct nk_proc_cputime *ret, nk_error **err);
-
 #ifdef __cplusplus
 }
 #endif

@@ -19,17 +19,11 @@
 
 #include "numaksm/core.h"
 #include "numaksm/hostinfo.h"
+#include "numaksm/proc.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** What backs a zone. */
-enum nk_backing {
-	NK_BACKING_4K = 0,  /**< anonymous 4 KiB pages (THP disabled on the range) */
-	NK_BACKING_THP,	    /**< anonymous, MADV_HUGEPAGE, 2 MiB aligned */
-	NK_BACKING_HUGETLB, /**< hugetlb pages in a memfd (MFD_HUGETLB), shared mapping */
-};
 
 /** Host NUMA policy of a zone (the kernel's MPOL_* modes). */
 enum nk_policy {
@@ -79,8 +73,6 @@ int nk_zone_spec_parse(const char *text, struct nk_zone_spec *spec, nk_error **e
 /** @return "default", "bind", "preferred", "preferred-many", "interleave", "weighted-interleave".
  */
 const char *nk_policy_name(enum nk_policy policy);
-/** @return "4K", "THP", "hugetlb". */
-const char *nk_backing_name(enum nk_backing backing);
 
 /** A created zone: guest RAM the caller can hand to KVM. */
 typedef struct nk_zone nk_zone;
@@ -142,33 +134,6 @@ int nk_zone_prefault(nk_zone *zone, unsigned threads, nk_progress_fn progress, v
  * /proc/self/smaps.  Refused for hugetlb and shared zones, with the reason.
  */
 int nk_zone_set_mergeable(nk_zone *zone, bool mergeable, nk_error **err);
-
-/** Pages per node of a range, measured or estimated. */
-struct nk_placement {
-	uint64_t pages; /**< pages in the range */
-	uint64_t page_size;
-	uint64_t sampled; /**< pages looked at (== pages when exact) */
-	bool exact;
-	uint64_t *node_pages; /**< per node id: pages (estimated when sampled) */
-	size_t n_node_pages;  /**< length of node_pages (highest node + 1) */
-	uint64_t not_present; /**< pages not faulted in */
-	uint64_t other;	      /**< zero page, unmapped or unreadable */
-	double error_pages;   /**< 95% bound on each per-node estimate (0 when exact) */
-};
-
-/** Free what a placement owns. */
-void nk_placement_done(struct nk_placement *p);
-
-/**
- * Measure where the pages of [addr, addr+size) in process `pid` (0: self)
- * are, with move_pages(pid, n, pages, NULL, status, 0), which, unlike
- * get_mempolicy(MPOL_F_ADDR), never allocates absent pages.  Ranges of up
- * to `max_samples` pages are measured exactly; larger ones by a uniform
- * sample of `max_samples` pages (0: 65536) with its 95% error bound.
- * @return 0; -ESRCH when the process is gone; -EPERM without privileges.
- */
-int nk_placement_measure(pid_t pid, uint64_t addr, uint64_t size, uint64_t page_size,
-			 uint64_t max_samples, struct nk_placement *ret, nk_error **err);
 
 /** Measure a zone's placement (see nk_placement_measure). */
 int nk_zone_placement(nk_zone *zone, uint64_t max_samples, struct nk_placement *ret,

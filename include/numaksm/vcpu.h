@@ -4,7 +4,7 @@
  * @brief vCPU placement: the host topology from hwloc, a planner that puts
  *        each VM's vCPUs next to the memory of their guest NUMA node, a
  *        host-wide assignment state, and applying and verifying a plan on
- *        the threads of a running VMM (QEMU, Cloud Hypervisor, Firecracker).
+ *        the threads of a running VM (any kind the VM model knows).
  *
  * Conventions as in numaksm/core.h: 0 or a positive value on success, a
  * negative errno on failure, `ret_*` written only on success, a message in
@@ -17,6 +17,7 @@
 #define NUMAKSM_VCPU_H
 
 #include "numaksm/core.h"
+#include "numaksm/vm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -288,84 +289,36 @@ struct nk_pin_entry {
 int nk_pin_state_entry(const nk_pin_state *state, unsigned index, struct nk_pin_entry *ret);
 
 /* ------------------------------------------------------------------ */
-/* VMM threads: find, apply, verify                                    */
+/* Applying a plan to a running VM                                     */
 /* ------------------------------------------------------------------ */
 
 /**
- * A running VMM process and its threads: vCPU threads found by name (QEMU
- * "CPU n/KVM" and "CPU n/TCG", Cloud Hypervisor "vcpuN", Firecracker
- * "fc_vcpu N") and the others (emulator threads).
- */
-typedef struct nk_pin_vmm nk_pin_vmm;
-
-/**
- * Find a VMM process from a PID or a name: the process' comm, the base name
- * of its argv[0], or QEMU's "-name NAME" / "-name guest=NAME,...".
- * @return 0; -ESRCH when nothing matches; -ENOTUNIQ when a name matches
- *         several VMMs (the message lists them).
- */
-int nk_pin_vmm_lookup(nk_host *host, const char *pid_or_name, int *ret_pid, nk_error **err);
-
-/**
- * Read process `pid`'s threads, their affinity and the CPU each last ran on,
- * through `host`, which must outlive the result.
- * @return 0; -ESRCH when the process is gone; -ENOTSUP when none of its
- *         threads is named like a vCPU thread (not a VMM), or vCPU numbers
- *         repeat or have gaps.
- */
-int nk_pin_vmm_open(nk_host *host, int pid, nk_pin_vmm **ret, nk_error **err);
-
-/** Free; accepts NULL. @return NULL. */
-nk_pin_vmm *nk_pin_vmm_free(nk_pin_vmm *vmm);
-
-/** @return the process id. */
-int nk_pin_vmm_pid(const nk_pin_vmm *vmm);
-/** @return "qemu", "cloud-hypervisor" or "firecracker". */
-const char *nk_pin_vmm_kind(const nk_pin_vmm *vmm);
-/** @return the process' comm. */
-const char *nk_pin_vmm_comm(const nk_pin_vmm *vmm);
-/** @return the number of vCPU threads. */
-unsigned nk_pin_vmm_vcpu_count(const nk_pin_vmm *vmm);
-/** @return the number of threads, vCPU threads first. */
-unsigned nk_pin_vmm_thread_count(const nk_pin_vmm *vmm);
-
-/** One thread of a VMM, as last read. */
-struct nk_pin_thread {
-	int tid;
-	int vcpu;		   /**< vCPU number, -1 for an emulator thread */
-	const char *comm;	   /**< thread name */
-	const nk_bitmap *affinity; /**< Cpus_allowed_list */
-	int last_cpu;		   /**< CPU it last ran on (field 39 of stat), may be outdated */
-};
-
-/**
- * Describe thread `index`: vCPU threads first in vCPU order, then the others
- * by thread id.  Valid until the next nk_pin_vmm_refresh() or free.
- * @return 0; -ERANGE past the last thread.
- */
-int nk_pin_vmm_thread(const nk_pin_vmm *vmm, unsigned index, struct nk_pin_thread *ret);
-
-/**
- * Read every thread's affinity and last CPU again.  Emulator threads that
- * ended are dropped; new ones are added.
- * @return 0; -ESRCH when the process or a vCPU thread is gone.
- */
-int nk_pin_vmm_refresh(nk_pin_vmm *vmm, nk_error **err);
-
-/**
- * Pin the VMM's threads as `plan` says (vCPU i to plan vCPU i, every other
+ * Pin VM `vm`'s threads as `plan` says (vCPU i to plan vCPU i, every other
  * thread to the emulator CPUs), read each affinity back through the host
- * root and compare.  All or nothing: when setting or verifying a thread
- * fails, the threads already changed get their previous affinity back.
- * Refused on a captured host tree and with a topology that is not this
- * system (hwloc binds nothing on XML/synthetic topologies: a bind there
- * proves nothing).
+ * root and compare.  `threads` is what nk_vm_threads_read() found; on
+ * success it is read again, so it shows the affinities now.  All or
+ * nothing: when setting or verifying a thread fails, the threads already
+ * changed get their previous affinity back.  Refused on a captured host
+ * tree and with a topology that is not this system (hwloc binds nothing on
+ * XML/synthetic topologies: a bind there proves nothing).
  * @return 0; -EROFS when refused as above; -EINVAL when the plan's vCPU
- *         count differs from the VMM's; -ESRCH when a vCPU thread ended;
+ *         count differs from the VM's; -ESRCH when a vCPU thread ended;
  *         -EIO when the kernel kept another affinity than asked (a cgroup
  *         cpuset narrower than the plan); -errno of sched_setaffinity().
  */
-int nk_pin_apply(nk_pin_vmm *vmm, const nk_topo *topo, const nk_pin_plan *plan, nk_error **err);
+int nk_pin_apply(nk_host *host, const struct nk_vm_ref *vm, struct nk_vm_threads *threads,
+		 const nk_topo *topo, const nk_pin_plan *plan, nk_error **err);
+
+/**
+ * Set the affinity of threads `tids` of process `pid` to `sets` (one each),
+ * read every affinity back through the host root, and give the threads
+ * already changed their previous affinity back on any failure.  A thread
+ * that ends meanwhile fails the whole only where `required` says so.
+ * @return 0; -EROFS on a captured tree; -ESRCH when a required thread
+ *         ended; -EIO when the kernel kept another affinity; -errno.
+ */
+int nk_pin_threads(nk_host *host, int pid, const int *tids, const nk_bitmap *const *sets,
+		   const bool *required, size_t n, nk_error **err);
 
 #ifdef __cplusplus
 }

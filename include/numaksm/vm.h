@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file numaksm/vm.h
- * @brief The VMs running on a host, found with no configuration (numaksm-vmm,
- *        QEMU, Cloud Hypervisor, Firecracker, crosvm), and per VM what numaksm
- *        reports: memory and guest RAM from smaps, where its pages are, what
- *        KSM saves it, its vCPU threads and its cgroups.
+ * @brief The one VM model: the VMs running on a host, found with no
+ *        configuration (numaksm-vmm, QEMU, libvirt's QEMU, Cloud Hypervisor,
+ *        Firecracker, crosvm, or any process by PID), looked up by name, and
+ *        per VM what numaksm reports: memory and guest RAM from smaps, where
+ *        its pages are, what KSM saves it, its vCPU and emulator threads and
+ *        its cgroups.  Adding a VMM kind is one entry in src/vm-kinds.c.
  *
  * Everything is read through an nk_host root, so a captured /proc tree
  * answers like the live one (pages per node then come from numa_maps).  A
@@ -19,33 +21,41 @@
 #include <sys/types.h>
 
 #include "numaksm/core.h"
+#include "numaksm/hostinfo.h"
 #include "numaksm/ksm.h"
-#include "numaksm/memory.h"
+#include "numaksm/proc.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** What runs a VM. */
+/** What runs a VM: one entry each in the kind table (src/vm-kinds.c). */
 enum nk_vm_kind {
-	NK_VM_PROCESS = 0,	/**< any process given by PID, not recognised as a VMM */
-	NK_VM_NUMAKSM,		/**< numaksm-vmm */
-	NK_VM_QEMU,		/**< qemu-system-* and qemu-kvm */
+	NK_VM_PROCESS = 0, /**< any process given by PID, not recognised as a VMM */
+	NK_VM_NUMAKSM,	   /**< numaksm-vmm */
+	NK_VM_QEMU,	   /**< qemu-system-* and qemu-kvm */
+	NK_VM_LIBVIRT,	   /**< QEMU started by libvirt (its monitor under .../libvirt/qemu/) */
 	NK_VM_CLOUD_HYPERVISOR, /**< cloud-hypervisor */
 	NK_VM_FIRECRACKER,	/**< firecracker */
 	NK_VM_CROSVM,		/**< crosvm (its jailed device processes are not VMs) */
+	NK_VM_KIND_COUNT,
 };
 
-/** @return "process", "numaksm", "qemu", "cloud-hypervisor", "firecracker" or "crosvm". */
+/**
+ * @return "process", "numaksm", "qemu", "libvirt", "cloud-hypervisor",
+ *         "firecracker" or "crosvm".
+ */
 const char *nk_vm_kind_name(enum nk_vm_kind kind);
 
 /** A VM process as found: who it is, cheaply. */
 struct nk_vm_ref {
 	int pid;
 	enum nk_vm_kind kind;
-	char *name;  /**< QEMU -name, Firecracker --id, numaksm-vmm --name; else "COMM-PID" */
-	char *comm;  /**< the main thread's name */
-	char *argv0; /**< the program run ("" for none) */
+	char
+	    *name; /**< QEMU/libvirt -name, Firecracker --id, numaksm-vmm --name; else "COMM-PID" */
+	char *comm;	     /**< the main thread's name */
+	char *argv0;	     /**< the program run ("" for none) */
+	char *uuid;	     /**< QEMU's -uuid (libvirt's domain UUID), or NULL */
 	uint64_t start_time; /**< field 22 of /proc/PID/stat: tells a reused PID apart */
 };
 
@@ -64,11 +74,43 @@ int nk_vm_find_all(nk_host *host, struct nk_vm_ref **ret_refs, nk_error **err);
 /**
  * Find one VM by PID (any live process; kind NK_VM_PROCESS when it is not a
  * VMM) or by name: its name, else its comm, else its program's base name.
+ * Every command that takes a VM (status, pin, place, vm, the tuner's rules)
+ * resolves it here.
  * @return 0; -ESRCH when no process has that PID or no VM that name;
  *         -ENOTUNIQ when several VMs have that name (the message lists them);
  *         -EINVAL for an empty selector.
  */
 int nk_vm_lookup(nk_host *host, const char *name_or_pid, struct nk_vm_ref *ret, nk_error **err);
+
+/** One thread of a VM's process. */
+struct nk_vm_thread {
+	int tid;
+	int vcpu; /**< vCPU number, -1 for an emulator (any other) thread */
+	char *name;
+	nk_bitmap *affinity; /**< Cpus_allowed_list */
+	int last_cpu;	     /**< the CPU it last ran on (field 39 of stat), may be outdated */
+};
+
+/** A VM's threads: vCPU threads first, in vCPU order, then the others by thread id. */
+struct nk_vm_threads {
+	struct nk_vm_thread *threads;
+	size_t count;
+	unsigned vcpu_count; /**< the first vcpu_count threads are vCPUs 0, 1, ... */
+};
+
+/**
+ * Read the threads of VM `vm` and tell its vCPU threads by the names its
+ * kind gives them (QEMU and numaksm-vmm "CPU n/KVM" or "CPU n/TCG", Cloud
+ * Hypervisor "vcpuN", Firecracker "fc_vcpu N", crosvm "crosvm_vcpuN"; a
+ * plain process may use any of them).
+ * @return 0; -ESRCH when the process is gone (or its PID is another
+ *         process now); -ENOTSUP with a message when no thread is named
+ *         like a vCPU thread, or the vCPU numbers repeat or have gaps.
+ */
+int nk_vm_threads_read(nk_host *host, const struct nk_vm_ref *vm, struct nk_vm_threads *ret,
+		       nk_error **err);
+/** Free what the threads own; accepts a zeroed struct. */
+void nk_vm_threads_done(struct nk_vm_threads *threads);
 
 /** nk_vm_read() flags. */
 enum nk_vm_read_flags {
@@ -102,26 +144,10 @@ struct nk_vm_placement {
 	double error_bytes;	/**< 95% bound on each per-node figure when sampled */
 };
 
-/** One thread of a VMM (see nk_pin_thread). */
-struct nk_vm_thread {
-	int tid;
-	int vcpu; /**< vCPU number, -1 for an emulator thread */
-	char *name;
-	nk_bitmap *affinity;
-	int last_cpu;
-};
-
-/** One line of /proc/PID/cgroup. */
-struct nk_vm_cgroup {
-	unsigned hierarchy; /**< 0 for cgroup v2 */
-	char *controllers;  /**< "cpuset", "name=systemd", "" for v2 */
-	char *path;	    /**< "/numaksm/vm1" */
-};
-
 /** What numaksm knows about one VM.  Free with nk_vm_info_free(). */
 struct nk_vm_info {
 	struct nk_vm_ref ref;
-	unsigned threads;	/**< num_threads */
+	unsigned thread_count;	/**< num_threads of stat */
 	uint64_t rss_bytes;	/**< Rss of smaps_rollup plus hugetlb pages */
 	uint64_t anon_bytes;	/**< Anonymous */
 	uint64_t thp_bytes;	/**< AnonHugePages + ShmemPmdMapped + FilePmdMapped */
@@ -146,12 +172,10 @@ struct nk_vm_info {
 	struct nk_ksm_proc_stat ksm;
 	uint64_t ksm_saved_bytes; /**< nk_ksm_proc_saved_bytes(); 0 without host counters */
 
-	bool has_threads;		  /**< vCPU threads were identified (NK_VM_READ_THREADS) */
-	struct nk_vm_thread *vmm_threads; /**< vCPU threads first, by number, then the others */
-	size_t n_vmm_threads;
-	unsigned vcpus;
+	bool has_threads; /**< vCPU threads were identified (NK_VM_READ_THREADS) */
+	struct nk_vm_threads threads;
 
-	struct nk_vm_cgroup *cgroups;
+	struct nk_proc_cgroup *cgroups;
 	size_t n_cgroups;
 };
 

@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # `numaksm pin apply` and `pin show --json` end to end on stand-in VMMs
-# (QEMU, Cloud Hypervisor and Firecracker thread names): the affinities the
-# tool reports are the kernel's, a second VM never gets the first one's
+# (QEMU, Cloud Hypervisor and Firecracker, under their program names and
+# command lines): the affinities the tool reports are the kernel's, a
+# second VM never gets the first one's
 # CPU, a VM that does not fit is refused with nothing changed, and a VM's
 # CPUs are free again once its process is gone.
 #
@@ -134,7 +135,7 @@ expect 0 "Applied and verified" pin apply "$two" $hk
 expect 1 "is not a VMM" pin apply $$ $hk
 expect 1 "is not a VMM" pin show $$
 expect 1 "no process 999999999" pin show 999999999
-expect 1 "no VMM process named 'no-such-vm'" pin show no-such-vm
+expect 1 "no VM named 'no-such-vm'" pin show no-such-vm
 expect 1 "captured tree" pin apply "$two" --root "$(dirname "$0")/../fixtures/debian12-hybrid-1node"
 
 finish

@@ -25,6 +25,7 @@
 #include <hwloc.h>
 
 #include "vcpu-internal.h"
+#include "numaksm/vm.h"
 
 #define N_VCPUS 2
 
@@ -85,21 +86,35 @@ static void end_vmm(struct child *c)
 	assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
 }
 
-/* Wait until the child's threads have their names. */
-static nk_pin_vmm *open_vmm(nk_host *host, pid_t pid)
+/* The child as the VM model finds it (by PID: a process of no known
+ * VMM), once its threads have their names. */
+struct vm {
+	struct nk_vm_ref ref;
+	struct nk_vm_threads threads;
+};
+
+static void open_vm(nk_host *host, pid_t pid, struct vm *ret)
 {
-	nk_pin_vmm *vmm = NULL;
+	char name[16];
 	nk_error *err = NULL;
+	snprintf(name, sizeof(name), "%d", (int)pid);
+	assert_int_equal(nk_vm_lookup(host, name, &ret->ref, NULL), 0);
 	for (int i = 0; i < 500; i++) {
-		if (nk_pin_vmm_open(host, pid, &vmm, NULL) == 0 &&
-		    nk_pin_vmm_vcpu_count(vmm) == N_VCPUS && nk_pin_vmm_thread_count(vmm) == 4)
-			return vmm;
-		vmm = nk_pin_vmm_free(vmm);
+		if (nk_vm_threads_read(host, &ret->ref, &ret->threads, NULL) == 0) {
+			if (ret->threads.vcpu_count == N_VCPUS && ret->threads.count == 4)
+				return;
+			nk_vm_threads_done(&ret->threads);
+		}
 		usleep(10000);
 	}
-	nk_pin_vmm_open(host, pid, &vmm, &err);
+	nk_vm_threads_read(host, &ret->ref, &ret->threads, &err);
 	fail_msg("child %d never looked like a VMM: %s", pid, err ? nk_error_message(err) : "");
-	return NULL;
+}
+
+static void close_vm(struct vm *vm)
+{
+	nk_vm_threads_done(&vm->threads);
+	nk_vm_ref_done(&vm->ref);
 }
 
 static nk_bitmap *kernel_affinity(pid_t tid)
@@ -134,8 +149,9 @@ static void test_apply_and_read_back(void **state)
 	assert_int_equal(nk_host_open(NULL, &host, NULL), 0);
 	if (nk_topo_load_live(host, &topo, &err) < 0)
 		fail_msg("%s", nk_error_message(err));
-	nk_pin_vmm *vmm = open_vmm(host, c.pid);
-	assert_string_equal(nk_pin_vmm_kind(vmm), "qemu");
+	struct vm vm;
+	open_vm(host, c.pid, &vm);
+	assert_int_equal(vm.ref.kind, NK_VM_PROCESS); /* by PID; its threads say vCPUs */
 
 	/* Dedicated when the host has a CPU per vCPU, shared otherwise. */
 	struct nk_pin_request req = {.vcpus = N_VCPUS};
@@ -143,22 +159,21 @@ static void test_apply_and_read_back(void **state)
 		req.policy = NK_PIN_SHARED;
 	if (nk_pin_plan_compute(topo, &req, NULL, &plan, &err) < 0)
 		fail_msg("%s", nk_error_message(err));
-	if (nk_pin_apply(vmm, topo, plan, &err) < 0)
+	if (nk_pin_apply(host, &vm.ref, &vm.threads, topo, plan, &err) < 0)
 		fail_msg("%s", nk_error_message(err));
 
 	/* Every thread's affinity, as the kernel reports it by syscall. */
-	for (unsigned i = 0; i < nk_pin_vmm_thread_count(vmm); i++) {
-		struct nk_pin_thread t;
+	for (size_t i = 0; i < vm.threads.count; i++) {
+		const struct nk_vm_thread *t = &vm.threads.threads[i];
 		struct nk_pin_vcpu v;
-		assert_int_equal(nk_pin_vmm_thread(vmm, i, &t), 0);
-		nk_bitmap *k = kernel_affinity(t.tid);
-		if (t.vcpu >= 0) {
-			assert_int_equal(nk_pin_plan_vcpu(plan, (unsigned)t.vcpu, &v), 0);
+		nk_bitmap *k = kernel_affinity(t->tid);
+		if (t->vcpu >= 0) {
+			assert_int_equal(nk_pin_plan_vcpu(plan, (unsigned)t->vcpu, &v), 0);
 			assert_same(k, v.cpus);
 		} else {
 			assert_same(k, nk_pin_plan_emulator_cpus(plan));
 		}
-		assert_same(k, t.affinity); /* what the library read back */
+		assert_same(k, t->affinity); /* what the library read back */
 		nk_bitmap_free(k);
 	}
 
@@ -166,18 +181,18 @@ static void test_apply_and_read_back(void **state)
 	bool all_in = false;
 	for (int round = 0; round < 200 && !all_in; round++) {
 		usleep(10000);
-		assert_int_equal(nk_pin_vmm_refresh(vmm, &err), 0);
+		nk_vm_threads_done(&vm.threads);
+		assert_int_equal(nk_vm_threads_read(host, &vm.ref, &vm.threads, &err), 0);
 		all_in = true;
-		for (unsigned i = 0; i < nk_pin_vmm_thread_count(vmm); i++) {
-			struct nk_pin_thread t;
-			nk_pin_vmm_thread(vmm, i, &t);
-			if (t.vcpu >= 0 && !nk_bitmap_test(t.affinity, (unsigned)t.last_cpu))
+		for (size_t i = 0; i < vm.threads.count; i++) {
+			const struct nk_vm_thread *t = &vm.threads.threads[i];
+			if (t->vcpu >= 0 && !nk_bitmap_test(t->affinity, (unsigned)t->last_cpu))
 				all_in = false;
 		}
 	}
 	assert_true(all_in);
 
-	nk_pin_vmm_free(vmm);
+	close_vm(&vm);
 	end_vmm(&c);
 	nk_pin_plan_free(plan);
 	nk_topo_free(topo);
@@ -193,10 +208,9 @@ static void rollback_case(const char *bad_set, int expect, const char *in_messag
 	struct child c = spawn_vmm();
 
 	assert_int_equal(nk_host_open(NULL, &host, NULL), 0);
-	nk_pin_vmm *vmm = open_vmm(host, c.pid);
-	struct nk_pin_thread t0, t1;
-	nk_pin_vmm_thread(vmm, 0, &t0);
-	nk_pin_vmm_thread(vmm, 1, &t1);
+	struct vm vm;
+	open_vm(host, c.pid, &vm);
+	const struct nk_vm_thread t0 = vm.threads.threads[0], t1 = vm.threads.threads[1];
 	nk_bitmap *before0 = kernel_affinity(t0.tid), *before1 = kernel_affinity(t1.tid);
 
 	assert_int_equal(nk_parse_list("0", NULL, &first, NULL), 0);
@@ -204,7 +218,7 @@ static void rollback_case(const char *bad_set, int expect, const char *in_messag
 	int tids[] = {t0.tid, t1.tid};
 	const nk_bitmap *sets[] = {first, bad};
 	bool required[] = {true, true};
-	int r = pin_apply_sets(host, c.pid, tids, sets, required, 2, &err);
+	int r = nk_pin_threads(host, c.pid, tids, sets, required, 2, &err);
 	assert_int_equal(r, expect);
 	if (!strstr(nk_error_message(err), in_message) ||
 	    !strstr(nk_error_message(err), "nothing changed"))
@@ -220,7 +234,7 @@ static void rollback_case(const char *bad_set, int expect, const char *in_messag
 	nk_bitmap_free(after1);
 	nk_bitmap_free(first);
 	nk_bitmap_free(bad);
-	nk_pin_vmm_free(vmm);
+	close_vm(&vm);
 	end_vmm(&c);
 	nk_host_free(host);
 }
@@ -244,13 +258,14 @@ static void test_refusals(void **state)
 	struct nk_pin_request req = {.vcpus = N_VCPUS, .policy = NK_PIN_SHARED};
 
 	assert_int_equal(nk_host_open(NULL, &host, NULL), 0);
-	nk_pin_vmm *vmm = open_vmm(host, c.pid);
+	struct vm vm;
+	open_vm(host, c.pid, &vm);
 	nk_bitmap *before = kernel_affinity(c.pid);
 
 	/* A synthetic topology is not this system: nothing is bound. */
 	assert_int_equal(nk_topo_load_synthetic("pack:2 numa:2 core:4 pu:2", &synthetic, NULL), 0);
 	assert_int_equal(nk_pin_plan_compute(synthetic, &req, NULL, &plan, NULL), 0);
-	assert_int_equal(nk_pin_apply(vmm, synthetic, plan, &err), -EROFS);
+	assert_int_equal(nk_pin_apply(host, &vm.ref, &vm.threads, synthetic, plan, &err), -EROFS);
 	assert_non_null(strstr(nk_error_message(err), "not this system"));
 	err = nk_error_free(err);
 	nk_bitmap *after = kernel_affinity(c.pid);
@@ -275,26 +290,31 @@ static void test_refusals(void **state)
 	assert_true(topo_same_shape(xml, live));
 	assert_false(topo_same_shape(synthetic, live));
 	assert_int_equal(nk_pin_plan_compute(xml, &req, NULL, &plan, NULL), 0);
-	if (nk_pin_apply(vmm, xml, plan, &err) < 0)
+	if (nk_pin_apply(host, &vm.ref, &vm.threads, xml, plan, &err) < 0)
 		fail_msg("%s", nk_error_message(err));
 
 	/* A plan for another vCPU count. */
 	req.vcpus = N_VCPUS + 1;
 	assert_int_equal(nk_pin_plan_compute(live, &req, NULL, &plan3, NULL), 0);
-	assert_int_equal(nk_pin_apply(vmm, live, plan3, &err), -EINVAL);
+	assert_int_equal(nk_pin_apply(host, &vm.ref, &vm.threads, live, plan3, &err), -EINVAL);
 	assert_non_null(strstr(nk_error_message(err), "has 2 vCPU threads"));
 	err = nk_error_free(err);
 
 	/* This test program is no VMM. */
-	nk_pin_vmm *self = (nk_pin_vmm *)0x1;
-	assert_int_equal(nk_pin_vmm_open(host, getpid(), &self, &err), -ENOTSUP);
+	struct nk_vm_ref self;
+	struct nk_vm_threads none = {.count = 99};
+	snprintf(path, sizeof(path), "%d", (int)getpid());
+	assert_int_equal(nk_vm_lookup(host, path, &self, NULL), 0);
+	assert_int_equal(nk_vm_threads_read(host, &self, &none, &err), -ENOTSUP);
 	assert_non_null(strstr(nk_error_message(err), "is not a VMM"));
+	assert_int_equal(none.count, 99);
 	nk_error_free(err);
+	nk_vm_ref_done(&self);
 
 	nk_bitmap_free(before);
 	nk_pin_plan_free(plan);
 	nk_pin_plan_free(plan3);
-	nk_pin_vmm_free(vmm);
+	close_vm(&vm);
 	end_vmm(&c);
 	nk_topo_free(synthetic);
 	nk_topo_free(xml);

@@ -380,7 +380,7 @@ static char *snapshot(const struct fake *f)
 	return text;
 }
 
-static const struct nk_vm_cgroup vm_cgroups[] = {
+static const struct nk_proc_cgroup vm_cgroups[] = {
     {.hierarchy = 3, .controllers = "cpuset", .path = "/"},
     {.hierarchy = 4, .controllers = "memory", .path = "/user.slice/session-2.scope"},
 };
@@ -504,7 +504,7 @@ static void test_refusals(void **state)
 	struct world *w = world_new(false);
 	struct cg_vm vm = vm_of();
 	struct cg_limits limits = {.online_cpus = w->online, .memory_nodes = w->memory_nodes};
-	struct nk_vm_cgroup libvirt[] = {
+	struct nk_proc_cgroup libvirt[] = {
 	    {.hierarchy = 3,
 	     .controllers = "cpuset",
 	     .path = "/machine.slice/machine-qemu\\x2d1\\x2dweb.scope"},

@@ -48,7 +48,7 @@ expect 2 "lstopo --of xml" pin plan --vcpus 2 --topology /nonexistent/t.xml
 echo "<topology>" > "$t/bad.xml"
 expect 2 "hwloc cannot read topology file '$t/bad.xml'" pin plan --vcpus 2 --topology "$t/bad.xml"
 expect 2 "invalid synthetic topology 'pack:two'" pin plan --vcpus 2 --synthetic pack:two
-expect 2 "missing PID or NAME of a VMM process" pin show
+expect 2 "missing PID or NAME of a VM" pin show
 expect 2 "unknown option '--vcpus'" pin show 1 --vcpus 2
 expect 2 "cannot open host root '/nonexistent'" pin show 1 --root /nonexistent
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * VMM threads and the assignment state on a host tree made in a temp dir:
+ * VM threads and the assignment state on a host tree made in a temp dir:
  * vCPU threads found by name, non-VMMs refused, lookup by name, the state
  * saved atomically and locked, entries of ended processes dropped, and a
  * missing, damaged or earlier-boot state rebuilt from the pinned VMMs.
@@ -138,101 +138,106 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void test_vmm_threads(void **state)
+static void test_vm_threads(void **state)
 {
 	struct fixture *f = *state;
-	nk_pin_vmm *vmm = NULL;
-	struct nk_pin_thread t;
+	struct nk_vm_ref vm;
+	struct nk_vm_threads th = {0};
 	nk_error *err = NULL;
 	char *s = NULL;
 
-	assert_int_equal(nk_pin_vmm_open(f->host, 100, &vmm, &err), 0);
-	assert_int_equal(nk_pin_vmm_pid(vmm), 100);
-	assert_string_equal(nk_pin_vmm_kind(vmm), "qemu");
-	assert_string_equal(nk_pin_vmm_comm(vmm), "qemu-system-x86");
-	assert_int_equal(nk_pin_vmm_vcpu_count(vmm), 2);
-	assert_int_equal(nk_pin_vmm_thread_count(vmm), 4);
-	assert_int_equal(nk_pin_vmm_thread(vmm, 0, &t), 0);
-	assert_int_equal(t.tid, 101);
-	assert_int_equal(t.vcpu, 0);
-	assert_string_equal(t.comm, "CPU 0/KVM");
-	assert_int_equal(t.last_cpu, 2);
-	nk_bitmap_format(t.affinity, &s);
+	assert_int_equal(nk_vm_lookup(f->host, "100", &vm, &err), 0);
+	assert_int_equal(vm.kind, NK_VM_QEMU);
+	assert_string_equal(vm.name, "vm1");
+	assert_string_equal(vm.comm, "qemu-system-x86");
+	assert_int_equal(nk_vm_threads_read(f->host, &vm, &th, &err), 0);
+	assert_int_equal(th.vcpu_count, 2);
+	assert_int_equal(th.count, 4);
+	assert_int_equal(th.threads[0].tid, 101);
+	assert_int_equal(th.threads[0].vcpu, 0);
+	assert_string_equal(th.threads[0].name, "CPU 0/KVM");
+	assert_int_equal(th.threads[0].last_cpu, 2);
+	nk_bitmap_format(th.threads[0].affinity, &s);
 	assert_string_equal(s, "2");
 	free(s);
-	assert_int_equal(nk_pin_vmm_thread(vmm, 2, &t), 0);
-	assert_int_equal(t.tid, 100);
-	assert_int_equal(t.vcpu, -1);
-	assert_int_equal(t.last_cpu, 5);
-	assert_int_equal(nk_pin_vmm_thread(vmm, 3, &t), 0);
-	assert_int_equal(t.tid, 103);
-	assert_int_equal(nk_pin_vmm_thread(vmm, 4, &t), -ERANGE);
-	assert_int_equal(nk_pin_vmm_refresh(vmm, &err), 0);
-	assert_int_equal(nk_pin_vmm_thread_count(vmm), 4);
-	nk_pin_vmm_free(vmm);
+	assert_int_equal(th.threads[2].tid, 100);
+	assert_int_equal(th.threads[2].vcpu, -1);
+	assert_int_equal(th.threads[2].last_cpu, 5);
+	assert_int_equal(th.threads[3].tid, 103);
+	nk_vm_threads_done(&th);
+	/* The same PID, a later process: gone. */
+	vm.start_time++;
+	assert_int_equal(nk_vm_threads_read(f->host, &vm, &th, &err), -ESRCH);
+	nk_vm_ref_done(&vm);
 
 	/* vCPU threads in vCPU order, whatever their thread ids. */
-	assert_int_equal(nk_pin_vmm_open(f->host, 300, &vmm, &err), 0);
-	assert_string_equal(nk_pin_vmm_kind(vmm), "cloud-hypervisor");
-	assert_int_equal(nk_pin_vmm_thread(vmm, 0, &t), 0);
-	assert_int_equal(t.tid, 309);
-	assert_int_equal(t.vcpu, 0);
-	nk_pin_vmm_free(vmm);
+	assert_int_equal(nk_vm_lookup(f->host, "300", &vm, &err), 0);
+	assert_int_equal(vm.kind, NK_VM_CLOUD_HYPERVISOR);
+	assert_int_equal(nk_vm_threads_read(f->host, &vm, &th, &err), 0);
+	assert_int_equal(th.threads[0].tid, 309);
+	assert_int_equal(th.threads[0].vcpu, 0);
+	nk_vm_threads_done(&th);
+	nk_vm_ref_done(&vm);
 
-	vmm = (nk_pin_vmm *)0x1;
-	assert_int_equal(nk_pin_vmm_open(f->host, 200, &vmm, &err), -ENOTSUP);
+	th.count = 99;
+	assert_int_equal(nk_vm_lookup(f->host, "200", &vm, &err), 0);
+	assert_int_equal(vm.kind, NK_VM_PROCESS);
+	assert_int_equal(nk_vm_threads_read(f->host, &vm, &th, &err), -ENOTSUP);
 	assert_non_null(strstr(nk_error_message(err), "process 200 (bash) is not a VMM"));
 	assert_non_null(strstr(nk_error_get_hint(err), "CPU n/KVM"));
 	err = nk_error_free(err);
-	assert_int_equal(nk_pin_vmm_open(f->host, 400, &vmm, &err), -ENOTSUP);
+	nk_vm_ref_done(&vm);
+	assert_int_equal(nk_vm_lookup(f->host, "400", &vm, &err), 0);
+	assert_int_equal(nk_vm_threads_read(f->host, &vm, &th, &err), -ENOTSUP);
 	assert_non_null(strstr(nk_error_message(err), "repeat or have gaps"));
 	err = nk_error_free(err);
-	assert_int_equal(nk_pin_vmm_open(f->host, 999, &vmm, &err), -ESRCH);
+	nk_vm_ref_done(&vm);
+	assert_int_equal(th.count, 99); /* untouched on failure */
+	assert_int_equal(nk_vm_lookup(f->host, "999", &vm, &err), -ESRCH);
 	assert_non_null(strstr(nk_error_message(err), "no process 999"));
 	err = nk_error_free(err);
-	assert_ptr_equal(vmm, (nk_pin_vmm *)0x1);
 }
 
-static void test_vmm_lookup(void **state)
+static void test_vm_lookup(void **state)
 {
 	struct fixture *f = *state;
+	struct nk_vm_ref vm;
 	nk_error *err = NULL;
-	int pid = -1;
 
-	assert_int_equal(nk_pin_vmm_lookup(f->host, "vm1", &pid, NULL), 0); /* QEMU -name */
-	assert_int_equal(pid, 100);
-	assert_int_equal(nk_pin_vmm_lookup(f->host, "qemu-system-x86_64", &pid, NULL), 0);
-	assert_int_equal(pid, 100);
-	assert_int_equal(nk_pin_vmm_lookup(f->host, "qemu-system-x86", &pid, NULL), 0);
-	assert_int_equal(nk_pin_vmm_lookup(f->host, "100", &pid, NULL), 0);
-	assert_int_equal(pid, 100);
-	pid = -1;
-	assert_int_equal(nk_pin_vmm_lookup(f->host, "999", &pid, &err), -ESRCH);
+	/* By QEMU's -name, its program name, its comm, its PID. */
+	static const char *const names[] = {"vm1", "qemu-system-x86_64", "qemu-system-x86", "100"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(nk_vm_lookup(f->host, names[i], &vm, NULL), 0);
+		assert_int_equal(vm.pid, 100);
+		nk_vm_ref_done(&vm);
+	}
+	assert_int_equal(nk_vm_lookup(f->host, "999", &vm, &err), -ESRCH);
 	err = nk_error_free(err);
-	/* A shell is found by name but is no VMM. */
-	assert_int_equal(nk_pin_vmm_lookup(f->host, "bash", &pid, &err), -ESRCH);
-	assert_non_null(strstr(nk_error_message(err), "no VMM process named 'bash'"));
+	/* A shell is no VM by name (its PID works, as for any process). */
+	assert_int_equal(nk_vm_lookup(f->host, "bash", &vm, &err), -ESRCH);
+	assert_non_null(strstr(nk_error_message(err), "no VM named 'bash'"));
 	err = nk_error_free(err);
 	/* Two Cloud Hypervisors. */
-	assert_int_equal(nk_pin_vmm_lookup(f->host, "cloud-hypervisor", &pid, &err), -ENOTUNIQ);
+	assert_int_equal(nk_vm_lookup(f->host, "cloud-hypervisor", &vm, &err), -ENOTUNIQ);
 	assert_non_null(strstr(nk_error_message(err), "PIDs 300, 500"));
 	err = nk_error_free(err);
-	assert_int_equal(pid, -1);
 }
 
 static void test_apply_refused_on_tree(void **state)
 {
 	struct fixture *f = *state;
-	nk_pin_vmm *vmm = NULL;
+	struct nk_vm_ref vm;
+	struct nk_vm_threads th;
 	nk_topo *t = NULL;
 	nk_pin_plan *plan = NULL;
 	nk_error *err = NULL;
 	struct nk_pin_request req = {.vcpus = 2};
 
-	assert_int_equal(nk_pin_vmm_open(f->host, 100, &vmm, NULL), 0);
+	assert_int_equal(nk_vm_lookup(f->host, "vm1", &vm, NULL), 0);
+	assert_int_equal(nk_vm_threads_read(f->host, &vm, &th, NULL), 0);
 	assert_int_equal(nk_topo_load_synthetic("pack:1 numa:1 core:8 pu:1", &t, NULL), 0);
 	assert_int_equal(nk_pin_plan_compute(t, &req, NULL, &plan, NULL), 0);
-	assert_int_equal(nk_pin_apply(vmm, t, plan, &err), -EROFS);
+	assert_int_equal(nk_pin_apply(f->host, &vm, &th, t, plan, &err), -EROFS);
 	assert_non_null(strstr(nk_error_message(err), "captured tree"));
 	err = nk_error_free(err);
 	assert_int_equal(nk_topo_load_live(f->host, &t, &err), -EROFS);
@@ -240,7 +245,8 @@ static void test_apply_refused_on_tree(void **state)
 	nk_error_free(err);
 	nk_pin_plan_free(plan);
 	nk_topo_free(t);
-	nk_pin_vmm_free(vmm);
+	nk_vm_threads_done(&th);
+	nk_vm_ref_done(&vm);
 }
 
 static void assert_entry(const nk_pin_state *s, unsigned i, int pid, const char *dedicated,
@@ -367,8 +373,8 @@ static void test_state_dir_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_vmm_threads, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_vmm_lookup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_lookup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_apply_refused_on_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_rebuild_and_save, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_dir_errors, setup, teardown),

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "tuner-internal.h"
+#include "numaksm/proc.h"
 
 static char tree[256];
 static nk_host *host;
@@ -352,26 +353,25 @@ static void test_state_file(void **state)
 
 static void test_procfs_parsers(void **state)
 {
-	uint64_t v[4], ns;
 	double psi;
+	struct nk_proc_stat st;
+	/* ksmd's stat: utime and stime (fields 14, 15), its parent kthreadd. */
 	const char *ksmd = "36 (ksmd) S 2 0 0 0 -1 2097216 0 0 0 0 0 444 0 0 25 5 1 0 21 0 0\n";
-	assert_int_equal(proc_stat_numbers(ksmd, 14, 4, v), 0);
-	assert_int_equal(v[0], 0);
-	assert_int_equal(v[1], 444);
-	assert_int_equal(proc_stat_numbers(ksmd, 4, 1, v), 0);
-	assert_int_equal(v[0], 2);
+	assert_int_equal(nk_proc_stat_parse(ksmd, &st), 0);
+	assert_int_equal(st.utime_ticks, 0);
+	assert_int_equal(st.stime_ticks, 444);
+	assert_int_equal(st.ppid, 2);
+	assert_true(st.flags & NK_PROC_PF_KTHREAD);
+	nk_proc_stat_done(&st);
 	/* A comm with spaces and ')' */
-	assert_int_equal(
-	    proc_stat_numbers("77 (a) b) c) R 1 1 1 0 -1 0 0 0 0 0 12 34 5 6 20 0\n", 14, 4, v), 0);
-	assert_int_equal(v[0], 12);
-	assert_int_equal(v[3], 6);
-	assert_int_equal(proc_stat_numbers("36 (ksmd) S 2 0 0\n", 14, 4, v), -EINVAL);
-	assert_int_equal(proc_stat_numbers("no parenthesis", 14, 4, v), -EINVAL);
-	assert_int_equal(proc_stat_numbers(ksmd, 3, 1, v), -EINVAL); /* the state letter */
-
-	assert_int_equal(proc_schedstat_ns("4442968007 2313691845 1447\n", &ns), 0);
-	assert_int_equal(ns, 4442968007ull);
-	assert_int_equal(proc_schedstat_ns("x 1 2\n", &ns), -EINVAL);
+	assert_int_equal(nk_proc_stat_parse(
+			     "77 (a) b) c) R 1 1 1 0 -1 0 0 0 0 0 12 34 5 6 20 0 1 0 9 0 0\n", &st),
+			 0);
+	assert_int_equal(st.utime_ticks, 12);
+	assert_int_equal(st.cstime_ticks, 6);
+	nk_proc_stat_done(&st);
+	assert_int_equal(nk_proc_stat_parse("36 (ksmd) S 2 0 0\n", &st), -EINVAL);
+	assert_int_equal(nk_proc_stat_parse("no parenthesis", &st), -EINVAL);
 
 	assert_int_equal(psi_some_avg10("some avg10=1.23 avg60=0.50 avg300=0.10 total=9\n"
 					"full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
@@ -389,11 +389,11 @@ static void test_ksmd_on_a_tree(void **state)
 	nk_error *err = NULL;
 	/* A user process calling itself ksmd is not the kernel thread. */
 	put("proc/900/comm", "ksmd\n");
-	put("proc/900/stat", "900 (ksmd) S 1 900 900 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0\n");
+	put("proc/900/stat", "900 (ksmd) S 1 900 900 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 7 0 0\n");
 	assert_int_equal(nk_ksmd_find(host, &pid, &err), -ESRCH);
 	err = nk_error_free(err);
 	put("proc/36/comm", "ksmd\n");
-	put("proc/36/stat", "36 (ksmd) S 2 0 0 0 -1 2097216 0 0 0 0 0 444 0 0 25 5 1 0 21\n");
+	put("proc/36/stat", "36 (ksmd) S 2 0 0 0 -1 2097216 0 0 0 0 0 444 0 0 25 5 1 0 21 0 0\n");
 	assert_int_equal(nk_ksmd_find(host, &pid, NULL), 0);
 	assert_int_equal(pid, 36);
 	/* Clock ticks without schedstat, nanoseconds with it. */

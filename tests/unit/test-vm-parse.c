@@ -14,7 +14,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vcpu-internal.h"
 #include "vm-internal.h"
 
 /* A NUL-separated command line from a literal with '|' between arguments. */
@@ -36,44 +35,60 @@ static const char stat_line[] =
 
 static void test_stat(void **state)
 {
-	struct vm_stat st;
-	assert_int_equal(vm_parse_stat(stat_line, &st), 0);
+	struct nk_proc_stat st;
+	assert_int_equal(nk_proc_stat_parse(stat_line, &st), 0);
 	assert_string_equal(st.comm, "CPU 0/TCG");
 	assert_int_equal(st.state, 'S');
 	assert_int_equal(st.ppid, 1);
-	assert_int_equal(st.utime, 758);
-	assert_int_equal(st.stime, 120);
-	assert_int_equal(st.num_threads, 3);
-	assert_int_equal(st.start_time, 248365);
+	assert_int_equal(st.utime_ticks, 758);
+	assert_int_equal(st.stime_ticks, 120);
+	assert_int_equal(st.thread_count, 3);
+	assert_int_equal(st.start_time_ticks, 248365);
 	assert_int_equal(st.rss_pages, 43315);
-	assert_int_equal(st.processor, 1);
-	assert_false(st.flags & VM_PF_KTHREAD);
-	vm_stat_done(&st);
+	assert_int_equal(st.last_cpu, 1);
+	assert_false(st.flags & NK_PROC_PF_KTHREAD);
+	nk_proc_stat_done(&st);
 
 	/* A comm with spaces and parentheses: fields start after the last ')'. */
-	assert_int_equal(vm_parse_stat("7 (a) b) (c) R 2 0 0 0 -1 2129984 0 0 0 0 11 22 0 0 20 0 "
-				       "1 0 99 0 0\n",
-				       &st),
-			 0);
+	assert_int_equal(
+	    nk_proc_stat_parse("7 (a) b) (c) R 2 0 0 0 -1 2129984 0 0 0 0 11 22 0 0 20 0 "
+			       "1 0 99 0 0\n",
+			       &st),
+	    0);
 	assert_string_equal(st.comm, "a) b) (c");
 	assert_int_equal(st.ppid, 2);
-	assert_true(st.flags & VM_PF_KTHREAD);
-	assert_int_equal(st.utime + st.stime, 33);
-	assert_int_equal(st.start_time, 99);
-	assert_int_equal(st.processor, -1); /* the line stops before field 39 */
-	vm_stat_done(&st);
+	assert_true(st.flags & NK_PROC_PF_KTHREAD);
+	assert_int_equal(st.utime_ticks + st.stime_ticks, 33);
+	assert_int_equal(st.start_time_ticks, 99);
+	assert_int_equal(st.last_cpu, -1); /* the line stops before field 39 */
+	nk_proc_stat_done(&st);
 
 	/* Malformed or cut short. */
-	assert_int_equal(vm_parse_stat("", &st), -EINVAL);
-	assert_int_equal(vm_parse_stat("12 (x S 1 2 3", &st), -EINVAL);
-	assert_int_equal(vm_parse_stat("12 (x) S 1 2 3 4 5 6 7 8 9 10 11 12\n", &st), -EINVAL);
+	assert_int_equal(nk_proc_stat_parse("", &st), -EINVAL);
+	assert_int_equal(nk_proc_stat_parse("12 (x S 1 2 3", &st), -EINVAL);
+	assert_int_equal(nk_proc_stat_parse("12 (x) S 1 2 3 4 5 6 7 8 9 10 11 12\n", &st), -EINVAL);
 	assert_int_equal(
-	    vm_parse_stat("12 (x) SS 1 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0\n", &st), -EINVAL);
-	assert_int_equal(
-	    vm_parse_stat("12 (x) S one 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0\n", &st),
+	    nk_proc_stat_parse("12 (x) SS 1 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0\n", &st),
 	    -EINVAL);
-	assert_int_equal(vm_parse_stat("(x) S 1 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0\n", &st),
+	assert_int_equal(
+	    nk_proc_stat_parse("12 (x) S one 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0\n", &st),
+	    -EINVAL);
+	assert_int_equal(
+	    nk_proc_stat_parse("(x) S 1 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0\n", &st),
+	    -EINVAL);
+	assert_int_equal(nk_proc_stat_parse(NULL, &st), -EINVAL);
+	/* Field 22 (the start time) garbled; field 39 (the last CPU) too. */
+	assert_int_equal(
+	    nk_proc_stat_parse("9 (x) S 1 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 -5 0 0\n", &st),
+	    -EINVAL);
+	assert_int_equal(nk_proc_stat_parse("9 (x) S 1 0 0 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0 0 "
+					    "0 0 0 0 0 0 0 0 0 0 0 0 0 cpu\n",
+					    &st),
 			 -EINVAL);
+	/* The children's CPU time, fields 16 and 17. */
+	assert_int_equal(nk_proc_stat_parse(stat_line, &st), 0);
+	assert_int_equal(st.cutime_ticks + st.cstime_ticks, 0);
+	nk_proc_stat_done(&st);
 }
 
 static const char rollup[] = "560eb557a000-7ffd62cc5000 ---p 00000000 00:00 0          [rollup]\n"
@@ -141,9 +156,9 @@ static const char smaps[] =
 
 static void test_smaps(void **state)
 {
-	struct vm_vma *v;
+	struct nk_proc_vma *v;
 	size_t n;
-	assert_int_equal(vm_parse_smaps(smaps, &v, &n), 0);
+	assert_int_equal(nk_proc_smaps_parse(smaps, &v, &n), 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(v[0].name, "/usr/bin/qemu-system-x86_64");
 	assert_string_equal(v[0].perms, "r--p");
@@ -153,9 +168,9 @@ static void test_smaps(void **state)
 	assert_string_equal(v[1].name, "");
 	assert_true(v[1].mergeable);
 	assert_false(v[1].hugetlb_vma);
-	assert_int_equal(v[1].rss, 80876ull * 1024);
-	assert_int_equal(v[1].anon_thp, 22528ull * 1024);
-	assert_int_equal(v[1].ksm, 26508ull * 1024);
+	assert_int_equal(v[1].rss_bytes, 80876ull * 1024);
+	assert_int_equal(v[1].anon_thp_bytes, 22528ull * 1024);
+	assert_int_equal(v[1].ksm_bytes, 26508ull * 1024);
 	assert_int_equal(v[1].kernel_page_size, 4096);
 	assert_string_equal(v[2].perms, "rwxp");
 
@@ -170,26 +185,28 @@ static void test_smaps(void **state)
 	assert_int_equal(k, 1);
 	assert_int_equal(idx[0], 1);
 	free(idx);
-	vm_vmas_free(v, n);
+	nk_proc_vmas_free(v, n);
 
 	/* Truncated inside a mapping (no VmFlags), malformed header or value,
 	 * a value line before any header. */
 	char cut[sizeof(smaps)];
 	memcpy(cut, smaps, sizeof(smaps));
 	cut[strstr(smaps, "VmFlags: rd wr ex") - smaps] = '\0';
-	assert_int_equal(vm_parse_smaps(cut, &v, &n), -EINVAL);
-	assert_int_equal(vm_parse_smaps("7ff5-zz r--p 0 0 0\nVmFlags: rd\n", &v, &n), -EINVAL);
-	assert_int_equal(vm_parse_smaps("7000-6000 r--p 0 0 0\nVmFlags: rd\n", &v, &n), -EINVAL);
+	assert_int_equal(nk_proc_smaps_parse(cut, &v, &n), -EINVAL);
+	assert_int_equal(nk_proc_smaps_parse("7ff5-zz r--p 0 0 0\nVmFlags: rd\n", &v, &n), -EINVAL);
+	assert_int_equal(nk_proc_smaps_parse("7000-6000 r--p 0 0 0\nVmFlags: rd\n", &v, &n),
+			 -EINVAL);
 	assert_int_equal(
-	    vm_parse_smaps("7000-8000 r--p 0 0 0\nRss: lots kB\nVmFlags: rd\n", &v, &n), -EINVAL);
-	assert_int_equal(vm_parse_smaps("Rss: 4 kB\n", &v, &n), -EINVAL);
+	    nk_proc_smaps_parse("7000-8000 r--p 0 0 0\nRss: lots kB\nVmFlags: rd\n", &v, &n),
+	    -EINVAL);
+	assert_int_equal(nk_proc_smaps_parse("Rss: 4 kB\n", &v, &n), -EINVAL);
 	assert_int_equal(
-	    vm_parse_smaps("7000-8000 r--p 0 0 0\nthis is not smaps\nVmFlags: rd\n", &v, &n),
+	    nk_proc_smaps_parse("7000-8000 r--p 0 0 0\nthis is not smaps\nVmFlags: rd\n", &v, &n),
 	    -EINVAL);
 	/* No mapping at all is an empty list (a kernel thread). */
-	assert_int_equal(vm_parse_smaps("", &v, &n), 0);
+	assert_int_equal(nk_proc_smaps_parse("", &v, &n), 0);
 	assert_int_equal(n, 0);
-	vm_vmas_free(v, n);
+	nk_proc_vmas_free(v, n);
 }
 
 static void test_guest_ram_choice(void **state)
@@ -211,13 +228,13 @@ static void test_guest_ram_choice(void **state)
 	    "VmFlags: rd wr mr mw me ac\n"
 	    "7f0200000000-7f0200040000 rw-p 00000000 00:00 0 \n"
 	    "VmFlags: rd wr mr mw me mg\n";
-	struct vm_vma *v;
+	struct nk_proc_vma *v;
 	size_t n, *idx, k;
-	assert_int_equal(vm_parse_smaps(text, &v, &n), 0);
+	assert_int_equal(nk_proc_smaps_parse(text, &v, &n), 0);
 	assert_int_equal(n, 4);
 	assert_true(v[0].hugetlb_vma);
 	assert_int_equal(v[0].kernel_page_size, 2u << 20);
-	assert_int_equal(v[0].hugetlb, 512ull << 20);
+	assert_int_equal(v[0].hugetlb_bytes, 512ull << 20);
 	assert_string_equal(v[1].name, "/memfd:mem1 (deleted)");
 	/* Unknown size: the hugetlb mappings; the 256 KiB ROM is too small. */
 	assert_int_equal(vm_pick_guest_ram(v, n, 0, &idx, &k), 0);
@@ -234,7 +251,7 @@ static void test_guest_ram_choice(void **state)
 	assert_int_equal(vm_pick_guest_ram(v + 2, 1, 0, &idx, &k), 0);
 	assert_int_equal(k, 1);
 	free(idx);
-	vm_vmas_free(v, n);
+	nk_proc_vmas_free(v, n);
 }
 
 static void test_numa_maps(void **state)
@@ -272,10 +289,10 @@ static void test_numa_maps(void **state)
 
 static void test_proc_cgroup(void **state)
 {
-	struct nk_vm_cgroup *cg;
+	struct nk_proc_cgroup *cg;
 	size_t n;
 	/* Hybrid: v1 hierarchies and the v2 line. */
-	assert_int_equal(vm_parse_proc_cgroup("9:name=systemd:/user.slice\n"
+	assert_int_equal(nk_proc_cgroup_parse("9:name=systemd:/user.slice\n"
 					      "4:memory:/user.slice/session-2.scope\n"
 					      "3:cpuset:/\n"
 					      "2:cpu,cpuacct:/a:b\n"
@@ -285,26 +302,27 @@ static void test_proc_cgroup(void **state)
 	assert_int_equal(n, 5);
 	assert_int_equal(cg[1].hierarchy, 4);
 	assert_string_equal(cg[1].controllers, "memory");
-	assert_string_equal(vm_cgroup_path(cg, n, "memory"), "/user.slice/session-2.scope");
-	assert_string_equal(vm_cgroup_path(cg, n, "cpuset"), "/");
-	assert_string_equal(vm_cgroup_path(cg, n, "cpuacct"), "/a:b"); /* a ':' in a path */
-	assert_string_equal(vm_cgroup_path(cg, n, ""), "/");
-	assert_null(vm_cgroup_path(cg, n, "cpus"));
-	assert_null(vm_cgroup_path(cg, n, "pids"));
-	vm_cgroups_free(cg, n);
+	assert_string_equal(nk_proc_cgroup_path(cg, n, "memory"), "/user.slice/session-2.scope");
+	assert_string_equal(nk_proc_cgroup_path(cg, n, "cpuset"), "/");
+	assert_string_equal(nk_proc_cgroup_path(cg, n, "cpuacct"), "/a:b"); /* a ':' in a path */
+	assert_string_equal(nk_proc_cgroup_path(cg, n, ""), "/");
+	assert_null(nk_proc_cgroup_path(cg, n, "cpus"));
+	assert_null(nk_proc_cgroup_path(cg, n, "pids"));
+	nk_proc_cgroups_free(cg, n);
 	/* Pure v2. */
 	assert_int_equal(
-	    vm_parse_proc_cgroup("0::/machine.slice/machine-qemu\\x2d1.scope\n", &cg, &n), 0);
+	    nk_proc_cgroup_parse("0::/machine.slice/machine-qemu\\x2d1.scope\n", &cg, &n), 0);
 	assert_int_equal(n, 1);
-	assert_null(vm_cgroup_path(cg, n, "cpuset"));
-	assert_string_equal(vm_cgroup_path(cg, n, ""), "/machine.slice/machine-qemu\\x2d1.scope");
-	vm_cgroups_free(cg, n);
+	assert_null(nk_proc_cgroup_path(cg, n, "cpuset"));
+	assert_string_equal(nk_proc_cgroup_path(cg, n, ""),
+			    "/machine.slice/machine-qemu\\x2d1.scope");
+	nk_proc_cgroups_free(cg, n);
 	/* Malformed and empty. */
-	assert_int_equal(vm_parse_proc_cgroup("", &cg, &n), -EINVAL);
-	assert_int_equal(vm_parse_proc_cgroup("4:memory\n", &cg, &n), -EINVAL);
-	assert_int_equal(vm_parse_proc_cgroup("x:memory:/\n", &cg, &n), -EINVAL);
-	assert_int_equal(vm_parse_proc_cgroup("4:memory:relative\n", &cg, &n), -EINVAL);
-	assert_int_equal(vm_parse_proc_cgroup("0::/\n4:memory:", &cg, &n), -EINVAL); /* cut */
+	assert_int_equal(nk_proc_cgroup_parse("", &cg, &n), -EINVAL);
+	assert_int_equal(nk_proc_cgroup_parse("4:memory\n", &cg, &n), -EINVAL);
+	assert_int_equal(nk_proc_cgroup_parse("x:memory:/\n", &cg, &n), -EINVAL);
+	assert_int_equal(nk_proc_cgroup_parse("4:memory:relative\n", &cg, &n), -EINVAL);
+	assert_int_equal(nk_proc_cgroup_parse("0::/\n4:memory:", &cg, &n), -EINVAL); /* cut */
 }
 
 static void test_cmdline(void **state)
@@ -317,7 +335,7 @@ static void test_cmdline(void **state)
 	len = cmdline(buf, sizeof(buf),
 		      "/usr/bin/qemu-system-x86_64|-name|guest=web-1,debug-threads=on|-m|"
 		      "size=4194304k,slots=16,maxmem=16G|-accel|kvm");
-	assert_int_equal(vm_kind_of("qemu-system-x86", buf), NK_VM_QEMU);
+	assert_int_equal(vm_kind_of("qemu-system-x86", buf, NULL, 0), NK_VM_QEMU);
 	assert_int_equal(vm_cmdline_name(NK_VM_QEMU, buf, len, &v), 0);
 	assert_string_equal(v, "web-1");
 	free(v);
@@ -340,24 +358,24 @@ static void test_cmdline(void **state)
 
 	/* Firecracker --id, Cloud Hypervisor --memory size=, crosvm --mem. */
 	len = cmdline(buf, sizeof(buf), "/usr/bin/firecracker|--api-sock|/run/fc.sock|--id=fc-7");
-	assert_int_equal(vm_kind_of("firecracker", buf), NK_VM_FIRECRACKER);
+	assert_int_equal(vm_kind_of("firecracker", buf, NULL, 0), NK_VM_FIRECRACKER);
 	assert_int_equal(vm_cmdline_name(NK_VM_FIRECRACKER, buf, len, &v), 0);
 	assert_string_equal(v, "fc-7");
 	free(v);
 	len =
 	    cmdline(buf, sizeof(buf), "cloud-hypervisor|--memory|size=1G,shared=on|--cpus|boot=2");
-	assert_int_equal(vm_kind_of("cloud-hyperviso", NULL), NK_VM_CLOUD_HYPERVISOR);
+	assert_int_equal(vm_kind_of("cloud-hyperviso", NULL, NULL, 0), NK_VM_CLOUD_HYPERVISOR);
 	assert_int_equal(vm_cmdline_ram(NK_VM_CLOUD_HYPERVISOR, buf, len, &bytes), 0);
 	assert_int_equal(bytes, 1ull << 30);
 	assert_int_equal(vm_cmdline_name(NK_VM_CLOUD_HYPERVISOR, buf, len, &v), 0);
 	assert_null(v);
 	len = cmdline(buf, sizeof(buf), "crosvm|run|--mem|1024|vmlinux");
-	assert_int_equal(vm_kind_of("crosvm", buf), NK_VM_CROSVM);
+	assert_int_equal(vm_kind_of("crosvm", buf, NULL, 0), NK_VM_CROSVM);
 	assert_int_equal(vm_cmdline_ram(NK_VM_CROSVM, buf, len, &bytes), 0);
 	assert_int_equal(bytes, 1ull << 30);
 
 	/* numaksm-vmm, and what is not a VMM. */
-	assert_int_equal(vm_kind_of("numaksm-vmm", NULL), NK_VM_NUMAKSM);
+	assert_int_equal(vm_kind_of("numaksm-vmm", NULL, NULL, 0), NK_VM_NUMAKSM);
 	len = cmdline(buf, sizeof(buf),
 		      "numaksm-vmm|--name|web|--memory-zone|id=z0,size=512M,nodes=0|"
 		      "--memory-zone=id=z1,size=1G|--cpus|2");
@@ -369,9 +387,9 @@ static void test_cmdline(void **state)
 	len = cmdline(buf, sizeof(buf), "numaksm-vmm|--name|x|--memory|size=256M,mergeable=on");
 	assert_int_equal(vm_cmdline_ram(NK_VM_NUMAKSM, buf, len, &bytes), 0);
 	assert_int_equal(bytes, 256ull << 20);
-	assert_int_equal(vm_kind_of("bash", "/bin/bash"), NK_VM_PROCESS);
-	assert_int_equal(vm_kind_of("x", "/opt/qemu/bin/qemu-system-riscv64"), NK_VM_QEMU);
-	assert_int_equal(vm_kind_of(NULL, NULL), NK_VM_PROCESS);
+	assert_int_equal(vm_kind_of("bash", "/bin/bash", NULL, 0), NK_VM_PROCESS);
+	assert_int_equal(vm_kind_of("x", "/opt/qemu/bin/qemu-system-riscv64", NULL, 0), NK_VM_QEMU);
+	assert_int_equal(vm_kind_of(NULL, NULL, NULL, 0), NK_VM_PROCESS);
 	assert_string_equal(nk_vm_kind_name(NK_VM_CLOUD_HYPERVISOR), "cloud-hypervisor");
 	assert_string_equal(nk_vm_kind_name((enum nk_vm_kind)99), "?");
 
@@ -389,35 +407,91 @@ static void test_cmdline(void **state)
 	assert_null(v);
 }
 
-/* The thread names status shows as vCPUs: vcpu/'s parser, as status uses it. */
+/* vCPU thread names, by kind: the kind table's, as status and pin read them. */
 static void test_thread_names(void **state)
 {
 	static const struct {
+		enum nk_vm_kind kind;
 		const char *name;
-		enum vmm_kind kind;
-		unsigned vcpu;
+		int vcpu;
 	} names[] = {
-	    {"CPU 0/TCG", VMM_QEMU, 0},		{"CPU 12/KVM", VMM_QEMU, 12},
-	    {"vcpu3", VMM_CLOUD_HYPERVISOR, 3}, {"fc_vcpu 1", VMM_FIRECRACKER, 1},
-	    {"qemu-system-x86", VMM_NONE, 0},	{"CPU /KVM", VMM_NONE, 0},
-	    {"CPU 1/KVM ", VMM_NONE, 0},	{"vcpu", VMM_NONE, 0},
-	    {"CPU 99999999/KVM", VMM_NONE, 0},	{"", VMM_NONE, 0},
+	    {NK_VM_QEMU, "CPU 0/TCG", 0},
+	    {NK_VM_QEMU, "CPU 12/KVM", 12},
+	    {NK_VM_LIBVIRT, "CPU 3/KVM", 3},
+	    {NK_VM_NUMAKSM, "CPU 1/KVM", 1},
+	    {NK_VM_NUMAKSM, "CPU 1/TCG", -1}, /* numaksm-vmm runs on KVM only */
+	    {NK_VM_CLOUD_HYPERVISOR, "vcpu3", 3},
+	    {NK_VM_FIRECRACKER, "fc_vcpu 1", 1},
+	    {NK_VM_CROSVM, "crosvm_vcpu7", 7},
+	    {NK_VM_QEMU, "vcpu3", -1}, /* another VMM's name */
+	    {NK_VM_FIRECRACKER, "CPU 0/KVM", -1},
+	    {NK_VM_PROCESS, "vcpu2", 2}, /* a plain process: any VMM's names */
+	    {NK_VM_PROCESS, "fc_vcpu 4", 4},
+	    {NK_VM_QEMU, "qemu-system-x86", -1},
+	    {NK_VM_QEMU, "CPU /KVM", -1},
+	    {NK_VM_QEMU, "CPU 1/KVM ", -1},
+	    {NK_VM_CLOUD_HYPERVISOR, "vcpu", -1},
+	    {NK_VM_QEMU, "CPU 99999999/KVM", -1},
+	    {NK_VM_PROCESS, "", -1},
+	    {NK_VM_QEMU, "CPU 1/KV", -1},
+	    {NK_VM_QEMU, "CPU 1/KVMx", -1},
+	    {NK_VM_QEMU, "CPU -1/KVM", -1},
+	    {NK_VM_CLOUD_HYPERVISOR, "vcpu3x", -1},
+	    {NK_VM_FIRECRACKER, "fc_vcpu5", -1},
+	    {NK_VM_PROCESS, "IO iothread0", -1},
+	    {NK_VM_CLOUD_HYPERVISOR, "vcpu17", 17},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		unsigned vcpu = 0;
-		assert_int_equal(pin_parse_vcpu_name(names[i].name, &vcpu), names[i].kind);
-		if (names[i].kind != VMM_NONE)
-			assert_int_equal(vcpu, names[i].vcpu);
+		const void *family = NULL;
+		int vcpu = vm_vcpu_of_thread(names[i].kind, names[i].name, &family);
+		if (vcpu != names[i].vcpu)
+			fail_msg("%s thread '%s': vCPU %d, expected %d",
+				 nk_vm_kind_name(names[i].kind), names[i].name, vcpu,
+				 names[i].vcpu);
+		assert_true((vcpu >= 0) == (family != NULL));
 	}
+	/* Two naming families in one process are told apart. */
+	const void *a = NULL, *b = NULL;
+	vm_vcpu_of_thread(NK_VM_PROCESS, "vcpu0", &a);
+	vm_vcpu_of_thread(NK_VM_PROCESS, "CPU 1/KVM", &b);
+	assert_ptr_not_equal(a, b);
+}
+
+/* libvirt's QEMU is told from another by its command line; its UUID is read. */
+static void test_libvirt_kind(void **state)
+{
+	char buf[1024], *v;
+	size_t len = cmdline(buf, sizeof(buf),
+			     "/usr/bin/qemu-system-x86_64|-name|guest=db1,debug-threads=on|-S|"
+			     "-object|{\"qom-type\":\"secret\",\"id\":\"masterKey0\","
+			     "\"file\":\"/var/lib/libvirt/qemu/domain-3-db1/master-key.aes\"}|"
+			     "-uuid|5a2b1c3d-0000-4000-8000-00000000abcd|-m|512");
+	assert_int_equal(vm_kind_of("qemu-system-x86", buf, buf, len), NK_VM_LIBVIRT);
+	assert_int_equal(vm_kind_of("qemu-system-x86", buf, NULL, 0), NK_VM_QEMU);
+	assert_int_equal(vm_cmdline_name(NK_VM_LIBVIRT, buf, len, &v), 0);
+	assert_string_equal(v, "db1");
+	free(v);
+	assert_int_equal(vm_cmdline_uuid(NK_VM_LIBVIRT, buf, len, &v), 0);
+	assert_string_equal(v, "5a2b1c3d-0000-4000-8000-00000000abcd");
+	free(v);
+	assert_string_equal(nk_vm_kind_name(NK_VM_LIBVIRT), "libvirt");
+	/* A QEMU of the user's own is no libvirt domain, and has no UUID. */
+	len = cmdline(buf, sizeof(buf), "qemu-system-x86_64|-name|mine|-m|512");
+	assert_int_equal(vm_kind_of("qemu-system-x86", buf, buf, len), NK_VM_QEMU);
+	assert_int_equal(vm_cmdline_uuid(NK_VM_QEMU, buf, len, &v), 0);
+	assert_null(v);
+	assert_int_equal(vm_cmdline_uuid(NK_VM_FIRECRACKER, buf, len, &v), 0);
+	assert_null(v);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_stat),      cmocka_unit_test(test_rollup),
-	    cmocka_unit_test(test_smaps),     cmocka_unit_test(test_guest_ram_choice),
-	    cmocka_unit_test(test_numa_maps), cmocka_unit_test(test_proc_cgroup),
-	    cmocka_unit_test(test_cmdline),   cmocka_unit_test(test_thread_names),
+	    cmocka_unit_test(test_stat),	 cmocka_unit_test(test_rollup),
+	    cmocka_unit_test(test_smaps),	 cmocka_unit_test(test_guest_ram_choice),
+	    cmocka_unit_test(test_numa_maps),	 cmocka_unit_test(test_proc_cgroup),
+	    cmocka_unit_test(test_cmdline),	 cmocka_unit_test(test_thread_names),
+	    cmocka_unit_test(test_libvirt_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

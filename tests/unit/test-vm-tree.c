@@ -83,7 +83,7 @@ static void test_read(void **state)
 	assert_int_equal(nk_vm_lookup(host, "q7test", &ref, NULL), 0);
 	assert_int_equal(
 	    nk_vm_read(host, &ref, &ksm, NK_VM_READ_PLACEMENT | NK_VM_READ_THREADS, &vm, NULL), 0);
-	assert_int_equal(vm->threads, 3);
+	assert_int_equal(vm->thread_count, 3);
 	assert_int_equal(vm->rss_bytes, 173328ull * 1024);
 	assert_int_equal(vm->hugetlb_bytes, 0);
 
@@ -118,12 +118,12 @@ static void test_read(void **state)
 
 	/* vCPU threads by name (debug-threads=on). */
 	assert_true(vm->has_threads);
-	assert_int_equal(vm->vcpus, 1);
-	assert_int_equal(vm->n_vmm_threads, 3);
-	assert_string_equal(vm->vmm_threads[0].name, "CPU 0/TCG");
-	assert_int_equal(vm->vmm_threads[0].vcpu, 0);
-	assert_int_equal(vm->vmm_threads[0].tid, 14045);
-	assert_int_equal(vm->vmm_threads[1].vcpu, -1);
+	assert_int_equal(vm->threads.vcpu_count, 1);
+	assert_int_equal(vm->threads.count, 3);
+	assert_string_equal(vm->threads.threads[0].name, "CPU 0/TCG");
+	assert_int_equal(vm->threads.threads[0].vcpu, 0);
+	assert_int_equal(vm->threads.threads[0].tid, 14045);
+	assert_int_equal(vm->threads.threads[1].vcpu, -1);
 
 	/* Its cgroups, v1 and v2 lines. */
 	assert_int_equal(vm->n_cgroups, 10);

@@ -114,6 +114,7 @@ static void test_nodemask(void **state)
 	assert_int_equal(nk_policy_mode(NK_POLICY_PREFERRED_MANY), 5);
 }
 
+/* The VmFlags a zone's mergeable switch is verified by, as proc.c reads them. */
 static void test_smaps_flags(void **state)
 {
 	static const char smaps[] = "7f0000000000-7f0000100000 rw-p 00000000 00:00 0\n"
@@ -123,14 +124,19 @@ static void test_smaps_flags(void **state)
 				    "Size:               1024 kB\n"
 				    "KSM:                   0 kB\n"
 				    "VmFlags: rd wr mr mw me ac sd mg \n";
-	assert_int_equal(nk_smaps_vma_has_flag(smaps, 0x7f0000000000, "mg"), 0);
-	assert_int_equal(nk_smaps_vma_has_flag(smaps, 0x7f0000100000, "mg"), 1);
-	assert_int_equal(nk_smaps_vma_has_flag(smaps, 0x7f0000100000, "m"), 0);
-	assert_int_equal(nk_smaps_vma_has_flag(smaps, 0x7f0000000000, "sd"), 1);
-	assert_int_equal(nk_smaps_vma_has_flag(smaps, 0x7f0000300000, "mg"), -ENOENT);
-	assert_int_equal(nk_smaps_vma_has_flag("7f0000000000-7f0000100000 rw-p\nSize: 1 kB\n",
-					       0x7f0000000000, "mg"),
-			 -EINVAL);
+	struct nk_proc_vma *v;
+	size_t n;
+	assert_int_equal(nk_proc_smaps_parse(smaps, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_false(v[0].mergeable);
+	assert_false(v[0].has_ksm);
+	assert_true(v[1].mergeable); /* a trailing space after the last flag */
+	assert_true(v[1].has_ksm);
+	nk_proc_vmas_free(v, n);
+	/* A mapping cut before its VmFlags is malformed, not "not mergeable". */
+	assert_int_equal(
+	    nk_proc_smaps_parse("7f0000000000-7f0000100000 rw-p 0 00:00 0\nSize: 1 kB\n", &v, &n),
+	    -EINVAL);
 }
 
 static void test_auto_threads(void **state)
