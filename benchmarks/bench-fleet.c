@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include <numaksm/core.h>
-#include <numaksm/ksm-control.h>
+#include <numaksm/ksm.h>
 #include <numaksm/proc.h>
 #include <numaksm/policy.h>
 #include <numaksm/vmm.h>
@@ -43,7 +43,7 @@ static pid_t pids[MAX_VMS];
 static int n_vms = 4;
 static char rundir[64];
 static nk_host *host;
-static struct nk_ksm_settings saved_knobs; /* mask 0 until read */
+static struct nk_ksm saved_knobs; /* mask 0 until read */
 
 static double now_s(void)
 {
@@ -75,7 +75,7 @@ static uint64_t read_u64(const char *path)
 	return v;
 }
 
-static void set_knob(struct nk_ksm_settings *s, enum nk_ksm_param param, uint64_t value)
+static void set_knob(struct nk_ksm *s, enum nk_ksm_field param, uint64_t value)
 {
 	s->value[param] = value;
 	s->mask |= 1u << param;
@@ -83,7 +83,7 @@ static void set_knob(struct nk_ksm_settings *s, enum nk_ksm_param param, uint64_
 
 /* The library checks the knobs before writing, orders the writes and puts
  * back what it wrote when the kernel refuses one. */
-static int apply_knobs(const struct nk_ksm_settings *s, nk_error **err)
+static int apply_knobs(const struct nk_ksm *s, nk_error **err)
 {
 	return nk_ksm_apply(host, s, NK_KSM_APPLY_UNMERGE, NULL, err);
 }
@@ -212,14 +212,14 @@ static struct result run_round(int mode, const char *vmm, const char *size, cons
 			       const char *image, const int *nodes, int n_nodes)
 {
 	struct result res = {0};
-	struct nk_ksm_settings want = {0};
+	struct nk_ksm want = {0};
 	nk_error *e = NULL;
 
 	/* KSM stopped with nothing merged, in the mode of this round. */
 	set_knob(&want, NK_KSM_RUN, 2);
 	if (apply_knobs(&want, &e) < 0)
 		die("cannot unmerge: %s", nk_error_message(e));
-	want = (struct nk_ksm_settings){0};
+	want = (struct nk_ksm){0};
 	set_knob(&want, NK_KSM_MERGE_ACROSS_NODES, (uint64_t)mode);
 	set_knob(&want, NK_KSM_RUN, 0);
 	if (apply_knobs(&want, &e) < 0)
@@ -278,8 +278,8 @@ static struct result run_round(int mode, const char *vmm, const char *size, cons
 	double times[1200];
 	uint64_t sharing[1200];
 	int n = 0, stable = 0;
-	want = (struct nk_ksm_settings){0};
-	if (saved_knobs.mask & (1u << NK_KSM_ADVISOR_MODE))
+	want = (struct nk_ksm){0};
+	if (saved_knobs.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE))
 		set_knob(&want, NK_KSM_ADVISOR_MODE, NK_KSM_ADVISOR_NONE);
 	set_knob(&want, NK_KSM_PAGES_TO_SCAN, 2000);
 	set_knob(&want, NK_KSM_SLEEP_MILLISECS, 10);
@@ -408,11 +408,11 @@ int main(int argc, char **argv)
 	if (!mkdtemp(rundir))
 		return 1;
 	nk_error *knob_err = NULL;
-	uint32_t mask = 1u << NK_KSM_RUN | 1u << NK_KSM_PAGES_TO_SCAN |
-			1u << NK_KSM_SLEEP_MILLISECS | 1u << NK_KSM_MERGE_ACROSS_NODES |
-			1u << NK_KSM_ADVISOR_MODE;
+	uint64_t mask = NK_KSM_BIT(NK_KSM_RUN) | NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) |
+			NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) | NK_KSM_BIT(NK_KSM_MERGE_ACROSS_NODES) |
+			NK_KSM_BIT(NK_KSM_ADVISOR_MODE);
 	if (nk_host_open(NULL, &host, &knob_err) < 0 ||
-	    nk_ksm_settings_read(host, mask, &saved_knobs, &knob_err) < 0) {
+	    nk_ksm_read(host, mask, &saved_knobs, &knob_err) < 0) {
 		fprintf(stderr, "numaksm-bench-fleet: %s\n",
 			knob_err ? nk_error_message(knob_err) : "cannot read KSM's knobs");
 		return 1;

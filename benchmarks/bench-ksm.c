@@ -30,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <numaksm/ksm-control.h>
 #include <numaksm/ksm.h>
 #include <numaksm/proc.h>
 #include <numaksm/policy.h>
@@ -74,7 +73,7 @@ struct result {
 };
 
 static volatile sig_atomic_t interrupted;
-static struct nk_ksm_settings saved_knobs;
+static struct nk_ksm saved_knobs;
 static nk_host *host;
 
 static void on_signal(int sig)
@@ -86,13 +85,13 @@ static void on_signal(int sig)
 
 static int set_knobs(const char *const *assignments, nk_error **err)
 {
-	struct nk_ksm_settings want = {0}, have;
-	int r = nk_ksm_settings_read(host, ~0u, &have, err);
+	struct nk_ksm want = {0}, have;
+	int r = nk_ksm_read(host, NK_KSM_KNOBS, &have, err);
 	for (; r >= 0 && *assignments; assignments++) {
-		struct nk_ksm_settings one = {0};
-		r = nk_ksm_settings_parse(*assignments, &one, err);
+		struct nk_ksm one = {0};
+		r = nk_ksm_parse(*assignments, &one, err);
 		if (r >= 0 && (one.mask & have.mask)) /* skip knobs this kernel lacks */
-			r = nk_ksm_settings_parse(*assignments, &want, err);
+			r = nk_ksm_parse(*assignments, &want, err);
 	}
 	return r < 0 ? r : nk_ksm_apply(host, &want, 0, NULL, err);
 }
@@ -270,26 +269,24 @@ static double cputime_s(pid_t pid, bool children)
 static int take_row(struct fleet *f, pid_t ksmd, const struct controller *ctl, double t0,
 		    struct row *ret)
 {
-	struct nk_ksm_counters c;
-	int r = nk_ksm_read(host, &c, NULL);
+	struct nk_ksm c;
+	int r = nk_ksm_read(host, NK_KSM_ALL, &c, NULL);
 	if (r < 0)
 		return r;
 	int64_t saved = fleet_saved_pages(f);
-	if (saved < 0) {
-		nk_ksm_counters_done(&c);
+	if (saved < 0)
 		return (int)saved;
-	}
-	*ret = (struct row){.t = bench_now() - t0,
-			    .saving = (double)saved,
-			    .host_saving = (double)nk_ksm_saved_pages(&c),
-			    .run = c.run,
-			    .pages_to_scan = c.pages_to_scan,
-			    .sleep_ms = c.sleep_millisecs,
-			    .advisor = c.advisor_mode && strcmp(c.advisor_mode, "none") != 0,
-			    .full_scans = c.full_scans,
-			    .ksmd_cpu = cputime_s(ksmd, false),
-			    .controller_cpu = cputime_s(ctl->pid, true)};
-	nk_ksm_counters_done(&c);
+	*ret =
+	    (struct row){.t = bench_now() - t0,
+			 .saving = (double)saved,
+			 .host_saving = (double)nk_ksm_saved_pages(&c),
+			 .run = nk_ksm_get(&c, NK_KSM_RUN),
+			 .pages_to_scan = nk_ksm_get(&c, NK_KSM_PAGES_TO_SCAN),
+			 .sleep_ms = nk_ksm_get(&c, NK_KSM_SLEEP_MILLISECS),
+			 .advisor = nk_ksm_get(&c, NK_KSM_ADVISOR_MODE) == NK_KSM_ADVISOR_SCAN_TIME,
+			 .full_scans = nk_ksm_get(&c, NK_KSM_FULL_SCANS),
+			 .ksmd_cpu = cputime_s(ksmd, false),
+			 .controller_cpu = cputime_s(ctl->pid, true)};
 	return 0;
 }
 
@@ -1106,15 +1103,15 @@ int bench_ksm(int argc, char **argv)
 	}
 
 	/* The knobs as found: restored between strategies, at the end and on signals. */
-	struct nk_ksm_settings found;
-	if (nk_ksm_settings_read(host, ~0u, &found, &err) < 0)
+	struct nk_ksm found;
+	if (nk_ksm_read(host, NK_KSM_KNOBS, &found, &err) < 0)
 		return bench_fail(err);
 	saved_knobs = found;
-	saved_knobs.mask &= (1u << NK_KSM_RUN) | (1u << NK_KSM_PAGES_TO_SCAN) |
-			    (1u << NK_KSM_SLEEP_MILLISECS) | (1u << NK_KSM_ADVISOR_MODE);
-	if ((found.mask & (1u << NK_KSM_ADVISOR_MODE)) &&
+	saved_knobs.mask &= NK_KSM_BIT(NK_KSM_RUN) | NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) |
+			    NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) | NK_KSM_BIT(NK_KSM_ADVISOR_MODE);
+	if ((found.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE)) &&
 	    found.value[NK_KSM_ADVISOR_MODE] == NK_KSM_ADVISOR_SCAN_TIME)
-		saved_knobs.mask &= ~(1u << NK_KSM_PAGES_TO_SCAN);
+		saved_knobs.mask &= ~NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -1129,13 +1126,13 @@ int bench_ksm(int argc, char **argv)
 		bench_fail(err);
 		goto out;
 	}
-	struct nk_ksm_settings knobs;
-	nk_ksm_settings_read(host, ~0u, &knobs, NULL);
+	struct nk_ksm knobs;
+	nk_ksm_read(host, NK_KSM_KNOBS, &knobs, NULL);
 	b.achievable = (double)fleet_achievable_pages(
 	    &o->fleet, &b.image,
-	    knobs.mask & (1u << NK_KSM_MAX_PAGE_SHARING) ? knobs.value[NK_KSM_MAX_PAGE_SHARING]
-							 : 256,
-	    (knobs.mask & (1u << NK_KSM_USE_ZERO_PAGES)) && knobs.value[NK_KSM_USE_ZERO_PAGES]);
+	    knobs.mask & NK_KSM_BIT(NK_KSM_MAX_PAGE_SHARING) ? knobs.value[NK_KSM_MAX_PAGE_SHARING]
+							     : 256,
+	    (knobs.mask & NK_KSM_BIT(NK_KSM_USE_ZERO_PAGES)) && knobs.value[NK_KSM_USE_ZERO_PAGES]);
 	fprintf(stderr,
 		"numaksm-bench ksm: %u host-filled processes x %" PRIu64
 		" MiB; achievable saving %.0f MiB; warming up...\n",

@@ -82,9 +82,9 @@ static int cmp_double(const void *a, const void *b)
 static int read_all(nk_host *host, unsigned *ret_ours)
 {
 	struct nk_hostinfo *info = NULL;
-	struct nk_ksm_counters ksm;
+	struct nk_ksm ksm;
 	struct nk_vm_ref *refs = NULL;
-	bool has_ksm = nk_ksm_read(host, &ksm, NULL) == 0;
+	bool has_ksm = nk_ksm_read(host, NK_KSM_ALL, &ksm, NULL) == 0;
 	int n, read = 0;
 
 	if (nk_hostinfo_read(host, &info, NULL) < 0 || (n = nk_vm_find_all(host, &refs, NULL)) < 0)
@@ -104,8 +104,6 @@ static int read_all(nk_host *host, unsigned *ret_ours)
 	}
 	nk_vm_refs_free(refs, (size_t)n);
 	nk_hostinfo_free(info);
-	if (has_ksm)
-		nk_ksm_counters_done(&ksm);
 	return read;
 }
 

@@ -101,23 +101,6 @@ int conf_parse_percent(const char *text, double *ret_fraction)
 	return 0;
 }
 
-int conf_parse_bool(const char *text, bool *ret)
-{
-	static const char *const yes[] = {"1", "yes", "on", "true"}, *const no[] = {"0", "no",
-										    "off", "false"};
-	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
-		if (strcasecmp(text, yes[i]) == 0) {
-			*ret = true;
-			return 0;
-		}
-		if (strcasecmp(text, no[i]) == 0) {
-			*ret = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 /* ---- the parser ---------------------------------------------------- */
 
 enum section { SECTION_NONE, SECTION_KSM, SECTION_VM };
@@ -324,22 +307,22 @@ static int ksm_key(struct parser *ps, const char *key, const char *value)
 		return 0;
 	}
 	if (strcmp(key, "unmerge") == 0) {
-		if (conf_parse_bool(value, &b) < 0)
+		if (nk_parse_bool(value, &b) < 0)
 			return bad_value(ps, key, value, "yes or no");
 		c->unmerge = b;
 		return 0;
 	}
-	static const enum nk_ksm_param explicit_knobs[] = {
+	static const enum nk_ksm_field explicit_knobs[] = {
 	    NK_KSM_MERGE_ACROSS_NODES, NK_KSM_MAX_PAGE_SHARING, NK_KSM_USE_ZERO_PAGES,
 	    NK_KSM_SMART_SCAN, NK_KSM_STABLE_NODE_CHAINS_PRUNE_MILLISECS};
 	for (size_t i = 0; i < ARRAY_SIZE(explicit_knobs); i++) {
-		if (strcmp(key, nk_ksm_param_name(explicit_knobs[i])) != 0)
+		if (strcmp(key, nk_ksm_field(explicit_knobs[i])->name) != 0)
 			continue;
 		_cleanup_free_ char *assignment = NULL;
 		_cleanup_error_ nk_error *e = NULL;
 		if (asprintf(&assignment, "%s=%s", key, value) < 0)
 			return nk_error_set(ps->err, ENOMEM, "out of memory");
-		if (nk_ksm_settings_parse(assignment, &c->knobs, &e) < 0)
+		if (nk_ksm_parse(assignment, &c->knobs, &e) < 0)
 			return fail(ps, "%s", nk_error_message(e));
 		return 0;
 	}
@@ -384,7 +367,7 @@ static int vm_key(struct parser *ps, const char *key, const char *value)
 		return 0;
 	}
 	if (strcmp(key, "mergeable") == 0) {
-		if (conf_parse_bool(value, &b) < 0)
+		if (nk_parse_bool(value, &b) < 0)
 			return bad_value(ps, key, value, "yes or no");
 		r->pub.mergeable = b;
 		return 0;

@@ -1,3 +1,4 @@
-# policy/: KSM knob control, the KSM tuner and the policy file.
-list(APPEND NUMAKSM_SOURCES policy/ksm-control.c policy/tuner.c policy/tuner-sample.c
-     policy/tuner-daemon.c policy/conf.c)
+# policy/: the KSM tuner (it decides the knobs; src/ksm.c writes them) and the
+# policy file.
+list(APPEND NUMAKSM_SOURCES policy/tuner.c policy/tuner-sample.c policy/tuner-daemon.c
+     policy/conf.c)

@@ -22,8 +22,8 @@
 
 /* The knobs the tuner drives and therefore saves and restores. */
 #define DRIVEN_KNOBS                                                                               \
-	((1u << NK_KSM_RUN) | (1u << NK_KSM_PAGES_TO_SCAN) | (1u << NK_KSM_SLEEP_MILLISECS) |      \
-	 (1u << NK_KSM_ADVISOR_MODE))
+	(NK_KSM_BIT(NK_KSM_RUN) | NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) |                               \
+	 NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) | NK_KSM_BIT(NK_KSM_ADVISOR_MODE))
 
 /* A VM by pid and start time (a reused pid is another VM). */
 struct seen_vm {
@@ -56,7 +56,7 @@ static int path_in(const char *dir, const char *name, char **ret)
 int tuner_state_format(const struct tuner_state *state, char **ret_text)
 {
 	_cleanup_free_ char *knobs = NULL;
-	if (nk_ksm_settings_format(&state->saved, &knobs) < 0)
+	if (nk_ksm_format(&state->saved, &knobs) < 0)
 		return -ENOMEM;
 	if (asprintf(ret_text,
 		     "# KSM settings the numaksm tuner changed: restored when it stops,\n"
@@ -86,7 +86,7 @@ int tuner_state_parse(const char *text, struct tuner_state *ret, nk_error **err)
 			st.pid = (pid_t)pid;
 		} else if (strncmp(l, "boot_id=", 8) == 0) {
 			snprintf(st.boot_id, sizeof(st.boot_id), "%s", l + 8);
-		} else if (nk_ksm_settings_parse(l, &st.saved, err) < 0) {
+		} else if (nk_ksm_parse(l, &st.saved, err) < 0) {
 			return nk_error_prefix(err, "line %u", line);
 		}
 	}
@@ -168,7 +168,7 @@ static int recover(nk_host *host, const char *dir, bool dry_run, nk_error **err)
 		return 0;
 	}
 	_cleanup_free_ char *knobs = NULL;
-	nk_ksm_settings_format(&st.saved, &knobs);
+	nk_ksm_format(&st.saved, &knobs);
 	for (char *c = knobs; c && *c; c++)
 		if (*c == '\n')
 			*c = ' ';
@@ -335,27 +335,27 @@ _nk_export_ nk_tuned *nk_tuned_free(nk_tuned *tuned)
  * advisor off.  On failure, put back what was changed. */
 static int take_over(nk_tuned *t, const struct nk_tuner_config *cfg, nk_error **err)
 {
-	struct nk_ksm_settings now, want = cfg->knobs;
-	int r = nk_ksm_settings_read(t->host, DRIVEN_KNOBS | cfg->knobs.mask, &now, err);
+	struct nk_ksm now, want = cfg->knobs;
+	int r = nk_ksm_read(t->host, DRIVEN_KNOBS | cfg->knobs.mask, &now, err);
 	if (r < 0)
 		return r;
 	t->state.saved = now;
 	/* The advisor owns pages_to_scan: switching it back on resets it. */
-	if ((now.mask & (1u << NK_KSM_ADVISOR_MODE)) &&
+	if ((now.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE)) &&
 	    now.value[NK_KSM_ADVISOR_MODE] == NK_KSM_ADVISOR_SCAN_TIME)
-		t->state.saved.mask &= ~(1u << NK_KSM_PAGES_TO_SCAN);
+		t->state.saved.mask &= ~NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN);
 	t->state.pid = getpid();
 	read_boot_id(t->host, t->state.boot_id, sizeof(t->state.boot_id));
-	if ((now.mask & (1u << NK_KSM_ADVISOR_MODE)) &&
+	if ((now.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE)) &&
 	    now.value[NK_KSM_ADVISOR_MODE] != NK_KSM_ADVISOR_NONE) {
 		nk_info("switching the scan-time advisor off: the tuner drives pages_to_scan, "
 			"which the kernel refuses while the advisor is on");
 		want.value[NK_KSM_ADVISOR_MODE] = NK_KSM_ADVISOR_NONE;
-		want.mask |= 1u << NK_KSM_ADVISOR_MODE;
+		want.mask |= NK_KSM_BIT(NK_KSM_ADVISOR_MODE);
 	}
 	if (cfg->knobs.mask) {
 		_cleanup_free_ char *text = NULL;
-		nk_ksm_settings_format(&cfg->knobs, &text);
+		nk_ksm_format(&cfg->knobs, &text);
 		for (char *c = text; c && *c; c++)
 			if (*c == '\n')
 				*c = ' ';
@@ -519,15 +519,16 @@ _nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_err
 	else
 		nk_debug("%s", d.reason);
 	if (d.changed && !t->dry_run) {
-		struct nk_ksm_settings want = {.mask = 1u << NK_KSM_RUN};
+		struct nk_ksm want = {.mask = NK_KSM_BIT(NK_KSM_RUN)};
 		want.value[NK_KSM_RUN] = d.run;
 		if (d.run == 1) {
-			want.mask |= (1u << NK_KSM_PAGES_TO_SCAN) | (1u << NK_KSM_SLEEP_MILLISECS);
+			want.mask |=
+			    NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) | NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS);
 			want.value[NK_KSM_PAGES_TO_SCAN] = d.pages_to_scan;
 			want.value[NK_KSM_SLEEP_MILLISECS] = d.sleep_millisecs;
 		}
-		if (s.advisor_on) {
-			want.mask |= 1u << NK_KSM_ADVISOR_MODE;
+		if ((nk_ksm_get(&s.ksm, NK_KSM_ADVISOR_MODE) == NK_KSM_ADVISOR_SCAN_TIME)) {
+			want.mask |= NK_KSM_BIT(NK_KSM_ADVISOR_MODE);
 			want.value[NK_KSM_ADVISOR_MODE] = NK_KSM_ADVISOR_NONE;
 		}
 		r = nk_ksm_apply(t->host, &want, 0, NULL, err);

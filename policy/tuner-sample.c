@@ -40,11 +40,10 @@ _nk_export_ nk_tuner_sampler *nk_tuner_sampler_free(nk_tuner_sampler *sampler)
 _nk_export_ int nk_tuner_sampler_new(nk_host *host, nk_tuner_sampler **ret, nk_error **err)
 {
 	_cleanup_free_ char *own = NULL;
-	int r = nk_host_exists(host, KSM_SYSFS "/run");
-	if (r <= 0) {
-		nk_error_set(err, ENOTSUP, "this kernel has no KSM (" KSM_SYSFS " is missing)");
-		return nk_error_hint(err, "build the kernel with CONFIG_KSM=y");
-	}
+	struct nk_ksm probe;
+	int r = nk_ksm_read(host, NK_KSM_BIT(NK_KSM_RUN), &probe, err);
+	if (r < 0)
+		return r;
 	nk_tuner_sampler *s = calloc(1, sizeof(*s));
 	if (!s)
 		return nk_error_set(err, ENOMEM, "out of memory");
@@ -140,28 +139,14 @@ static double ksmd_cpu_s(nk_tuner_sampler *s)
 _nk_export_ int nk_tuner_sample_read(nk_tuner_sampler *s, double process_scan_s,
 				     struct nk_tuner_sample *ret, nk_error **err)
 {
-	struct nk_ksm_counters c;
 	struct nk_tuner_sample x = {.psi_some_avg10 = -1};
 	_cleanup_free_ char *meminfo = NULL, *psi = NULL;
 
 	x.time_s = monotonic_s();
-	int r = nk_ksm_read(s->host, &c, err);
+	int r = nk_ksm_read(s->host, NK_KSM_ALL, &x.ksm, err);
 	if (r < 0)
 		return r;
 	x.ksmd_cpu_s = ksmd_cpu_s(s);
-	x.run = c.run;
-	x.pages_to_scan = c.pages_to_scan;
-	x.sleep_millisecs = c.sleep_millisecs;
-	x.advisor_on = c.advisor_mode && strcmp(c.advisor_mode, "none") != 0;
-	x.pages_scanned = c.pages_scanned;
-	x.has_pages_scanned = c.has_pages_scanned;
-	x.full_scans = c.full_scans;
-	x.pages_shared = c.pages_shared;
-	x.pages_sharing = c.pages_sharing;
-	x.pages_unshared = c.pages_unshared;
-	x.pages_volatile = c.pages_volatile;
-	x.ksm_zero_pages = c.ksm_zero_pages;
-	nk_ksm_counters_done(&c);
 
 	if (nk_host_read(s->host, "/proc/meminfo", &meminfo, NULL) >= 0) {
 		nk_parse_meminfo(meminfo, "MemTotal", &x.mem_total_kb);

@@ -85,10 +85,11 @@ _nk_export_ const char *nk_tuner_phase_name(enum nk_tuner_phase phase)
 _nk_export_ int nk_tuner_config_check(const struct nk_tuner_config *c, nk_error **err)
 {
 	const uint32_t tuner_owned =
-	    (1u << NK_KSM_RUN) | (1u << NK_KSM_PAGES_TO_SCAN) | (1u << NK_KSM_SLEEP_MILLISECS) |
-	    (1u << NK_KSM_ADVISOR_MODE) | (1u << NK_KSM_ADVISOR_MAX_CPU) |
-	    (1u << NK_KSM_ADVISOR_MIN_PAGES_TO_SCAN) | (1u << NK_KSM_ADVISOR_MAX_PAGES_TO_SCAN) |
-	    (1u << NK_KSM_ADVISOR_TARGET_SCAN_TIME);
+	    NK_KSM_BIT(NK_KSM_RUN) | NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) |
+	    NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) | NK_KSM_BIT(NK_KSM_ADVISOR_MODE) |
+	    NK_KSM_BIT(NK_KSM_ADVISOR_MAX_CPU) | NK_KSM_BIT(NK_KSM_ADVISOR_MIN_PAGES_TO_SCAN) |
+	    NK_KSM_BIT(NK_KSM_ADVISOR_MAX_PAGES_TO_SCAN) |
+	    NK_KSM_BIT(NK_KSM_ADVISOR_TARGET_SCAN_TIME);
 	if ((unsigned)c->mode > NK_TUNER_MODE_PRESSURE)
 		return nk_error_set(err, EINVAL, "unknown tuner mode %d", (int)c->mode);
 	if (!(c->cpu_budget > 0 && c->cpu_budget <= 1))
@@ -112,12 +113,12 @@ _nk_export_ int nk_tuner_config_check(const struct nk_tuner_config *c, nk_error 
 	if (c->converge_sleep_ms > 10000)
 		return nk_error_set(err, EINVAL, "converge_sleep %ums is over 10s",
 				    c->converge_sleep_ms);
-	for (int p = 0; p < NK_KSM_PARAM_COUNT; p++)
+	for (int p = 0; p < NK_KSM_KNOB_COUNT; p++)
 		if (c->knobs.mask & tuner_owned & (1u << p))
 			return nk_error_set(err, EINVAL,
 					    "%s is driven by the tuner and cannot be set in its "
 					    "configuration",
-					    nk_ksm_param_name((enum nk_ksm_param)p));
+					    nk_ksm_field((enum nk_ksm_field)p)->name);
 	return 0;
 }
 
@@ -142,17 +143,27 @@ _nk_export_ nk_tuner *nk_tuner_free(nk_tuner *tuner)
 	return NULL;
 }
 
+/* A KSM field of a sample (0 when the kernel lacks it). */
+static uint64_t knob(const struct nk_tuner_sample *s, enum nk_ksm_field f)
+{
+	return nk_ksm_get(&s->ksm, f);
+}
+
+static bool advisor_on(const struct nk_tuner_sample *s)
+{
+	return knob(s, NK_KSM_ADVISOR_MODE) == NK_KSM_ADVISOR_SCAN_TIME;
+}
+
 static uint64_t saving(const struct nk_tuner_sample *s)
 {
-	return s->pages_sharing + s->ksm_zero_pages;
+	return nk_ksm_saved_pages(&s->ksm);
 }
 
 /* Pages KSM has to look at: what it tracks, or the mergeable memory of the
  * processes when that is larger (ksmd has not reached all of it yet). */
 static uint64_t footprint_pages(const struct nk_tuner_sample *s)
 {
-	uint64_t tracked =
-	    s->pages_shared + s->pages_sharing + s->pages_unshared + s->pages_volatile;
+	uint64_t tracked = nk_ksm_tracked_pages(&s->ksm);
 	uint64_t resident = s->mergeable_bytes / DEFAULT_PAGE_SIZE;
 	return tracked > resident ? tracked : resident;
 }
@@ -190,7 +201,7 @@ static void start_converging(nk_tuner *t, const struct nk_tuner_sample *s,
 			     struct nk_tuner_decision *d)
 {
 	t->phase = NK_TUNER_CONVERGING;
-	t->converge_scans = t->pass_scans = s->full_scans;
+	t->converge_scans = t->pass_scans = knob(s, NK_KSM_FULL_SCANS);
 	t->pass_saving = saving(s);
 	t->converge_time = s->time_s;
 	t->converge_cpu = s->ksmd_cpu_s;
@@ -274,23 +285,25 @@ static void converge_step(nk_tuner *t, const struct nk_tuner_sample *s, struct n
 	double u = dt > 0 ? cpu / dt : 0;
 	int64_t gained = (int64_t)saving(s) - (int64_t)saving(p);
 
-	if (s->has_pages_scanned && p->has_pages_scanned && cpu > 0) {
-		uint64_t scanned = s->pages_scanned - p->pages_scanned;
+	if (nk_ksm_has(&s->ksm, NK_KSM_PAGES_SCANNED) &&
+	    nk_ksm_has(&p->ksm, NK_KSM_PAGES_SCANNED) && cpu > 0) {
+		uint64_t scanned = knob(s, NK_KSM_PAGES_SCANNED) - knob(p, NK_KSM_PAGES_SCANNED);
 		if (scanned >= 1000)
 			t->cost_s = 0.5 * t->cost_s + 0.5 * cpu / (double)scanned;
 	}
-	if (s->full_scans > t->pass_scans) {
+	if (knob(s, NK_KSM_FULL_SCANS) > t->pass_scans) {
 		int64_t pass_gain = (int64_t)saving(s) - (int64_t)t->pass_saving;
-		uint64_t passes = s->full_scans - t->converge_scans;
+		uint64_t passes = knob(s, NK_KSM_FULL_SCANS) - t->converge_scans;
 		double share = (double)pass_gain / (double)(saving(s) ? saving(s) : 1);
-		t->pass_scans = s->full_scans;
+		t->pass_scans = knob(s, NK_KSM_FULL_SCANS);
 		t->pass_saving = saving(s);
 		/* Merging needs two passes (checksum, then match): judge from the second. */
 		if (passes >= 2 && share < t->cfg.settle) {
 			say(d,
 			    "full scan %" PRIu64 " gained %" PRId64 " pages (%.2f%% of the saving, "
 			    "under %.1f%%): scans stopped paying",
-			    s->full_scans, pass_gain, share * 100, t->cfg.settle * 100);
+			    knob(s, NK_KSM_FULL_SCANS), pass_gain, share * 100,
+			    t->cfg.settle * 100);
 			settle(t, s, d);
 			return;
 		}
@@ -298,9 +311,11 @@ static void converge_step(nk_tuner *t, const struct nk_tuner_sample *s, struct n
 	/* Past the second pass, a pass that merges nothing need not be
 	 * finished at full speed: project the gain of this interval over a
 	 * whole pass.  Judged only on a good share of a pass (a twentieth). */
-	uint64_t scanned = s->pages_scanned - p->pages_scanned, pages = footprint_pages(s);
-	if (s->has_pages_scanned && p->has_pages_scanned &&
-	    s->full_scans - t->converge_scans >= 2 && pages && scanned >= pages / 20) {
+	uint64_t scanned = knob(s, NK_KSM_PAGES_SCANNED) - knob(p, NK_KSM_PAGES_SCANNED),
+		 pages = footprint_pages(s);
+	if (nk_ksm_has(&s->ksm, NK_KSM_PAGES_SCANNED) &&
+	    nk_ksm_has(&p->ksm, NK_KSM_PAGES_SCANNED) &&
+	    knob(s, NK_KSM_FULL_SCANS) - t->converge_scans >= 2 && pages && scanned >= pages / 20) {
 		double projected =
 		    gained > 0 ? (double)gained * (double)pages / (double)scanned : 0;
 		if (projected < t->cfg.settle * (double)(saving(s) ? saving(s) : 1)) {
@@ -308,7 +323,7 @@ static void converge_step(nk_tuner *t, const struct nk_tuner_sample *s, struct n
 			    "scan %" PRIu64 " merges nothing: +%" PRId64 " pages from %" PRIu64
 			    " scanned (a whole pass would gain %.2f%% of the saving, under "
 			    "%.1f%%): scans stopped paying",
-			    s->full_scans + 1, gained, scanned,
+			    knob(s, NK_KSM_FULL_SCANS) + 1, gained, scanned,
 			    100 * projected / (double)(saving(s) ? saving(s) : 1),
 			    t->cfg.settle * 100);
 			settle(t, s, d);
@@ -316,7 +331,7 @@ static void converge_step(nk_tuner *t, const struct nk_tuner_sample *s, struct n
 		}
 	}
 	say(d, "converging: +%" PRId64 " pages in %.1fs", gained, dt);
-	if (dt <= 0 || s->run != 1 || s->pages_to_scan != t->pages) {
+	if (dt <= 0 || knob(s, NK_KSM_RUN) != 1 || knob(s, NK_KSM_PAGES_TO_SCAN) != t->pages) {
 		/* Not a clean measurement of our own setting: keep it. */
 		say(d, "; keeping pages_to_scan=%" PRIu64, t->pages);
 		return;
@@ -357,7 +372,7 @@ static void settled_step(nk_tuner *t, const struct nk_tuner_sample *s, struct nk
 {
 	const struct nk_tuner_sample *p = &t->prev;
 	int64_t gained = (int64_t)saving(s) - (int64_t)saving(p);
-	uint64_t scanned = s->pages_scanned - p->pages_scanned;
+	uint64_t scanned = knob(s, NK_KSM_PAGES_SCANNED) - knob(p, NK_KSM_PAGES_SCANNED);
 	double dt = s->time_s - p->time_s;
 	double u = dt > 0 && s->ksmd_cpu_s >= 0 && p->ksmd_cpu_s >= 0
 		       ? (s->ksmd_cpu_s - p->ksmd_cpu_s) / dt
@@ -369,7 +384,7 @@ static void settled_step(nk_tuner *t, const struct nk_tuner_sample *s, struct nk
 		start_converging(t, s, d);
 		return;
 	}
-	if (s->has_pages_scanned && gained >= PAY_MIN_PAGES &&
+	if (nk_ksm_has(&s->ksm, NK_KSM_PAGES_SCANNED) && gained >= PAY_MIN_PAGES &&
 	    (double)gained >= PAY_RATIO * (double)scanned) {
 		say(d, "scans pay again: +%" PRId64 " pages from %" PRIu64 " scanned", gained,
 		    scanned);
@@ -417,12 +432,12 @@ _nk_export_ void nk_tuner_decide(nk_tuner *t, const struct nk_tuner_sample *s,
 	d.pages_to_scan = t->pages;
 	d.sleep_millisecs = t->sleep_ms;
 	d.interval_s = t->interval_s;
-	d.changed = s->run != d.run || s->advisor_on ||
-		    (d.run == 1 && (s->pages_to_scan != d.pages_to_scan ||
-				    s->sleep_millisecs != d.sleep_millisecs));
-	if (before != NK_TUNER_STOPPED && t->phase == NK_TUNER_STOPPED && s->run == 1)
+	d.changed = knob(s, NK_KSM_RUN) != d.run || advisor_on(s) ||
+		    (d.run == 1 && (knob(s, NK_KSM_PAGES_TO_SCAN) != d.pages_to_scan ||
+				    knob(s, NK_KSM_SLEEP_MILLISECS) != d.sleep_millisecs));
+	if (before != NK_TUNER_STOPPED && t->phase == NK_TUNER_STOPPED && knob(s, NK_KSM_RUN) == 1)
 		say(&d, "; stopping KSM");
-	if (s->advisor_on)
+	if (advisor_on(s))
 		say(&d, "; the scan-time advisor was on: switching it off");
 	t->prev = *s;
 	t->has_prev = true;

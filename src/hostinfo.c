@@ -12,7 +12,6 @@
 #include <inttypes.h>
 
 #define NODE_DIR "/sys/devices/system/node"
-#define KSM_DIR	 "/sys/kernel/mm/ksm"
 #define HP_DIR	 "/sys/kernel/mm/hugepages"
 #define THP_DIR	 "/sys/kernel/mm/transparent_hugepage"
 
@@ -33,7 +32,6 @@ _nk_export_ struct nk_hostinfo *nk_hostinfo_free(struct nk_hostinfo *info)
 	free(info->nodes);
 	nk_bitmap_free(info->online_cpus);
 	hugepage_pools_free(info->hugepages);
-	free(info->ksm_advisor_mode);
 	free(info->thp_enabled);
 	free(info->thp_defrag);
 	nk_strv_free(info->cgroup_v1_controllers);
@@ -288,52 +286,13 @@ static int read_hugepages(nk_host *host, struct nk_hostinfo *info, nk_error **er
 
 static int read_ksm(nk_host *host, struct nk_hostinfo *info, nk_error **err)
 {
-	static const struct {
-		const char *file;
-		unsigned bit;
-	} knobs[] = {
-	    {"advisor_mode", NK_KSM_KNOB_ADVISOR_MODE},
-	    {"smart_scan", NK_KSM_KNOB_SMART_SCAN},
-	    {"use_zero_pages", NK_KSM_KNOB_USE_ZERO_PAGES},
-	    {"merge_across_nodes", NK_KSM_KNOB_MERGE_ACROSS_NODES},
-	    {"max_page_sharing", NK_KSM_KNOB_MAX_PAGE_SHARING},
-	    {"general_profit", NK_KSM_KNOB_GENERAL_PROFIT},
-	};
-	uint64_t run;
-	char path[128];
-
-	info->ksm_run = -1;
-	int r = read_u64_optional(host, KSM_DIR "/run", &run, err);
-	if (r == -ENOENT)
-		return 0;
+	_cleanup_error_ nk_error *e = NULL;
+	int r = nk_ksm_read(host, NK_KSM_ALL, &info->ksm, &e);
+	if (r == -ENOTSUP)
+		return 0; /* no KSM: reported as absent */
 	if (r < 0)
-		return r;
+		return nk_error_set(err, -r, "%s", nk_error_message(e));
 	info->ksm_present = true;
-	info->ksm_run = run <= 2 ? (int)run : -1;
-
-	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
-		snprintf(path, sizeof(path), KSM_DIR "/%s", knobs[i].file);
-		r = nk_host_exists(host, path);
-		if (r < 0)
-			return nk_error_set(err, -r, "cannot look up %s", path);
-		if (r)
-			info->ksm_knobs |= knobs[i].bit;
-	}
-	if (info->ksm_knobs & NK_KSM_KNOB_ADVISOR_MODE) {
-		_cleanup_free_ char *text = NULL;
-		r = nk_host_read(host, KSM_DIR "/advisor_mode", &text, err);
-		if (r < 0)
-			return r;
-		if (nk_parse_selector(text, &info->ksm_advisor_mode) < 0)
-			return nk_error_set(err, EINVAL, KSM_DIR "/advisor_mode: unexpected '%s'",
-					    nk_strip_newline(text));
-	}
-	r = read_u64_optional(host, KSM_DIR "/pages_sharing", &info->ksm_pages_sharing, err);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	r = read_u64_optional(host, KSM_DIR "/pages_shared", &info->ksm_pages_shared, err);
-	if (r < 0 && r != -ENOENT)
-		return r;
 	r = nk_host_exists(host, "/proc/self/ksm_stat");
 	if (r < 0)
 		return nk_error_set(err, -r, "cannot look up /proc/self/ksm_stat");

@@ -136,6 +136,23 @@ range:
 			    max);
 }
 
+_nk_export_ int nk_parse_bool(const char *text, bool *ret)
+{
+	static const char *const yes[] = {"1", "yes", "on", "true"}, *const no[] = {"0", "no",
+										    "off", "false"};
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(text, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcasecmp(text, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 _nk_export_ int nk_parse_list(const char *text, const char *what, nk_bitmap **ret, nk_error **err)
 {
 	_cleanup_bitmap_ nk_bitmap *b = NULL;

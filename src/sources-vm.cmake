@@ -4,3 +4,5 @@
 list(APPEND NUMAKSM_SOURCES src/proc.c src/placement.c src/vm-kinds.c src/vm-parse.c src/vm.c
      src/vm-threads.c)
 list(APPEND NUMAKSM_SOURCES src/vmm-client.c)
+# KSM in one table (include/numaksm/ksm.h).
+list(APPEND NUMAKSM_SOURCES src/ksm.c)

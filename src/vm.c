@@ -438,8 +438,7 @@ static int read_threads(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 	return 0;
 }
 
-static int read_ksm(nk_host *host, struct nk_vm_info *vm, const struct nk_ksm_counters *ksm,
-		    nk_error **err)
+static int read_ksm(nk_host *host, struct nk_vm_info *vm, const struct nk_ksm *ksm, nk_error **err)
 {
 	_cleanup_error_ nk_error *e = NULL;
 	int r = nk_ksm_proc_read(host, vm->ref.pid, &vm->ksm, &e);
@@ -469,9 +468,8 @@ static int read_cgroups(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 	return 0;
 }
 
-_nk_export_ int nk_vm_read(nk_host *host, const struct nk_vm_ref *ref,
-			   const struct nk_ksm_counters *ksm, unsigned flags,
-			   struct nk_vm_info **ret, nk_error **err)
+_nk_export_ int nk_vm_read(nk_host *host, const struct nk_vm_ref *ref, const struct nk_ksm *ksm,
+			   unsigned flags, struct nk_vm_info **ret, nk_error **err)
 {
 	_cleanup_(vm_info_freep) struct nk_vm_info *vm = calloc(1, sizeof(*vm));
 	_cleanup_error_ nk_error *e = NULL;

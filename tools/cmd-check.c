@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <numaksm/hostinfo.h>
 
+#include "json.h"
 #include "tool.h"
 
 enum status { ST_PASS, ST_WARN, ST_FAIL, ST_INFO };
@@ -130,21 +131,14 @@ static void check_kvm(struct report *rep, const struct probes *p)
 }
 
 /* The KSM knobs whose presence depends on the kernel version. */
-static const struct {
-	unsigned bit;
-	const char *name;
-} knobs[] = {
-    {NK_KSM_KNOB_ADVISOR_MODE, "advisor_mode"},
-    {NK_KSM_KNOB_SMART_SCAN, "smart_scan"},
-    {NK_KSM_KNOB_USE_ZERO_PAGES, "use_zero_pages"},
-    {NK_KSM_KNOB_MERGE_ACROSS_NODES, "merge_across_nodes"},
-    {NK_KSM_KNOB_MAX_PAGE_SHARING, "max_page_sharing"},
-    {NK_KSM_KNOB_GENERAL_PROFIT, "general_profit"},
+static const enum nk_ksm_field newer_knobs[] = {
+    NK_KSM_ADVISOR_MODE,       NK_KSM_SMART_SCAN,	NK_KSM_USE_ZERO_PAGES,
+    NK_KSM_MERGE_ACROSS_NODES, NK_KSM_MAX_PAGE_SHARING, NK_KSM_GENERAL_PROFIT,
 };
 
 static void check_ksm(struct report *rep, const struct nk_hostinfo *h)
 {
-	static const char *const run_names[] = {"stopped", "running", "unmerging"};
+	const struct nk_ksm *k = &h->ksm;
 
 	if (!h->ksm_present) {
 		add(rep, "ksm", ST_WARN,
@@ -153,16 +147,17 @@ static void check_ksm(struct report *rep, const struct nk_hostinfo *h)
 		    "KSM is not available (/sys/kernel/mm/ksm missing)");
 		return;
 	}
-	add(rep, "ksm", ST_PASS, NULL, "KSM present, %s (run=%d), %" PRIu64 " pages sharing",
-	    h->ksm_run >= 0 ? run_names[h->ksm_run] : "unknown state", h->ksm_run,
-	    h->ksm_pages_sharing);
+	add(rep, "ksm", ST_PASS, NULL,
+	    "KSM present, %s (run=%" PRIu64 "), %" PRIu64 " pages sharing",
+	    tool_ksm_state(nk_ksm_get(k, NK_KSM_RUN)), nk_ksm_get(k, NK_KSM_RUN),
+	    nk_ksm_get(k, NK_KSM_PAGES_SHARING));
 
 	char have[256] = "", missing[256] = "";
-	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		char *dst = (h->ksm_knobs & knobs[i].bit) ? have : missing;
+	for (size_t i = 0; i < sizeof(newer_knobs) / sizeof(newer_knobs[0]); i++) {
+		char *dst = nk_ksm_has(k, newer_knobs[i]) ? have : missing;
 		if (*dst)
 			strcat(dst, " ");
-		strcat(dst, knobs[i].name);
+		strcat(dst, nk_ksm_field(newer_knobs[i])->name);
 	}
 	if (*missing)
 		add(rep, "ksm.knobs", ST_INFO,
@@ -221,12 +216,12 @@ static void check_numa(struct report *rep, const struct nk_hostinfo *h)
 		snprintf(id, sizeof(id), "numa.node%d", n->id);
 		if (!*cpus)
 			add(rep, id, ST_INFO, NULL, "node %d: memory-only, %s (%s free)", n->id,
-			    tool_format_kb(buf, sizeof(buf), n->mem_total_kb),
-			    tool_format_kb(buf2, sizeof(buf2), n->mem_free_kb));
+			    tool_format_bytes(buf, sizeof(buf), n->mem_total_kb * 1024),
+			    tool_format_bytes(buf2, sizeof(buf2), n->mem_free_kb * 1024));
 		else
 			add(rep, id, ST_INFO, NULL, "node %d: CPUs %s, %s (%s free)", n->id, cpus,
-			    tool_format_kb(buf, sizeof(buf), n->mem_total_kb),
-			    tool_format_kb(buf2, sizeof(buf2), n->mem_free_kb));
+			    tool_format_bytes(buf, sizeof(buf), n->mem_total_kb * 1024),
+			    tool_format_bytes(buf2, sizeof(buf2), n->mem_free_kb * 1024));
 		free(cpus);
 	}
 	if (h->n_nodes > 1) {
@@ -251,8 +246,8 @@ static void check_numa(struct report *rep, const struct nk_hostinfo *h)
 		    "per-node totals undercount (hot-added memory?); numaksm checks allocations "
 		    "by their result, not by these totals",
 		    "per-node MemTotal sums to %s but /proc/meminfo says %s",
-		    tool_format_kb(buf, sizeof(buf), node_total_kb),
-		    tool_format_kb(buf2, sizeof(buf2), h->mem_total_kb));
+		    tool_format_bytes(buf, sizeof(buf), node_total_kb * 1024),
+		    tool_format_bytes(buf2, sizeof(buf2), h->mem_total_kb * 1024));
 }
 
 static void check_hugepages(struct report *rep, const struct nk_hostinfo *h)
@@ -274,7 +269,7 @@ static void check_hugepages(struct report *rep, const struct nk_hostinfo *h)
 						h->nodes[n].id, h->nodes[n].hugepages[k].free,
 						h->nodes[n].hugepages[k].total);
 		fclose(f);
-		tool_format_kb(size, sizeof(size), p->size_kb);
+		tool_format_bytes(size, sizeof(size), p->size_kb * 1024);
 		snprintf(id, sizeof(id), "hugepages.%" PRIu64 "kB", p->size_kb);
 		if (p->size_kb == 1048576)
 			has_1g = true;
@@ -391,167 +386,99 @@ static json_object *json_strv(char **v)
 	return a;
 }
 
-static json_object *json_pool(const struct nk_hugepage_pool *p, bool host_wide, bool is_default)
+static json_object *json_bool_or_null(bool known, bool value)
 {
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "size_kb", json_object_new_uint64(p->size_kb));
-	json_object_object_add(o, "total", json_object_new_uint64(p->total));
-	json_object_object_add(o, "free", json_object_new_uint64(p->free));
-	json_object_object_add(o, "surplus", json_object_new_uint64(p->surplus));
-	if (host_wide) {
-		json_object_object_add(o, "reserved", json_object_new_uint64(p->reserved));
-		json_object_object_add(o, "default", json_object_new_boolean(is_default));
-	}
-	return o;
+	return known ? json_object_new_boolean(value) : NULL;
 }
 
-static json_object *json_host(const struct nk_hostinfo *h, const struct probes *p)
+static json_object *json_host(nk_host *host, const struct nk_hostinfo *h, const struct probes *p)
 {
-	json_object *host = json_object_new_object(), *o, *a;
+	json_object *o = json_object_new_object(), *host_o = json_object_new_object();
+	struct tool_ksm_facts ksm;
+	bool kvm = p->live && p->kvm_ok, opened = kvm && p->kvm.api_version >= 0;
 
+	json_object_object_add(o, "probed", json_object_new_boolean(kvm));
+	json_object_object_add(o, "present", json_bool_or_null(kvm, p->kvm.present));
+	json_object_object_add(o, "usable", json_bool_or_null(kvm, p->kvm.usable));
+	json_object_object_add(o, "api_version",
+			       opened ? json_object_new_int(p->kvm.api_version) : NULL);
+	json_object_object_add(
+	    o, "max_vcpu_count",
+	    opened && p->kvm.max_vcpus > 0 ? json_object_new_int(p->kvm.max_vcpus) : NULL);
+	json_object_object_add(host_o, "kvm", o);
+
+	tool_ksm_facts(host, &h->ksm, h->ksm_present, &ksm);
+	ksm.proc_ksm_stat = h->proc_ksm_stat;
+	json_object_object_add(host_o, "ksm", tool_json_ksm(&ksm));
+	json_object_object_add(host_o, "thp", tool_json_thp(h));
+
+	nk_bitmap *memonly = nk_bitmap_new();
+	for (size_t i = 0; memonly && i < h->n_nodes; i++)
+		if (h->nodes[i].has_memory && !nk_bitmap_weight(h->nodes[i].cpus))
+			nk_bitmap_set(memonly, (unsigned)h->nodes[i].id);
 	o = json_object_new_object();
-	json_object_object_add(o, "probed", json_object_new_boolean(p->live && p->kvm_ok));
-	if (p->live && p->kvm_ok) {
-		json_object_object_add(o, "present", json_object_new_boolean(p->kvm.present));
-		json_object_object_add(o, "usable", json_object_new_boolean(p->kvm.usable));
-		json_object_object_add(o, "api_version", json_object_new_int(p->kvm.api_version));
-		json_object_object_add(o, "max_vcpus", json_object_new_int(p->kvm.max_vcpus));
-	}
-	json_object_object_add(host, "kvm", o);
+	json_object_object_add(o, "available", json_object_new_boolean(h->numa_sysfs));
+	json_object_object_add(o, "node_count", tool_json_u64(h->n_nodes));
+	json_object_object_add(o, "memory_total_bytes", tool_json_u64(h->mem_total_kb * 1024));
+	json_object_object_add(o, "memory_only_nodes", tool_json_list(memonly));
+	json_object_object_add(o, "numa_nodes", tool_json_numa_nodes(h));
+	json_object_object_add(host_o, "numa", o);
+	nk_bitmap_free(memonly);
 
-	o = json_object_new_object();
-	json_object_object_add(o, "present", json_object_new_boolean(h->ksm_present));
-	if (h->ksm_present) {
-		json_object *k = json_object_new_object();
-		json_object_object_add(o, "run", json_object_new_int(h->ksm_run));
-		for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
-			json_object_object_add(
-			    k, knobs[i].name, json_object_new_boolean(h->ksm_knobs & knobs[i].bit));
-		json_object_object_add(o, "knobs", k);
-		json_object_object_add(
-		    o, "advisor_mode",
-		    h->ksm_advisor_mode ? json_object_new_string(h->ksm_advisor_mode) : NULL);
-		json_object_object_add(o, "proc_ksm_stat",
-				       json_object_new_boolean(h->proc_ksm_stat));
-		json_object_object_add(o, "pages_shared",
-				       json_object_new_uint64(h->ksm_pages_shared));
-		json_object_object_add(o, "pages_sharing",
-				       json_object_new_uint64(h->ksm_pages_sharing));
-	}
-	json_object_object_add(host, "ksm", o);
-
-	o = json_object_new_object();
-	json_object_object_add(o, "enabled",
-			       h->thp_enabled ? json_object_new_string(h->thp_enabled) : NULL);
-	json_object_object_add(o, "defrag",
-			       h->thp_defrag ? json_object_new_string(h->thp_defrag) : NULL);
-	json_object_object_add(host, "thp", o);
-
-	o = json_object_new_object();
-	json_object_object_add(o, "node_count", json_object_new_int((int)h->n_nodes));
-	json_object_object_add(o, "mem_total_kb", json_object_new_uint64(h->mem_total_kb));
-	a = json_object_new_array();
-	json_object *memonly = json_object_new_array();
-	for (size_t i = 0; i < h->n_nodes; i++) {
-		const struct nk_numa_node *n = &h->nodes[i];
-		json_object *jn = json_object_new_object(), *d = json_object_new_array(),
-			    *hp = json_object_new_array();
-		char *cpus = list_text(n->cpus);
-		bool mo = nk_bitmap_weight(n->cpus) == 0;
-		json_object_object_add(jn, "id", json_object_new_int(n->id));
-		json_object_object_add(jn, "cpus", json_object_new_string(cpus));
-		json_object_object_add(jn, "cpu_count",
-				       json_object_new_int((int)nk_bitmap_weight(n->cpus)));
-		json_object_object_add(jn, "memory_kb", json_object_new_uint64(n->mem_total_kb));
-		json_object_object_add(jn, "free_kb", json_object_new_uint64(n->mem_free_kb));
-		json_object_object_add(jn, "has_memory", json_object_new_boolean(n->has_memory));
-		json_object_object_add(jn, "memory_only", json_object_new_boolean(mo));
-		for (size_t j = 0; j < n->n_distances; j++)
-			json_object_array_add(d, json_object_new_uint64(n->distances[j]));
-		json_object_object_add(jn, "distances", d);
-		for (size_t k = 0; k < n->n_hugepages; k++)
-			json_object_array_add(hp, json_pool(&n->hugepages[k], false, false));
-		json_object_object_add(jn, "hugepages", hp);
-		json_object_array_add(a, jn);
-		if (mo)
-			json_object_array_add(memonly, json_object_new_int(n->id));
-		free(cpus);
-	}
-	json_object_object_add(o, "nodes", a);
-	json_object_object_add(o, "memory_only_nodes", memonly);
-	json_object_object_add(host, "numa", o);
-
-	a = json_object_new_array();
-	for (size_t i = 0; i < h->n_hugepages; i++)
-		json_object_array_add(a,
-				      json_pool(&h->hugepages[i], true,
-						h->hugepages[i].size_kb == h->default_hugepage_kb));
-	json_object_object_add(host, "hugepages", a);
+	json_object_object_add(host_o, "hugepage_pools", tool_json_hugepage_pools(h));
 
 	o = json_object_new_object();
 	json_object_object_add(o, "mode",
 			       json_object_new_string(nk_cgroup_mode_name(h->cgroup_mode)));
-	json_object_object_add(
-	    o, "v2_path", h->cgroup_v2_path ? json_object_new_string(h->cgroup_v2_path) : NULL);
+	json_object_object_add(o, "v2_path", tool_json_name(h->cgroup_v2_path));
 	json_object_object_add(o, "v1_controllers", json_strv(h->cgroup_v1_controllers));
 	json_object_object_add(o, "v2_controllers", json_strv(h->cgroup_v2_controllers));
-	json_object_object_add(host, "cgroup", o);
+	json_object_object_add(host_o, "cgroup", o);
 
 	o = json_object_new_object();
 	json_object_object_add(o, "probed", json_object_new_boolean(p->live));
-	if (p->live) {
-		json_object_object_add(o, "madv_populate_write",
-				       json_object_new_boolean(p->populate_write == 1));
-		json_object_object_add(o, "memfd_hugetlb",
-				       json_object_new_boolean(p->memfd_hugetlb == 1));
-	}
-	json_object_object_add(host, "features", o);
+	json_object_object_add(o, "madv_populate_write",
+			       json_bool_or_null(p->populate_write >= 0, p->populate_write == 1));
+	json_object_object_add(o, "memfd_hugetlb",
+			       json_bool_or_null(p->memfd_hugetlb >= 0, p->memfd_hugetlb == 1));
+	json_object_object_add(host_o, "features", o);
 
+	bool priv = p->live && p->priv_ok;
 	o = json_object_new_object();
-	json_object_object_add(o, "probed", json_object_new_boolean(p->live && p->priv_ok));
-	if (p->live && p->priv_ok) {
-		json_object_object_add(o, "euid", json_object_new_int((int)p->priv.euid));
-		json_object_object_add(o, "cap_sys_admin",
-				       json_object_new_boolean(p->priv.cap_sys_admin));
-		json_object_object_add(o, "cap_sys_nice",
-				       json_object_new_boolean(p->priv.cap_sys_nice));
-		json_object_object_add(o, "cap_ipc_lock",
-				       json_object_new_boolean(p->priv.cap_ipc_lock));
-	}
-	json_object_object_add(host, "privileges", o);
-	return host;
+	json_object_object_add(o, "probed", json_object_new_boolean(priv));
+	json_object_object_add(o, "euid", priv ? json_object_new_int((int)p->priv.euid) : NULL);
+	json_object_object_add(o, "cap_sys_admin", json_bool_or_null(priv, p->priv.cap_sys_admin));
+	json_object_object_add(o, "cap_sys_nice", json_bool_or_null(priv, p->priv.cap_sys_nice));
+	json_object_object_add(o, "cap_ipc_lock", json_bool_or_null(priv, p->priv.cap_ipc_lock));
+	json_object_object_add(host_o, "privileges", o);
+	return host_o;
 }
 
-static void print_json(const struct report *rep, const struct nk_hostinfo *h,
+static void print_json(nk_host *host, const struct report *rep, const struct nk_hostinfo *h,
 		       const struct probes *p)
 {
-	json_object *root = json_object_new_object(), *checks = json_object_new_array(), *sum;
+	static const char *const status_words[] = {"pass", "warn", "fail", "info"};
+	json_object *root = tool_json_doc("check"), *checks = json_object_new_array(), *sum;
 
-	json_object_object_add(root, "numaksm_check", json_object_new_int(1));
 	json_object_object_add(root, "live", json_object_new_boolean(p->live));
-	json_object_object_add(root, "host", json_host(h, p));
+	json_object_object_add(root, "host", json_host(host, h, p));
 	for (size_t i = 0; i < rep->n; i++) {
 		json_object *c = json_object_new_object();
 		json_object_object_add(c, "id", json_object_new_string(rep->items[i].id));
 		json_object_object_add(c, "status",
-				       json_object_new_string(status_names[rep->items[i].status]));
+				       json_object_new_string(status_words[rep->items[i].status]));
 		json_object_object_add(c, "message", json_object_new_string(rep->items[i].message));
-		json_object_object_add(
-		    c, "hint",
-		    rep->items[i].hint ? json_object_new_string(rep->items[i].hint) : NULL);
+		json_object_object_add(c, "hint", tool_json_name(rep->items[i].hint));
 		json_object_array_add(checks, c);
 	}
 	json_object_object_add(root, "checks", checks);
 	sum = json_object_new_object();
-	json_object_object_add(sum, "pass", json_object_new_int((int)rep->counts[ST_PASS]));
-	json_object_object_add(sum, "warn", json_object_new_int((int)rep->counts[ST_WARN]));
-	json_object_object_add(sum, "fail", json_object_new_int((int)rep->counts[ST_FAIL]));
-	json_object_object_add(sum, "info", json_object_new_int((int)rep->counts[ST_INFO]));
+	json_object_object_add(sum, "pass_count", tool_json_u64(rep->counts[ST_PASS]));
+	json_object_object_add(sum, "warn_count", tool_json_u64(rep->counts[ST_WARN]));
+	json_object_object_add(sum, "fail_count", tool_json_u64(rep->counts[ST_FAIL]));
+	json_object_object_add(sum, "info_count", tool_json_u64(rep->counts[ST_INFO]));
 	json_object_object_add(root, "summary", sum);
-	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-						      JSON_C_TO_STRING_SPACED |
-						      JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(root);
+	tool_json_print(root, true);
 }
 
 static void print_text(const struct report *rep, const char *root, bool live)
@@ -621,7 +548,7 @@ int cmd_check(int argc, char **argv, nk_error **err)
 	check_features(&rep, &p);
 
 	if (json)
-		print_json(&rep, info, &p);
+		print_json(host, &rep, info, &p);
 	else
 		print_text(&rep, nk_host_root(host), p.live);
 	int exit_code = rep.counts[ST_FAIL] ? EXIT_FAIL : EXIT_OK;

@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <numaksm/ksm-control.h>
 #include <numaksm/ksm.h>
 #include <numaksm/proc.h>
 #include <numaksm/policy.h>
 
+#include "json.h"
 #include "tool.h"
 
 static void usage(FILE *out)
@@ -39,181 +39,75 @@ static void usage(FILE *out)
 		"              pages_to_scan=100, sleep_millisecs=20\n");
 }
 
-static const char *run_name(uint64_t run)
+static void show_text(const struct tool_ksm_facts *f)
 {
-	return run == 0 ? "stopped" : run == 1 ? "running" : run == 2 ? "unmerging" : "?";
-}
+	const struct nk_ksm *k = f->ksm;
+	char size[32], buf[24];
+	uint64_t run = nk_ksm_get(k, NK_KSM_RUN);
 
-struct show_data {
-	struct nk_ksm_counters c;
-	struct nk_ksm_settings knobs;
-	pid_t ksmd;
-	double ksmd_cpu_s; /* < 0 unknown */
-	bool live;
-	int tuner; /* 1 running, 0 not */
-	pid_t tuner_pid;
-	char tuner_comm[32]; /* "numaksm" (a tuner) or "numaksm-bench" */
-	long page_size;
-};
-
-static json_object *show_json(const struct show_data *d)
-{
-	const struct nk_ksm_counters *c = &d->c;
-	json_object *o = json_object_new_object(), *knobs = json_object_new_object(),
-		    *counters = json_object_new_object();
-	char buf[24];
-	for (int p = 0; p < NK_KSM_PARAM_COUNT; p++) {
-		if (!(d->knobs.mask & (1u << p)))
-			continue;
-		if (p == NK_KSM_ADVISOR_MODE)
-			json_object_object_add(
-			    knobs, nk_ksm_param_name(p),
-			    json_object_new_string(d->knobs.value[p] ? "scan-time" : "none"));
-		else
-			json_object_object_add(knobs, nk_ksm_param_name(p),
-					       json_object_new_uint64(d->knobs.value[p]));
-	}
-	const struct {
-		const char *name;
-		uint64_t value;
-		bool has;
-	} fields[] = {
-	    {"pages_shared", c->pages_shared, true},
-	    {"pages_sharing", c->pages_sharing, true},
-	    {"pages_unshared", c->pages_unshared, true},
-	    {"pages_volatile", c->pages_volatile, true},
-	    {"full_scans", c->full_scans, true},
-	    {"pages_scanned", c->pages_scanned, c->has_pages_scanned},
-	    {"pages_skipped", c->pages_skipped, c->has_smart_scan},
-	    {"ksm_zero_pages", c->ksm_zero_pages, c->has_ksm_zero_pages},
-	    {"stable_node_chains", c->stable_node_chains, true},
-	    {"stable_node_dups", c->stable_node_dups, true},
-	};
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (fields[i].has)
-			json_object_object_add(counters, fields[i].name,
-					       json_object_new_uint64(fields[i].value));
-	if (c->has_general_profit)
-		json_object_object_add(counters, "general_profit",
-				       json_object_new_int64(c->general_profit));
-	json_object_object_add(o, "state", json_object_new_string(run_name(c->run)));
-	json_object_object_add(o, "knobs", knobs);
-	json_object_object_add(o, "counters", counters);
-	json_object_object_add(
-	    o, "saved_bytes",
-	    json_object_new_uint64(nk_ksm_saved_pages(c) * (uint64_t)d->page_size));
-	json_object *ksmd = json_object_new_object();
-	if (d->ksmd > 0)
-		json_object_object_add(ksmd, "pid", json_object_new_int(d->ksmd));
-	if (d->ksmd_cpu_s >= 0) {
-		snprintf(buf, sizeof(buf), "%.3f", d->ksmd_cpu_s);
-		json_object_object_add(ksmd, "cpu_seconds",
-				       json_object_new_double_s(d->ksmd_cpu_s, buf));
-	}
-	json_object_object_add(o, "ksmd", ksmd);
-	if (d->live) {
-		json_object *t = json_object_new_object();
-		json_object_object_add(t, "running", json_object_new_boolean(d->tuner == 1));
-		if (d->tuner == 1) {
-			json_object_object_add(t, "pid", json_object_new_int(d->tuner_pid));
-			json_object_object_add(t, "program", json_object_new_string(d->tuner_comm));
-		}
-		json_object_object_add(o, "tuner", t);
-	}
-	json_object *root = json_object_new_object();
-	json_object_object_add(root, "ksm", o);
-	return root;
-}
-
-static void show_text(const struct show_data *d)
-{
-	const struct nk_ksm_counters *c = &d->c;
-	char size[32];
-	uint64_t kb = nk_ksm_saved_pages(c) * (uint64_t)d->page_size / 1024;
-
-	printf("KSM %s (run=%" PRIu64 ")\n", run_name(c->run), c->run);
+	printf("KSM %s (run=%" PRIu64 ")\n", tool_ksm_state(run), run);
 	printf("Knobs:\n");
-	for (int p = 0; p < NK_KSM_PARAM_COUNT; p++) {
-		if (!(d->knobs.mask & (1u << p)) || p == NK_KSM_RUN)
-			continue;
-		if (p == NK_KSM_ADVISOR_MODE)
-			printf("  %-36s %s\n", nk_ksm_param_name(p),
-			       d->knobs.value[p] ? "scan-time" : "none");
-		else
-			printf("  %-36s %" PRIu64 "\n", nk_ksm_param_name(p), d->knobs.value[p]);
+	for (int p = NK_KSM_RUN + 1; p < NK_KSM_KNOB_COUNT; p++)
+		if (nk_ksm_has(k, (enum nk_ksm_field)p))
+			printf("  %-36s %s\n", nk_ksm_field((enum nk_ksm_field)p)->name,
+			       nk_ksm_format_value((enum nk_ksm_field)p, k->value[p], buf));
+	if (f->page_size)
+		printf("Saving: %s",
+		       tool_format_bytes(size, sizeof(size), nk_ksm_saved_pages(k) * f->page_size));
+	else
+		printf("Saving: %" PRIu64 " pages", nk_ksm_saved_pages(k));
+	printf(" (pages_sharing %" PRIu64 " + ksm_zero_pages %" PRIu64 ")",
+	       nk_ksm_get(k, NK_KSM_PAGES_SHARING), nk_ksm_get(k, NK_KSM_ZERO_PAGES));
+	if (nk_ksm_has(k, NK_KSM_GENERAL_PROFIT)) {
+		int64_t profit = nk_ksm_profit(k);
+		printf(", general_profit %s%s", profit < 0 ? "-" : "",
+		       tool_format_bytes(size, sizeof(size),
+					 (uint64_t)(profit < 0 ? -profit : profit)));
 	}
-	printf("Saving: %s (pages_sharing %" PRIu64 " + ksm_zero_pages %" PRIu64 ")",
-	       tool_format_kb(size, sizeof(size), kb), c->pages_sharing, c->ksm_zero_pages);
-	if (c->has_general_profit)
-		printf(
-		    ", general_profit %s%s", c->general_profit < 0 ? "-" : "",
-		    tool_format_kb(size, sizeof(size),
-				   (unsigned long long)(c->general_profit < 0 ? -c->general_profit
-									      : c->general_profit) /
-				       1024));
-	printf("\nCounters: pages_shared %" PRIu64 ", pages_unshared %" PRIu64
-	       ", pages_volatile %" PRIu64 ", full_scans %" PRIu64,
-	       c->pages_shared, c->pages_unshared, c->pages_volatile, c->full_scans);
-	if (c->has_pages_scanned)
-		printf(", pages_scanned %" PRIu64, c->pages_scanned);
+	printf("\nCounters:");
+	for (int p = NK_KSM_KNOB_COUNT; p < NK_KSM_FIELD_COUNT; p++)
+		if (nk_ksm_has(k, (enum nk_ksm_field)p) && p != NK_KSM_GENERAL_PROFIT)
+			printf("%s %s %" PRIu64, p == NK_KSM_KNOB_COUNT ? "" : ",",
+			       nk_ksm_field((enum nk_ksm_field)p)->name, k->value[p]);
 	printf("\n");
-	if (d->ksmd > 0 && d->ksmd_cpu_s >= 0)
-		printf("ksmd: pid %d, %.2f CPU-seconds since boot\n", (int)d->ksmd, d->ksmd_cpu_s);
+	if (f->ksmd_pid > 0)
+		printf("ksmd: pid %d, %.2f CPU-seconds since boot\n", f->ksmd_pid,
+		       f->ksmd_cpu_seconds);
 	else
 		printf("ksmd: not found\n");
-	if (d->live)
-		printf(d->tuner == 1 ? "Tuner: running (pid %d, %s)\n" : "Tuner: not running\n",
-		       (int)d->tuner_pid, d->tuner_comm);
+	if (f->tuner_running >= 0)
+		printf(f->tuner_running ? "Tuner: running (pid %d, %s)\n" : "Tuner: not running\n",
+		       f->tuner_pid, f->tuner_program);
 }
 
 static int show(int argc, char **argv, nk_error **err)
 {
 	struct tool_report_opts o;
+	struct tool_ksm_facts facts;
+	struct nk_ksm ksm;
+	nk_host *host = NULL;
 	int r = tool_parse_report_opts(argc, argv, "ksm", usage, false, &o, err);
 	if (r != 0)
 		return r < 0 ? r : EXIT_OK;
-	const char *root = o.root;
-	bool json = o.json;
-
-	nk_host *host = NULL;
-	struct show_data d = {.ksmd_cpu_s = -1, .page_size = sysconf(_SC_PAGESIZE)};
-	r = nk_host_open(root, &host, err);
+	r = nk_host_open(o.root, &host, err);
 	if (r < 0) {
 		tool_mark_usage();
 		return r;
 	}
-	r = nk_ksm_read(host, &d.c, err);
-	if (r >= 0)
-		r = nk_ksm_settings_read(host, ~0u, &d.knobs, err);
+	r = nk_ksm_read(host, NK_KSM_ALL, &ksm, err);
 	if (r < 0) {
-		nk_ksm_counters_done(&d.c);
 		nk_host_free(host);
 		return r;
 	}
-	struct nk_proc_cputime cpu;
-	if (nk_ksmd_find(host, &d.ksmd, NULL) == 0 &&
-	    nk_proc_cputime_read(host, d.ksmd, &cpu, NULL) == 0)
-		d.ksmd_cpu_s = (double)cpu.run_ns / 1e9;
-	d.live = nk_host_is_live(host);
-	if (d.live)
-		d.tuner = nk_tuned_running(NULL, &d.tuner_pid);
-	if (d.tuner == 1) {
-		/* The lock holder: a tuner, or a program driving KSM itself. */
-		char path[64];
-		char *comm = NULL;
-		snprintf(path, sizeof(path), "/proc/%d/comm", (int)d.tuner_pid);
-		snprintf(d.tuner_comm, sizeof(d.tuner_comm), "?");
-		if (nk_host_read(host, path, &comm, NULL) >= 0)
-			snprintf(d.tuner_comm, sizeof(d.tuner_comm), "%.*s",
-				 (int)strcspn(comm, "\n"), comm);
-		free(comm);
-	}
-	if (json) {
-		tool_print_json(show_json(&d), true);
+	tool_ksm_facts(host, &ksm, true, &facts);
+	if (o.json) {
+		json_object *doc = tool_json_doc("ksm show");
+		json_object_object_add(doc, "live", json_object_new_boolean(nk_host_is_live(host)));
+		json_object_object_add(doc, "ksm", tool_json_ksm(&facts));
+		tool_json_print(doc, true);
 	} else {
-		show_text(&d);
+		show_text(&facts);
 	}
-	nk_ksm_counters_done(&d.c);
 	nk_host_free(host);
 	return EXIT_OK;
 }
@@ -273,7 +167,7 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct ksm_opt
 
 static int set(int argc, char **argv, nk_error **err)
 {
-	struct nk_ksm_settings want = {0}, previous;
+	struct nk_ksm want = {0}, previous;
 	struct ksm_opts o;
 	int r = parse_opts(argc, argv, "ucfr", &o, err);
 	if (r != 0)
@@ -285,15 +179,15 @@ static int set(int argc, char **argv, nk_error **err)
 	if (optind >= argc)
 		return tool_usage_error(err, "ksm set needs KEY=VALUE arguments");
 	for (int i = optind; i < argc; i++) {
-		struct nk_ksm_settings one = {0};
-		r = nk_ksm_settings_parse(argv[i], &one, err);
+		struct nk_ksm one = {0};
+		r = nk_ksm_parse(argv[i], &one, err);
 		if (r < 0) {
 			tool_mark_usage();
 			return r;
 		}
 		int p = __builtin_ctz(one.mask);
 		if (want.mask & one.mask)
-			return tool_usage_error(err, "%s is given twice", nk_ksm_param_name(p));
+			return tool_usage_error(err, "%s is given twice", nk_ksm_field(p)->name);
 		want.mask |= one.mask;
 		want.value[p] = one.value[p];
 	}
@@ -314,8 +208,8 @@ static int set(int argc, char **argv, nk_error **err)
 		return nk_error_hint(err, "stop it first (systemctl stop numaksm-tuned), or pass "
 					  "--force");
 	}
-	struct nk_ksm_settings before;
-	r = nk_ksm_settings_read(host, ~0u, &before, err);
+	struct nk_ksm before;
+	r = nk_ksm_read(host, NK_KSM_KNOBS, &before, err);
 	if (r >= 0)
 		r = nk_ksm_apply(host, &want, flags, &previous, err);
 	nk_host_free(host);
@@ -327,7 +221,7 @@ static int set(int argc, char **argv, nk_error **err)
 	}
 	if (r == 0)
 		printf("nothing to change: the knobs already hold these values\n");
-	for (int p = 0; p < NK_KSM_PARAM_COUNT; p++) {
+	for (int p = 0; p < NK_KSM_KNOB_COUNT; p++) {
 		if (!(previous.mask & (1u << p)))
 			continue;
 		if (p == NK_KSM_RUN && (want.mask & (1u << p)) == 0) {
@@ -336,11 +230,11 @@ static int set(int argc, char **argv, nk_error **err)
 			continue;
 		}
 		if (p == NK_KSM_ADVISOR_MODE)
-			printf("%s: %s -> %s\n", nk_ksm_param_name(p),
+			printf("%s: %s -> %s\n", nk_ksm_field(p)->name,
 			       previous.value[p] ? "scan-time" : "none",
 			       want.value[p] ? "scan-time" : "none");
 		else
-			printf("%s: %" PRIu64 " -> %" PRIu64 "\n", nk_ksm_param_name(p),
+			printf("%s: %" PRIu64 " -> %" PRIu64 "\n", nk_ksm_field(p)->name,
 			       previous.value[p], want.value[p]);
 	}
 	return EXIT_OK;
@@ -360,16 +254,16 @@ static int restore(int argc, char **argv, nk_error **err)
 	if (r < 0)
 		return r;
 	if (defaults) {
-		struct nk_ksm_settings want = {0}, have;
+		struct nk_ksm want = {0}, have;
 		const char *const assignments[] = {"advisor_mode=none", "pages_to_scan=100",
 						   "sleep_millisecs=20"};
-		r = nk_ksm_settings_read(host, ~0u, &have, err);
+		r = nk_ksm_read(host, NK_KSM_KNOBS, &have, err);
 		for (size_t i = 0; i < 3 && r >= 0; i++) {
-			struct nk_ksm_settings one = {0};
-			nk_ksm_settings_parse(assignments[i], &one, NULL);
+			struct nk_ksm one = {0};
+			nk_ksm_parse(assignments[i], &one, NULL);
 			/* A kernel without the advisor: leave it out. */
 			if (one.mask & have.mask)
-				r = nk_ksm_settings_parse(assignments[i], &want, err);
+				r = nk_ksm_parse(assignments[i], &want, err);
 		}
 		if (r >= 0)
 			r = nk_ksm_apply(host, &want, 0, NULL, err);

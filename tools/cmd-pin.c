@@ -16,6 +16,7 @@
 #include <numaksm/vcpu.h>
 #include <numaksm/vm.h>
 
+#include "json.h"
 #include "tool.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -15,6 +15,7 @@
 #include <numaksm/cgroup.h>
 #include <numaksm/vm.h>
 
+#include "json.h"
 #include "tool.h"
 
 static void usage(FILE *out)
@@ -221,7 +222,7 @@ static void print_json(const struct nk_cgroup_report *r, bool undo)
 				       json_object_new_int((int)r->vcpus_pinned));
 	}
 	json_object_object_add(o, "notes", json_strv(r->notes));
-	tool_print_json(o, true);
+	tool_json_print(o, true);
 	free(cpus);
 	free(nodes);
 }

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 #include <numaksm/vmm.h>
 
+#include "json.h"
 #include "tool.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -219,7 +220,7 @@ static int vm_list(const struct vm_args *a, nk_error **err)
 		return r;
 	}
 	if (a->json) {
-		tool_print_json(rows, true);
+		tool_json_print(rows, true);
 		return EXIT_OK;
 	}
 	printf("%-16s %8s %-9s %5s %10s %12s\n", "NAME", "PID", "STATE", "VCPUS", "RAM",
@@ -365,7 +366,7 @@ static int vm_info(const struct vm_args *a, nk_error **err)
 	if (r < 0)
 		return r;
 	if (a->json) {
-		tool_print_json(info, true);
+		tool_json_print(info, true);
 		return EXIT_OK;
 	}
 	print_info(info);

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <numaksm/memory.h>
 
+#include "json.h"
 #include "tool.h"
 
 static void usage(FILE *out)
@@ -113,7 +114,7 @@ int cmd_zone(int argc, char **argv, nk_error **err)
 		nk_bitmap_format(s->nodes, &nodes);
 	if (st->cpus)
 		nk_bitmap_format(st->cpus, &cpus);
-	tool_format_kb(size, sizeof(size), nk_zone_size(z) / 1024);
+	tool_format_bytes(size, sizeof(size), nk_zone_size(z));
 
 	if (json) {
 		json_object *o = json_object_new_object(), *pl = json_object_new_object();

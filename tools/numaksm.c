@@ -4,6 +4,7 @@
  * options; errors travel up as nk_error and are printed once, here.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,20 +97,30 @@ int tool_parse_report_opts(int argc, char **argv, const char *command, void (*us
 	return 0;
 }
 
-const char *tool_format_kb(char *buf, size_t size, unsigned long long kb)
+const char *tool_format_bytes(char *buf, size_t size, uint64_t bytes)
 {
-	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-	double v = (double)kb;
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double v = (double)bytes;
 	unsigned u = 0;
 	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
 		v /= 1024;
 		u++;
 	}
-	if (v == (double)(unsigned long long)v)
-		snprintf(buf, size, "%llu %s", (unsigned long long)v, units[u]);
+	if (v == (double)(uint64_t)v)
+		snprintf(buf, size, "%" PRIu64 " %s", (uint64_t)v, units[u]);
 	else
 		snprintf(buf, size, "%.1f %s", v, units[u]);
 	return buf;
+}
+
+char *tool_list_text(const nk_bitmap *b)
+{
+	char *s = NULL;
+	if (!b)
+		return strdup("");
+	if (nk_bitmap_format(b, &s) < 0)
+		abort(); /* out of memory */
+	return s;
 }
 
 static void log_to_stderr(enum nk_log_level level, const char *message, void *userdata)

@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <numaksm/core.h>
@@ -43,8 +44,11 @@ struct tool_report_opts {
 int tool_parse_report_opts(int argc, char **argv, const char *command, void (*usage)(FILE *),
 			   bool positional, struct tool_report_opts *ret, nk_error **err);
 
-/* "5.2 GiB" for a size in kB; writes into buf. */
-const char *tool_format_kb(char *buf, size_t size, unsigned long long kb);
+/* The one human size formatter: "0 B", "512 B", "4 KiB", "1.5 GiB"; writes into buf. */
+const char *tool_format_bytes(char *buf, size_t size, uint64_t bytes);
+
+/* "0-3,6" for a set ("" for NULL); the caller frees it. */
+char *tool_list_text(const nk_bitmap *b);
 
 int cmd_check(int argc, char **argv, nk_error **err);
 int cmd_pin(int argc, char **argv, nk_error **err);
@@ -55,14 +59,5 @@ int cmd_tuned(int argc, char **argv, nk_error **err);
 int cmd_status(int argc, char **argv, nk_error **err);
 int cmd_place(int argc, char **argv, nk_error **err);
 int cmd_vm(int argc, char **argv, nk_error **err);
-
-/* Shared by status and place (defined in cmd-status.c). */
-struct json_object;
-/* "0-3,6" for a set ("" for NULL); the caller frees it. */
-char *tool_list_text(const nk_bitmap *b);
-/* Print and release a JSON document: pretty, or one line (--watch). */
-void tool_print_json(struct json_object *root, bool pretty);
-/* "512 B", "4 KiB", "1.5 GiB"; writes into buf. */
-const char *tool_format_bytes(char *buf, size_t size, uint64_t bytes);
 
 #endif

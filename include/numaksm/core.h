@@ -134,6 +134,13 @@ int nk_parse_u64(const char *text, uint64_t *ret, nk_error **err);
 int nk_parse_int(const char *text, long long min, long long max, long long *ret, nk_error **err);
 
 /**
+ * Parse a boolean as the policy file and `ksm set` take it: 1/0, yes/no,
+ * on/off, true/false, in any case.
+ * @return 0; -EINVAL for anything else.
+ */
+int nk_parse_bool(const char *text, bool *ret);
+
+/**
  * Parse a kernel-style CPU or node list: comma-separated numbers and
  * ranges "a-b" ("0-3,6"); an empty list ("" or "\n") is the empty set.
  * `what` names the list in messages ("CPU list", "node list").

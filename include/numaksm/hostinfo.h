@@ -9,6 +9,7 @@
 #define NUMAKSM_HOSTINFO_H
 
 #include "numaksm/core.h"
+#include "numaksm/ksm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,16 +54,6 @@ enum nk_cgroup_mode {
 	NK_CGROUP_V2,	    /**< unified: cgroup2 at /sys/fs/cgroup */
 };
 
-/** KSM knobs whose presence depends on the kernel version. */
-enum nk_ksm_knob {
-	NK_KSM_KNOB_ADVISOR_MODE = 1 << 0,
-	NK_KSM_KNOB_SMART_SCAN = 1 << 1,
-	NK_KSM_KNOB_USE_ZERO_PAGES = 1 << 2,
-	NK_KSM_KNOB_MERGE_ACROSS_NODES = 1 << 3,
-	NK_KSM_KNOB_MAX_PAGE_SHARING = 1 << 4,
-	NK_KSM_KNOB_GENERAL_PROFIT = 1 << 5,
-};
-
 /** Everything read about the host.  Fields are valid until nk_hostinfo_free(). */
 struct nk_hostinfo {
 	/* NUMA */
@@ -80,12 +71,8 @@ struct nk_hostinfo {
 
 	/* KSM */
 	bool ksm_present;
-	int ksm_run;		/**< 0 stopped, 1 running, 2 unmerging; -1 unknown */
-	unsigned ksm_knobs;	/**< enum nk_ksm_knob bits present */
-	char *ksm_advisor_mode; /**< "none", "scan-time"; NULL without the knob */
-	bool proc_ksm_stat;	/**< /proc/self/ksm_stat exists */
-	uint64_t ksm_pages_sharing;
-	uint64_t ksm_pages_shared;
+	struct nk_ksm ksm;  /**< every knob and counter this kernel has */
+	bool proc_ksm_stat; /**< /proc/self/ksm_stat exists */
 
 	/* THP (NULL when the kernel has no THP) */
 	char *thp_enabled;

@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file numaksm/ksm.h
- * @brief KSM as the kernel shows it: the knobs and counters of
- *        /sys/kernel/mm/ksm, and per process /proc/PID/ksm_stat, with the
+ * @brief KSM as the kernel shows it, in one table: every knob and counter
+ *        of /sys/kernel/mm/ksm, read, checked, written and printed through
+ *        the same entry; ksmd; and per process /proc/PID/ksm_stat, with the
  *        savings worked out the way the kernel documents them.
+ *
+ * One struct holds any set of KSM values (struct nk_ksm): what a read
+ * found, what a caller wants written, what a tuner saved.  hostinfo, `ksm
+ * show`, status, the tuner and the exporter all carry it.
+ *
+ * The kernel's rules for writing (mm/ksm.c), which nk_ksm_apply() follows:
+ * pages_to_scan is refused (EINVAL) while advisor_mode is scan-time;
+ * switching advisor_mode resets pages_to_scan; merge_across_nodes and
+ * max_page_sharing are refused (EBUSY) while any page is shared, so
+ * changing them needs an unmerge (run=2) first, which is done only when
+ * asked for.
  */
 #ifndef NUMAKSM_KSM_H
 #define NUMAKSM_KSM_H
@@ -19,33 +31,158 @@ extern "C" {
 /** Bytes of one rmap_item on 64-bit kernels (Documentation/admin-guide/mm/ksm.rst). */
 #define NK_KSM_RMAP_ITEM_BYTES 64
 
+/** The files of /sys/kernel/mm/ksm: the knobs (writable) first, then the counters. */
+enum nk_ksm_field {
+	NK_KSM_RUN = 0,		/**< 0 stop (keep merged pages), 1 run, 2 stop and unmerge all */
+	NK_KSM_PAGES_TO_SCAN,	/**< pages per batch */
+	NK_KSM_SLEEP_MILLISECS, /**< sleep between batches */
+	NK_KSM_MERGE_ACROSS_NODES,
+	NK_KSM_MAX_PAGE_SHARING,
+	NK_KSM_USE_ZERO_PAGES,
+	NK_KSM_SMART_SCAN,
+	NK_KSM_STABLE_NODE_CHAINS_PRUNE_MILLISECS,
+	NK_KSM_ADVISOR_MODE, /**< 0 none, 1 scan-time */
+	NK_KSM_ADVISOR_MAX_CPU,
+	NK_KSM_ADVISOR_MIN_PAGES_TO_SCAN,
+	NK_KSM_ADVISOR_MAX_PAGES_TO_SCAN,
+	NK_KSM_ADVISOR_TARGET_SCAN_TIME,
+	NK_KSM_KNOB_COUNT, /**< the fields before this one are knobs */
+
+	NK_KSM_PAGES_SHARED = NK_KSM_KNOB_COUNT,
+	NK_KSM_PAGES_SHARING,
+	NK_KSM_PAGES_UNSHARED,
+	NK_KSM_PAGES_VOLATILE,
+	NK_KSM_PAGES_SCANNED,
+	NK_KSM_PAGES_SKIPPED,
+	NK_KSM_FULL_SCANS,
+	NK_KSM_ZERO_PAGES, /**< ksm_zero_pages */
+	NK_KSM_STABLE_NODE_CHAINS,
+	NK_KSM_STABLE_NODE_DUPS,
+	NK_KSM_GENERAL_PROFIT, /**< bytes, signed: read it with nk_ksm_profit() */
+	NK_KSM_FIELD_COUNT,
+};
+
+/** Values of NK_KSM_ADVISOR_MODE. */
+#define NK_KSM_ADVISOR_NONE	 0
+#define NK_KSM_ADVISOR_SCAN_TIME 1
+
+/** The bit of field `f` in struct nk_ksm's mask. */
+#define NK_KSM_BIT(f) (UINT64_C(1) << (f))
+/** Every knob; every field. */
+#define NK_KSM_KNOBS ((UINT64_C(1) << NK_KSM_KNOB_COUNT) - 1)
+#define NK_KSM_ALL   ((UINT64_C(1) << NK_KSM_FIELD_COUNT) - 1)
+
+/** A set of KSM values: `value[f]` counts only where NK_KSM_BIT(f) is in `mask`. */
+struct nk_ksm {
+	uint64_t value[NK_KSM_FIELD_COUNT];
+	uint64_t mask;
+};
+
+/** What kind of value a field holds, and so how it is written as text. */
+enum nk_ksm_type {
+	NK_KSM_TYPE_NUMBER = 0, /**< an unsigned number */
+	NK_KSM_TYPE_BOOL,	/**< 0 or 1 */
+	NK_KSM_TYPE_ADVISOR,	/**< "none" or "scan-time" */
+	NK_KSM_TYPE_SIGNED,	/**< a signed number (general_profit) */
+};
+
+/** One entry of the table. */
+struct nk_ksm_field_info {
+	const char *name; /**< its file: "pages_to_scan" */
+	enum nk_ksm_type type;
+	bool writable;	     /**< a knob */
+	uint64_t min, max;   /**< what may be written (knobs) */
+	bool needs_unshared; /**< the kernel refuses a change while pages are shared */
+	const char *unit;    /**< "pages", "milliseconds", "bytes", "percent", "" */
+	const char *help;    /**< one line: what it is */
+};
+
+/** @return the table entry of `f`, or NULL out of range. */
+const struct nk_ksm_field_info *nk_ksm_field(enum nk_ksm_field f);
+/** @return the field whose file is `name`, or -ENOENT. */
+int nk_ksm_field_lookup(const char *name);
+
+/** @return whether the set has field `f`. */
+bool nk_ksm_has(const struct nk_ksm *ksm, enum nk_ksm_field f);
+/** @return field `f`'s value (0 when the set lacks it). */
+uint64_t nk_ksm_get(const struct nk_ksm *ksm, enum nk_ksm_field f);
+/** Put `value` in field `f`. */
+void nk_ksm_set(struct nk_ksm *ksm, enum nk_ksm_field f, uint64_t value);
+/** @return general_profit in bytes (may be negative; 0 when absent). */
+int64_t nk_ksm_profit(const struct nk_ksm *ksm);
+
 /**
- * One read of /sys/kernel/mm/ksm.  A counter or knob this kernel lacks is
- * reported with its `has_*` flag false and a value of 0.
+ * Read the fields of `mask` (NK_KSM_ALL for every one) this kernel has;
+ * those it lacks are left out of the result's mask.
+ * @return 0; -ENOTSUP (with a message and hint) when the kernel has no
+ *         KSM; -EINVAL with a message naming the file when one is malformed.
  */
-struct nk_ksm_counters {
-	/* knobs */
-	uint64_t run, pages_to_scan, sleep_millisecs, merge_across_nodes, use_zero_pages,
-	    max_page_sharing, smart_scan;
-	char *advisor_mode; /**< "none" / "scan-time"; NULL without the knob */
-	/* counters */
-	uint64_t pages_shared, pages_sharing, pages_unshared, pages_volatile, pages_scanned,
-	    pages_skipped, full_scans, ksm_zero_pages, stable_node_chains, stable_node_dups;
-	int64_t general_profit; /**< bytes; may be negative */
-	bool has_pages_scanned, has_ksm_zero_pages, has_general_profit, has_smart_scan,
-	    has_use_zero_pages, has_max_page_sharing;
+int nk_ksm_read(nk_host *host, uint64_t mask, struct nk_ksm *ret, nk_error **err);
+
+/**
+ * Write field `f`'s value as the kernel takes and shows it: "1",
+ * "scan-time", "-4096".  `buf` holds at least 24 bytes.
+ * @return `buf`, or a constant string.
+ */
+const char *nk_ksm_format_value(enum nk_ksm_field f, uint64_t value, char *buf);
+
+/**
+ * Parse one "KEY=VALUE" (as `numaksm ksm set` takes it) into `ksm`: the
+ * key must be a knob and the value within what the kernel accepts
+ * (booleans as 0/1/yes/no/on/off, advisor_mode as none/scan-time).
+ * @return 0; -EINVAL with a message naming the key or value and the range.
+ */
+int nk_ksm_parse(const char *assignment, struct nk_ksm *ksm, nk_error **err);
+
+/**
+ * Parse one value of knob `f` (the part after '=').
+ * @return 0; -EINVAL with a message naming the knob and the range.
+ */
+int nk_ksm_parse_value(enum nk_ksm_field f, const char *text, uint64_t *ret, nk_error **err);
+
+/**
+ * Format a set as "key=value" lines in table order.
+ * @return the length; -ENOMEM.
+ */
+int nk_ksm_format(const struct nk_ksm *ksm, char **ret_text);
+
+/** nk_ksm_apply() flags. */
+enum nk_ksm_apply_flags {
+	/** Unmerge everything (run=2) first when merge_across_nodes or
+	 *  max_page_sharing change while pages are shared, then put run back. */
+	NK_KSM_APPLY_UNMERGE = 1 << 0,
+	/** Check everything, write nothing. */
+	NK_KSM_APPLY_CHECK_ONLY = 1 << 1,
 };
 
 /**
- * Read every KSM knob and counter.
- * @return 0; -ENOTSUP (with a message) when the kernel has no KSM.
+ * Set the knobs of `want` (counters in it are refused).  Everything is
+ * checked before the first write: that this kernel has each knob,
+ * pages_to_scan against advisor_mode, advisor_min_pages_to_scan <=
+ * advisor_max_pages_to_scan, and knobs that need an unmerge (EBUSY
+ * otherwise; refused without NK_KSM_APPLY_UNMERGE, and with it when
+ * MemAvailable could not hold the unmerged pages).  Knobs already at the
+ * wanted value are not written.  When a write fails, the knobs written
+ * before it get their previous values back.
+ * @param ret_previous  optional: the previous values of the knobs written.
+ * @return the number of knobs written; -EINVAL/-EBUSY/-ENOTSUP/-ENOMEM
+ *         with a message when refused before writing; -EROFS on a captured
+ *         tree; the write's -errno (after the rollback) when the kernel refused.
  */
-int nk_ksm_read(nk_host *host, struct nk_ksm_counters *ret, nk_error **err);
-/** Free what the counters own; accepts a zeroed struct. */
-void nk_ksm_counters_done(struct nk_ksm_counters *c);
+int nk_ksm_apply(nk_host *host, const struct nk_ksm *want, unsigned flags,
+		 struct nk_ksm *ret_previous, nk_error **err);
 
 /** Pages KSM saves host-wide: pages_sharing + ksm_zero_pages (not sharing - shared). */
-uint64_t nk_ksm_saved_pages(const struct nk_ksm_counters *c);
+uint64_t nk_ksm_saved_pages(const struct nk_ksm *ksm);
+
+/** Pages KSM keeps rmap items for: every page it scans, merged or not. */
+uint64_t nk_ksm_tracked_pages(const struct nk_ksm *ksm);
+
+/**
+ * Find ksmd: the kernel thread named "ksmd".
+ * @return 0; -ESRCH when there is none (no KSM, or a captured tree without it).
+ */
+int nk_ksmd_find(nk_host *host, pid_t *ret_pid, nk_error **err);
 
 /** /proc/PID/ksm_stat of one process. */
 struct nk_ksm_proc_stat {
@@ -81,7 +218,7 @@ int nk_ksm_proc_read(nk_host *host, pid_t pid, struct nk_ksm_proc_stat *ret, nk_
  * kernel's own ksm_process_profit counts the process's mapping of the KSM
  * page itself too, so per-process profits add up to more than the host's.
  */
-uint64_t nk_ksm_proc_saved_bytes(const struct nk_ksm_proc_stat *p, const struct nk_ksm_counters *c,
+uint64_t nk_ksm_proc_saved_bytes(const struct nk_ksm_proc_stat *p, const struct nk_ksm *host,
 				 uint64_t page_size);
 
 #ifdef __cplusplus

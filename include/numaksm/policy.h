@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #include "numaksm/core.h"
-#include "numaksm/ksm-control.h"
+#include "numaksm/ksm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,7 +64,7 @@ struct nk_tuner_config {
 	unsigned converge_sleep_ms; /**< sleep_millisecs while converging; default 20 */
 	/** Knobs set once at start, only on explicit request (merge_across_nodes,
 	 *  max_page_sharing, use_zero_pages, smart_scan, stable_node_chains_prune_millisecs). */
-	struct nk_ksm_settings knobs;
+	struct nk_ksm knobs;
 	bool unmerge; /**< allow the unmerge (run=2) that merge_across_nodes and
 			 max_page_sharing need while pages are shared */
 };
@@ -81,14 +81,9 @@ const char *nk_tuner_phase_name(enum nk_tuner_phase phase);
 struct nk_tuner_sample {
 	double time_s;	   /**< monotonic seconds */
 	double ksmd_cpu_s; /**< ksmd's CPU time so far; negative when unknown */
-	/* The knobs as they are now. */
-	uint64_t run, pages_to_scan, sleep_millisecs;
-	bool advisor_on; /**< advisor_mode is scan-time */
-	/* KSM counters. */
-	uint64_t pages_scanned; /**< 0 when the kernel lacks it (see has_pages_scanned) */
-	bool has_pages_scanned;
-	uint64_t full_scans, pages_shared, pages_sharing, pages_unshared, pages_volatile,
-	    ksm_zero_pages;
+	/** The knobs and counters as they are now (a field the kernel lacks is
+	 *  not in its mask: nk_ksm_has()). */
+	struct nk_ksm ksm;
 	/* Memory pressure. */
 	uint64_t mem_total_kb, mem_available_kb;
 	double psi_some_avg10; /**< percent; negative without /proc/pressure/memory */

@@ -188,8 +188,8 @@ struct nk_vm_info {
  * @return 0; -ESRCH when the process is gone (or its PID now belongs to
  *         another process); -errno with a message when a file is malformed.
  */
-int nk_vm_read(nk_host *host, const struct nk_vm_ref *ref, const struct nk_ksm_counters *ksm,
-	       unsigned flags, struct nk_vm_info **ret, nk_error **err);
+int nk_vm_read(nk_host *host, const struct nk_vm_ref *ref, const struct nk_ksm *ksm, unsigned flags,
+	       struct nk_vm_info **ret, nk_error **err);
 
 /** Free; accepts NULL. @return NULL. */
 struct nk_vm_info *nk_vm_info_free(struct nk_vm_info *vm);

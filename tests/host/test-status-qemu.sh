@@ -115,7 +115,7 @@ before=$(cgroups_of $qemu)
 # must show exactly that (else KSM moved meanwhile: read again).
 for attempt in 1 2 3 4 5; do
 	cat /proc/$qemu/ksm_stat > "$t/ksm.before"
-	expect 0 '"numaksm_status": 1' status "$name" --json || break
+	expect 0 '"command": "status"' status "$name" --json || break
 	cat /proc/$qemu/ksm_stat > "$t/ksm.after"
 	cmp -s "$t/ksm.before" "$t/ksm.after" && break
 	echo "ksm_stat changed during the read (attempt $attempt)"
@@ -140,21 +140,22 @@ rss = kb(rollup, "Rss") + kb(rollup, "Shared_Hugetlb") + kb(rollup, "Private_Hug
 assert abs(vm["rss_bytes"] - rss) <= max(rss // 50, 4 << 20), (vm["rss_bytes"], rss)
 stat = dict(l.replace(":", "").split()[:2] for l in open(sys.argv[4]))
 k = vm["ksm"]
-for key, field in (("ksm_rmap_items", "rmap_items"), ("ksm_merging_pages", "merging_pages"),
-                   ("ksm_zero_pages", "zero_pages"), ("ksm_process_profit", "process_profit")):
+for key, field in (("ksm_rmap_items", "rmap_item_count"), ("ksm_merging_pages", "merging_page_count"),
+                   ("ksm_zero_pages", "zero_page_count"), ("ksm_process_profit", "profit_bytes")):
     assert k[field] == int(stat[key]), (field, k[field], stat[key])
 assert k["mergeable"] is True, k
 assert k["mergeable_bytes"] >= 256 << 20
 ram = vm["guest_ram"]
-assert ram["bytes"] == 256 << 20 and ram["from_command_line"], ram
+assert ram["size_bytes"] == 256 << 20 and ram["size_from_command_line"], ram
 assert ram["regions"] and all(r["mergeable"] for r in ram["regions"]), ram["regions"]
-assert vm["vcpus"] == 1, vm["vcpus"]
-assert vm["vmm_threads"][0]["name"].startswith("CPU 0/"), vm["vmm_threads"][0]
+assert vm["vcpu_count"] == 1, vm["vcpu_count"]
+assert vm["threads"][0]["name"].startswith("CPU 0/"), vm["threads"][0]
 p = vm["placement"]
-assert p["method"] == "move_pages" and sum(p["node_bytes"].values()) > 0, p
+assert p["method"] == "move_pages" and sum(n["resident_bytes"] for n in p["per_node"]) > 0, p
+assert p["resident_bytes"] == sum(n["resident_bytes"] for n in p["per_node"]), p
 host = doc["host"]
 assert host["ksm"]["present"] and host["ksm"]["ksmd"]["pid"] > 0, host["ksm"]
-print(f"status: {name} PID {pid}, RSS {vm['rss_bytes']}, KSM merging {k['merging_pages']}")
+print(f"status: {name} PID {pid}, RSS {vm['rss_bytes']}, KSM merging {k['merging_page_count']}")
 PY
 fi
 expect 0 "$name: qemu, PID $qemu" status

@@ -84,9 +84,9 @@ static void check_child(nk_host *host, const struct child *ch, enum nk_backing b
 {
 	struct nk_vm_ref *refs = NULL, *ref = NULL;
 	struct nk_vm_info *vm = NULL;
-	struct nk_ksm_counters ksm;
+	struct nk_ksm ksm;
 	struct nk_ksm_proc_stat stat;
-	bool has_ksm = nk_ksm_read(host, &ksm, NULL) == 0;
+	bool has_ksm = nk_ksm_read(host, NK_KSM_ALL, &ksm, NULL) == 0;
 	int n = nk_vm_find_all(host, &refs, NULL);
 
 	assert_true(n >= 1);
@@ -138,8 +138,6 @@ static void check_child(nk_host *host, const struct child *ch, enum nk_backing b
 	}
 	nk_vm_info_free(vm);
 	nk_vm_refs_free(refs, (size_t)n);
-	if (has_ksm)
-		nk_ksm_counters_done(&ksm);
 }
 
 static void test_zone_4k(void **state)

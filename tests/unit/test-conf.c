@@ -76,7 +76,7 @@ static void test_full_file(void **state)
 	assert_int_equal(c->grow_bytes, 1ull << 30);
 	assert_true(c->unmerge);
 	assert_int_equal(c->knobs.mask,
-			 (1u << NK_KSM_USE_ZERO_PAGES) | (1u << NK_KSM_MERGE_ACROSS_NODES));
+			 NK_KSM_BIT(NK_KSM_USE_ZERO_PAGES) | NK_KSM_BIT(NK_KSM_MERGE_ACROSS_NODES));
 	assert_int_equal(nk_conf_vm_count(p), 2);
 	const struct nk_vm_rule *r = nk_conf_vm(p, 0);
 	assert_string_equal(r->glob, "web-*");
@@ -218,11 +218,11 @@ static void test_value_parsers(void **state)
 	assert_true(d == 0.25);
 	assert_int_equal(conf_parse_percent("25", &d), -EINVAL);
 	assert_int_equal(conf_parse_percent("25%%", &d), -EINVAL);
-	assert_int_equal(conf_parse_bool("On", &b), 0);
+	assert_int_equal(nk_parse_bool("On", &b), 0);
 	assert_true(b);
-	assert_int_equal(conf_parse_bool("0", &b), 0);
+	assert_int_equal(nk_parse_bool("0", &b), 0);
 	assert_false(b);
-	assert_int_equal(conf_parse_bool("y", &b), -EINVAL);
+	assert_int_equal(nk_parse_bool("y", &b), -EINVAL);
 }
 
 int main(void)

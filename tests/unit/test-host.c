@@ -245,11 +245,12 @@ static void test_hostinfo_4node(void **state)
 	assert_int_equal(info->hugepages[0].reserved, 2);
 	assert_int_equal(info->default_hugepage_kb, 2048);
 	assert_true(info->ksm_present);
-	assert_int_equal(info->ksm_run, 1);
-	assert_int_equal(info->ksm_knobs, NK_KSM_KNOB_MERGE_ACROSS_NODES);
-	assert_null(info->ksm_advisor_mode);
+	assert_int_equal(nk_ksm_get(&info->ksm, NK_KSM_RUN), 1);
+	assert_true(nk_ksm_has(&info->ksm, NK_KSM_MERGE_ACROSS_NODES));
+	assert_false(nk_ksm_has(&info->ksm, NK_KSM_ADVISOR_MODE));
+	assert_false(nk_ksm_has(&info->ksm, NK_KSM_SMART_SCAN));
 	assert_false(info->proc_ksm_stat);
-	assert_int_equal(info->ksm_pages_sharing, 777);
+	assert_int_equal(nk_ksm_get(&info->ksm, NK_KSM_PAGES_SHARING), 777);
 	assert_string_equal(info->thp_enabled, "madvise");
 	assert_null(info->thp_defrag);
 	assert_int_equal(info->cgroup_mode, NK_CGROUP_V2);
@@ -307,7 +308,7 @@ static void test_hostinfo_bare_kernel(void **state)
 	assert_false(info->numa_sysfs);
 	assert_int_equal(info->n_nodes, 0);
 	assert_false(info->ksm_present);
-	assert_int_equal(info->ksm_run, -1);
+	assert_int_equal(info->ksm.mask, 0);
 	assert_null(info->thp_enabled);
 	assert_int_equal(info->n_hugepages, 0);
 	assert_int_equal(info->cgroup_mode, NK_CGROUP_NONE);

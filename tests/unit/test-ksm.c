@@ -66,39 +66,44 @@ static void test_proc_stat_old_and_bad(void **state)
 
 static void test_saved_bytes(void **state)
 {
-	struct nk_ksm_counters c = {.pages_shared = 100, .pages_sharing = 300, .ksm_zero_pages = 7};
+	struct nk_ksm c = {0};
+	nk_ksm_set(&c, NK_KSM_PAGES_SHARED, 100);
+	nk_ksm_set(&c, NK_KSM_PAGES_SHARING, 300);
+	nk_ksm_set(&c, NK_KSM_ZERO_PAGES, 7);
 	struct nk_ksm_proc_stat p = {.merging_pages = 400, .zero_pages = 10};
 	assert_int_equal(nk_ksm_saved_pages(&c), 307);
 	/* 400 merging pages * 300/400 sharing ratio + 10 zero pages */
 	assert_int_equal(nk_ksm_proc_saved_bytes(&p, &c, 4096), (300 + 10) * 4096);
-	struct nk_ksm_counters none = {0};
+	struct nk_ksm none = {0};
 	assert_int_equal(nk_ksm_proc_saved_bytes(&p, &none, 4096), 10 * 4096);
 }
 
 static void test_read_captured_tree(void **state)
 {
 	nk_host *h = NULL;
-	struct nk_ksm_counters c;
+	struct nk_ksm c;
 	nk_error *err = NULL;
 	assert_int_equal(nk_host_open(FIXTURES "/debian12-hybrid-1node", &h, NULL), 0);
-	if (nk_ksm_read(h, &c, &err) < 0)
+	if (nk_ksm_read(h, NK_KSM_ALL, &c, &err) < 0)
 		fail_msg("%s", nk_error_message(err));
-	assert_int_equal(c.run, 0);
-	assert_int_equal(c.pages_to_scan, 100);
-	assert_int_equal(c.sleep_millisecs, 20);
-	assert_true(c.has_general_profit);
-	assert_true(c.has_smart_scan);
-	assert_string_equal(c.advisor_mode, "none");
-	nk_ksm_counters_done(&c);
+	assert_int_equal(nk_ksm_get(&c, NK_KSM_RUN), 0);
+	assert_int_equal(nk_ksm_get(&c, NK_KSM_PAGES_TO_SCAN), 100);
+	assert_int_equal(nk_ksm_get(&c, NK_KSM_SLEEP_MILLISECS), 20);
+	assert_true(nk_ksm_has(&c, NK_KSM_GENERAL_PROFIT));
+	assert_true(nk_ksm_has(&c, NK_KSM_SMART_SCAN));
+	assert_true(nk_ksm_has(&c, NK_KSM_ADVISOR_MODE));
+	assert_int_equal(nk_ksm_get(&c, NK_KSM_ADVISOR_MODE), NK_KSM_ADVISOR_NONE);
+	/* Only what was asked for. */
+	assert_int_equal(nk_ksm_read(h, NK_KSM_BIT(NK_KSM_RUN), &c, NULL), 0);
+	assert_int_equal(c.mask, NK_KSM_BIT(NK_KSM_RUN));
 	nk_host_free(h);
 
 	/* the 6.1 lab guest lacks the newer knobs: reported absent */
 	assert_int_equal(nk_host_open(FIXTURES "/lab-4node", &h, NULL), 0);
-	assert_int_equal(nk_ksm_read(h, &c, NULL), 0);
-	assert_false(c.has_smart_scan);
-	assert_false(c.has_general_profit);
-	assert_null(c.advisor_mode);
-	nk_ksm_counters_done(&c);
+	assert_int_equal(nk_ksm_read(h, NK_KSM_ALL, &c, NULL), 0);
+	assert_false(nk_ksm_has(&c, NK_KSM_SMART_SCAN));
+	assert_false(nk_ksm_has(&c, NK_KSM_GENERAL_PROFIT));
+	assert_false(nk_ksm_has(&c, NK_KSM_ADVISOR_MODE));
 	struct nk_ksm_proc_stat p;
 	assert_int_equal(nk_ksm_proc_read(h, 999999, &p, &err), -ESRCH);
 	err = nk_error_free(err);

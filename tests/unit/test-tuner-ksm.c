@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
+#include "ksm-internal.h"
 #include "tuner-internal.h"
 #include "numaksm/proc.h"
 
@@ -133,17 +134,17 @@ static int fake_write(nk_host *h, const char *path, const char *value, nk_error 
 
 static int apply(const char *const *assignments, unsigned flags, struct fake *f, nk_error **err)
 {
-	struct nk_ksm_settings want = {0};
+	struct nk_ksm want = {0};
 	for (; *assignments; assignments++)
-		assert_int_equal(nk_ksm_settings_parse(*assignments, &want, NULL), 0);
+		assert_int_equal(nk_ksm_parse(*assignments, &want, NULL), 0);
 	return ksm_apply_with(host, &want, flags, fake_write, f, NULL, err);
 }
 
 static void expect_parse_error(const char *text, const char *in_message)
 {
-	struct nk_ksm_settings s = {0};
+	struct nk_ksm s = {0};
 	nk_error *err = NULL;
-	assert_int_equal(nk_ksm_settings_parse(text, &s, &err), -EINVAL);
+	assert_int_equal(nk_ksm_parse(text, &s, &err), -EINVAL);
 	if (!strstr(nk_error_message(err), in_message))
 		fail_msg("'%s': '%s' lacks '%s'", text, nk_error_message(err), in_message);
 	assert_int_equal(s.mask, 0);
@@ -152,7 +153,7 @@ static void expect_parse_error(const char *text, const char *in_message)
 
 static void test_parse(void **state)
 {
-	struct nk_ksm_settings s = {0};
+	struct nk_ksm s = {0};
 	expect_parse_error("bogus=1", "unknown KSM knob 'bogus'");
 	expect_parse_error("pages_to_scan", "is not KEY=VALUE");
 	expect_parse_error("=5", "is not KEY=VALUE");
@@ -167,33 +168,52 @@ static void test_parse(void **state)
 	expect_parse_error("advisor_max_cpu=0", "from 1 to 100");
 	expect_parse_error("advisor_target_scan_time=0", "invalid advisor_target_scan_time");
 
-	assert_int_equal(nk_ksm_settings_parse("use_zero_pages=yes", &s, NULL), 0);
-	assert_int_equal(nk_ksm_settings_parse("smart_scan=off", &s, NULL), 0);
-	assert_int_equal(nk_ksm_settings_parse("advisor_mode=scan-time", &s, NULL), 0);
-	assert_int_equal(nk_ksm_settings_parse("pages_to_scan=4294967295", &s, NULL), 0);
+	assert_int_equal(nk_ksm_parse("use_zero_pages=yes", &s, NULL), 0);
+	assert_int_equal(nk_ksm_parse("smart_scan=off", &s, NULL), 0);
+	assert_int_equal(nk_ksm_parse("advisor_mode=scan-time", &s, NULL), 0);
+	assert_int_equal(nk_ksm_parse("pages_to_scan=4294967295", &s, NULL), 0);
 	assert_int_equal(s.value[NK_KSM_USE_ZERO_PAGES], 1);
 	assert_int_equal(s.value[NK_KSM_SMART_SCAN], 0);
 	char *text = NULL;
-	assert_true(nk_ksm_settings_format(&s, &text) > 0);
+	assert_true(nk_ksm_format(&s, &text) > 0);
 	assert_string_equal(text, "pages_to_scan=4294967295\nuse_zero_pages=1\nsmart_scan=0\n"
 				  "advisor_mode=scan-time\n");
 	free(text);
-	assert_int_equal(nk_ksm_param_lookup("max_page_sharing"), NK_KSM_MAX_PAGE_SHARING);
-	assert_int_equal(nk_ksm_param_lookup("pages_shared"), -ENOENT); /* read-only */
-	assert_null(nk_ksm_param_name(NK_KSM_PARAM_COUNT));
+	assert_int_equal(nk_ksm_field_lookup("max_page_sharing"), NK_KSM_MAX_PAGE_SHARING);
+	/* Counters are in the table too, but not knobs: never parsed or written. */
+	assert_int_equal(nk_ksm_field_lookup("pages_shared"), NK_KSM_PAGES_SHARED);
+	assert_false(nk_ksm_field(NK_KSM_PAGES_SHARED)->writable);
+	assert_true(nk_ksm_field(NK_KSM_RUN)->writable);
+	assert_int_equal(nk_ksm_field_lookup("bogus"), -ENOENT);
+	assert_null(nk_ksm_field(NK_KSM_FIELD_COUNT));
+	struct nk_ksm counter = {0};
+	nk_error *err = NULL;
+	assert_int_equal(nk_ksm_parse("pages_shared=1", &counter, &err), -EINVAL);
+	assert_non_null(strstr(nk_error_message(err), "pages_shared is a counter, not a knob"));
+	nk_error_free(err);
+	assert_int_equal(counter.mask, 0);
+	/* Every field has a name, a unit and a line of help (the exporter's HELP). */
+	for (int f = 0; f < NK_KSM_FIELD_COUNT; f++) {
+		const struct nk_ksm_field_info *i = nk_ksm_field((enum nk_ksm_field)f);
+		assert_non_null(i->name);
+		assert_non_null(i->unit);
+		assert_true(i->help && strlen(i->help) > 10);
+		assert_int_equal(nk_ksm_field_lookup(i->name), f);
+		assert_int_equal(i->writable, f < NK_KSM_KNOB_COUNT);
+	}
 }
 
 static void test_read(void **state)
 {
-	struct nk_ksm_settings s;
-	assert_int_equal(nk_ksm_settings_read(host, ~0u, &s, NULL), 0);
-	assert_int_equal(s.mask, (1u << NK_KSM_PARAM_COUNT) - 1);
+	struct nk_ksm s;
+	assert_int_equal(nk_ksm_read(host, NK_KSM_KNOBS, &s, NULL), 0);
+	assert_int_equal(s.mask, NK_KSM_BIT(NK_KSM_KNOB_COUNT) - 1);
 	assert_int_equal(s.value[NK_KSM_ADVISOR_MODE], NK_KSM_ADVISOR_NONE);
 	assert_int_equal(s.value[NK_KSM_MAX_PAGE_SHARING], 256);
 	/* A captured tree refuses writes before checking anything else. */
-	struct nk_ksm_settings want = {0};
+	struct nk_ksm want = {0};
 	nk_error *err = NULL;
-	nk_ksm_settings_parse("pages_to_scan=200", &want, NULL);
+	nk_ksm_parse("pages_to_scan=200", &want, NULL);
 	assert_int_equal(nk_ksm_apply(host, &want, 0, NULL, &err), -EROFS);
 	nk_error_free(err);
 	assert_int_equal(nk_ksm_apply(host, &want, NK_KSM_APPLY_CHECK_ONLY, NULL, NULL), 0);
@@ -323,11 +343,20 @@ static void test_missing_knob(void **state)
 	static const char *const a[] = {"advisor_mode=none", "pages_to_scan=7", NULL};
 	assert_int_equal(apply(a, 0, &f, &err), -ENOTSUP);
 	assert_non_null(strstr(nk_error_message(err), "this kernel has no KSM knob advisor_mode"));
-	nk_error_free(err);
+	err = nk_error_free(err);
 	assert_string_equal(f.log, "");
 	/* Without the knob, pages_to_scan alone is fine. */
 	static const char *const b[] = {"pages_to_scan=7", NULL};
 	assert_int_equal(apply(b, 0, &f, NULL), 1);
+	/* A counter in the set is refused before anything is written. */
+	struct nk_ksm want = {0};
+	f.log[0] = '\0';
+	nk_ksm_set(&want, NK_KSM_SLEEP_MILLISECS, 50);
+	nk_ksm_set(&want, NK_KSM_PAGES_SHARED, 5);
+	assert_int_equal(ksm_apply_with(host, &want, 0, fake_write, &f, NULL, &err), -EINVAL);
+	assert_non_null(strstr(nk_error_message(err), "pages_shared is a counter, not a knob"));
+	nk_error_free(err);
+	assert_string_equal(f.log, "");
 }
 
 static void test_state_file(void **state)
@@ -336,9 +365,9 @@ static void test_state_file(void **state)
 	char *text = NULL;
 	nk_error *err = NULL;
 	snprintf(st.boot_id, sizeof(st.boot_id), "0b3a0c6e-a7d5-4e43-b8f4-6e3d1a7f3b11");
-	nk_ksm_settings_parse("run=0", &st.saved, NULL);
-	nk_ksm_settings_parse("advisor_mode=scan-time", &st.saved, NULL);
-	nk_ksm_settings_parse("merge_across_nodes=1", &st.saved, NULL);
+	nk_ksm_parse("run=0", &st.saved, NULL);
+	nk_ksm_parse("advisor_mode=scan-time", &st.saved, NULL);
+	nk_ksm_parse("merge_across_nodes=1", &st.saved, NULL);
 	assert_int_equal(tuner_state_format(&st, &text), 0);
 	assert_int_equal(tuner_state_parse(text, &back, NULL), 0);
 	free(text);

@@ -184,18 +184,16 @@ static size_t parse_trace(const char *text, struct row **ret)
 			   &v[13], r.phase, &v[14], &v[15], &v[16]);
 		if (got != 22)
 			fail_msg("trace line %zu: %d fields", n + 2, got);
-		r.s.run = v[0];
-		r.s.pages_to_scan = v[1];
-		r.s.sleep_millisecs = v[2];
-		r.s.advisor_on = advisor;
-		r.s.pages_scanned = v[3];
-		r.s.has_pages_scanned = true;
-		r.s.full_scans = v[4];
-		r.s.pages_shared = v[5];
-		r.s.pages_sharing = v[6];
-		r.s.pages_unshared = v[7];
-		r.s.pages_volatile = v[8];
-		r.s.ksm_zero_pages = v[9];
+		static const enum nk_ksm_field columns[] = {
+		    NK_KSM_RUN,		  NK_KSM_PAGES_TO_SCAN,	 NK_KSM_SLEEP_MILLISECS,
+		    NK_KSM_PAGES_SCANNED, NK_KSM_FULL_SCANS,	 NK_KSM_PAGES_SHARED,
+		    NK_KSM_PAGES_SHARING, NK_KSM_PAGES_UNSHARED, NK_KSM_PAGES_VOLATILE,
+		    NK_KSM_ZERO_PAGES,
+		};
+		for (size_t c = 0; c < sizeof(columns) / sizeof(columns[0]); c++)
+			nk_ksm_set(&r.s.ksm, columns[c], v[c]);
+		nk_ksm_set(&r.s.ksm, NK_KSM_ADVISOR_MODE,
+			   advisor ? NK_KSM_ADVISOR_SCAN_TIME : NK_KSM_ADVISOR_NONE);
 		r.s.mem_total_kb = v[10];
 		r.s.mem_available_kb = v[11];
 		r.s.psi_some_avg10 = psi;
@@ -228,7 +226,7 @@ static nk_tuner *new_tuner(void)
 
 static uint64_t saving(const struct nk_tuner_sample *s)
 {
-	return s->pages_sharing + s->ksm_zero_pages;
+	return nk_ksm_saved_pages(&s->ksm);
 }
 
 /* The recording tuner decided from these very samples: a replay must
@@ -278,7 +276,8 @@ static void test_closed_loop_outcome(void **state)
 	if (share > 0.25 * 1.15)
 		fail_msg("ksmd used %.1f%% of a CPU while converging", share * 100);
 	/* Settled only once two passes had run and merging had stopped. */
-	assert_true(rows[settled].s.full_scans >= rows[0].s.full_scans + 2);
+	assert_true(nk_ksm_get(&rows[settled].s.ksm, NK_KSM_FULL_SCANS) >=
+		    nk_ksm_get(&rows[0].s.ksm, NK_KSM_FULL_SCANS) + 2);
 	assert_true(saving(&rows[settled].s) >= 3 * 16384 * 95 / 100);
 	/* Settled: a slow background pass. */
 	assert_true(rows[settled].pages_to_scan < 1000 && rows[settled].sleep_ms == 1000);

@@ -100,16 +100,6 @@ static void sim_sample(const struct sim *s, struct nk_tuner_sample *x)
 	*x = (struct nk_tuner_sample){
 	    .time_s = s->t,
 	    .ksmd_cpu_s = s->cpu,
-	    .run = s->run,
-	    .pages_to_scan = s->p,
-	    .sleep_millisecs = s->sleep_ms,
-	    .advisor_on = s->advisor,
-	    .pages_scanned = s->scanned,
-	    .has_pages_scanned = true,
-	    .full_scans = s->full_scans,
-	    .pages_shared = saved / 64,
-	    .pages_sharing = saved,
-	    .pages_unshared = s->pages - saved - saved / 64,
 	    .mem_total_kb = s->mem_total_kb,
 	    .mem_available_kb = s->mem_available_kb,
 	    .psi_some_avg10 = s->psi,
@@ -117,6 +107,18 @@ static void sim_sample(const struct sim *s, struct nk_tuner_sample *x)
 	    .mergeable_procs = s->procs,
 	    .has_mergeable = true,
 	};
+	nk_ksm_set(&x->ksm, NK_KSM_RUN, s->run);
+	nk_ksm_set(&x->ksm, NK_KSM_PAGES_TO_SCAN, s->p);
+	nk_ksm_set(&x->ksm, NK_KSM_SLEEP_MILLISECS, s->sleep_ms);
+	nk_ksm_set(&x->ksm, NK_KSM_ADVISOR_MODE,
+		   s->advisor ? NK_KSM_ADVISOR_SCAN_TIME : NK_KSM_ADVISOR_NONE);
+	nk_ksm_set(&x->ksm, NK_KSM_PAGES_SCANNED, s->scanned);
+	nk_ksm_set(&x->ksm, NK_KSM_FULL_SCANS, s->full_scans);
+	nk_ksm_set(&x->ksm, NK_KSM_PAGES_SHARED, saved / 64);
+	nk_ksm_set(&x->ksm, NK_KSM_PAGES_SHARING, saved);
+	nk_ksm_set(&x->ksm, NK_KSM_PAGES_UNSHARED, s->pages - saved - saved / 64);
+	nk_ksm_set(&x->ksm, NK_KSM_PAGES_VOLATILE, 0);
+	nk_ksm_set(&x->ksm, NK_KSM_ZERO_PAGES, 0);
 }
 
 /* One round of the loop, as the daemon runs it: sample, decide, write.
@@ -459,8 +461,8 @@ static void test_pure(void **state)
 static void older_kernel(struct nk_tuner_sample *x)
 {
 	x->ksmd_cpu_s = -1;
-	x->has_pages_scanned = false;
-	x->pages_scanned = 0;
+	x->ksm.mask &= ~NK_KSM_BIT(NK_KSM_PAGES_SCANNED);
+	x->ksm.value[NK_KSM_PAGES_SCANNED] = 0;
 }
 
 static void test_without_cpu_time_or_pages_scanned(void **state)
@@ -497,7 +499,7 @@ static void test_config_check(void **state)
 	err = nk_error_free(err);
 
 	nk_tuner_config_init(&c);
-	assert_int_equal(nk_ksm_settings_parse("pages_to_scan=5", &c.knobs, NULL), 0);
+	assert_int_equal(nk_ksm_parse("pages_to_scan=5", &c.knobs, NULL), 0);
 	assert_int_equal(nk_tuner_config_check(&c, &err), -EINVAL);
 	assert_non_null(strstr(nk_error_message(err), "pages_to_scan is driven by the tuner"));
 	err = nk_error_free(err);

@@ -75,11 +75,11 @@ static void test_read(void **state)
 	nk_host *host = NULL;
 	struct nk_vm_ref ref;
 	struct nk_vm_info *vm = NULL;
-	struct nk_ksm_counters ksm;
+	struct nk_ksm ksm;
 	struct nk_ksm_proc_stat want;
 
 	assert_int_equal(nk_host_open(PROCS_FIXTURE, &host, NULL), 0);
-	assert_int_equal(nk_ksm_read(host, &ksm, NULL), 0);
+	assert_int_equal(nk_ksm_read(host, NK_KSM_ALL, &ksm, NULL), 0);
 	assert_int_equal(nk_vm_lookup(host, "q7test", &ref, NULL), 0);
 	assert_int_equal(
 	    nk_vm_read(host, &ref, &ksm, NK_VM_READ_PLACEMENT | NK_VM_READ_THREADS, &vm, NULL), 0);
@@ -133,7 +133,6 @@ static void test_read(void **state)
 
 	nk_vm_info_free(vm);
 	nk_vm_ref_done(&ref);
-	nk_ksm_counters_done(&ksm);
 	nk_host_free(host);
 }
 

@@ -38,7 +38,7 @@
 
 #include "internal.h"
 #include "numaksm/core.h"
-#include "numaksm/ksm-control.h"
+#include "numaksm/ksm.h"
 #include "numaksm/policy.h"
 #include "numaksm/vmm.h"
 #include "pagegen.h"
@@ -576,7 +576,7 @@ static void test_affinity(void)
 /* ---- KSM -------------------------------------------------------------------- */
 
 /* KSM's knobs as they were (mask 0: not saved), and the host to write them. */
-static struct nk_ksm_settings ksm_saved;
+static struct nk_ksm ksm_saved;
 static nk_host *ksm_host;
 
 static void ksm_restore(void)
@@ -633,14 +633,14 @@ static void test_ksm(void)
 	}
 	/* The library reads and writes the knobs: it orders pages_to_scan
 	 * and advisor_mode (Linux 6.7+) and knows which this kernel has. */
-	enum nk_ksm_param knobs[] = {NK_KSM_RUN, NK_KSM_PAGES_TO_SCAN, NK_KSM_SLEEP_MILLISECS,
+	enum nk_ksm_field knobs[] = {NK_KSM_RUN, NK_KSM_PAGES_TO_SCAN, NK_KSM_SLEEP_MILLISECS,
 				     NK_KSM_ADVISOR_MODE};
-	struct nk_ksm_settings want = {0};
-	uint32_t mask = 0;
+	struct nk_ksm want = {0};
+	uint64_t mask = 0;
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		mask |= 1u << knobs[i];
 	REQUIRE(nk_host_open(NULL, &ksm_host, NULL) == 0 &&
-		    nk_ksm_settings_read(ksm_host, mask, &ksm_saved, NULL) == 0,
+		    nk_ksm_read(ksm_host, mask, &ksm_saved, NULL) == 0,
 		"cannot read KSM's knobs");
 	pid_t a = start_vm("--name", "ksm-a", "--memory", "size=32M,mergeable=on,prefault=off",
 			   "--load", load, "--hold", NULL);
@@ -648,14 +648,15 @@ static void test_ksm(void)
 			   "--load", load, "--hold", NULL);
 	REQUIRE(wait_running("ksm-a", a, 120) && wait_running("ksm-b", b, 120),
 		"VMs did not start");
-	if (ksm_saved.mask & (1u << NK_KSM_ADVISOR_MODE)) {
+	if (ksm_saved.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE)) {
 		want.value[NK_KSM_ADVISOR_MODE] = NK_KSM_ADVISOR_NONE;
-		want.mask |= 1u << NK_KSM_ADVISOR_MODE;
+		want.mask |= NK_KSM_BIT(NK_KSM_ADVISOR_MODE);
 	}
 	want.value[NK_KSM_PAGES_TO_SCAN] = 4000;
 	want.value[NK_KSM_SLEEP_MILLISECS] = 10;
 	want.value[NK_KSM_RUN] = 1;
-	want.mask |= 1u << NK_KSM_PAGES_TO_SCAN | 1u << NK_KSM_SLEEP_MILLISECS | 1u << NK_KSM_RUN;
+	want.mask |= NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) | NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) |
+		     NK_KSM_BIT(NK_KSM_RUN);
 	REQUIRE(nk_ksm_apply(ksm_host, &want, 0, NULL, NULL) >= 0, "cannot start KSM");
 	double t0 = now_s(), end = t0 + 240;
 	uint64_t ma = 0, mb = 0;

@@ -209,27 +209,44 @@ static void expect_int(json_object *obj, const char *where, const char *key, lon
 			 (long long)json_object_get_int64(v), want);
 }
 
-/* The 2M pool's total in a "hugepages" array; absent means none. */
-static long long hugepages_2m_total(json_object *obj, const char *where)
+/* The 2M pool of host.hugepage_pools, or NULL when there is none. */
+static json_object *pool_2m(json_object *host)
 {
-	json_object *pools = get(obj, where, "hugepages", json_type_array);
+	json_object *pools = get(host, "host", "hugepage_pools", json_type_array);
 	char w[96];
 
 	for (size_t i = 0; pools && i < json_object_array_length(pools); i++) {
 		json_object *pool = json_object_array_get_idx(pools, i);
-		json_object *size, *total;
+		json_object *size;
 
-		snprintf(w, sizeof(w), "%s.hugepages[%zu]", where, i);
-		size = get(pool, w, "size_kb", json_type_int);
-		if (!size || json_object_get_int64(size) != 2048)
-			continue;
-		total = get(pool, w, "total", json_type_int);
-		return total ? json_object_get_int64(total) : -1;
+		snprintf(w, sizeof(w), "host.hugepage_pools[%zu]", i);
+		size = get(pool, w, "page_size_bytes", json_type_int);
+		if (size && json_object_get_int64(size) == 2048 * 1024)
+			return pool;
 	}
-	return 0;
+	return NULL;
 }
 
-static void check_node(json_object *node, const struct expect *e, int i)
+/* The 2M pages of node `id` (per_node of the 2M pool); no pool means none. */
+static long long node_pages_2m(json_object *host, int id)
+{
+	json_object *pool = pool_2m(host);
+	json_object *per =
+	    pool ? get(pool, "host.hugepage_pools[2M]", "per_node", json_type_array) : NULL;
+
+	for (size_t i = 0; per && i < json_object_array_length(per); i++) {
+		json_object *e = json_object_array_get_idx(per, i), *node, *count;
+
+		node = get(e, "host.hugepage_pools[2M].per_node", "node", json_type_int);
+		if (!node || json_object_get_int64(node) != id)
+			continue;
+		count = get(e, "host.hugepage_pools[2M].per_node", "page_count", json_type_int);
+		return count ? json_object_get_int64(count) : -1;
+	}
+	return pool ? -1 : 0;
+}
+
+static void check_node(json_object *host, json_object *node, const struct expect *e, int i)
 {
 	const struct expect_node *x = &e->nodes[i];
 	json_object *v, *distances;
@@ -237,8 +254,8 @@ static void check_node(json_object *node, const struct expect *e, int i)
 	long long kb, pages;
 	char where[64];
 
-	snprintf(where, sizeof(where), "host.numa.nodes[%d]", i);
-	expect_int(node, where, "id", x->id);
+	snprintf(where, sizeof(where), "host.numa.numa_nodes[%d]", i);
+	expect_int(node, where, "node", x->id);
 	v = get(node, where, "cpus", json_type_string);
 	if (v) {
 		const char *s = json_object_get_string(v);
@@ -255,10 +272,10 @@ static void check_node(json_object *node, const struct expect *e, int i)
 		mismatch("%s.memory_only: got %s, want %s (node %d)", where,
 			 json_object_get_boolean(v) ? "true" : "false",
 			 x->cpu_set.count ? "false" : "true", x->id);
-	v = get(node, where, "memory_kb", json_type_int);
-	kb = v ? json_object_get_int64(v) : 0;
+	v = get(node, where, "total_bytes", json_type_int);
+	kb = v ? json_object_get_int64(v) / 1024 : 0;
 	if (v && (kb > x->memory_kb || kb <= x->memory_kb / 2))
-		mismatch("%s.memory_kb: got %lld, want (%lld, %lld] for %lld MiB configured "
+		mismatch("%s.total_bytes: got %lld KiB, want (%lld, %lld] for %lld MiB configured "
 			 "(node %d)",
 			 where, kb, x->memory_kb / 2, x->memory_kb, x->memory_kb / 1024, x->id);
 
@@ -268,16 +285,23 @@ static void check_node(json_object *node, const struct expect *e, int i)
 			 json_object_array_length(distances), e->node_count);
 	} else if (distances) {
 		for (int j = 0; j < e->node_count; j++) {
-			json_object *d = json_object_array_get_idx(distances, (size_t)j);
+			json_object *d = json_object_array_get_idx(distances, (size_t)j), *to,
+				    *dist;
+			char dw[96];
 
-			if (!json_object_is_type(d, json_type_int) ||
-			    json_object_get_int64(d) != x->distances[j])
-				mismatch("%s.distances[%d]: got %s, want %d (node %d -> node %d)",
-					 where, j, json_object_to_json_string(d), x->distances[j],
+			snprintf(dw, sizeof(dw), "%s.distances[%d]", where, j);
+			to = get(d, dw, "node", json_type_int);
+			dist = get(d, dw, "distance", json_type_int);
+			if (to && json_object_get_int64(to) != e->nodes[j].id)
+				mismatch("%s.node: got %lld, want %d", dw,
+					 (long long)json_object_get_int64(to), e->nodes[j].id);
+			if (dist && json_object_get_int64(dist) != x->distances[j])
+				mismatch("%s.distance: got %lld, want %d (node %d -> node %d)", dw,
+					 (long long)json_object_get_int64(dist), x->distances[j],
 					 x->id, e->nodes[j].id);
 		}
 	}
-	pages = hugepages_2m_total(node, where);
+	pages = node_pages_2m(host, x->id);
 	if (pages != x->hugepages_2m)
 		mismatch("%s: 2M hugepages total %lld, want %lld (node %d)", where, pages,
 			 x->hugepages_2m, x->id);
@@ -285,30 +309,24 @@ static void check_node(json_object *node, const struct expect *e, int i)
 
 static void check_memory_only(json_object *numa, const struct expect *e)
 {
-	json_object *ids = get(numa, "host.numa", "memory_only_nodes", json_type_array);
+	json_object *list = get(numa, "host.numa", "memory_only_nodes", json_type_string);
 	struct lab_set want = {0}, got = {0};
 	char want_list[256], got_list[256];
 
-	if (!ids)
+	if (!list)
 		return;
 	for (int i = 0; i < e->node_count; i++)
 		if (e->nodes[i].cpu_set.count == 0)
 			want.has[e->nodes[i].id] = true;
-	for (size_t i = 0; i < json_object_array_length(ids); i++) {
-		json_object *id = json_object_array_get_idx(ids, i);
-		long long v = json_object_get_int64(id);
-
-		if (!json_object_is_type(id, json_type_int) || v < 0 || v >= LAB_MAX_IDS) {
-			mismatch("host.numa.memory_only_nodes[%zu]: %s is not a node id", i,
-				 json_object_to_json_string(id));
-			return;
-		}
-		got.has[v] = true;
+	if (lab_parse_list(json_object_get_string(list), &got) < 0) {
+		mismatch("host.numa.memory_only_nodes: '%s' is not a node list",
+			 json_object_get_string(list));
+		return;
 	}
 	if (memcmp(want.has, got.has, sizeof(want.has)) != 0) {
 		lab_format_list(&want, want_list, sizeof(want_list));
 		lab_format_list(&got, got_list, sizeof(got_list));
-		mismatch("host.numa.memory_only_nodes: got [%s], want [%s]", got_list, want_list);
+		mismatch("host.numa.memory_only_nodes: got '%s', want '%s'", got_list, want_list);
 	}
 }
 
@@ -389,23 +407,26 @@ int main(int argc, char **argv)
 		printf("check-topology: %s: %s\n", argv[2], json_util_get_last_err());
 		return LAB_FAIL;
 	}
-	expect_int(root, "(top)", "numaksm_check", 1);
+	expect_int(root, "(top)", "schema_version", 1);
 	host = get(root, "(top)", "host", json_type_object);
 	numa = get(host, "host", "numa", json_type_object);
 	expect_int(numa, "host.numa", "node_count", e.node_count);
-	nodes = get(numa, "host.numa", "nodes", json_type_array);
+	nodes = get(numa, "host.numa", "numa_nodes", json_type_array);
 	if (nodes && (int)json_object_array_length(nodes) != e.node_count)
-		mismatch("host.numa.nodes: %zu nodes, want %d", json_object_array_length(nodes),
-			 e.node_count);
+		mismatch("host.numa.numa_nodes: %zu nodes, want %d",
+			 json_object_array_length(nodes), e.node_count);
 	/* Compare the nodes both have, even when the counts differ. */
 	for (int i = 0; nodes && i < e.node_count && i < (int)json_object_array_length(nodes); i++)
-		check_node(json_object_array_get_idx(nodes, (size_t)i), &e, i);
+		check_node(host, json_object_array_get_idx(nodes, (size_t)i), &e, i);
 	check_memory_only(numa, &e);
 	for (int i = 0; i < e.node_count; i++)
 		pages_2m += e.nodes[i].hugepages_2m;
-	total_2m = host ? hugepages_2m_total(host, "host") : pages_2m;
-	if (total_2m != pages_2m)
-		mismatch("host.hugepages: 2M total %lld, want %lld (the nodes' sum)", total_2m,
+	json_object *pool = host ? pool_2m(host) : NULL;
+	json_object *count =
+	    pool ? get(pool, "host.hugepage_pools[2M]", "page_count", json_type_int) : NULL;
+	total_2m = count ? json_object_get_int64(count) : 0;
+	if (host && total_2m != pages_2m)
+		mismatch("host.hugepage_pools: 2M total %lld, want %lld (the nodes' sum)", total_2m,
 			 pages_2m);
 	check_cgroup(host, &e);
 	if (e.kvm_module) {

@@ -1,1 +1,0 @@
-list(APPEND NUMAKSM_SOURCES policy/ksm.c)

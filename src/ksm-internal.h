@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Internals of the KSM table, shared by src/ksm.c and its unit tests.
+ */
+#ifndef NUMAKSM_KSM_INTERNAL_H
+#define NUMAKSM_KSM_INTERNAL_H
+
+#include "internal.h"
+#include "numaksm/ksm.h"
+
+#define KSM_SYSFS "/sys/kernel/mm/ksm"
+
+/* How knob writes reach the kernel: nk_host_write() in production; tests
+ * pass a writer that refuses a chosen knob to exercise the rollback. */
+typedef int (*ksm_write_fn)(nk_host *host, const char *path, const char *value, nk_error **err,
+			    void *userdata);
+
+int ksm_apply_with(nk_host *host, const struct nk_ksm *want, unsigned flags, ksm_write_fn write,
+		   void *userdata, struct nk_ksm *ret_previous, nk_error **err);
+
+#endif

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The JSON vocabulary of numaksm's programs: see json.h and docs/json.md.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+
+json_object *tool_json_doc(const char *command)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "schema_version", json_object_new_int(TOOL_JSON_SCHEMA_VERSION));
+	json_object_object_add(o, "command", json_object_new_string(command));
+	return o;
+}
+
+void tool_json_print(json_object *doc, bool pretty)
+{
+	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+		    (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : 0);
+	puts(json_object_to_json_string_ext(doc, flags));
+	fflush(stdout);
+	json_object_put(doc);
+}
+
+/* ---- scalars ------------------------------------------------------------- */
+
+json_object *tool_json_u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+json_object *tool_json_int(int64_t v)
+{
+	return json_object_new_int64(v);
+}
+
+json_object *tool_json_fixed6(double v)
+{
+	char text[64];
+	if (!isfinite(v))
+		return NULL;
+	/* json-c keeps the text it was given: six decimals, never an exponent. */
+	snprintf(text, sizeof(text), "%.6f", v);
+	return json_object_new_double_s(v, text);
+}
+
+json_object *tool_json_seconds(double seconds)
+{
+	return seconds >= 0 ? tool_json_fixed6(seconds) : NULL;
+}
+
+json_object *tool_json_ratio(double ratio)
+{
+	if (!(ratio >= 0))
+		return NULL;
+	return tool_json_fixed6(ratio > 1 ? 1 : ratio);
+}
+
+json_object *tool_json_list(const nk_bitmap *set)
+{
+	char *text = NULL;
+	if (!set)
+		return json_object_new_string("");
+	if (nk_bitmap_format(set, &text) < 0)
+		abort(); /* out of memory */
+	json_object *o = json_object_new_string(text);
+	free(text);
+	return o;
+}
+
+json_object *tool_json_name(const char *name)
+{
+	return name && *name ? json_object_new_string(name) : NULL;
+}
+
+json_object *tool_json_hex64(uint64_t v)
+{
+	char text[24];
+	snprintf(text, sizeof(text), "0x%016" PRIx64, v);
+	return json_object_new_string(text);
+}
+
+json_object *tool_json_now(void)
+{
+	struct timeval tv;
+	struct tm tm;
+	char text[48];
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	size_t n = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(text + n, sizeof(text) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+	return json_object_new_string(text);
+}
+
+/* ---- objects ------------------------------------------------------------- */
+
+json_object *tool_json_error(const nk_error *err, int code)
+{
+	json_object *o = json_object_new_object();
+	int e = err && nk_error_code(err) ? nk_error_code(err) : (code < 0 ? -code : code);
+	const char *name = e > 0 ? strerrorname_np(e) : NULL;
+	if (e <= 0)
+		e = EIO;
+	json_object_object_add(o, "code", json_object_new_string(name ? name : "EIO"));
+	json_object_object_add(o, "errno", json_object_new_int(e));
+	json_object_object_add(o, "message",
+			       json_object_new_string(err ? nk_error_message(err) : strerror(e)));
+	json_object_object_add(o, "hint", tool_json_name(err ? nk_error_get_hint(err) : NULL));
+	return o;
+}
+
+json_object *tool_json_thp(const struct nk_hostinfo *info)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "enabled", tool_json_name(info->thp_enabled));
+	json_object_object_add(o, "defrag", tool_json_name(info->thp_defrag));
+	return o;
+}
+
+json_object *tool_json_numa_nodes(const struct nk_hostinfo *info)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < info->n_nodes; i++) {
+		const struct nk_numa_node *n = &info->nodes[i];
+		json_object *o = json_object_new_object(), *d = json_object_new_array();
+		unsigned cpus = nk_bitmap_weight(n->cpus);
+		json_object_object_add(o, "node", json_object_new_int(n->id));
+		json_object_object_add(o, "cpus", tool_json_list(n->cpus));
+		json_object_object_add(o, "cpu_count", tool_json_u64(cpus));
+		json_object_object_add(o, "has_memory", json_object_new_boolean(n->has_memory));
+		json_object_object_add(o, "memory_only",
+				       json_object_new_boolean(n->has_memory && cpus == 0));
+		json_object_object_add(o, "total_bytes", tool_json_u64(n->mem_total_kb * 1024));
+		json_object_object_add(o, "free_bytes", tool_json_u64(n->mem_free_kb * 1024));
+		/* distances[j] is to the j-th node listed, not to node j. */
+		for (size_t j = 0; j < n->n_distances && j < info->n_nodes; j++) {
+			json_object *e = json_object_new_object();
+			json_object_object_add(e, "node", json_object_new_int(info->nodes[j].id));
+			json_object_object_add(e, "distance", tool_json_u64(n->distances[j]));
+			json_object_array_add(d, e);
+		}
+		json_object_object_add(o, "distances", d);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+json_object *tool_json_hugepage_pools(const struct nk_hostinfo *info)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < info->n_hugepages; i++) {
+		const struct nk_hugepage_pool *p = &info->hugepages[i];
+		json_object *o = json_object_new_object(), *per = json_object_new_array();
+		json_object_object_add(o, "page_size_bytes", tool_json_u64(p->size_kb * 1024));
+		json_object_object_add(
+		    o, "is_default",
+		    json_object_new_boolean(p->size_kb == info->default_hugepage_kb));
+		json_object_object_add(o, "page_count", tool_json_u64(p->total));
+		json_object_object_add(o, "free_page_count", tool_json_u64(p->free));
+		json_object_object_add(o, "reserved_page_count", tool_json_u64(p->reserved));
+		json_object_object_add(o, "surplus_page_count", tool_json_u64(p->surplus));
+		for (size_t n = 0; n < info->n_nodes; n++) {
+			const struct nk_numa_node *node = &info->nodes[n];
+			for (size_t k = 0; k < node->n_hugepages; k++) {
+				const struct nk_hugepage_pool *np = &node->hugepages[k];
+				if (np->size_kb != p->size_kb)
+					continue;
+				json_object *e = json_object_new_object();
+				json_object_object_add(e, "node", json_object_new_int(node->id));
+				json_object_object_add(e, "page_count", tool_json_u64(np->total));
+				json_object_object_add(e, "free_page_count",
+						       tool_json_u64(np->free));
+				json_object_object_add(e, "surplus_page_count",
+						       tool_json_u64(np->surplus));
+				json_object_array_add(per, e);
+			}
+		}
+		json_object_object_add(o, "per_node", per);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+void tool_ksm_facts(nk_host *host, const struct nk_ksm *ksm, bool present, struct tool_ksm_facts *f)
+{
+	struct nk_proc_cputime cpu;
+	pid_t pid;
+	char *uptime = NULL;
+
+	*f = (struct tool_ksm_facts){
+	    .present = present,
+	    .ksm = ksm,
+	    .proc_ksm_stat = -1,
+	    .ksmd_ratio_since_boot = -1,
+	    .ksmd_ratio_interval = -1,
+	    .scan_seconds = -1,
+	    .tuner_running = -1,
+	};
+	if (!present)
+		return;
+	bool live = nk_host_is_live(host);
+	if (live)
+		f->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	int r = nk_host_exists(host, "/proc/self/ksm_stat");
+	if (r >= 0)
+		f->proc_ksm_stat = r;
+	if (nk_ksmd_find(host, &pid, NULL) == 0 &&
+	    nk_proc_cputime_read(host, pid, &cpu, NULL) == 0) {
+		f->ksmd_pid = (int)pid;
+		f->ksmd_cpu_seconds = (double)cpu.run_ns / 1e9;
+		if (nk_host_read(host, "/proc/uptime", &uptime, NULL) >= 0) {
+			double up = strtod(uptime, NULL);
+			if (up > 0)
+				f->ksmd_ratio_since_boot = f->ksmd_cpu_seconds / up;
+		}
+		free(uptime);
+	}
+	if (!live)
+		return;
+	pid_t holder = 0;
+	f->tuner_running = nk_tuned_running(NULL, &holder) == 1;
+	if (f->tuner_running) {
+		char path[64], *comm = NULL;
+		f->tuner_pid = (int)holder;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)holder);
+		if (nk_host_read(host, path, &comm, NULL) >= 0)
+			snprintf(f->tuner_program, sizeof(f->tuner_program), "%.*s",
+				 (int)strcspn(comm, "\n"), comm);
+		free(comm);
+	}
+}
+
+const char *tool_ksm_state(uint64_t run)
+{
+	static const char *const names[] = {"stopped", "running", "unmerging"};
+	return run < 3 ? names[run] : "unknown";
+}
+
+/* The kernel's files of one range of fields, with the kernel's values. */
+static json_object *ksm_files(const struct nk_ksm *k, int from, int to)
+{
+	json_object *o = json_object_new_object();
+	for (int f = from; f < to; f++) {
+		const struct nk_ksm_field_info *info = nk_ksm_field((enum nk_ksm_field)f);
+		json_object *v = NULL;
+		if (nk_ksm_has(k, (enum nk_ksm_field)f)) {
+			uint64_t value = nk_ksm_get(k, (enum nk_ksm_field)f);
+			if (info->type == NK_KSM_TYPE_ADVISOR)
+				v = json_object_new_string(
+				    value == NK_KSM_ADVISOR_SCAN_TIME ? "scan-time" : "none");
+			else if (info->type == NK_KSM_TYPE_SIGNED)
+				v = tool_json_int((int64_t)value);
+			else
+				v = tool_json_u64(value);
+		}
+		json_object_object_add(o, info->name, v);
+	}
+	return o;
+}
+
+json_object *tool_json_ksm(const struct tool_ksm_facts *f)
+{
+	json_object *o = json_object_new_object();
+	const struct nk_ksm *k = f->ksm;
+	bool on = f->present && k;
+
+	json_object_object_add(o, "present", json_object_new_boolean(f->present));
+	json_object_object_add(
+	    o, "state",
+	    on && nk_ksm_has(k, NK_KSM_RUN)
+		? json_object_new_string(tool_ksm_state(nk_ksm_get(k, NK_KSM_RUN)))
+		: NULL);
+	json_object_object_add(o, "proc_ksm_stat",
+			       f->proc_ksm_stat >= 0 ? json_object_new_boolean(f->proc_ksm_stat)
+						     : NULL);
+	json_object_object_add(o, "knobs", on ? ksm_files(k, 0, NK_KSM_KNOB_COUNT) : NULL);
+	json_object_object_add(o, "counters",
+			       on ? ksm_files(k, NK_KSM_KNOB_COUNT, NK_KSM_FIELD_COUNT) : NULL);
+	bool sized = on && f->page_size;
+	uint64_t saved = sized ? nk_ksm_saved_pages(k) * f->page_size : 0,
+		 tracked = sized ? nk_ksm_tracked_pages(k) * f->page_size : 0;
+	json_object_object_add(o, "page_size_bytes", sized ? tool_json_u64(f->page_size) : NULL);
+	json_object_object_add(o, "saved_bytes", sized ? tool_json_u64(saved) : NULL);
+	json_object_object_add(o, "tracked_bytes", sized ? tool_json_u64(tracked) : NULL);
+	json_object_object_add(o, "saved_ratio",
+			       sized && tracked ? tool_json_ratio((double)saved / (double)tracked)
+						: NULL);
+	json_object *scan = NULL;
+	if (on && f->scan_seconds >= 0) {
+		scan = json_object_new_object();
+		json_object_object_add(scan, "seconds", tool_json_seconds(f->scan_seconds));
+		json_object_object_add(scan, "resolution_seconds",
+				       tool_json_seconds(f->scan_resolution_seconds));
+	}
+	json_object_object_add(o, "last_full_scan", scan);
+	json_object *ksmd = NULL;
+	if (on && f->ksmd_pid > 0) {
+		ksmd = json_object_new_object();
+		json_object_object_add(ksmd, "pid", json_object_new_int(f->ksmd_pid));
+		json_object_object_add(ksmd, "cpu_seconds", tool_json_seconds(f->ksmd_cpu_seconds));
+		json_object_object_add(ksmd, "cpu_ratio_since_boot",
+				       f->ksmd_ratio_since_boot >= 0
+					   ? tool_json_fixed6(f->ksmd_ratio_since_boot)
+					   : NULL);
+		json_object_object_add(
+		    ksmd, "cpu_ratio_interval",
+		    f->ksmd_ratio_interval >= 0 ? tool_json_fixed6(f->ksmd_ratio_interval) : NULL);
+	}
+	json_object_object_add(o, "ksmd", ksmd);
+	json_object *tuner = NULL;
+	if (on && f->tuner_running >= 0) {
+		tuner = json_object_new_object();
+		json_object_object_add(tuner, "running", json_object_new_boolean(f->tuner_running));
+		json_object_object_add(tuner, "pid",
+				       f->tuner_running && f->tuner_pid > 0
+					   ? json_object_new_int(f->tuner_pid)
+					   : NULL);
+		json_object_object_add(tuner, "program",
+				       f->tuner_running ? tool_json_name(f->tuner_program) : NULL);
+	}
+	json_object_object_add(o, "tuner", tuner);
+	return o;
+}
+
+json_object *tool_json_process_ksm(const struct nk_ksm_proc_stat *s, bool has_mergeable,
+				   uint64_t mergeable_bytes, bool has_saved, uint64_t saved_bytes)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "mergeable_bytes",
+			       has_mergeable ? tool_json_u64(mergeable_bytes) : NULL);
+	json_object_object_add(o, "saved_bytes",
+			       s && has_saved ? tool_json_u64(saved_bytes) : NULL);
+	json_object_object_add(o, "merging_page_count",
+			       s && s->has_merging_pages ? tool_json_u64(s->merging_pages) : NULL);
+	json_object_object_add(o, "rmap_item_count", s ? tool_json_u64(s->rmap_items) : NULL);
+	json_object_object_add(o, "zero_page_count",
+			       s && s->has_zero_pages ? tool_json_u64(s->zero_pages) : NULL);
+	json_object_object_add(o, "profit_bytes",
+			       s && s->has_process_profit ? tool_json_int(s->process_profit)
+							  : NULL);
+	json_object_object_add(
+	    o, "mergeable", s && s->has_merge_flags ? json_object_new_boolean(s->mergeable) : NULL);
+	json_object_object_add(
+	    o, "merge_any", s && s->has_merge_flags ? json_object_new_boolean(s->merge_any) : NULL);
+	return o;
+}
+
+json_object *tool_json_vm_ref(const struct nk_vm_ref *vm)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "name", tool_json_name(vm->name));
+	json_object_object_add(o, "kind", json_object_new_string(nk_vm_kind_name(vm->kind)));
+	json_object_object_add(o, "pid", json_object_new_int(vm->pid));
+	json_object_object_add(o, "comm", tool_json_name(vm->comm));
+	json_object_object_add(o, "program", tool_json_name(vm->argv0));
+	return o;
+}
+
+json_object *tool_json_thread(const struct nk_vm_thread *t, int last_node, bool judge)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "tid", json_object_new_int(t->tid));
+	json_object_object_add(o, "vcpu", t->vcpu >= 0 ? json_object_new_int(t->vcpu) : NULL);
+	json_object_object_add(o, "name", json_object_new_string(t->name ? t->name : ""));
+	json_object_object_add(o, "affinity_cpus", tool_json_list(t->affinity));
+	json_object_object_add(o, "last_cpu",
+			       t->last_cpu >= 0 ? json_object_new_int(t->last_cpu) : NULL);
+	json_object_object_add(o, "last_node",
+			       last_node >= 0 ? json_object_new_int(last_node) : NULL);
+	json_object_object_add(o, "last_cpu_in_affinity",
+			       judge && t->last_cpu >= 0 ? json_object_new_boolean(nk_bitmap_test(
+							       t->affinity, (unsigned)t->last_cpu))
+							 : NULL);
+	return o;
+}
+
+json_object *tool_json_cgroup(const struct nk_proc_cgroup *cg)
+{
+	json_object *o = json_object_new_object(), *c = json_object_new_array();
+	char *copy = strdup(cg->controllers ? cg->controllers : ""), *save = NULL;
+	for (char *w = copy ? strtok_r(copy, ",", &save) : NULL; w; w = strtok_r(NULL, ",", &save))
+		json_object_array_add(c, json_object_new_string(w));
+	free(copy);
+	json_object_object_add(o, "hierarchy", json_object_new_int((int)cg->hierarchy));
+	json_object_object_add(o, "controllers", c);
+	json_object_object_add(o, "path", json_object_new_string(cg->path ? cg->path : "/"));
+	return o;
+}
+
+json_object *tool_json_placement(const struct tool_placement *p)
+{
+	json_object *o = json_object_new_object(), *per = json_object_new_array();
+	uint64_t resident = 0;
+	json_object_object_add(o, "method", json_object_new_string(p->method));
+	json_object_object_add(o, "exact", json_object_new_boolean(p->exact));
+	json_object_object_add(o, "sampled_page_count",
+			       p->sampled_pages ? tool_json_u64(p->sampled_pages) : NULL);
+	for (size_t n = 0; n < p->n_node_bytes; n++) {
+		if (!p->node_bytes[n])
+			continue;
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "node", json_object_new_int((int)n));
+		json_object_object_add(e, "resident_bytes", tool_json_u64(p->node_bytes[n]));
+		json_object_array_add(per, e);
+		resident += p->node_bytes[n];
+	}
+	json_object_object_add(o, "per_node", per);
+	json_object_object_add(o, "resident_bytes", tool_json_u64(resident));
+	json_object_object_add(o, "absent_bytes", tool_json_u64(p->absent_bytes));
+	json_object_object_add(o, "other_bytes", tool_json_u64(p->other_bytes));
+	/* An estimate's bound, rounded up to whole bytes. */
+	json_object_object_add(
+	    o, "error_bytes",
+	    tool_json_u64(p->error_bytes > 0 ? (uint64_t)ceil(p->error_bytes) : 0));
+	return o;
+}
+
+const char *tool_json_backing(enum nk_backing backing)
+{
+	switch (backing) {
+	case NK_BACKING_4K:
+		return "4k";
+	case NK_BACKING_THP:
+		return "thp";
+	case NK_BACKING_HUGETLB:
+		return "hugetlb";
+	}
+	return "unknown";
+}

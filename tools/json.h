@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The JSON vocabulary of numaksm's programs (docs/json.md), in one place:
+ * the document envelope, the scalar conventions (bytes, counts, seconds and
+ * ratios with six decimals, kernel list strings, null for unknown) and one
+ * serialiser per object that more than one command prints.  Every
+ * `--json` output is built from these, and validated against
+ * docs/schema/ by the tests.
+ */
+#ifndef NUMAKSM_TOOL_JSON_H
+#define NUMAKSM_TOOL_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <numaksm/core.h>
+#include <numaksm/hostinfo.h>
+#include <numaksm/ksm.h>
+#include <numaksm/policy.h>
+#include <numaksm/proc.h>
+#include <numaksm/vm.h>
+
+/* The version of every document's shape; bumped with any change of a key. */
+#define TOOL_JSON_SCHEMA_VERSION 1
+
+/* A new document: {"schema_version": 1, "command": COMMAND}. */
+json_object *tool_json_doc(const char *command);
+
+/* Print and release a document: pretty, or one line (streams, stderr). */
+void tool_json_print(json_object *doc, bool pretty);
+
+/* ---- scalars (NULL is JSON null: json_object_object_add takes it) ---- */
+
+json_object *tool_json_u64(uint64_t v);
+json_object *tool_json_int(int64_t v);
+/* A number with exactly six decimals; null when not finite. */
+json_object *tool_json_fixed6(double v);
+/* Seconds (>= 0) and ratios (0..1): six decimals; null when negative or not finite. */
+json_object *tool_json_seconds(double seconds);
+json_object *tool_json_ratio(double ratio);
+/* A CPU or node set as the kernel writes it ("0-3,6"; "" when empty). */
+json_object *tool_json_list(const nk_bitmap *set);
+/* A string, or null for NULL and "". */
+json_object *tool_json_name(const char *name);
+/* "0x" and 16 hex digits: checksums, seeds (exact in any parser). */
+json_object *tool_json_hex64(uint64_t v);
+/* Now, as RFC 3339 UTC with milliseconds. */
+json_object *tool_json_now(void);
+
+/* ---- objects ---------------------------------------------------------- */
+
+/* {code, errno, message, hint} of an error (code: -errno of the call). */
+json_object *tool_json_error(const nk_error *err, int code);
+
+/* {enabled, defrag} */
+json_object *tool_json_thp(const struct nk_hostinfo *info);
+/* [numa_node]: every node with its CPUs, memory and distances. */
+json_object *tool_json_numa_nodes(const struct nk_hostinfo *info);
+/* [hugepage_pool]: every page size, host-wide, with its split per node. */
+json_object *tool_json_hugepage_pools(const struct nk_hostinfo *info);
+
+/* What one reading of KSM found, for tool_json_ksm(). */
+struct tool_ksm_facts {
+	bool present;
+	const struct nk_ksm *ksm;
+	int proc_ksm_stat;  /* 1, 0, -1 unknown */
+	uint64_t page_size; /* 0: unknown (a captured tree) */
+	/* ksmd: pid 0 when not found */
+	int ksmd_pid;
+	double ksmd_cpu_seconds;
+	double ksmd_ratio_since_boot; /* < 0: unknown */
+	double ksmd_ratio_interval;   /* < 0: unknown */
+	/* the last full scan: seconds < 0 when not measured */
+	double scan_seconds, scan_resolution_seconds;
+	/* the tuner: -1 not looked at, 0 none, 1 running (with its pid) */
+	int tuner_running;
+	int tuner_pid;
+	char tuner_program[32]; /* the lock holder's comm: a tuner, or a benchmark */
+};
+
+/*
+ * Fill `facts` around a KSM reading (`ksm`, `present`): the page size
+ * (unknown on a captured tree), whether /proc/PID/ksm_stat exists, ksmd's
+ * CPU time and its share since boot, and (on the live host) the tuner.
+ */
+void tool_ksm_facts(nk_host *host, const struct nk_ksm *ksm, bool present,
+		    struct tool_ksm_facts *facts);
+/* The KSM object: state, knobs and counters (the kernel's files and
+ * values), savings, ksmd, last full scan, tuner. */
+json_object *tool_json_ksm(const struct tool_ksm_facts *facts);
+/* The state word of a run value: "stopped", "running", "unmerging". */
+const char *tool_ksm_state(uint64_t run);
+
+/* KSM of one process: `stat` NULL when ksm_stat could not be read. */
+json_object *tool_json_process_ksm(const struct nk_ksm_proc_stat *stat, bool has_mergeable,
+				   uint64_t mergeable_bytes, bool has_saved, uint64_t saved_bytes);
+
+/* {name, kind, pid, comm, program} */
+json_object *tool_json_vm_ref(const struct nk_vm_ref *vm);
+
+/* A thread: `last_node` -1 when unknown, `in_affinity` whether the last
+ * CPU is one the thread may run on (null when `judge` is false). */
+json_object *tool_json_thread(const struct nk_vm_thread *t, int last_node, bool judge);
+
+/* One line of /proc/PID/cgroup. */
+json_object *tool_json_cgroup(const struct nk_proc_cgroup *cg);
+
+/* Where memory is, per node, from bytes per node id. */
+struct tool_placement {
+	const char *method; /* "move_pages", "numa_maps" */
+	bool exact;
+	uint64_t sampled_pages; /* 0: every page looked at, or not known */
+	const uint64_t *node_bytes;
+	size_t n_node_bytes;
+	uint64_t absent_bytes, other_bytes;
+	double error_bytes;
+};
+json_object *tool_json_placement(const struct tool_placement *p);
+
+/* The backing's word in JSON: "4k", "thp", "hugetlb". */
+const char *tool_json_backing(enum nk_backing backing);
+
+#endif
