@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "numaksm/cgroup.h"
+#include "numaksm/rundir.h"
 #include "numaksm/vcpu.h"
 
 /* At most two hierarchies: cpuset and memory on v1, the unified one on v2. */
@@ -109,7 +110,7 @@ int cg_state_parse(const char *text, struct cg_state *ret, nk_error **err);
 
 /* The runtime directory, locked for one placement or undo at a time. */
 struct cg_store {
-	char *dir;
+	nk_rundir *dir;
 	int lock_fd;
 };
 int cg_store_open(const char *dir, struct cg_store *ret, nk_error **err);

@@ -223,7 +223,7 @@ _nk_export_ int nk_cgroup_place(nk_host *host, const struct nk_vm_ref *ref,
 		r = cg_check(&c, &v, req, cpus, &limits, &store, err);
 	}
 	if (r >= 0 && req->pin_vcpus)
-		r = plan_pin(host, ref, req->nodes, cpus, store.dir, &pin, err);
+		r = plan_pin(host, ref, req->nodes, cpus, nk_rundir_path(store.dir), &pin, err);
 	if (r >= 0)
 		r = cg_place(&c, &v, req, cpus, &limits, pin.plan ? &pin : NULL, &store, report,
 			     err);
@@ -253,9 +253,7 @@ static bool still_running(nk_host *host, const struct cg_state *s)
 {
 	_cleanup_free_ char *boot_id = NULL;
 	struct nk_proc_stat st;
-	if (s->boot_id &&
-	    nk_host_read(host, "/proc/sys/kernel/random/boot_id", &boot_id, NULL) >= 0 &&
-	    strcmp(nk_strip_newline(boot_id), s->boot_id) != 0)
+	if (s->boot_id && nk_host_boot_id(host, &boot_id) >= 0 && strcmp(boot_id, s->boot_id) != 0)
 		return false;
 	if (nk_proc_stat_read(host, s->pid, 0, &st, NULL) < 0)
 		return false;

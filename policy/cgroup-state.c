@@ -9,12 +9,8 @@
  */
 #include "cgroup-internal.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 
 #define STATE_VERSION 1
 #define LOCK_FILE     "place.lock"
@@ -193,32 +189,14 @@ out:
 int cg_store_open(const char *dir, struct cg_store *ret, nk_error **err)
 {
 	struct cg_store s = {.lock_fd = -1};
-	_cleanup_free_ char *lock = NULL;
-
-	dir = nk_runtime_dir(dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		int hinted = nk_error_set(err, errno, "cannot create runtime directory %s: %s", dir,
-					  strerror(errno));
-		nk_error_hint(err, "run as root, or point NUMAKSM_RUNTIME_DIR at a "
-				   "writable directory");
-		return hinted;
-	}
-	if (!(s.dir = strdup(dir)) || asprintf(&lock, "%s/%s", dir, LOCK_FILE) < 0) {
-		free(s.dir);
-		return nk_error_set(err, ENOMEM, "out of memory");
-	}
-	s.lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int r = nk_rundir_open(dir, NK_RUNDIR_CREATE, &s.dir, err);
+	if (r < 0)
+		return r;
+	s.lock_fd = nk_rundir_lock(s.dir, LOCK_FILE, NK_RUNDIR_LOCK_CREATE, err);
 	if (s.lock_fd < 0) {
-		int e = errno;
-		free(s.dir);
-		return nk_error_set(err, e, "cannot open %s: %s", lock, strerror(e));
-	}
-	while (flock(s.lock_fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int e = errno;
-			cg_store_close(&s);
-			return nk_error_set(err, e, "cannot lock %s: %s", lock, strerror(e));
-		}
+		r = s.lock_fd;
+		cg_store_close(&s);
+		return r;
 	}
 	*ret = s;
 	return 0;
@@ -228,71 +206,18 @@ void cg_store_close(struct cg_store *store)
 {
 	if (store->lock_fd >= 0)
 		close(store->lock_fd); /* releases the lock */
-	free(store->dir);
+	nk_rundir_free(store->dir);
 	*store = (struct cg_store){.lock_fd = -1};
-}
-
-static int read_whole(const char *path, char **ret)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return -errno;
-	FILE *m = open_memstream(&buf, &len);
-	if (!m)
-		return -ENOMEM;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	int failed = ferror(f);
-	if (fclose(m) != 0 || failed)
-		return failed ? -EIO : -ENOMEM;
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
-static int write_atomic(const char *dir, const char *name, const char *text, nk_error **err)
-{
-	_cleanup_free_ char *tmp = NULL, *path = NULL;
-	if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, name) < 0 ||
-	    asprintf(&path, "%s/%s", dir, name) < 0)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return nk_error_set(err, errno, "cannot create %s: %s", tmp, strerror(errno));
-	size_t len = strlen(text), off = 0;
-	int e = 0;
-	while (off < len && !e) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno != EINTR)
-			e = errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
-	if (!e && (fsync(fd) < 0 || rename(tmp, path) < 0))
-		e = errno;
-	if (e) {
-		unlink(tmp);
-		return nk_error_set(err, e, "cannot write %s: %s", path, strerror(e));
-	}
-	return 0;
 }
 
 static int load_file(struct cg_store *store, const char *name, struct cg_state *ret, nk_error **err)
 {
-	_cleanup_free_ char *path = NULL, *text = NULL;
-	if (asprintf(&path, "%s/%s", store->dir, name) < 0)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	int r = read_whole(path, &text);
-	if (r == -ENOENT)
-		return -ENOENT;
+	_cleanup_free_ char *text = NULL;
+	int r = nk_rundir_read(store->dir, name, &text, err);
 	if (r < 0)
-		return nk_error_set(err, -r, "cannot read %s: %s", path, strerror(-r));
+		return r;
 	r = cg_state_parse(text, ret, err);
-	return r < 0 ? nk_error_prefix(err, "%s", path) : 0;
+	return r < 0 ? nk_error_prefix(err, "%s/%s", nk_rundir_path(store->dir), name) : 0;
 }
 
 int cg_store_load(struct cg_store *store, int pid, struct cg_state *ret, nk_error **err)
@@ -304,21 +229,18 @@ int cg_store_load(struct cg_store *store, int pid, struct cg_state *ret, nk_erro
 
 int cg_store_find(struct cg_store *store, const char *name, struct cg_state *ret, nk_error **err)
 {
-	DIR *d = opendir(store->dir);
+	_cleanup_strv_ char **names = NULL;
 	struct cg_state found = {0};
-	int count = 0, r = 0;
-	struct dirent *de;
+	int count = 0;
+	int n = nk_rundir_list(store->dir, ".json", &names, err);
 
-	if (!d)
-		return nk_error_set(err, errno, "cannot list %s: %s", store->dir, strerror(errno));
-	while (r >= 0 && (de = readdir(d))) {
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
 		struct cg_state s;
-		size_t len = strlen(de->d_name);
-		if (strncmp(de->d_name, "place-", 6) != 0 || len < 11 ||
-		    strcmp(de->d_name + len - 5, ".json") != 0 ||
-		    strcmp(de->d_name, PARENTS_FILE) == 0)
+		if (strncmp(names[i], "place-", 6) != 0 || strcmp(names[i], PARENTS_FILE) == 0)
 			continue;
-		if (load_file(store, de->d_name, &s, NULL) < 0)
+		if (load_file(store, names[i], &s, NULL) < 0)
 			continue; /* not ours to judge here: undo by PID reports it */
 		if (strcmp(s.name, name) == 0) {
 			count++;
@@ -328,7 +250,6 @@ int cg_store_find(struct cg_store *store, const char *name, struct cg_state *ret
 			cg_state_done(&s);
 		}
 	}
-	closedir(d);
 	if (count == 0)
 		return -ENOENT;
 	if (count > 1) {
@@ -349,38 +270,37 @@ int cg_store_save(struct cg_store *store, const struct cg_state *s, nk_error **e
 	if (cg_state_format(s, &text) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
 	snprintf(name, sizeof(name), "place-%d.json", s->pid);
-	return write_atomic(store->dir, name, text, err);
+	return nk_rundir_write(store->dir, name, text, strlen(text), err);
 }
 
 int cg_store_remove(struct cg_store *store, int pid)
 {
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/place-%d.json", store->dir, pid) < 0)
-		return -ENOMEM;
-	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	char name[48];
+	snprintf(name, sizeof(name), "place-%d.json", pid);
+	int r = nk_rundir_remove(store->dir, name);
+	return r < 0 ? r : 0;
 }
 
 int cg_store_parents(struct cg_store *store, char ***ret, nk_error **err)
 {
-	_cleanup_free_ char *path = NULL, *text = NULL;
+	_cleanup_free_ char *text = NULL;
 	_cleanup_strv_ char **v = NULL;
 	json_object *o, *arr;
 	size_t n = 0;
 
-	if (asprintf(&path, "%s/%s", store->dir, PARENTS_FILE) < 0)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	int r = read_whole(path, &text);
-	if (r < 0 && r != -ENOENT)
-		return nk_error_set(err, -r, "cannot read %s: %s", path, strerror(-r));
+	int r = nk_rundir_read(store->dir, PARENTS_FILE, &text, err);
 	if (r == -ENOENT) {
 		*ret = calloc(1, sizeof(char *));
 		return *ret ? 0 : nk_error_set(err, ENOMEM, "out of memory");
 	}
+	if (r < 0)
+		return r;
 	o = json_tokener_parse(text);
 	if (!o || !json_object_object_get_ex(o, "parents", &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
 		json_object_put(o);
-		return nk_error_set(err, EINVAL, "%s: malformed", path);
+		return nk_error_set(err, EINVAL, "%s/%s: malformed", nk_rundir_path(store->dir),
+				    PARENTS_FILE);
 	}
 	bool oom = false;
 	for (size_t i = 0; !oom && i < json_object_array_length(arr); i++) {
@@ -408,7 +328,7 @@ int cg_store_set_parents(struct cg_store *store, char **parents, nk_error **err)
 	json_object_put(o);
 	if (!text)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	int r = write_atomic(store->dir, PARENTS_FILE, text, err);
+	int r = nk_rundir_write(store->dir, PARENTS_FILE, text, strlen(text), err);
 	free(text);
 	return r;
 }

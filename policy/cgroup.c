@@ -804,8 +804,7 @@ int cg_place(struct cg_ctx *c, const struct cg_vm *vm, const struct nk_cgroup_re
 	r = cg_check(c, vm, req, cpus, limits, store, err);
 	if (r < 0)
 		return r;
-	if (nk_host_read(c->host, "/proc/sys/kernel/random/boot_id", &boot_id, NULL) >= 0)
-		nk_strip_newline(boot_id);
+	nk_host_boot_id(c->host, &boot_id); /* NULL when it cannot be read */
 
 	run.state = (struct cg_state){
 	    .pid = vm->pid,
@@ -910,7 +909,8 @@ int cg_undo(struct cg_ctx *c, struct cg_state *s, bool alive, struct cg_store *s
 	}
 	if (s->pinned && nk_host_is_live(c->host)) {
 		nk_pin_state *pins = NULL;
-		r = nk_pin_state_open(c->host, store->dir, NK_PIN_STATE_WRITE, &pins, err);
+		r = nk_pin_state_open(c->host, nk_rundir_path(store->dir), NK_PIN_STATE_WRITE,
+				      &pins, err);
 		if (r >= 0)
 			r = pin_forget(pins, s->pid, err);
 		nk_pin_state_free(pins);

@@ -7,6 +7,7 @@
  */
 #include "tuner-internal.h"
 #include "numaksm/proc.h"
+#include "numaksm/rundir.h"
 #include "numaksm/cgroup.h"
 #include "numaksm/vm.h"
 
@@ -33,7 +34,7 @@ struct seen_vm {
 
 struct nk_tuned {
 	nk_host *host;
-	char *dir;
+	nk_rundir *dir;
 	int lock_fd;
 	bool dry_run;
 	const nk_conf *policy;
@@ -45,11 +46,6 @@ struct nk_tuned {
 	size_t n_seen;
 	double vms_scanned_at; /* < 0 before the first scan */
 };
-
-static int path_in(const char *dir, const char *name, char **ret)
-{
-	return asprintf(ret, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
-}
 
 /* ---- the state file ----------------------------------------------- */
 
@@ -96,50 +92,40 @@ int tuner_state_parse(const char *text, struct tuner_state *ret, nk_error **err)
 
 static void read_boot_id(nk_host *host, char *buf, size_t size)
 {
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *id = NULL;
 	buf[0] = '\0';
-	if (nk_host_read(host, "/proc/sys/kernel/random/boot_id", &text, NULL) >= 0)
-		snprintf(buf, size, "%s", nk_strip_newline(text));
+	if (nk_host_boot_id(host, &id) >= 0)
+		snprintf(buf, size, "%s", id);
 }
 
-static int state_write(const char *dir, const struct tuner_state *state, nk_error **err)
+static int state_write(nk_rundir *dir, const struct tuner_state *state, nk_error **err)
 {
-	_cleanup_free_ char *text = NULL, *path = NULL, *tmp = NULL;
-	if (tuner_state_format(state, &text) < 0 || path_in(dir, STATE_NAME, &path) < 0 ||
-	    path_in(dir, "." STATE_NAME ".new", &tmp) < 0)
+	_cleanup_free_ char *text = NULL;
+	if (tuner_state_format(state, &text) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t len = strlen(text);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 ||
-	    rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return nk_error_set(err, e, "cannot write %s: %s", path, strerror(e));
-	}
-	return 0;
+	return nk_rundir_write(dir, STATE_NAME, text, strlen(text), err);
 }
 
-static int state_read(nk_host *host, const char *dir, struct tuner_state *ret, nk_error **err)
+/* 1 and the state when a tuner left one, 0 when none did. */
+static int state_read(nk_rundir *dir, struct tuner_state *ret, nk_error **err)
 {
-	_cleanup_free_ char *path = NULL, *text = NULL;
-	if (path_in(dir, STATE_NAME, &path) < 0)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	int r = nk_host_read(host, path, &text, NULL);
+	_cleanup_free_ char *text = NULL;
+	int r = nk_rundir_read(dir, STATE_NAME, &text, err);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return nk_host_read(host, path, &text, err);
+		return r;
 	r = tuner_state_parse(text, ret, err);
 	if (r < 0)
-		return nk_error_prefix(err, "%s", path);
+		return nk_error_prefix(err, "%s/%s", nk_rundir_path(dir), STATE_NAME);
 	return 1;
 }
 
-static void state_remove(const char *dir)
+static void state_remove(nk_rundir *dir)
 {
-	_cleanup_free_ char *path = NULL;
-	if (path_in(dir, STATE_NAME, &path) == 0 && unlink(path) < 0 && errno != ENOENT)
-		nk_warn("cannot remove %s: %s", path, strerror(errno));
+	int r = nk_rundir_remove(dir, STATE_NAME);
+	if (r < 0)
+		nk_warn("cannot remove %s/%s: %s", nk_rundir_path(dir), STATE_NAME, strerror(-r));
 }
 
 /* Put the saved knobs back.  Those that needed an unmerge to change need
@@ -151,18 +137,18 @@ static int state_apply(nk_host *host, const struct tuner_state *st, nk_error **e
 }
 
 /* Restore what a tuner that is not running left; 1 when it did. */
-static int recover(nk_host *host, const char *dir, bool dry_run, nk_error **err)
+static int recover(nk_host *host, nk_rundir *dir, bool dry_run, nk_error **err)
 {
 	struct tuner_state st;
 	char boot_id[64];
-	int r = state_read(host, dir, &st, err);
+	int r = state_read(dir, &st, err);
 	if (r <= 0)
 		return r;
 	read_boot_id(host, boot_id, sizeof(boot_id));
 	if (st.boot_id[0] && boot_id[0] && strcmp(st.boot_id, boot_id) != 0) {
 		nk_info("%s/%s is from an earlier boot: the kernel has started afresh, "
 			"nothing to restore",
-			dir, STATE_NAME);
+			nk_rundir_path(dir), STATE_NAME);
 		if (!dry_run)
 			state_remove(dir);
 		return 0;
@@ -197,79 +183,56 @@ static int read_lock_pid(int fd)
 	return (int)pid;
 }
 
-static int make_dir(const char *dir, nk_error **err)
-{
-	_cleanup_free_ char *copy = strdup(dir);
-	if (!copy)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	/* Each missing ancestor, then the directory itself. */
-	for (char *slash = copy + 1;; slash++) {
-		bool last = *slash == '\0';
-		if (*slash != '/' && !last)
-			continue;
-		*slash = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
-			int e = errno;
-			nk_error_set(err, e, "cannot create %s: %s", copy, strerror(e));
-			return nk_error_hint(err, "run as root, or point NUMAKSM_RUNTIME_DIR at a "
-						  "writable directory");
-		}
-		if (last)
-			return 0;
-		*slash = '/';
-	}
-}
-
 /* Take the tuner lock without waiting: -EBUSY naming the holder. */
-static int lock_take(const char *dir, int *ret_fd, nk_error **err)
+static int lock_take(nk_rundir *dir, int *ret_fd, nk_error **err)
 {
-	_cleanup_free_ char *path = NULL;
-	int r = make_dir(dir, err);
-	if (r < 0)
-		return r;
-	if (path_in(dir, LOCK_NAME, &path) < 0)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return nk_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK)
-			return nk_error_set(err, errno, "cannot lock %s: %s", path,
-					    strerror(errno));
-		nk_error_set(
-		    err, EBUSY,
-		    "another numaksm tuner (or a KSM benchmark) is running: pid %d holds %s",
-		    read_lock_pid(fd), path);
+	_cleanup_close_ int fd =
+	    nk_rundir_lock(dir, LOCK_NAME, NK_RUNDIR_LOCK_CREATE | NK_RUNDIR_LOCK_NONBLOCK, err);
+	if (fd == -EWOULDBLOCK) {
+		/* The holder wrote its pid in the file. */
+		_cleanup_close_ int raw =
+		    openat(nk_rundir_fd(dir), LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		nk_error_set(err, EBUSY,
+			     "another numaksm tuner (or a KSM benchmark) is running: pid %d holds "
+			     "%s/%s",
+			     raw >= 0 ? read_lock_pid(raw) : 0, nk_rundir_path(dir), LOCK_NAME);
 		return nk_error_hint(err, "stop it first (systemctl stop numaksm-tuned), or use "
 					  "--dry-run to see what this one would do");
 	}
+	if (fd < 0)
+		return fd;
 	char pid[24];
 	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
-		return nk_error_set(err, errno, "cannot write %s: %s", path, strerror(errno));
+		return nk_error_set(err, errno, "cannot write %s/%s: %s", nk_rundir_path(dir),
+				    LOCK_NAME, strerror(errno));
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
 
 _nk_export_ int nk_tuned_lock(const char *dir, nk_error **err)
 {
+	_cleanup_(nk_rundir_freep) nk_rundir *d = NULL;
 	int fd = -1;
-	int r = lock_take(nk_runtime_dir(dir), &fd, err);
+	int r = nk_rundir_open(dir, NK_RUNDIR_CREATE, &d, err);
+	if (r >= 0)
+		r = lock_take(d, &fd, err);
 	return r < 0 ? r : fd;
 }
 
 _nk_export_ int nk_tuned_running(const char *dir, pid_t *ret_pid)
 {
-	_cleanup_free_ char *path = NULL;
-	if (path_in(nk_runtime_dir(dir), LOCK_NAME, &path) < 0)
-		return -ENOMEM;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
-		return 0;
+	_cleanup_(nk_rundir_freep) nk_rundir *d = NULL;
+	if (nk_rundir_open(dir, 0, &d, NULL) < 0)
+		return 0; /* no runtime directory (or not ours to read): no tuner of ours */
+	_cleanup_close_ int fd =
+	    nk_rundir_lock(d, LOCK_NAME, NK_RUNDIR_LOCK_SHARED | NK_RUNDIR_LOCK_NONBLOCK, NULL);
+	if (fd != -EWOULDBLOCK)
+		return 0; /* absent, or free: nobody holds it */
+	_cleanup_close_ int raw =
+	    openat(nk_rundir_fd(d), LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (ret_pid)
-		*ret_pid = read_lock_pid(fd);
+		*ret_pid = raw >= 0 ? read_lock_pid(raw) : 0;
 	return 1;
 }
 
@@ -314,7 +277,7 @@ static void tuned_release(nk_tuned *t)
 	if (t->lock_fd >= 0)
 		close(t->lock_fd);
 	free(t->seen);
-	free(t->dir);
+	nk_rundir_free(t->dir);
 	free(t);
 }
 
@@ -385,7 +348,7 @@ _nk_export_ int nk_tuned_start(nk_host *host, const nk_conf *policy,
 	const struct nk_tuner_config *cfg = nk_conf_tuner(policy);
 	int r;
 
-	if (!t || !(t->dir = strdup(nk_runtime_dir(options ? options->runtime_dir : NULL))))
+	if (!t)
 		return nk_error_set(err, ENOMEM, "out of memory");
 	t->host = host;
 	t->policy = policy;
@@ -406,12 +369,19 @@ _nk_export_ int nk_tuned_start(nk_host *host, const nk_conf *policy,
 	if (other)
 		nk_warn("ksmtuned (pid %d) is running: a real tuner would refuse to start",
 			(int)other);
+	/* A dry run creates nothing, not even the runtime directory. */
+	const char *dir = options ? options->runtime_dir : NULL;
+	_cleanup_error_ nk_error *e = NULL;
+	r = nk_rundir_open(dir, t->dry_run ? 0 : NK_RUNDIR_CREATE, &t->dir, &e);
+	if (r < 0 && !(t->dry_run && r == -ENOENT))
+		return nk_error_forward(err, &e, r);
 	if (!t->dry_run && (r = lock_take(t->dir, &t->lock_fd, err)) < 0)
 		return r;
-	if (t->dry_run && nk_tuned_running(t->dir, &other) == 1)
+	if (t->dry_run && nk_tuned_running(dir, &other) == 1)
 		nk_warn("a tuner (pid %d) is running: this dry run only shows what one would do",
 			(int)other);
-	if ((r = recover(host, t->dir, t->dry_run, err)) < 0 || (r = take_over(t, cfg, err)) < 0)
+	if ((t->dir && (r = recover(host, t->dir, t->dry_run, err)) < 0) ||
+	    (r = take_over(t, cfg, err)) < 0)
 		return r;
 	nk_info("tuner %s: mode %s, ksmd CPU budget %.0f%% of one CPU, %zu [vm] rule(s)%s",
 		t->dry_run ? "dry run" : "started", nk_tuner_mode_name(cfg->mode),
@@ -453,7 +423,7 @@ static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_v
 		return;
 	}
 	nk_bitmap_format(rule->nodes, &nodes);
-	tuner_rule_request(rule, t->dir, &req);
+	tuner_rule_request(rule, t->dir ? nk_rundir_path(t->dir) : NULL, &req);
 	if (t->dry_run) {
 		nk_info("(dry run) would place %s (pid %d) by [vm \"%s\"] at %s:%u: nodes=%s "
 			"cpus=%s memory_high=%" PRIu64 " memory_max=%" PRIu64,
@@ -559,13 +529,14 @@ _nk_export_ int nk_tuned_stop(nk_tuned *t, nk_error **err)
 _nk_export_ int nk_tuned_restore(nk_host *host, const char *dir, nk_error **err)
 {
 	_cleanup_close_ int fd = -1;
-	dir = nk_runtime_dir(dir);
+	_cleanup_(nk_rundir_freep) nk_rundir *d = NULL;
 	int r = nk_host_require_live(host, "restore KSM settings", err);
-	if (r < 0)
-		return r;
+	if (r >= 0)
+		r = nk_rundir_open(dir, NK_RUNDIR_CREATE, &d, err);
 	/* Hold the lock while restoring, so no tuner starts meanwhile. */
-	r = lock_take(dir, &fd, err);
+	if (r >= 0)
+		r = lock_take(d, &fd, err);
 	if (r < 0)
 		return r;
-	return recover(host, dir, false, err);
+	return recover(host, d, false, err);
 }

@@ -111,3 +111,20 @@ _nk_export_ nk_error *nk_error_free(nk_error *err)
 	}
 	return NULL;
 }
+
+int nk_error_forward(nk_error **dst, nk_error **src, int code)
+{
+	if (code < 0)
+		code = -code;
+	if (src && *src && dst && !*dst) {
+		*dst = *src;
+		*src = NULL;
+		last_code = (*dst)->code;
+		return -(*dst)->code;
+	}
+	if (src && *src)
+		code = (*src)->code;
+	if (src)
+		*src = nk_error_free(*src);
+	return nk_error_set(dst, code ? code : EIO, "%s", strerror(code ? code : EIO));
+}

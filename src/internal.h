@@ -60,6 +60,13 @@ static inline void nk_strv_freep(char ***s)
 	nk_strv_free(*s);
 }
 
+struct nk_rundir;
+struct nk_rundir *nk_rundir_free(struct nk_rundir *dir);
+static inline void nk_rundir_freep(struct nk_rundir **d)
+{
+	nk_rundir_free(*d);
+}
+
 /* Hand over ownership out of a _cleanup_ variable. */
 #define TAKE_PTR(p)                                                                                \
 	({                                                                                         \
@@ -100,15 +107,6 @@ static inline char *nk_strip_newline(char *s)
 	return s;
 }
 
-/* Where numaksm keeps its state, locks and sockets: `dir` when given, else
- * $NUMAKSM_RUNTIME_DIR, else /run/numaksm. */
-static inline const char *nk_runtime_dir(const char *dir)
-{
-	if (!dir || !*dir)
-		dir = secure_getenv("NUMAKSM_RUNTIME_DIR");
-	return dir && *dir ? dir : "/run/numaksm";
-}
-
 /* strdup that reports -ENOMEM through the usual convention. */
 static inline int nk_strdup(const char *s, char **ret)
 {
@@ -118,6 +116,11 @@ static inline int nk_strdup(const char *s, char **ret)
 	*ret = c;
 	return 0;
 }
+
+/* Hand the error in *src (set by a call that may fail harmlessly) on to
+ * *dst, which keeps its own if it has one; *src is emptied either way.
+ * @return -code of what *dst holds. */
+int nk_error_forward(nk_error **dst, nk_error **src, int code);
 
 /* Append a string to a NULL-terminated vector. */
 int nk_strv_push(char ***strv, size_t *n, const char *s);

@@ -6,3 +6,5 @@ list(APPEND NUMAKSM_SOURCES src/proc.c src/placement.c src/vm-kinds.c src/vm-par
 list(APPEND NUMAKSM_SOURCES src/vmm-client.c)
 # KSM in one table (include/numaksm/ksm.h).
 list(APPEND NUMAKSM_SOURCES src/ksm.c)
+# The runtime directory (include/numaksm/rundir.h).
+list(APPEND NUMAKSM_SOURCES src/rundir.c)

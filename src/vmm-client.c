@@ -1,104 +1,269 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The client side of numaksm-vmm's control socket (include/numaksm/vmm.h).
- * The wire is SOCK_SEQPACKET: one packet per message, so neither side needs
- * framing, and a reply larger than the buffer is detected (MSG_TRUNC).
+ * numaksm-vmm's registry and control socket (include/numaksm/vmm.h), both
+ * sides, on the runtime-directory store.  The wire is SOCK_SEQPACKET: one
+ * packet per message, so neither side needs framing, and a reply larger
+ * than the buffer is detected (MSG_TRUNC).  A VM is running while its VMM
+ * holds its registry entry locked; an entry whose lock is free is stale.
  */
-#include <dirent.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <poll.h>
-#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "internal.h"
+#include "numaksm/rundir.h"
 #include "numaksm/vmm.h"
 
-#define REPLY_MAX (1024 * 1024)
+#define REPLY_MAX    (1024 * 1024)
+#define REGISTRY_DIR "vm"
 
-static bool valid_name(const char *name)
+_nk_export_ int nk_vmm_name_check(const char *name, nk_error **err)
 {
-	size_t len = strlen(name);
-	return len > 0 && len <= 64 && name[0] != '.' && name[0] != '-' &&
-	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
-		   len;
+	size_t len = name ? strlen(name) : 0;
+	if (len > 0 && len <= 64 && name[0] != '.' && name[0] != '-' &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+		len)
+		return 0;
+	return nk_error_set(err, EINVAL,
+			    "'%s' is not a VM name: use 1 to 64 letters, digits, '_', '.' or "
+			    "'-', not starting with '.' or '-'",
+			    name ? name : "");
 }
 
-_nk_export_ int nk_vmm_paths(const char *runtime_dir, const char *name, char **ret_socket,
-			     char **ret_registry, nk_error **err)
+static int file_name(const char *name, const char *suffix, char *buf, size_t size)
 {
-	_cleanup_free_ char *socket_path = NULL, *registry = NULL;
-	const char *dir = nk_runtime_dir(runtime_dir);
+	return snprintf(buf, size, "%s%s", name, suffix) < (int)size ? 0 : -ENAMETOOLONG;
+}
 
-	if (!valid_name(name))
-		return nk_error_set(
-		    err, EINVAL,
-		    "'%s' is not a VM name: use 1 to 64 letters, digits, '_', '.' or "
-		    "'-', not starting with '.' or '-'",
-		    name);
-	if (ret_socket && asprintf(&socket_path, "%s/%s.sock", dir, name) < 0)
-		return -ENOMEM;
-	if (ret_registry && asprintf(&registry, "%s/vm/%s.json", dir, name) < 0)
-		return -ENOMEM;
-	if (ret_socket)
-		*ret_socket = TAKE_PTR(socket_path);
-	if (ret_registry)
-		*ret_registry = TAKE_PTR(registry);
+/* ---- the VMM's side --------------------------------------------------------- */
+
+struct nk_vmm_registration {
+	nk_rundir *dir, *registry;
+	int lock_fd;   /* vm/NAME.json, locked for the VM's life */
+	int listen_fd; /* NAME.sock */
+	char *name;
+	char *socket_path;
+};
+
+_nk_export_ nk_vmm_registration *nk_vmm_unregister(nk_vmm_registration *reg)
+{
+	char file[96];
+	if (!reg)
+		return NULL;
+	if (reg->listen_fd >= 0) {
+		close(reg->listen_fd);
+		if (file_name(reg->name, ".sock", file, sizeof(file)) == 0)
+			nk_rundir_remove(reg->dir, file);
+	}
+	/* Unlink while holding the lock, so a new VMM of this name either
+	 * sees our lock or a fresh file. */
+	if (reg->lock_fd >= 0) {
+		if (file_name(reg->name, ".json", file, sizeof(file)) == 0)
+			nk_rundir_remove(reg->registry, file);
+		close(reg->lock_fd);
+	}
+	nk_rundir_free(reg->registry);
+	nk_rundir_free(reg->dir);
+	free(reg->socket_path);
+	free(reg->name);
+	free(reg);
+	return NULL;
+}
+
+static void registration_freep(nk_vmm_registration **r)
+{
+	nk_vmm_unregister(*r);
+}
+
+static int write_entry(nk_vmm_registration *reg, nk_error **err)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "version", json_object_new_int(NK_VMM_PROTOCOL_VERSION));
+	json_object_object_add(o, "name", json_object_new_string(reg->name));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "socket", json_object_new_string(reg->socket_path));
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t len = text ? strlen(text) : 0;
+	int r = 0;
+	if (!text || ftruncate(reg->lock_fd, 0) < 0 ||
+	    pwrite(reg->lock_fd, text, len, 0) != (ssize_t)len)
+		r = nk_error_set(err, errno ? errno : ENOMEM, "cannot write %s/%s.json: %s",
+				 nk_rundir_path(reg->registry), reg->name, strerror(errno));
+	json_object_put(o);
+	return r;
+}
+
+static int listen_socket(nk_vmm_registration *reg, nk_error **err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	_cleanup_free_ char *via = NULL;
+	char file[96];
+	int r = file_name(reg->name, ".sock", file, sizeof(file));
+
+	if (r >= 0)
+		r = nk_rundir_socket_path(reg->dir, file, &via);
+	if (r < 0)
+		return nk_error_set(err, -r, "cannot name the socket of VM '%s': %s", reg->name,
+				    strerror(-r));
+	strcpy(addr.sun_path, via);
+	/* A stale socket: the registry lock says the name is ours. */
+	nk_rundir_remove(reg->dir, file);
+	reg->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (reg->listen_fd < 0)
+		return nk_error_set(err, errno, "socket: %s", strerror(errno));
+	mode_t old = umask(0177);
+	r = bind(reg->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old);
+	if (r < 0 || listen(reg->listen_fd, 8) < 0) {
+		int e = errno;
+		close(reg->listen_fd);
+		reg->listen_fd = -1;
+		return nk_error_set(err, e, "cannot listen on %s: %s", reg->socket_path,
+				    strerror(e));
+	}
 	return 0;
+}
+
+_nk_export_ int nk_vmm_register(const char *runtime_dir, const char *name,
+				nk_vmm_registration **ret, nk_error **err)
+{
+	_cleanup_(registration_freep) nk_vmm_registration *reg = calloc(1, sizeof(*reg));
+	char file[96];
+	int r;
+
+	if (!reg)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	reg->lock_fd = reg->listen_fd = -1;
+	if ((r = nk_vmm_name_check(name, err)) < 0)
+		return r;
+	if (!(reg->name = strdup(name)))
+		return nk_error_set(err, ENOMEM, "out of memory");
+	if ((r = nk_rundir_open(runtime_dir, NK_RUNDIR_CREATE, &reg->dir, err)) < 0 ||
+	    (r = nk_rundir_subdir(reg->dir, REGISTRY_DIR, NK_RUNDIR_CREATE, &reg->registry, err)) <
+		0)
+		return r;
+	if (asprintf(&reg->socket_path, "%s/%s.sock", nk_rundir_path(reg->dir), name) < 0)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	file_name(name, ".json", file, sizeof(file));
+	r = nk_rundir_lock(reg->registry, file, NK_RUNDIR_LOCK_CREATE | NK_RUNDIR_LOCK_NONBLOCK,
+			   err);
+	if (r == -EWOULDBLOCK) {
+		nk_error_set(err, EEXIST, "a VM named '%s' is running", name);
+		return nk_error_hint(err, "choose another --name, or stop it: numaksm vm stop %s",
+				     name);
+	}
+	if (r < 0)
+		return r;
+	reg->lock_fd = r;
+	if ((r = listen_socket(reg, err)) < 0 || (r = write_entry(reg, err)) < 0)
+		return r;
+	*ret = TAKE_PTR(reg);
+	return 0;
+}
+
+_nk_export_ int nk_vmm_registration_fd(const nk_vmm_registration *reg)
+{
+	return reg->listen_fd;
+}
+
+_nk_export_ const char *nk_vmm_registration_socket(const nk_vmm_registration *reg)
+{
+	return reg->socket_path;
+}
+
+/* ---- the client's side ------------------------------------------------------- */
+
+/* The runtime directory, when there is one: -ENOENT (no message) when not. */
+static int open_rundir(const char *runtime_dir, nk_rundir **ret, nk_error **err)
+{
+	_cleanup_error_ nk_error *e = NULL;
+	int r = nk_rundir_open(runtime_dir, 0, ret, &e);
+	if (r == -ENOENT)
+		return -ENOENT;
+	return r < 0 ? nk_error_forward(err, &e, r) : 0;
+}
+
+static int no_vm(nk_error **err, const char *name, const char *where)
+{
+	nk_error_set(err, ENOENT, "no VM named '%s' (no %s)", name, where);
+	return nk_error_hint(err, "'numaksm vm list' shows the running VMs");
 }
 
 _nk_export_ int nk_vmm_call(const char *runtime_dir, const char *name, const char *request,
 			    int timeout_ms, char **ret_reply, nk_error **err)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	_cleanup_(nk_rundir_freep) nk_rundir *dir = NULL;
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL, *socket_path = NULL;
+	_cleanup_free_ char *buf = NULL, *via = NULL, *shown = NULL;
+	char file[96];
+	struct stat st;
 
-	int r = nk_vmm_paths(runtime_dir, name, &socket_path, NULL, err);
+	int r = nk_vmm_name_check(name, err);
 	if (r < 0)
 		return r;
-	if (strlen(socket_path) >= sizeof(addr.sun_path))
-		return nk_error_set(err, ENAMETOOLONG, "the socket path of VM '%s' is too long",
-				    name);
-	strcpy(addr.sun_path, socket_path);
+	file_name(name, ".sock", file, sizeof(file));
+	r = open_rundir(runtime_dir, &dir, err);
+	if (r == -ENOENT) {
+		_cleanup_free_ char *where = NULL;
+		if (asprintf(&where, "runtime directory %s",
+			     runtime_dir && *runtime_dir ? runtime_dir
+			     : secure_getenv("NUMAKSM_RUNTIME_DIR")
+				 ? secure_getenv("NUMAKSM_RUNTIME_DIR")
+				 : NK_RUNDIR_DEFAULT) < 0)
+			return nk_error_set(err, ENOMEM, "out of memory");
+		return no_vm(err, name, where);
+	}
+	if (r < 0)
+		return r;
+	if (asprintf(&shown, "%s/%s", nk_rundir_path(dir), file) < 0 ||
+	    nk_rundir_socket_path(dir, file, &via) < 0)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	/* A socket, not a link to one nor anything else planted there. */
+	if (fstatat(nk_rundir_fd(dir), file, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? no_vm(err, name, shown)
+				       : nk_error_set(err, errno, "cannot look up %s: %s", shown,
+						      strerror(errno));
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+		return nk_error_set(err, EPERM, "refusing %s: not a socket of uid %u", shown,
+				    (unsigned)geteuid());
+	strcpy(addr.sun_path, via);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return nk_error_set(err, errno, "socket: %m");
+		return nk_error_set(err, errno, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int e = errno;
-		if (e == ENOENT) {
-			nk_error_set(err, ENOENT, "no VM named '%s' (no %s)", name, addr.sun_path);
-			return nk_error_hint(err, "'numaksm vm list' shows the running VMs");
-		}
+		if (e == ENOENT)
+			return no_vm(err, name, shown);
 		if (e == ECONNREFUSED)
 			return nk_error_set(err, e, "VM '%s' is not running (%s is stale)", name,
-					    addr.sun_path);
-		nk_error_set(err, e, "cannot connect to %s: %s", addr.sun_path, strerror(e));
-		if (e == EACCES)
-			return nk_error_hint(err,
-					     "the socket belongs to the VMM's user; run as that "
-					     "user or root");
-		return -e;
+					    shown);
+		return nk_error_set(err, e, "cannot connect to %s: %s", shown, strerror(e));
 	}
 	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0)
-		return nk_error_set(err, errno, "cannot send to VM '%s': %m", name);
+		return nk_error_set(err, errno, "cannot send to VM '%s': %s", name,
+				    strerror(errno));
 
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	do
 		r = poll(&pfd, 1, timeout_ms > 0 ? timeout_ms : 30000);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		return nk_error_set(err, errno, "poll: %m");
+		return nk_error_set(err, errno, "poll: %s", strerror(errno));
 	if (r == 0)
 		return nk_error_set(err, ETIMEDOUT, "VM '%s' did not answer in time", name);
 	buf = malloc(REPLY_MAX + 1);
 	if (!buf)
-		return -ENOMEM;
+		return nk_error_set(err, ENOMEM, "out of memory");
 	struct iovec iov = {.iov_base = buf, .iov_len = REPLY_MAX};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n = recvmsg(fd, &msg, 0);
 	if (n < 0)
-		return nk_error_set(err, errno, "cannot read the reply of VM '%s': %m", name);
+		return nk_error_set(err, errno, "cannot read the reply of VM '%s': %s", name,
+				    strerror(errno));
 	if (n == 0)
 		return nk_error_set(err, ECONNRESET, "VM '%s' closed the connection", name);
 	if (msg.msg_flags & MSG_TRUNC)
@@ -107,55 +272,51 @@ _nk_export_ int nk_vmm_call(const char *runtime_dir, const char *name, const cha
 	buf[n] = '\0';
 	char *reply = strdup(buf);
 	if (!reply)
-		return -ENOMEM;
+		return nk_error_set(err, ENOMEM, "out of memory");
 	*ret_reply = reply;
 	return 0;
 }
 
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 _nk_export_ int nk_vmm_list(const char *runtime_dir, char ***ret_names, nk_error **err)
 {
-	_cleanup_free_ char *dir_path = NULL;
-	_cleanup_strv_ char **names = calloc(1, sizeof(*names));
+	_cleanup_(nk_rundir_freep) nk_rundir *dir = NULL, *registry = NULL;
+	_cleanup_strv_ char **entries = NULL, **names = calloc(1, sizeof(*names));
+	_cleanup_error_ nk_error *e = NULL;
 	size_t n = 0;
 
-	if (!names || asprintf(&dir_path, "%s/vm", nk_runtime_dir(runtime_dir)) < 0)
-		return -ENOMEM;
-	DIR *dir = opendir(dir_path);
-	if (!dir && errno != ENOENT)
-		return nk_error_set(err, errno, "cannot read %s: %m", dir_path);
-	for (struct dirent *de; dir && (de = readdir(dir));) {
-		size_t len = strlen(de->d_name);
-		if (len <= 5 || strcmp(de->d_name + len - 5, ".json") || de->d_name[0] == '.')
+	if (!names)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	int r = open_rundir(runtime_dir, &dir, err);
+	if (r >= 0)
+		r = nk_rundir_subdir(dir, REGISTRY_DIR, 0, &registry, &e);
+	if (r == -ENOENT)
+		goto done; /* nothing ever registered */
+	if (r < 0)
+		return e ? nk_error_forward(err, &e, r) : r;
+	int count = nk_rundir_list(registry, ".json", &entries, err);
+	if (count < 0)
+		return count;
+	for (int i = 0; i < count; i++) {
+		_cleanup_error_ nk_error *le = NULL;
+		size_t len = strlen(entries[i]) - 5;
+		/* A running VMM holds its entry locked; a free lock is a stale entry.
+		 * Anything else there (a FIFO, a link, another user's file) is
+		 * skipped, never waited on. */
+		int fd = nk_rundir_lock(registry, entries[i],
+					NK_RUNDIR_LOCK_SHARED | NK_RUNDIR_LOCK_NONBLOCK, &le);
+		if (fd >= 0)
+			close(fd);
+		if (fd == -EPERM)
+			nk_warn("%s", nk_error_message(le));
+		if (fd != -EWOULDBLOCK)
 			continue;
-		/* A live VMM holds its entry locked; a free lock is a stale entry. */
-		int fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		entries[i][len] = '\0';
+		if (nk_vmm_name_check(entries[i], NULL) < 0)
 			continue;
-		bool alive = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-		close(fd);
-		if (!alive)
-			continue;
-		char **bigger = realloc(names, (n + 2) * sizeof(*names));
-		if (!bigger) {
-			closedir(dir);
-			return -ENOMEM;
-		}
-		names = bigger;
-		names[n] = strndup(de->d_name, len - 5);
-		if (!names[n]) {
-			closedir(dir);
-			return -ENOMEM;
-		}
-		names[++n] = NULL;
+		if (nk_strv_push(&names, &n, entries[i]) < 0)
+			return nk_error_set(err, ENOMEM, "out of memory");
 	}
-	if (dir)
-		closedir(dir);
-	qsort(names, n, sizeof(*names), by_name);
+done:
 	*ret_names = TAKE_PTR(names);
 	return (int)n;
 }

@@ -41,3 +41,10 @@ add_test(NAME host/vm-lookup
 # Processes named like VMMs: tests that look VMs up by program name take turns.
 set_tests_properties(host/vm-lookup PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
                                                RESOURCE_LOCK vm-processes)
+
+# Host: the runtime directory from every command: one mode, refusals, planted files.
+add_test(NAME host/rundir-cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/rundir-cli.sh $<TARGET_FILE:numaksm-cli>
+                 $<TARGET_FILE:test-pin-fake-vmm>)
+set_tests_properties(host/rundir-cli PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
+                                                RESOURCE_LOCK vm-processes)

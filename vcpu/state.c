@@ -9,12 +9,10 @@
  */
 #include "vcpu-internal.h"
 #include "numaksm/proc.h"
+#include "numaksm/rundir.h"
 
-#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 
 #define STATE_FILE    "pins.json"
 #define LOCK_FILE     "pins.lock"
@@ -35,7 +33,7 @@ _nk_export_ nk_pin_state *nk_pin_state_free(nk_pin_state *state)
 	for (unsigned i = 0; i < state->n_entries; i++)
 		entry_clear(&state->entries[i]);
 	free(state->entries);
-	free(state->dir);
+	nk_rundir_free(state->dir);
 	free(state->boot_id);
 	if (state->lock_fd >= 0)
 		close(state->lock_fd); /* releases the flock */
@@ -320,79 +318,24 @@ static int rebuild(nk_host *host, nk_pin_state *s)
 
 /* ---- the file and its lock --------------------------------------------- */
 
-static int mkdir_p(const char *dir, mode_t mode)
+/* The runtime directory and the lock: exclusive for writing (creating the
+ * directory), shared for reading.  Reading where nothing was ever saved
+ * (no directory or no lock file) works without a lock and creates nothing. */
+static int lock_state(nk_pin_state *s, const char *dir, nk_error **err)
 {
-	_cleanup_free_ char *path = strdup(dir);
-	if (!path)
-		return -ENOMEM;
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int read_file(int dir_fd, const char *name, char **ret)
-{
-	_cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, size = 4096;
-
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		char *nb = realloc(buf, size + 1);
-		if (!nb)
-			return -ENOMEM;
-		buf = nb;
-		ssize_t n = read(fd, buf + len, size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == size)
-			size *= 2;
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
-static int lock_state(nk_pin_state *s, nk_error **err)
-{
-	_cleanup_free_ char *path = NULL;
-	int r;
-
-	if (s->writable) {
-		r = mkdir_p(s->dir, 0700);
-		if (r < 0) {
-			nk_error_set(err, -r, "cannot create runtime directory %s: %s", s->dir,
-				     strerror(-r));
-			return nk_error_hint(err, "run as root, or point NUMAKSM_RUNTIME_DIR at a "
-						  "writable directory");
-		}
-	}
-	if (asprintf(&path, "%s/%s", s->dir, LOCK_FILE) < 0)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	s->lock_fd =
-	    open(path, s->writable ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0600);
-	if (s->lock_fd < 0 && !s->writable && (errno == ENOENT || errno == EACCES))
-		return 0; /* nothing saved yet, or not ours to read: read without a lock */
-	if (s->lock_fd < 0)
-		return nk_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
-	while (flock(s->lock_fd, s->writable ? LOCK_EX : LOCK_SH) < 0)
-		if (errno != EINTR)
-			return nk_error_set(err, errno, "cannot lock %s: %s", path,
-					    strerror(errno));
+	_cleanup_error_ nk_error *e = NULL;
+	int r = nk_rundir_open(dir, s->writable ? NK_RUNDIR_CREATE : 0, &s->dir, &e);
+	if (r == -ENOENT && !s->writable)
+		return 0;
+	if (r < 0)
+		return nk_error_forward(err, &e, r);
+	r = nk_rundir_lock(s->dir, LOCK_FILE,
+			   s->writable ? NK_RUNDIR_LOCK_CREATE : NK_RUNDIR_LOCK_SHARED, err);
+	if (r == -ENOENT && !s->writable)
+		return 0; /* nothing saved yet */
+	if (r < 0)
+		return r;
+	s->lock_fd = r;
 	return 0;
 }
 
@@ -401,38 +344,32 @@ _nk_export_ int nk_pin_state_open(nk_host *host, const char *dir, unsigned flags
 {
 	_cleanup_(state_freep) nk_pin_state *s = NULL;
 	_cleanup_free_ char *text = NULL, *boot_id = NULL;
-	_cleanup_close_ int dir_fd = -1;
 	_cleanup_error_ nk_error *parse_err = NULL;
 	bool stale = false;
 	int r;
 
 	if (nk_pin_state_new(&s) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	dir = nk_runtime_dir(dir);
 	s->writable = flags & NK_PIN_STATE_WRITE;
-	if (!(s->dir = strdup(dir)))
-		return nk_error_set(err, ENOMEM, "out of memory");
-	r = lock_state(s, err);
+	r = lock_state(s, dir, err);
 	if (r < 0)
 		return r;
 
-	dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	r = dir_fd < 0 ? -errno : read_file(dir_fd, STATE_FILE, &text);
+	r = s->dir ? nk_rundir_read(s->dir, STATE_FILE, &text, err) : -ENOENT;
 	if (r == -ENOENT) {
 		stale = true;
 	} else if (r < 0) {
-		return nk_error_set(err, -r, "cannot read %s/%s: %s", dir, STATE_FILE,
-				    strerror(-r));
+		return r;
 	} else if (pin_state_parse(text, s, &parse_err) < 0) {
-		nk_warn("%s/%s: %s: rebuilding it from the live processes", dir, STATE_FILE,
-			nk_error_message(parse_err));
+		nk_warn("%s/%s: %s: rebuilding it from the live processes", nk_rundir_path(s->dir),
+			STATE_FILE, nk_error_message(parse_err));
 		stale = true;
 	}
 
-	if (nk_host_read(host, "/proc/sys/kernel/random/boot_id", &boot_id, NULL) >= 0) {
-		nk_strip_newline(boot_id);
+	if (nk_host_boot_id(host, &boot_id) >= 0) {
 		if (!stale && (!s->boot_id || strcmp(s->boot_id, boot_id) != 0)) {
-			nk_info("%s/%s is from an earlier boot: rebuilding it", dir, STATE_FILE);
+			nk_info("%s/%s is from an earlier boot: rebuilding it",
+				nk_rundir_path(s->dir), STATE_FILE);
 			state_clear(s);
 			stale = true;
 		}
@@ -452,38 +389,13 @@ _nk_export_ int nk_pin_state_open(nk_host *host, const char *dir, unsigned flags
 
 _nk_export_ int nk_pin_state_save(nk_pin_state *state, nk_error **err)
 {
-	_cleanup_free_ char *text = NULL, *tmp = NULL, *path = NULL;
-	int r;
+	_cleanup_free_ char *text = NULL;
 
-	if (!state->writable)
+	if (!state->writable || !state->dir)
 		return nk_error_set(err, EBADF, "the pin state was not opened for writing");
-	if (pin_state_format(state, &text) < 0 ||
-	    asprintf(&tmp, "%s/.%s.XXXXXX", state->dir, STATE_FILE) < 0 ||
-	    asprintf(&path, "%s/%s", state->dir, STATE_FILE) < 0)
+	if (pin_state_format(state, &text) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return nk_error_set(err, errno, "cannot create %s: %s", tmp, strerror(errno));
-	size_t len = strlen(text), off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	/* The data must be on disk before the name points at it. */
-	if (fsync(fd) < 0 || rename(tmp, path) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	return 0;
-fail:
-	unlink(tmp);
-	return nk_error_set(err, -r, "cannot write %s: %s", path, strerror(-r));
+	return nk_rundir_write(state->dir, STATE_FILE, text, strlen(text), err);
 }
 
 _nk_export_ int nk_pin_state_add(nk_pin_state *state, nk_host *host, const nk_pin_plan *plan,

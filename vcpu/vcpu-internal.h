@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "internal.h"
+#include "numaksm/rundir.h"
 #include "numaksm/vcpu.h"
 
 /* ---- topology ------------------------------------------------------ */
@@ -104,7 +105,7 @@ struct pin_entry {
 struct nk_pin_state {
 	struct pin_entry *entries;
 	unsigned n_entries;
-	char *dir;
+	nk_rundir *dir; /* NULL: in memory only, or nothing saved yet */
 	int lock_fd;
 	bool writable;
 	char *boot_id;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file
- * Talking to running numaksm-vmm instances: each has a control socket
- * RUNDIR/NAME.sock and a registry entry RUNDIR/vm/NAME.json, RUNDIR being
- * $NUMAKSM_RUNTIME_DIR or /run/numaksm.  A request is one JSON object,
+ * numaksm-vmm's registry and control protocol, both sides: each running VM
+ * holds a registry entry RUNDIR/vm/NAME.json locked and listens on a
+ * control socket RUNDIR/NAME.sock, RUNDIR being the runtime directory
+ * (numaksm/rundir.h).  A request is one JSON object,
  * {"version":1,"command":"info"}; the reply is {"version":1,"ok":true,
  * "result":{...}} or {"version":1,"ok":false,"error":"...","hint":"..."}.
  * Commands: info, pause, resume, stop, set-mergeable {zone, mergeable},
@@ -22,15 +23,39 @@ extern "C" {
 #define NK_VMM_PROTOCOL_VERSION 1
 
 /**
- * The control socket and registry entry of VM `name` under `runtime_dir`
- * (NULL: $NUMAKSM_RUNTIME_DIR, else /run/numaksm): RUNDIR/NAME.sock and
- * RUNDIR/vm/NAME.json (free() them; pass NULL for either not wanted).
- * A VM name is 1 to 64 letters, digits, '_', '.' or '-', not starting with
- * '.' or '-', so it is safe as a file name.
- * @return 0; -EINVAL for a name that cannot be a VM's, with a message.
+ * Check that `name` can be a VM's: 1 to 64 letters, digits, '_', '.' or
+ * '-', not starting with '.' or '-', so it is safe as a file name.
+ * @return 0; -EINVAL with a message.
  */
-int nk_vmm_paths(const char *runtime_dir, const char *name, char **ret_socket, char **ret_registry,
-		 nk_error **err);
+int nk_vmm_name_check(const char *name, nk_error **err);
+
+/** A VM name claimed in the registry, with its control socket. */
+typedef struct nk_vmm_registration nk_vmm_registration;
+
+/**
+ * Claim VM name `name` for this process (the VMM's side): in the runtime
+ * directory `runtime_dir` (NULL: $NUMAKSM_RUNTIME_DIR, else /run/numaksm),
+ * create and lock vm/NAME.json for the VM's life (an entry whose VMM died is
+ * taken over), bind and listen on NAME.sock (SOCK_SEQPACKET, mode 0600,
+ * non-blocking) and write the entry {version, name, pid, socket}.
+ * @return 0; -EEXIST when a running VM has that name; -EINVAL for a bad
+ *         name; -EPERM for an unsafe runtime directory; -errno with a message.
+ */
+int nk_vmm_register(const char *runtime_dir, const char *name, nk_vmm_registration **ret,
+		    nk_error **err);
+
+/** @return the listening control socket (accept() from it). */
+int nk_vmm_registration_fd(const nk_vmm_registration *reg);
+/** @return the socket's path, for messages and `info`. */
+const char *nk_vmm_registration_socket(const nk_vmm_registration *reg);
+
+/**
+ * Give the name back: remove the socket and the entry (while still holding
+ * the lock, so a new VMM of this name sees either the lock or no entry),
+ * then release the lock.  Accepts NULL.
+ * @return NULL.
+ */
+nk_vmm_registration *nk_vmm_unregister(nk_vmm_registration *reg);
 
 /**
  * Send `request` (JSON text) to VM `name` and wait up to `timeout_ms`

@@ -579,7 +579,7 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		switch (opt) {
 		case OPT_NAME:
 			/* A name is part of file names: the library's rule. */
-			if (nk_vmm_paths(NULL, optarg, NULL, NULL, err) < 0)
+			if (nk_vmm_name_check(optarg, err) < 0)
 				return nk_error_prefix(err, "--name");
 			free(cfg->name);
 			cfg->name = strdup(optarg);

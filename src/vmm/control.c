@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The control socket RUNDIR/NAME.sock and the registry entry
- * RUNDIR/vm/NAME.json.  Messages are JSON objects, one per SOCK_SEQPACKET
- * packet, versioned: {"version":1,"command":"info"} is answered with
+ * RUNDIR/vm/NAME.json (claimed through the library: nk_vmm_register()).  Messages are JSON objects,
+ * one per SOCK_SEQPACKET packet, versioned: {"version":1,"command":"info"} is answered with
  * {"version":1,"ok":true,"result":{...}} or {"version":1,"ok":false,
  * "error":"...","hint":"..."}.  Only the VMM's own user (or root) may
  * connect; the socket is 0600 in a 0700 directory.  See
@@ -22,120 +22,21 @@
 #include "numaksm/vmm.h"
 #include "vmm.h"
 
-static int make_dir(const char *path, nk_error **err)
-{
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		nk_error_set(err, errno, "cannot create %s: %m", path);
-		return nk_error_hint(err, "run as root, or point NUMAKSM_RUNTIME_DIR (or "
-					  "--runtime-dir) at a directory you own");
-	}
-	return 0;
-}
-
-/* Take the name: the registry entry, locked for the VM's life. */
-static int registry_claim(struct vmm *vmm, nk_error **err)
-{
-	_cleanup_free_ char *dir = NULL, *vmdir = NULL;
-	int r;
-
-	r = nk_vmm_paths(vmm->cfg->runtime_dir, vmm->cfg->name, &vmm->socket_path,
-			 &vmm->registry_path, err);
-	if (r < 0)
-		return r;
-	/* RUNDIR and RUNDIR/vm: the directories of the socket and the entry. */
-	dir =
-	    strndup(vmm->socket_path, (size_t)(strrchr(vmm->socket_path, '/') - vmm->socket_path));
-	vmdir = strndup(vmm->registry_path,
-			(size_t)(strrchr(vmm->registry_path, '/') - vmm->registry_path));
-	if (!dir || !vmdir)
-		return -ENOMEM;
-	r = make_dir(dir, err);
-	if (r < 0)
-		return r;
-	r = make_dir(vmdir, err);
-	if (r < 0)
-		return r;
-	vmm->registry_fd = open(vmm->registry_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (vmm->registry_fd < 0)
-		return nk_error_set(err, errno, "cannot open %s: %m", vmm->registry_path);
-	if (flock(vmm->registry_fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		close(vmm->registry_fd);
-		vmm->registry_fd = -1;
-		/* Someone else's entry: not ours to remove at teardown. */
-		free(vmm->registry_path);
-		vmm->registry_path = NULL;
-		free(vmm->socket_path);
-		vmm->socket_path = NULL;
-		if (e != EWOULDBLOCK)
-			return nk_error_set(err, e, "cannot lock the registry entry: %s",
-					    strerror(e));
-		nk_error_set(err, EEXIST, "a VM named '%s' is running", vmm->cfg->name);
-		return nk_error_hint(err, "choose another --name, or stop it: numaksm vm stop %s",
-				     vmm->cfg->name);
-	}
-	/* A stale entry (its VMM died without cleaning up) is ours now. */
-	if (ftruncate(vmm->registry_fd, 0) < 0)
-		return nk_error_set(err, errno, "cannot truncate %s: %m", vmm->registry_path);
-	return 0;
-}
-
-static int registry_write(struct vmm *vmm, nk_error **err)
-{
-	_cleanup_free_ char *text = NULL;
-	int n = asprintf(&text,
-			 "{\"version\": %d, \"name\": \"%s\", \"pid\": %d, \"socket\": \"%s\"}\n",
-			 VMM_PROTO_VERSION, vmm->cfg->name, (int)getpid(), vmm->socket_path);
-	if (n < 0)
-		return -ENOMEM;
-	if (pwrite(vmm->registry_fd, text, (size_t)n, 0) != n)
-		return nk_error_set(err, errno ? errno : EIO, "cannot write %s: %m",
-				    vmm->registry_path);
-	return 0;
-}
-
 int vmm_control_open(struct vmm *vmm, nk_error **err)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int r = registry_claim(vmm, err);
+	int r = nk_vmm_register(vmm->cfg->runtime_dir, vmm->cfg->name, &vmm->registration, err);
 	if (r < 0)
 		return r;
-	if (strlen(vmm->socket_path) >= sizeof(addr.sun_path))
-		return nk_error_set(err, ENAMETOOLONG, "socket path %s is too long",
-				    vmm->socket_path);
-	strcpy(addr.sun_path, vmm->socket_path);
-	(void)unlink(vmm->socket_path); /* a stale one: the registry lock says it is ours */
-	vmm->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (vmm->listen_fd < 0)
-		return nk_error_set(err, errno, "socket: %m");
-	mode_t old = umask(0177);
-	r = bind(vmm->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
-	umask(old);
-	if (r < 0)
-		return nk_error_set(err, errno, "cannot bind %s: %m", vmm->socket_path);
-	if (chmod(vmm->socket_path, 0600) < 0 || listen(vmm->listen_fd, 8) < 0)
-		return nk_error_set(err, errno, "cannot listen on %s: %m", vmm->socket_path);
-	return registry_write(vmm, err);
+	vmm->listen_fd = nk_vmm_registration_fd(vmm->registration);
+	vmm->socket_path = nk_vmm_registration_socket(vmm->registration);
+	return 0;
 }
 
 void vmm_control_close(struct vmm *vmm)
 {
-	if (vmm->listen_fd >= 0) {
-		close(vmm->listen_fd);
-		vmm->listen_fd = -1;
-	}
-	if (vmm->socket_path)
-		(void)unlink(vmm->socket_path);
-	/* Unlink while holding the lock, so a new VMM of this name either
-	 * sees our lock or a fresh file. */
-	if (vmm->registry_path && vmm->registry_fd >= 0)
-		(void)unlink(vmm->registry_path);
-	if (vmm->registry_fd >= 0)
-		close(vmm->registry_fd);
-	vmm->registry_fd = -1;
-	free(vmm->socket_path);
-	free(vmm->registry_path);
-	vmm->socket_path = vmm->registry_path = NULL;
+	vmm->registration = nk_vmm_unregister(vmm->registration);
+	vmm->listen_fd = -1;
+	vmm->socket_path = NULL;
 }
 
 /* ---- info ---------------------------------------------------------------- */

@@ -427,7 +427,6 @@ int main(int argc, char **argv)
 	    .vm_fd = -1,
 	    .event_fd = -1,
 	    .listen_fd = -1,
-	    .registry_fd = -1,
 	};
 	if (r == 0)
 		r = vmm_layout_compute(&cfg, &vmm.layout, &err);

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "guest-abi.h"
+#include "numaksm/vmm.h"
 #include "numaksm/core.h"
 #include "numaksm/memory.h"
 #include "numaksm/vcpu.h"
@@ -161,11 +162,11 @@ struct vmm {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* state changes, pause/resume/stop */
 	bool pause_requested, stop_requested;
-	bool go;       /* vCPUs may enter the guest */
-	int event_fd;  /* vCPU threads -> main loop */
-	int listen_fd; /* control socket */
-	int registry_fd;
-	char *socket_path, *registry_path;
+	bool go;			   /* vCPUs may enter the guest */
+	int event_fd;			   /* vCPU threads -> main loop */
+	nk_vmm_registration *registration; /* the name, the registry entry, the socket */
+	int listen_fd;			   /* control socket (the registration's) */
+	const char *socket_path;	   /* the registration's */
 	bool pins_saved;
 	double started_at;
 };

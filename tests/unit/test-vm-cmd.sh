@@ -112,7 +112,7 @@ has err "no VM named 'nosuch'"
 has err "hint: 'numaksm vm list' shows the running VMs"
 vm stop nosuch --runtime-dir "$t/elsewhere"
 exits 1
-has err "no VM named 'nosuch' (no $t/elsewhere/nosuch.sock)"
+has err "no VM named 'nosuch' (no runtime directory $t/elsewhere)"
 
 # Stand-ins: vm1 answers; gone holds its entry without a socket; dying
 # exits at its first request.  Only vm1 is listed, without an error.
