@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Per-node hugepage pools: set a pool and report what the kernel gave. */
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/memory.h"
 
 #include <inttypes.h>

@@ -3,7 +3,7 @@
  * Where a zone's pages are (the core's nk_placement_measure), and moving
  * them while the zone is in use.
  */
-#include "internal.h"
+#include "basic.h"
 #include "memory-internal.h"
 
 #include <inttypes.h>

@@ -7,7 +7,7 @@
  * touching would raise SIGBUS.  Kernels without it get touched pages under
  * a per-thread SIGBUS guard.
  */
-#include "internal.h"
+#include "basic.h"
 #include "memory-internal.h"
 
 #include <pthread.h>

@@ -3,7 +3,7 @@
  * Zone specs: defaults, the "key=value,..." syntax of the tools and the
  * VMM (in the style of Cloud Hypervisor's --memory-zone), and names.
  */
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/memory.h"
 
 #include <strings.h>

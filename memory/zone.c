@@ -5,7 +5,7 @@
  * bound zone can pass mmap and still SIGBUS later on an empty node); then
  * map, bind, mark, and prefault so that any shortage is an error now.
  */
-#include "internal.h"
+#include "basic.h"
 #include "memory-internal.h"
 #include "numaksm/proc.h"
 

@@ -7,7 +7,7 @@
 #ifndef NUMAKSM_CGROUP_INTERNAL_H
 #define NUMAKSM_CGROUP_INTERNAL_H
 
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/cgroup.h"
 #include "numaksm/rundir.h"
 #include "numaksm/vcpu.h"

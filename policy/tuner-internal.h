@@ -6,7 +6,7 @@
 #ifndef NUMAKSM_TUNER_INTERNAL_H
 #define NUMAKSM_TUNER_INTERNAL_H
 
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/ksm.h"
 #include "numaksm/policy.h"
 

@@ -5,7 +5,7 @@
  * a captured host tree (as hwloc does with HWLOC_FSROOT).  On a captured
  * tree writes, probes and binding are refused.
  */
-#include "internal.h"
+#include "basic.h"
 
 #include <ctype.h>
 #include <dirent.h>

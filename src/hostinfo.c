@@ -5,7 +5,7 @@
  * Per-node MemTotal may be smaller than /proc/meminfo's (hot-added memory
  * is not always counted per node), so both are kept and reported.
  */
-#include "internal.h"
+#include "basic.h"
 #include "hostinfo-internal.h"
 
 #include <ctype.h>

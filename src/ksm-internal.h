@@ -5,7 +5,7 @@
 #ifndef NUMAKSM_KSM_INTERNAL_H
 #define NUMAKSM_KSM_INTERNAL_H
 
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/ksm.h"
 
 #define KSM_SYSFS "/sys/kernel/mm/ksm"

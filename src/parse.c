@@ -4,7 +4,7 @@
  * the kernel's own text formats.  No I/O here: every function works on a
  * string, so the unit tests feed them literals and malformed text.
  */
-#include "internal.h"
+#include "basic.h"
 
 #include <ctype.h>
 #include <inttypes.h>

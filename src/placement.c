@@ -4,7 +4,7 @@
  * reports (get_mempolicy(MPOL_F_ADDR) would allocate absent pages); large
  * ranges are sampled uniformly with a stated bound.
  */
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/proc.h"
 
 #include <inttypes.h>

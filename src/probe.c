@@ -3,7 +3,7 @@
  * Live feature probes.  Feature checks, not kernel-version checks: each
  * probe tries the thing itself on a scratch object and undoes it.
  */
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/hostinfo.h"
 
 #include <fcntl.h>

@@ -6,7 +6,7 @@
  * root and turn ENOENT/ESRCH into -ESRCH, "gone", as crun's
  * read_pids_cgroup does.
  */
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/proc.h"
 
 #include <ctype.h>

@@ -8,7 +8,7 @@
  * through its descriptor with O_NOFOLLOW, so a name cannot be swapped for a
  * symbolic link, a FIFO or another user's file between the check and the use.
  */
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/rundir.h"
 
 #include <dirent.h>

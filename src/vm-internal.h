@@ -7,7 +7,7 @@
 #ifndef NUMAKSM_VM_INTERNAL_H
 #define NUMAKSM_VM_INTERNAL_H
 
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/vm.h"
 
 /* ---- the kind table (vm-kinds.c) ---------------------------------------- */

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/rundir.h"
 #include "numaksm/vmm.h"
 

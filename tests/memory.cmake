@@ -2,7 +2,7 @@ numaksm_unit_test(test-zone-spec)
 
 add_executable(test-zone host/test-zone.c)
 target_link_libraries(test-zone PRIVATE numaksm_obj PkgConfig::CMOCKA)
-target_include_directories(test-zone PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/memory)
+target_include_directories(test-zone PRIVATE ${PROJECT_SOURCE_DIR}/src/basic ${PROJECT_SOURCE_DIR}/memory)
 add_test(NAME host/zone COMMAND test-zone)
 set_tests_properties(host/zone PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77)
 

@@ -14,7 +14,7 @@ endforeach()
 # Host: pin a child's threads on the live kernel and read them back.
 add_executable(test-pin-live host/test-pin-live.c)
 target_link_libraries(test-pin-live PRIVATE numaksm_obj PkgConfig::CMOCKA)
-target_include_directories(test-pin-live PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/vcpu)
+target_include_directories(test-pin-live PRIVATE ${PROJECT_SOURCE_DIR}/src/basic ${PROJECT_SOURCE_DIR}/vcpu)
 add_test(NAME host/pin-live COMMAND test-pin-live)
 set_tests_properties(host/pin-live PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77)
 

@@ -1,13 +1,16 @@
-# numaksm-vmm: unit tests of its parts, and end-to-end tests of real VMs
-# (host label; they skip without /dev/kvm and run in the NUMA lab's kvm guest).
+# numaksm-vmm: unit tests of its parts, and end-to-end tests of real VMs.
+# Those run in the NUMA lab's kvm guest; on the host only where it has
+# /dev/kvm (a host without it could never run them).
 add_executable(test-vmm vmm/test-vmm.c)
 target_link_libraries(test-vmm PRIVATE numaksm_obj PkgConfig::JSONC PkgConfig::NUMA)
-target_include_directories(test-vmm PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/vmm)
-foreach(t patterns affinity ksm signals control numa hugepages)
-  add_test(NAME host/vmm/${t} COMMAND test-vmm ${t})
-  set_tests_properties(host/vmm/${t} PROPERTIES LABELS host TIMEOUT 600 SKIP_RETURN_CODE 77
-                       ENVIRONMENT "NUMAKSM_VMM=$<TARGET_FILE:numaksm-vmm>")
-endforeach()
+target_include_directories(test-vmm PRIVATE ${PROJECT_SOURCE_DIR}/tools/vmm)
+if(EXISTS /dev/kvm)
+  foreach(t patterns affinity ksm signals control numa hugepages)
+    add_test(NAME host/vmm/${t} COMMAND test-vmm ${t})
+    set_tests_properties(host/vmm/${t} PROPERTIES LABELS host TIMEOUT 600 SKIP_RETURN_CODE 77
+                         ENVIRONMENT "NUMAKSM_VMM=$<TARGET_FILE:numaksm-vmm>")
+  endforeach()
+endif()
 
 add_executable(test-vmm-config unit/test-vmm-config.c)
 target_link_libraries(test-vmm-config PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "internal.h"
+#include "basic.h"
 #include "numaksm/rundir.h"
 #include "numaksm/vcpu.h"
 

@@ -3,7 +3,7 @@
  * A stand-in numaksm-vmm for the `numaksm vm` tests, which need no KVM: it
  * holds RUNDIR/vm/NAME.json locked (so nk_vmm_list sees a live VM), listens
  * on RUNDIR/NAME.sock (SOCK_SEQPACKET) and answers the control protocol of
- * src/vmm/control.c with canned results.  Zone "bad" is refused with an
+ * tools/vmm/control.c with canned results.  Zone "bad" is refused with an
  * error and a hint.  Every request is appended to LOG as one line, its keys
  * sorted, {"command":"info","version":1}, for the tests to compare whole.
  *
@@ -123,7 +123,7 @@ static json_object *content(uint64_t seed)
 	return c;
 }
 
-/* The shape of info_object() in src/vmm/control.c, with made-up values. */
+/* The shape of info_object() in tools/vmm/control.c, with made-up values. */
 static json_object *info(void)
 {
 	json_object *o = json_object_new_object(), *zones = json_object_new_array(),

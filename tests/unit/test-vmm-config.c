@@ -11,7 +11,8 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "numaksm/cleanup.h"
+#include <string.h>
 #include "pagegen.h"
 #include "vmm.h"
 

@@ -36,7 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "numaksm/cleanup.h"
+#include <string.h>
 #include "numaksm/core.h"
 #include "numaksm/ksm.h"
 #include "numaksm/policy.h"

@@ -17,7 +17,6 @@
 #include <sys/un.h>
 #include <time.h>
 
-#include "internal.h"
 #include "numaksm/ksm.h"
 #include "numaksm/vmm.h"
 #include "vmm.h"

@@ -10,7 +10,6 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "internal.h"
 #include "numaksm/vmm.h"
 #include "vmm.h"
 

@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "internal.h"
 #include "vmm.h"
 
 #define MAX_CLIENTS 16

@@ -7,7 +7,6 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
 #include "vmm.h"
 
 #define SZ_2M (2ull << 20)

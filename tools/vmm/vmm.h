@@ -6,16 +6,22 @@
 #ifndef NUMAKSM_VMM_H
 #define NUMAKSM_VMM_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "guest-abi.h"
-#include "numaksm/vmm.h"
+#include "numaksm/cleanup.h"
 #include "numaksm/core.h"
+#include "numaksm/vmm.h"
 #include "numaksm/memory.h"
 #include "numaksm/vcpu.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define VMM_PROTO_VERSION 1
 #define VMM_MSG_MAX	  (256 * 1024)

@@ -9,7 +9,6 @@
 #include <sched.h>
 #include <time.h>
 
-#include "internal.h"
 #include "pagegen.h"
 #include "vmm.h"
 

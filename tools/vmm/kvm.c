@@ -16,7 +16,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "internal.h"
 #include "vmm.h"
 
 extern const unsigned char vmm_guest_start[], vmm_guest_end[];
