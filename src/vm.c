@@ -224,7 +224,7 @@ _nk_export_ int nk_vm_lookup(nk_host *host, const char *name_or_pid, struct nk_v
 		}
 	}
 	nk_vm_refs_free(refs, (size_t)n);
-	int hinted = nk_error_set(err, ESRCH, "no VM named '%s'", name_or_pid);
+	int hinted = nk_error_set(err, ENOENT, "no VM named '%s'", name_or_pid);
 	nk_error_hint(err, "'numaksm status' lists the VMs found; a PID works for any "
 			   "process");
 	return hinted;

@@ -214,7 +214,7 @@ static void test_vm_lookup(void **state)
 	assert_int_equal(nk_vm_lookup(f->host, "999", &vm, &err), -ESRCH);
 	err = nk_error_free(err);
 	/* A shell is no VM by name (its PID works, as for any process). */
-	assert_int_equal(nk_vm_lookup(f->host, "bash", &vm, &err), -ESRCH);
+	assert_int_equal(nk_vm_lookup(f->host, "bash", &vm, &err), -ENOENT);
 	assert_non_null(strstr(nk_error_message(err), "no VM named 'bash'"));
 	err = nk_error_free(err);
 	/* Two Cloud Hypervisors. */

@@ -58,7 +58,7 @@ static void test_find(void **state)
 		assert_int_equal(ref.kind, NK_VM_QEMU);
 		nk_vm_ref_done(&ref);
 	}
-	assert_int_equal(nk_vm_lookup(host, "no-such-vm", &ref, &err), -ESRCH);
+	assert_int_equal(nk_vm_lookup(host, "no-such-vm", &ref, &err), -ENOENT);
 	assert_string_equal(nk_error_message(err), "no VM named 'no-such-vm'");
 	err = nk_error_free(err);
 	assert_int_equal(nk_vm_lookup(host, "36", &ref, &err), -ESRCH); /* ksmd */

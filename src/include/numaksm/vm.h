@@ -76,7 +76,8 @@ int nk_vm_find_all(nk_host *host, struct nk_vm_ref **ret_refs, nk_error **err);
  * VMM) or by name: its name, else its comm, else its program's base name.
  * Every command that takes a VM (status, pin, place, vm, the tuner's rules)
  * resolves it here.
- * @return 0; -ESRCH when no process has that PID or no VM that name;
+ * @return 0; -ESRCH when no process has that PID; -ENOENT when no VM has
+ *         that name;
  *         -ENOTUNIQ when several VMs have that name (the message lists them);
  *         -EINVAL for an empty selector.
  */
