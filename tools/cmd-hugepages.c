@@ -39,46 +39,17 @@ static int show(const char *root, bool json, nk_error **err)
 		tool_mark_usage();
 		return r;
 	}
+	bool live = nk_host_is_live(host);
 	r = nk_hostinfo_read(host, &h, err);
 	nk_host_free(host);
 	if (r < 0)
 		return r;
 
 	if (json) {
-		json_object *a = json_object_new_array();
-		for (size_t i = 0; i < h->n_hugepages; i++) {
-			const struct nk_hugepage_pool *p = &h->hugepages[i];
-			json_object *o = json_object_new_object(), *nodes = json_object_new_array();
-			json_object_object_add(o, "size_kb", json_object_new_uint64(p->size_kb));
-			json_object_object_add(o, "total", json_object_new_uint64(p->total));
-			json_object_object_add(o, "free", json_object_new_uint64(p->free));
-			json_object_object_add(o, "reserved", json_object_new_uint64(p->reserved));
-			json_object_object_add(o, "surplus", json_object_new_uint64(p->surplus));
-			for (size_t n = 0; n < h->n_nodes; n++)
-				for (size_t k = 0; k < h->nodes[n].n_hugepages; k++) {
-					const struct nk_hugepage_pool *q =
-					    &h->nodes[n].hugepages[k];
-					if (q->size_kb != p->size_kb)
-						continue;
-					json_object *jn = json_object_new_object();
-					json_object_object_add(jn, "node",
-							       json_object_new_int(h->nodes[n].id));
-					json_object_object_add(jn, "total",
-							       json_object_new_uint64(q->total));
-					json_object_object_add(jn, "free",
-							       json_object_new_uint64(q->free));
-					json_object_object_add(jn, "surplus",
-							       json_object_new_uint64(q->surplus));
-					json_object_array_add(nodes, jn);
-				}
-			json_object_object_add(o, "nodes", nodes);
-			json_object_array_add(a, o);
-		}
-		json_object *root_obj = json_object_new_object();
-		json_object_object_add(root_obj, "hugepages", a);
-		puts(json_object_to_json_string_ext(root_obj, JSON_C_TO_STRING_PRETTY |
-								  JSON_C_TO_STRING_SPACED));
-		json_object_put(root_obj);
+		json_object *doc = tool_json_doc("hugepages");
+		json_object_object_add(doc, "live", json_object_new_boolean(live));
+		json_object_object_add(doc, "hugepage_pools", tool_json_hugepage_pools(h));
+		tool_json_print(doc, true);
 	} else if (h->n_hugepages == 0) {
 		printf("This kernel offers no hugetlb pages.\n");
 	} else {

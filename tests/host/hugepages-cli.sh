@@ -19,12 +19,13 @@ grep -q "node 0: 2 MiB pool $saved -> $want pages (asked $want)" "$t/out" || { c
 "$numaksm" hugepages --json > "$t/json" || failed=1
 python3 - "$t/json" "$want" <<'PY' || failed=1
 import json, sys
-pools = json.load(open(sys.argv[1]))["hugepages"]
-p = [p for p in pools if p["size_kb"] == 2048][0]
-n0 = [n for n in p["nodes"] if n["node"] == 0][0]
-assert n0["total"] == int(sys.argv[2]), n0
-assert p["total"] >= n0["total"], p
-print("hugepages --json: node 0 holds", n0["total"])
+doc = json.load(open(sys.argv[1]))
+assert doc["command"] == "hugepages" and doc["live"] is True, doc
+p = [p for p in doc["hugepage_pools"] if p["page_size_bytes"] == 2 << 20][0]
+n0 = [n for n in p["per_node"] if n["node"] == 0][0]
+assert n0["page_count"] == int(sys.argv[2]), n0
+assert p["page_count"] >= n0["page_count"], p
+print("hugepages --json: node 0 holds", n0["page_count"])
 PY
 
 "$numaksm" hugepages reserve --node 999 --size 2M --count 1 2> "$t/err"
