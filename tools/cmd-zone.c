@@ -117,43 +117,9 @@ int cmd_zone(int argc, char **argv, nk_error **err)
 	tool_format_bytes(size, sizeof(size), nk_zone_size(z));
 
 	if (json) {
-		json_object *o = json_object_new_object(), *pl = json_object_new_object();
-		json_object_object_add(o, "id", json_object_new_string(s->id));
-		json_object_object_add(o, "size", json_object_new_uint64(nk_zone_size(z)));
-		json_object_object_add(o, "backing",
-				       json_object_new_string(nk_backing_name(s->backing)));
-		json_object_object_add(o, "page_size",
-				       json_object_new_uint64(nk_zone_page_size(z)));
-		json_object_object_add(o, "policy",
-				       json_object_new_string(nk_policy_name(s->policy)));
-		json_object_object_add(o, "nodes", json_object_new_string(nodes ? nodes : ""));
-		json_object_object_add(o, "mergeable",
-				       json_object_new_boolean(nk_zone_is_mergeable(z)));
-		json_object_object_add(o, "prefault_threads",
-				       json_object_new_int((int)st->threads));
-		json_object_object_add(o, "prefault_cpus",
-				       json_object_new_string(cpus ? cpus : ""));
-		json_object_object_add(o, "prefault_seconds", json_object_new_double(st->seconds));
-		json_object_object_add(o, "populate_write",
-				       json_object_new_boolean(st->populate_write));
-		json_object_object_add(pl, "exact", json_object_new_boolean(p.exact));
-		json_object_object_add(pl, "pages", json_object_new_uint64(p.pages));
-		json_object_object_add(pl, "sampled", json_object_new_uint64(p.sampled));
-		json_object_object_add(pl, "error_pages", json_object_new_double(p.error_pages));
-		json_object_object_add(pl, "not_present", json_object_new_uint64(p.not_present));
-		json_object *per = json_object_new_object();
-		for (size_t n = 0; n < p.n_node_pages; n++) {
-			char key[24];
-			snprintf(key, sizeof(key), "%zu", n);
-			if (p.node_pages[n])
-				json_object_object_add(per, key,
-						       json_object_new_uint64(p.node_pages[n]));
-		}
-		json_object_object_add(pl, "node_pages", per);
-		json_object_object_add(o, "placement", pl);
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							   JSON_C_TO_STRING_SPACED));
-		json_object_put(o);
+		json_object *doc = tool_json_doc("zone try");
+		json_object_object_add(doc, "zone", tool_json_zone(z, &p));
+		tool_json_print(doc, true);
 	} else {
 		printf("zone %s: %s %s, policy %s%s%s%s\n", s->id, size,
 		       nk_backing_name(s->backing), nk_policy_name(s->policy),

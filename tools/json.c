@@ -424,6 +424,57 @@ json_object *tool_json_placement(const struct tool_placement *p)
 	return o;
 }
 
+json_object *tool_json_page_placement(const struct nk_placement *p)
+{
+	uint64_t *bytes = calloc(p->n_node_pages ? p->n_node_pages : 1, sizeof(*bytes));
+	if (!bytes)
+		abort(); /* out of memory */
+	for (size_t n = 0; n < p->n_node_pages; n++)
+		bytes[n] = p->node_pages[n] * p->page_size;
+	json_object *o = tool_json_placement(&(struct tool_placement){
+	    .method = "move_pages",
+	    .exact = p->exact,
+	    .sampled_pages = p->exact ? 0 : p->sampled,
+	    .node_bytes = bytes,
+	    .n_node_bytes = p->n_node_pages,
+	    .absent_bytes = p->not_present * p->page_size,
+	    .other_bytes = p->other * p->page_size,
+	    .error_bytes = p->error_pages * (double)p->page_size,
+	});
+	free(bytes);
+	return o;
+}
+
+json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p)
+{
+	const struct nk_zone_spec *s = nk_zone_spec(z);
+	const struct nk_prefault_stats *st = nk_zone_prefault_stats(z);
+	json_object *o = json_object_new_object(), *prefault = NULL;
+
+	json_object_object_add(o, "id", json_object_new_string(s->id));
+	json_object_object_add(o, "size_bytes", tool_json_u64(nk_zone_size(z)));
+	json_object_object_add(o, "backing", json_object_new_string(tool_json_backing(s->backing)));
+	json_object_object_add(o, "page_size_bytes", tool_json_u64(nk_zone_page_size(z)));
+	json_object_object_add(o, "policy", json_object_new_string(nk_policy_name(s->policy)));
+	json_object_object_add(o, "nodes", tool_json_list(s->nodes));
+	json_object_object_add(o, "mergeable", json_object_new_boolean(nk_zone_is_mergeable(z)));
+	json_object_object_add(o, "guest_node", NULL);
+	json_object_object_add(o, "guest_address", NULL);
+	json_object_object_add(o, "host_address", NULL);
+	json_object_object_add(o, "ksm_bytes", NULL);
+	if (st->threads) {
+		prefault = json_object_new_object();
+		json_object_object_add(prefault, "thread_count", tool_json_u64(st->threads));
+		json_object_object_add(prefault, "cpus", tool_json_list(st->cpus));
+		json_object_object_add(prefault, "seconds", tool_json_seconds(st->seconds));
+		json_object_object_add(prefault, "populate_write",
+				       json_object_new_boolean(st->populate_write));
+	}
+	json_object_object_add(o, "prefault", prefault);
+	json_object_object_add(o, "placement", p ? tool_json_page_placement(p) : NULL);
+	return o;
+}
+
 const char *tool_json_backing(enum nk_backing backing)
 {
 	switch (backing) {

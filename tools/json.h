@@ -17,6 +17,7 @@
 #include <numaksm/core.h>
 #include <numaksm/hostinfo.h>
 #include <numaksm/ksm.h>
+#include <numaksm/memory.h>
 #include <numaksm/policy.h>
 #include <numaksm/proc.h>
 #include <numaksm/vm.h>
@@ -117,6 +118,13 @@ struct tool_placement {
 	double error_bytes;
 };
 json_object *tool_json_placement(const struct tool_placement *p);
+/* The same from a page count per node (nk_zone_placement, nk_placement_measure). */
+json_object *tool_json_page_placement(const struct nk_placement *p);
+
+/* A guest RAM zone outside a VM (zone try): its spec, page size, the
+ * prefault (null when none ran) and `p`, its placement (NULL: not measured);
+ * the keys of a zone in a VM (guest node and address) are null. */
+json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p);
 
 /* The backing's word in JSON: "4k", "thp", "hugetlb". */
 const char *tool_json_backing(enum nk_backing backing);
