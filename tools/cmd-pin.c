@@ -296,58 +296,6 @@ static char *list_text(const nk_bitmap *b)
 	return s;
 }
 
-static json_object *json_list(const nk_bitmap *b)
-{
-	char *s = list_text(b);
-	json_object *o = json_object_new_string(s);
-	free(s);
-	return o;
-}
-
-static void print_json(json_object *root)
-{
-	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-						      JSON_C_TO_STRING_SPACED |
-						      JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(root);
-}
-
-static json_object *json_plan(const nk_pin_plan *plan, const nk_topo *topo)
-{
-	json_object *o = json_object_new_object(), *vcpus = json_object_new_array(),
-		    *notes = json_object_new_array();
-	json_object_object_add(o, "topology", json_object_new_string(nk_topo_source(topo)));
-	json_object_object_add(
-	    o, "policy", json_object_new_string(nk_pin_policy_name(nk_pin_plan_policy(plan))));
-	json_object_object_add(o, "smt",
-			       json_object_new_string(nk_pin_smt_name(nk_pin_plan_smt(plan))));
-	json_object_object_add(
-	    o, "emulator",
-	    json_object_new_string(nk_pin_emulator_name(nk_pin_plan_emulator(plan))));
-	for (unsigned i = 0; i < nk_pin_plan_vcpu_count(plan); i++) {
-		struct nk_pin_vcpu v;
-		json_object *jv = json_object_new_object();
-		nk_pin_plan_vcpu(plan, i, &v);
-		json_object_object_add(jv, "vcpu", json_object_new_int((int)i));
-		json_object_object_add(jv, "guest_node", json_object_new_int((int)v.guest_node));
-		json_object_object_add(jv, "memory_node",
-				       v.memory_node >= 0 ? json_object_new_int(v.memory_node)
-							  : NULL);
-		json_object_object_add(jv, "host_node", json_object_new_int(v.host_node));
-		json_object_object_add(jv, "cpus", json_list(v.cpus));
-		json_object_array_add(vcpus, jv);
-	}
-	json_object_object_add(o, "vcpus", vcpus);
-	json_object_object_add(o, "emulator_cpus", json_list(nk_pin_plan_emulator_cpus(plan)));
-	json_object_object_add(o, "reserved_cpus", json_list(nk_pin_plan_reserved_cpus(plan)));
-	json_object_object_add(o, "dedicated_cpus", json_list(nk_pin_plan_dedicated_cpus(plan)));
-	json_object_object_add(o, "shared_cpus", json_list(nk_pin_plan_shared_cpus(plan)));
-	for (char *const *n = nk_pin_plan_notes(plan); n && *n; n++)
-		json_object_array_add(notes, json_object_new_string(*n));
-	json_object_object_add(o, "notes", notes);
-	return o;
-}
-
 static void print_plan_text(const nk_pin_plan *plan, const nk_topo *topo)
 {
 	char *s;
@@ -378,27 +326,18 @@ static void print_plan_text(const nk_pin_plan *plan, const nk_topo *topo)
 		printf("  note: %s\n", *n);
 }
 
-static json_object *json_threads(const struct nk_vm_threads *threads, const nk_topo *topo)
+/* The threads, with the node of each last CPU when the topology is known;
+ * `judge`: say whether the last CPU is in the affinity (not right after a
+ * pin: the last CPU predates it). */
+static json_object *json_threads(const struct nk_vm_threads *threads, const nk_topo *topo,
+				 bool judge)
 {
 	json_object *a = json_object_new_array();
 	for (size_t i = 0; i < threads->count; i++) {
 		const struct nk_vm_thread *t = &threads->threads[i];
-		json_object *o = json_object_new_object();
 		int node =
 		    topo && t->last_cpu >= 0 ? nk_topo_cpu_node(topo, (unsigned)t->last_cpu) : -1;
-		json_object_object_add(o, "tid", json_object_new_int(t->tid));
-		json_object_object_add(o, "vcpu",
-				       t->vcpu >= 0 ? json_object_new_int(t->vcpu) : NULL);
-		json_object_object_add(o, "name", json_object_new_string(t->name));
-		json_object_object_add(o, "affinity", json_list(t->affinity));
-		json_object_object_add(o, "last_cpu", json_object_new_int(t->last_cpu));
-		json_object_object_add(o, "last_cpu_node",
-				       node >= 0 ? json_object_new_int(node) : NULL);
-		json_object_object_add(
-		    o, "last_cpu_in_affinity",
-		    json_object_new_boolean(t->last_cpu >= 0 &&
-					    nk_bitmap_test(t->affinity, (unsigned)t->last_cpu)));
-		json_object_array_add(a, o);
+		json_object_array_add(a, tool_json_thread(t, node, judge));
 	}
 	return a;
 }
@@ -480,10 +419,9 @@ static int pin_plan(struct pin_args *a, struct pin_session *s, nk_error **err)
 	if (r < 0)
 		return r;
 	if (a->json) {
-		json_object *root = json_object_new_object();
-		json_object_object_add(root, "numaksm_pin_plan", json_object_new_int(1));
-		json_object_object_add(root, "plan", json_plan(s->plan, s->topo));
-		print_json(root);
+		json_object *doc = tool_json_doc("pin plan");
+		json_object_object_add(doc, "plan", tool_json_pin_plan(s->plan, s->topo));
+		tool_json_print(doc, true);
 	} else {
 		print_plan_text(s->plan, s->topo);
 	}
@@ -550,14 +488,15 @@ static int pin_apply_cmd(struct pin_args *a, struct pin_session *s, nk_error **e
 		return r;
 	}
 	if (a->json) {
-		json_object *root = json_object_new_object();
-		json_object_object_add(root, "numaksm_pin_apply", json_object_new_int(1));
-		json_object_object_add(root, "pid", json_object_new_int(pid));
-		json_object_object_add(root, "vmm",
-				       json_object_new_string(nk_vm_kind_name(s->vm.kind)));
-		json_object_object_add(root, "plan", json_plan(s->plan, s->topo));
-		json_object_object_add(root, "threads", json_threads(&s->threads, s->topo));
-		print_json(root);
+		/* The VM under the name it was recorded with. */
+		struct nk_vm_ref vm = s->vm;
+		if (a->name)
+			vm.name = (char *)a->name;
+		json_object *doc = tool_json_doc("pin apply");
+		json_object_object_add(doc, "vm", tool_json_vm_ref(&vm));
+		json_object_object_add(doc, "plan", tool_json_pin_plan(s->plan, s->topo));
+		json_object_object_add(doc, "threads", json_threads(&s->threads, s->topo, false));
+		tool_json_print(doc, true);
 	} else {
 		print_plan_text(s->plan, s->topo);
 		printf("Applied and verified:\n");
@@ -580,14 +519,12 @@ static int pin_show(struct pin_args *a, struct pin_session *s, nk_error **err)
 		print_threads_text(&s->vm, &s->threads, s->topo);
 		return EXIT_OK;
 	}
-	json_object *root = json_object_new_object();
-	json_object_object_add(root, "numaksm_pin_show", json_object_new_int(1));
-	json_object_object_add(root, "pid", json_object_new_int(s->vm.pid));
-	json_object_object_add(root, "comm", json_object_new_string(s->vm.comm));
-	json_object_object_add(root, "vmm", json_object_new_string(nk_vm_kind_name(s->vm.kind)));
-	json_object_object_add(root, "vcpus", json_object_new_int((int)s->threads.vcpu_count));
-	json_object_object_add(root, "threads", json_threads(&s->threads, s->topo));
-	print_json(root);
+	json_object *doc = tool_json_doc("pin show");
+	json_object_object_add(doc, "live", json_object_new_boolean(nk_host_is_live(s->host)));
+	json_object_object_add(doc, "vm", tool_json_vm_ref(&s->vm));
+	json_object_object_add(doc, "vcpu_count", tool_json_u64(s->threads.vcpu_count));
+	json_object_object_add(doc, "threads", json_threads(&s->threads, s->topo, true));
+	tool_json_print(doc, true);
 	return EXIT_OK;
 }
 

@@ -475,6 +475,67 @@ json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p)
 	return o;
 }
 
+/* "live", "xml:FILE", "synthetic:DESCRIPTION"; anything else is a topology
+ * hwloc took from its environment (HWLOC_XMLFILE, HWLOC_SYNTHETIC). */
+static json_object *json_topology(const char *source)
+{
+	static const char *const kinds[] = {"xml", "synthetic"};
+	json_object *o = json_object_new_object();
+	const char *kind = "environment", *detail = NULL;
+	if (strcmp(source, "live") == 0)
+		kind = "live";
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t n = strlen(kinds[i]);
+		if (strncmp(source, kinds[i], n) == 0 && source[n] == ':') {
+			kind = kinds[i];
+			detail = source + n + 1;
+		}
+	}
+	json_object_object_add(o, "source", json_object_new_string(kind));
+	json_object_object_add(o, "detail", tool_json_name(detail));
+	return o;
+}
+
+json_object *tool_json_pin_plan(const nk_pin_plan *plan, const nk_topo *topo)
+{
+	json_object *o = json_object_new_object(), *vcpus = json_object_new_array(),
+		    *notes = json_object_new_array();
+	unsigned n = nk_pin_plan_vcpu_count(plan);
+
+	json_object_object_add(o, "topology", json_topology(nk_topo_source(topo)));
+	json_object_object_add(
+	    o, "policy", json_object_new_string(nk_pin_policy_name(nk_pin_plan_policy(plan))));
+	json_object_object_add(o, "smt",
+			       json_object_new_string(nk_pin_smt_name(nk_pin_plan_smt(plan))));
+	json_object_object_add(
+	    o, "emulator",
+	    json_object_new_string(nk_pin_emulator_name(nk_pin_plan_emulator(plan))));
+	json_object_object_add(o, "vcpu_count", tool_json_u64(n));
+	for (unsigned i = 0; i < n; i++) {
+		struct nk_pin_vcpu v;
+		json_object *jv = json_object_new_object();
+		nk_pin_plan_vcpu(plan, i, &v);
+		json_object_object_add(jv, "vcpu", tool_json_u64(i));
+		json_object_object_add(jv, "guest_node", tool_json_u64(v.guest_node));
+		json_object_object_add(jv, "memory_node",
+				       v.memory_node >= 0 ? json_object_new_int(v.memory_node)
+							  : NULL);
+		json_object_object_add(jv, "host_node", json_object_new_int(v.host_node));
+		json_object_object_add(jv, "cpus", tool_json_list(v.cpus));
+		json_object_array_add(vcpus, jv);
+	}
+	json_object_object_add(o, "vcpus", vcpus);
+	json_object_object_add(o, "emulator_cpus", tool_json_list(nk_pin_plan_emulator_cpus(plan)));
+	json_object_object_add(o, "reserved_cpus", tool_json_list(nk_pin_plan_reserved_cpus(plan)));
+	json_object_object_add(o, "dedicated_cpus",
+			       tool_json_list(nk_pin_plan_dedicated_cpus(plan)));
+	json_object_object_add(o, "shared_cpus", tool_json_list(nk_pin_plan_shared_cpus(plan)));
+	for (char *const *note = nk_pin_plan_notes(plan); note && *note; note++)
+		json_object_array_add(notes, json_object_new_string(*note));
+	json_object_object_add(o, "notes", notes);
+	return o;
+}
+
 const char *tool_json_backing(enum nk_backing backing)
 {
 	switch (backing) {

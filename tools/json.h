@@ -20,6 +20,7 @@
 #include <numaksm/memory.h>
 #include <numaksm/policy.h>
 #include <numaksm/proc.h>
+#include <numaksm/vcpu.h>
 #include <numaksm/vm.h>
 
 /* The version of every document's shape; bumped with any change of a key. */
@@ -125,6 +126,9 @@ json_object *tool_json_page_placement(const struct nk_placement *p);
  * prefault (null when none ran) and `p`, its placement (NULL: not measured);
  * the keys of a zone in a VM (guest node and address) are null. */
 json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p);
+
+/* A vCPU plan: the topology it was made on, the choices, each vCPU's CPUs. */
+json_object *tool_json_pin_plan(const nk_pin_plan *plan, const nk_topo *topo);
 
 /* The backing's word in JSON: "4k", "thp", "hugetlb". */
 const char *tool_json_backing(enum nk_backing backing);

@@ -58,7 +58,7 @@ check_json() {
 import json, sys
 doc = json.load(open(sys.argv[1]))
 pid = int(sys.argv[2])
-assert doc["pid"] == pid, doc["pid"]
+assert doc["vm"]["pid"] == pid, doc["vm"]
 def cpulist(text):
     cpus = set()
     for part in filter(None, text.split(",")):
@@ -70,14 +70,16 @@ vcpu_cpus = []
 for th in doc["threads"]:
     status = open(f"/proc/{pid}/task/{th['tid']}/status").read()
     kernel = [l.split(":", 1)[1].strip() for l in status.splitlines() if l.startswith("Cpus_allowed_list")][0]
-    assert cpulist(th["affinity"]) == cpulist(kernel), (th, kernel)
-    assert th["last_cpu"] >= 0
+    assert cpulist(th["affinity_cpus"]) == cpulist(kernel), (th, kernel)
+    assert th["last_cpu"] is not None and th["last_node"] is not None, th
+    # Right after a pin the last CPU predates it: not judged.
+    assert (th["last_cpu_in_affinity"] is None) == (doc["command"] == "pin apply"), th
     if th["vcpu"] is not None:
-        vcpu_cpus.append(th["affinity"])
+        vcpu_cpus.append(th["affinity_cpus"])
         if plan:
-            assert th["affinity"] == plan["vcpus"][th["vcpu"]]["cpus"], th
+            assert th["affinity_cpus"] == plan["vcpus"][th["vcpu"]]["cpus"], th
     elif plan:
-        assert th["affinity"] == plan["emulator_cpus"], th
+        assert th["affinity_cpus"] == plan["emulator_cpus"], th
 print(" ".join(vcpu_cpus))
 PY
 }
@@ -91,12 +93,12 @@ affinity_of() { # PID: the affinities of all its threads, one line
 # A QEMU-like VM, found by its name: pinned, verified, recorded.
 start qemu 1 vm-one
 one=$pid
-if expect 0 '"numaksm_pin_apply": 1' pin apply vm-one --json $hk; then
+if expect 0 '"command": "pin apply"' pin apply vm-one --json $hk; then
 	cpu_one=$(check_json "$t/out" "$one") || fail "apply --json disagrees with /proc"
 	echo "vm-one ($one) pinned to CPU $cpu_one"
 	grep -q "\"pid\": $one" "$NUMAKSM_RUNTIME_DIR/pins.json" || fail "vm-one not in pins.json"
 fi
-expect 0 '"numaksm_pin_show": 1' pin show "$one" --json &&
+expect 0 '"command": "pin show"' pin show "$one" --json &&
 	{ [ "$(check_json "$t/out" "$one")" = "$cpu_one" ] || fail "show --json disagrees"; }
 expect 0 "CPU 0/KVM" pin show vm-one
 
@@ -104,7 +106,7 @@ expect 0 "CPU 0/KVM" pin show vm-one
 start ch 1 vm-two
 two=$pid
 if expect 0 "Applied and verified" pin apply "$two" $hk; then
-	expect 0 '"vmm": "cloud-hypervisor"' pin show "$two" --json
+	expect 0 '"kind": "cloud-hypervisor"' pin show "$two" --json
 	cpu_two=$(check_json "$t/out" "$two")
 	[ "$cpu_two" != "$cpu_one" ] || fail "vm-two got vm-one's CPU $cpu_one"
 fi
@@ -123,7 +125,7 @@ expect 1 "has 1 vCPU threads" pin apply "$three" --vcpus 2 $hk
 # vm-one ends: its CPU is free again for vm-three.
 kill "$one"
 wait "$one" 2> /dev/null
-if expect 0 '"numaksm_pin_apply": 1' pin apply vm-three --json $hk; then
+if expect 0 '"command": "pin apply"' pin apply vm-three --json $hk; then
 	[ "$(check_json "$t/out" "$three")" = "$cpu_one" ] || fail "vm-three did not get CPU $cpu_one"
 	grep -q "\"pid\": $one" "$NUMAKSM_RUNTIME_DIR/pins.json" && fail "vm-one still in pins.json"
 fi

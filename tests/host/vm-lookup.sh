@@ -65,7 +65,7 @@ if command == "status":
     assert len(vms) == 1, vms
     got = (vms[0]["pid"], vms[0]["kind"])
 else:
-    got = (doc["pid"], doc["vmm"])
+    got = (doc["vm"]["pid"], doc["vm"]["kind"])
 assert got == (pid, kind), f"{got} != {(pid, kind)}"
 PY
 }
