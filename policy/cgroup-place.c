@@ -126,10 +126,13 @@ static void pin_done(struct cg_pin *pin)
 	nk_vm_threads_done(&pin->threads);
 }
 
-/* Page by page: where the guest RAM is now. */
+/* Page by page: where the guest RAM is now, in bytes, since the regions'
+ * page sizes differ (a 2M hugetlb page is not a 4K page).  A region that
+ * cannot be measured leaves nothing verified. */
 static void measure(const struct nk_vm_info *vm, const nk_bitmap *nodes,
 		    struct nk_cgroup_report *report)
 {
+	uint64_t on = 0, elsewhere = 0, absent = 0, other = 0;
 	for (size_t i = 0; i < vm->n_regions; i++) {
 		const struct nk_vm_region *g = &vm->regions[i];
 		struct nk_placement p;
@@ -139,15 +142,19 @@ static void measure(const struct nk_vm_info *vm, const nk_bitmap *nodes,
 			return;
 		for (size_t n = 0; n < p.n_node_pages; n++) {
 			if (nk_bitmap_test(nodes, (unsigned)n))
-				report->pages_on_nodes += p.node_pages[n];
+				on += p.node_pages[n] * g->page_size;
 			else
-				report->pages_elsewhere += p.node_pages[n];
+				elsewhere += p.node_pages[n] * g->page_size;
 		}
-		report->pages_absent += p.not_present;
-		report->pages_other += p.other;
+		absent += p.not_present * g->page_size;
+		other += p.other * g->page_size;
 		nk_placement_done(&p);
 	}
 	report->verified = vm->n_regions > 0;
+	report->on_nodes_bytes = on;
+	report->elsewhere_bytes = elsewhere;
+	report->absent_bytes = absent;
+	report->other_bytes = other;
 }
 
 static int add_notes(struct nk_cgroup_report *r, const struct cg_ctx *c,
@@ -162,7 +169,7 @@ static int add_notes(struct nk_cgroup_report *r, const struct cg_ctx *c,
 	if (!req->migrate && !c->be->per_thread)
 		notes[k++] = "cgroup v2 moves a task's pages with it when its cpuset.mems "
 			     "changes: the pages followed even without --migrate";
-	if (!req->migrate && c->be->per_thread && r->pages_elsewhere)
+	if (!req->migrate && c->be->per_thread && r->elsewhere_bytes)
 		notes[k++] = "pages already faulted in stay where they are: --migrate moves them";
 	if (req->memory_high_bytes || req->memory_max_bytes)
 		notes[k++] = "memory already charged stays charged to the cgroup it was in: the "

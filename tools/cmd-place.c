@@ -179,52 +179,78 @@ static json_object *json_strv(char **v)
 
 static json_object *json_limit(uint64_t v)
 {
-	return v == UINT64_MAX || v == 0 ? NULL : json_object_new_uint64(v);
+	return v == UINT64_MAX || v == 0 ? NULL : tool_json_u64(v);
 }
 
-static void print_json(const struct nk_cgroup_report *r, bool undo)
+/* Where the VM was, from the report's "cpuset:/a" (v1) and "/a" (v2); null
+ * when not known (the process is gone). */
+static json_object *json_previous(char **previous)
 {
-	json_object *o = json_object_new_object();
-	char *cpus = tool_list_text(r->cpus), *nodes = tool_list_text(r->nodes);
-
-	json_object_object_add(o, "numaksm_place", json_object_new_int(1));
-	json_object_object_add(o, "action", json_object_new_string(undo ? "undo" : "place"));
-	json_object_object_add(o, "pid", json_object_new_int(r->pid));
-	json_object_object_add(o, "name", json_object_new_string(r->name ? r->name : ""));
-	json_object_object_add(o, "backend", json_object_new_string(r->backend ? r->backend : ""));
-	json_object_object_add(o, "group", json_object_new_string(r->group ? r->group : ""));
-	json_object_object_add(o, "dirs", json_strv(r->dirs));
-	json_object_object_add(o, "previous", json_strv(r->previous));
-	if (!undo) {
-		json_object *m = NULL, *v = json_object_new_object();
-		json_object_object_add(o, "cpus", json_object_new_string(cpus));
-		json_object_object_add(o, "nodes", json_object_new_string(nodes));
-		json_object_object_add(o, "memory_max_bytes", json_limit(r->memory_max_bytes));
-		json_object_object_add(o, "memory_high_bytes", json_limit(r->memory_high_bytes));
-		if (r->migrated) {
-			m = json_object_new_object();
-			json_object_object_add(m, "pages_not_moved",
-					       json_object_new_uint64(r->pages_not_migrated));
-			json_object_object_add(m, "seconds",
-					       json_object_new_double(r->migrate_seconds));
+	if (!previous)
+		return NULL;
+	json_object *a = json_object_new_array();
+	for (char **p = previous; *p; p++) {
+		const char *colon = strchr(*p, ':');
+		if (**p == '/' || !colon) {
+			json_object_array_add(a, tool_json_cgroup_membership(0, "", *p));
+		} else {
+			char *controllers = strndup(*p, (size_t)(colon - *p));
+			if (!controllers)
+				abort(); /* out of memory */
+			/* The v1 hierarchy's number is not recorded. */
+			json_object_array_add(
+			    a, tool_json_cgroup_membership(-1, controllers, colon + 1));
+			free(controllers);
 		}
-		json_object_object_add(o, "migration", m);
-		json_object_object_add(v, "page_by_page", json_object_new_boolean(r->verified));
-		json_object_object_add(v, "pages_on_nodes",
-				       json_object_new_uint64(r->pages_on_nodes));
-		json_object_object_add(v, "pages_elsewhere",
-				       json_object_new_uint64(r->pages_elsewhere));
-		json_object_object_add(v, "pages_absent", json_object_new_uint64(r->pages_absent));
-		json_object_object_add(v, "pages_other", json_object_new_uint64(r->pages_other));
-		json_object_object_add(o, "guest_ram", v);
-		json_object_object_add(o, "vcpus", json_object_new_int((int)r->vcpus));
-		json_object_object_add(o, "vcpus_pinned",
-				       json_object_new_int((int)r->vcpus_pinned));
 	}
+	return a;
+}
+
+static json_object *json_applied(const struct nk_cgroup_report *r)
+{
+	json_object *o = json_object_new_object(), *m = NULL, *v = NULL;
+
+	json_object_object_add(o, "cpus", tool_json_list(r->cpus));
+	json_object_object_add(o, "nodes", tool_json_list(r->nodes));
+	json_object_object_add(o, "memory_max_bytes", json_limit(r->memory_max_bytes));
+	json_object_object_add(o, "memory_high_bytes", json_limit(r->memory_high_bytes));
+	if (r->migrated) {
+		m = json_object_new_object();
+		json_object_object_add(m, "not_moved_page_count",
+				       tool_json_u64(r->pages_not_migrated));
+		json_object_object_add(m, "seconds", tool_json_seconds(r->migrate_seconds));
+	}
+	json_object_object_add(o, "migration", m);
+	if (r->verified) {
+		v = json_object_new_object();
+		json_object_object_add(v, "on_nodes_bytes", tool_json_u64(r->on_nodes_bytes));
+		json_object_object_add(v, "elsewhere_bytes", tool_json_u64(r->elsewhere_bytes));
+		json_object_object_add(v, "absent_bytes", tool_json_u64(r->absent_bytes));
+		json_object_object_add(v, "other_bytes", tool_json_u64(r->other_bytes));
+	}
+	json_object_object_add(o, "verification", v);
+	json_object_object_add(o, "vcpu_count", tool_json_u64(r->vcpus));
+	json_object_object_add(o, "pinned_vcpu_count", tool_json_u64(r->vcpus_pinned));
+	return o;
+}
+
+/* `vm`: the VM as looked up (its kind NK_VM_KIND_COUNT when not known). */
+static void print_json(const struct nk_cgroup_report *r, const struct nk_vm_ref *vm, bool undo)
+{
+	json_object *o = tool_json_doc("place");
+	struct nk_vm_ref named = *vm;
+
+	named.pid = r->pid;
+	named.name = r->name; /* the name it was placed under */
+	json_object_object_add(o, "action", json_object_new_string(undo ? "undo" : "place"));
+	json_object_object_add(o, "vm", tool_json_vm_ref(&named));
+	json_object_object_add(o, "backend", json_object_new_string(r->backend));
+	json_object_object_add(o, "group", json_object_new_string(r->group));
+	json_object_object_add(o, "group_paths", json_strv(r->dirs));
+	json_object_object_add(o, "previous_cgroups", json_previous(r->previous));
+	json_object_object_add(o, "applied", undo ? NULL : json_applied(r));
 	json_object_object_add(o, "notes", json_strv(r->notes));
 	tool_json_print(o, true);
-	free(cpus);
-	free(nodes);
 }
 
 static void print_strv(const char *label, char **v)
@@ -264,10 +290,14 @@ static void print_text(const struct nk_cgroup_report *r, const struct nk_vm_ref 
 		if (r->migrated)
 			printf("  migrate_pages: %" PRIu64 " pages could not be moved (%.3f s)\n",
 			       r->pages_not_migrated, r->migrate_seconds);
-		if (r->verified)
-			printf("  guest RAM, page by page: %" PRIu64 " pages on nodes %s, %" PRIu64
-			       " elsewhere, %" PRIu64 " not faulted in\n",
-			       r->pages_on_nodes, nodes, r->pages_elsewhere, r->pages_absent);
+		if (r->verified) {
+			char c[32];
+			printf("  guest RAM, page by page: %s on nodes %s, %s elsewhere, %s not "
+			       "faulted in\n",
+			       tool_format_bytes(a, sizeof(a), r->on_nodes_bytes), nodes,
+			       tool_format_bytes(b, sizeof(b), r->elsewhere_bytes),
+			       tool_format_bytes(c, sizeof(c), r->absent_bytes));
+		}
 		if (r->vcpus)
 			printf("  vCPU threads: %u of %u pinned inside CPUs %s (see 'numaksm pin "
 			       "show %d')\n",
@@ -304,9 +334,16 @@ int cmd_place(int argc, char **argv, nk_error **err)
 		if (r >= 0)
 			r = nk_cgroup_place(host, &vm, &a.req, &report, err);
 	}
+	if (r >= 0 && a.json && a.undo) {
+		/* Who the process is, when it still runs. */
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", report->pid);
+		if (!report->previous || nk_vm_lookup(host, pid, &vm, NULL) < 0)
+			vm.kind = NK_VM_KIND_COUNT;
+	}
 	if (r >= 0) {
 		if (a.json)
-			print_json(report, a.undo);
+			print_json(report, &vm, a.undo);
 		else
 			print_text(report, &vm, a.undo);
 	}

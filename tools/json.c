@@ -358,7 +358,9 @@ json_object *tool_json_vm_ref(const struct nk_vm_ref *vm)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "name", tool_json_name(vm->name));
-	json_object_object_add(o, "kind", json_object_new_string(nk_vm_kind_name(vm->kind)));
+	json_object_object_add(
+	    o, "kind",
+	    vm->kind < NK_VM_KIND_COUNT ? json_object_new_string(nk_vm_kind_name(vm->kind)) : NULL);
 	json_object_object_add(o, "pid", json_object_new_int(vm->pid));
 	json_object_object_add(o, "comm", tool_json_name(vm->comm));
 	json_object_object_add(o, "program", tool_json_name(vm->argv0));
@@ -383,17 +385,23 @@ json_object *tool_json_thread(const struct nk_vm_thread *t, int last_node, bool 
 	return o;
 }
 
-json_object *tool_json_cgroup(const struct nk_proc_cgroup *cg)
+json_object *tool_json_cgroup_membership(int hierarchy, const char *controllers, const char *path)
 {
 	json_object *o = json_object_new_object(), *c = json_object_new_array();
-	char *copy = strdup(cg->controllers ? cg->controllers : ""), *save = NULL;
+	char *copy = strdup(controllers ? controllers : ""), *save = NULL;
 	for (char *w = copy ? strtok_r(copy, ",", &save) : NULL; w; w = strtok_r(NULL, ",", &save))
 		json_object_array_add(c, json_object_new_string(w));
 	free(copy);
-	json_object_object_add(o, "hierarchy", json_object_new_int((int)cg->hierarchy));
+	json_object_object_add(o, "hierarchy",
+			       hierarchy >= 0 ? json_object_new_int(hierarchy) : NULL);
 	json_object_object_add(o, "controllers", c);
-	json_object_object_add(o, "path", json_object_new_string(cg->path ? cg->path : "/"));
+	json_object_object_add(o, "path", json_object_new_string(path && *path ? path : "/"));
 	return o;
+}
+
+json_object *tool_json_cgroup(const struct nk_proc_cgroup *cg)
+{
+	return tool_json_cgroup_membership((int)cg->hierarchy, cg->controllers, cg->path);
 }
 
 json_object *tool_json_placement(const struct tool_placement *p)

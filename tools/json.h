@@ -98,7 +98,7 @@ const char *tool_ksm_state(uint64_t run);
 json_object *tool_json_process_ksm(const struct nk_ksm_proc_stat *stat, bool has_mergeable,
 				   uint64_t mergeable_bytes, bool has_saved, uint64_t saved_bytes);
 
-/* {name, kind, pid, comm, program} */
+/* {name, kind, pid, comm, program}; kind NK_VM_KIND_COUNT: not known (null). */
 json_object *tool_json_vm_ref(const struct nk_vm_ref *vm);
 
 /* A thread: `last_node` -1 when unknown, `in_affinity` whether the last
@@ -107,6 +107,9 @@ json_object *tool_json_thread(const struct nk_vm_thread *t, int last_node, bool 
 
 /* One line of /proc/PID/cgroup. */
 json_object *tool_json_cgroup(const struct nk_proc_cgroup *cg);
+/* A cgroup membership from its parts: `hierarchy` < 0 when not known,
+ * `controllers` comma-separated ("" for v2). */
+json_object *tool_json_cgroup_membership(int hierarchy, const char *controllers, const char *path);
 
 /* Where memory is, per node, from bytes per node id. */
 struct tool_placement {

@@ -175,17 +175,24 @@ expect 1 "numaksm has placed no VM" place --undo "$name"
 
 # ---- place and undo ---------------------------------------------------------
 cpu=$(cut -d- -f1 /sys/devices/system/cpu/online | cut -d, -f1)
-if expect 0 '"numaksm_place": 1' place "$name" --nodes 0 --cpus "$cpu" --memory-max 2G \
+if expect 0 '"command": "place"' place "$name" --nodes 0 --cpus "$cpu" --memory-max 2G \
 	--migrate --json; then
 	python3 - "$t/out" "$qemu" "$name" "$cpu" << 'PY' || fail "place --json disagrees with /proc"
 import json, os, sys
 doc = json.load(open(sys.argv[1]))
 pid, name, cpu = int(sys.argv[2]), sys.argv[3], sys.argv[4]
-assert doc["pid"] == pid and doc["group"] == f"numaksm/{name}", doc
-assert doc["cpus"] == cpu and doc["nodes"] == "0", doc
-assert doc["memory_max_bytes"] == 2 << 30, doc["memory_max_bytes"]
-assert doc["vcpus"] == 1 and doc["vcpus_pinned"] == 1, doc
-assert doc["guest_ram"]["pages_elsewhere"] == 0 and doc["guest_ram"]["pages_on_nodes"] > 0
+vm, applied = doc["vm"], doc["applied"]
+assert doc["action"] == "place" and vm["pid"] == pid and vm["name"] == name, doc
+assert vm["kind"] == "qemu" and doc["group"] == f"numaksm/{name}", doc
+assert applied["cpus"] == cpu and applied["nodes"] == "0", applied
+assert applied["memory_max_bytes"] == 2 << 30, applied["memory_max_bytes"]
+assert applied["vcpu_count"] == 1 and applied["pinned_vcpu_count"] == 1, applied
+assert applied["migration"] is not None, applied
+v = applied["verification"]
+assert v["elsewhere_bytes"] == 0 and v["on_nodes_bytes"] > 0, v
+# Every byte of guest RAM is somewhere: bytes, whatever the page sizes.
+assert sum(v.values()) == 256 << 20, v
+assert doc["previous_cgroups"], doc
 for tid in os.listdir(f"/proc/{pid}/task"):
     lines = open(f"/proc/{pid}/task/{tid}/cgroup").read().splitlines()
     paths = {l.split(":")[1]: l.split(":", 2)[2] for l in lines}
@@ -196,9 +203,9 @@ for tid in os.listdir(f"/proc/{pid}/task"):
     status = open(f"/proc/{pid}/task/{tid}/status").read()
     allowed = [l.split()[1] for l in status.splitlines() if l.startswith("Cpus_allowed_list")]
     assert allowed == [cpu], (tid, allowed)
-for d in doc["dirs"]:
+for d in doc["group_paths"]:
     assert os.path.isdir(d), d
-print(f"placed in {doc['dirs']}")
+print(f"placed in {doc['group_paths']}")
 PY
 fi
 expect 1 "is placed already" place "$name" --nodes 0

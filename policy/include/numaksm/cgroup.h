@@ -59,12 +59,17 @@ struct nk_cgroup_report {
 	bool migrated;		     /**< migrate_pages(2) ran */
 	uint64_t pages_not_migrated; /**< what migrate_pages(2) could not move */
 	double migrate_seconds;
-	/** Guest RAM checked page by page with move_pages(2). */
+	/** Guest RAM checked page by page with move_pages(2); the amounts are
+	 *  bytes (its mappings may have pages of different sizes), all 0 when
+	 *  not verified. */
 	bool verified;
-	uint64_t pages_on_nodes, pages_elsewhere, pages_absent, pages_other;
-	unsigned vcpus;	       /**< vCPU threads found */
-	unsigned vcpus_pinned; /**< vCPU threads pinned and read back */
-	char **notes;	       /**< what the reader should know, NULL-terminated */
+	uint64_t on_nodes_bytes;  /**< on the group's nodes */
+	uint64_t elsewhere_bytes; /**< on other nodes */
+	uint64_t absent_bytes;	  /**< not faulted in */
+	uint64_t other_bytes;	  /**< the zero page, or unreadable */
+	unsigned vcpus;		  /**< vCPU threads found */
+	unsigned vcpus_pinned;	  /**< vCPU threads pinned and read back */
+	char **notes;		  /**< what the reader should know, NULL-terminated */
 };
 
 /** Free a report; accepts NULL. @return NULL. */

@@ -218,7 +218,7 @@ int main(void)
 	if (ok) {
 		ok &= pages_on(pid, addr, last, "after place --migrate");
 		ok &= threads_in(pid, group, mems);
-		ok &= file_has("/tmp/place.json", "\"pages_elsewhere\": 0");
+		ok &= file_has("/tmp/place.json", "\"elsewhere_bytes\": 0");
 		ok &= file_has("/tmp/place.json", "\"backend\": \"v2\"");
 		if (system("cat /tmp/place.json") != 0)
 			printf("place: no output of numaksm place\n");
