@@ -180,26 +180,54 @@ static uint64_t ram_bytes(json_object *info)
 	return sum;
 }
 
+/* A count or size from a VM's info, or null when it did not say. */
+static json_object *info_u64(json_object *v)
+{
+	return json_object_is_type(v, json_type_int) ? tool_json_u64(json_object_get_uint64(v))
+						     : NULL;
+}
+
 static json_object *list_row(const char *name, json_object *info)
 {
-	json_object *row = json_object_new_object(),
-		    *merging = get(get(info, "ksm"), "merging_pages");
+	json_object *row = json_object_new_object(), *ksm = get(info, "ksm"),
+		    *pid = get(info, "pid");
+	/* The process' KSM pages: merging_pages in the protocol's info today,
+	 * merging_page_count in the JSON vocabulary's process KSM object. */
+	json_object *merging = get(ksm, "merging_pages");
+	if (!merging)
+		merging = get(ksm, "merging_page_count");
 	json_object_object_add(row, "name", json_object_new_string(get_str(info, "name", name)));
-	json_object_object_add(row, "pid", json_object_new_int((int)get_u64(info, "pid")));
-	json_object_object_add(row, "state", json_object_new_string(get_str(info, "state", "?")));
-	json_object_object_add(row, "vcpus",
-			       json_object_new_uint64(array_length(get(info, "vcpus"))));
-	json_object_object_add(row, "ram_bytes", json_object_new_uint64(ram_bytes(info)));
-	json_object_object_add(row, "ksm_merging_pages",
-			       merging ? json_object_new_uint64(json_object_get_uint64(merging))
-				       : NULL);
+	json_object_object_add(row, "pid",
+			       json_object_is_type(pid, json_type_int) &&
+				       json_object_get_int(pid) > 0
+				   ? json_object_new_int(json_object_get_int(pid))
+				   : NULL);
+	json_object_object_add(row, "state", tool_json_name(get_str(info, "state", NULL)));
+	json_object_object_add(row, "vcpu_count",
+			       json_object_is_type(get(info, "vcpus"), json_type_array)
+				   ? tool_json_u64(array_length(get(info, "vcpus")))
+				   : NULL);
+	json_object_object_add(row, "guest_ram_bytes",
+			       json_object_is_type(get(info, "zones"), json_type_array)
+				   ? tool_json_u64(ram_bytes(info))
+				   : NULL);
+	json_object_object_add(row, "ksm_merging_page_count", info_u64(merging));
 	return row;
+}
+
+/* A column of the text table: the number, or "-" when not known. */
+static const char *column_u64(json_object *row, const char *key, char *buf, size_t size)
+{
+	json_object *v = get(row, key);
+	if (!v)
+		return "-";
+	snprintf(buf, size, "%" PRIu64, json_object_get_uint64(v));
+	return buf;
 }
 
 static int vm_list(const struct vm_args *a, nk_error **err)
 {
 	char **names = NULL;
-	char size[32];
 	int n = nk_vmm_list(a->runtime_dir, &names, err);
 	if (n < 0)
 		return n;
@@ -220,20 +248,22 @@ static int vm_list(const struct vm_args *a, nk_error **err)
 		return r;
 	}
 	if (a->json) {
-		tool_json_print(rows, true);
+		json_object *doc = tool_json_doc("vm list");
+		json_object_object_add(doc, "vms", rows);
+		tool_json_print(doc, true);
 		return EXIT_OK;
 	}
 	printf("%-16s %8s %-9s %5s %10s %12s\n", "NAME", "PID", "STATE", "VCPUS", "RAM",
 	       "KSM-MERGING");
 	for (size_t i = 0; i < json_object_array_length(rows); i++) {
-		json_object *row = json_object_array_get_idx(rows, i), *m;
-		char merging[24] = "-";
-		if ((m = get(row, "ksm_merging_pages")))
-			snprintf(merging, sizeof(merging), "%" PRIu64, json_object_get_uint64(m));
-		printf("%-16s %8" PRIu64 " %-9s %5" PRIu64 " %10s %12s\n",
-		       get_str(row, "name", "?"), get_u64(row, "pid"), get_str(row, "state", "?"),
-		       get_u64(row, "vcpus"),
-		       tool_format_bytes(size, sizeof(size), get_u64(row, "ram_bytes")), merging);
+		json_object *row = json_object_array_get_idx(rows, i);
+		char pid[24], vcpus[24], merging[24], size[32] = "-";
+		if (get(row, "guest_ram_bytes"))
+			tool_format_bytes(size, sizeof(size), get_u64(row, "guest_ram_bytes"));
+		printf("%-16s %8s %-9s %5s %10s %12s\n", get_str(row, "name", "-"),
+		       column_u64(row, "pid", pid, sizeof(pid)), get_str(row, "state", "-"),
+		       column_u64(row, "vcpu_count", vcpus, sizeof(vcpus)), size,
+		       column_u64(row, "ksm_merging_page_count", merging, sizeof(merging)));
 	}
 	json_object_put(rows);
 	return EXIT_OK;
@@ -451,7 +481,8 @@ static const struct vm_command vm_commands[] = {
     {"list", "list [--json]", "the running VMs: PID, state, vCPUs, RAM, KSM",
      "The running numaksm-vmm VMs: name, PID, state, vCPUs, guest RAM and the pages\n"
      "KSM merges in each.  A VM that exits while being listed is left out.\n"
-     "  --json  an array of {name, pid, state, vcpus, ram_bytes, ksm_merging_pages}\n",
+     "  --json  {schema_version, command, vms: [{name, pid, state, vcpu_count,\n"
+     "          guest_ram_bytes, ksm_merging_page_count}]}\n",
      "", 0, true, false, vm_list},
     {"info", "info NAME [--json]", "one VM: zones, vCPUs, workload, KSM",
      "One VM: its zones (guest address, size, backing, policy, nodes, pages per node,\n"

@@ -103,7 +103,8 @@ if [ "$(grep -vc '^NAME ' "$t/out")" != 0 ]; then
 fi
 vm list --json
 exits 0
-[ "$(tr -d ' \n' < "$t/out")" = "[]" ] || fail "vm list --json without VMs: $(cat "$t/out")"
+[ "$(tr -d ' \n' < "$t/out")" = '{"schema_version":1,"command":"vmlist","vms":[]}' ] ||
+	fail "vm list --json without VMs: $(cat "$t/out")"
 vm list --runtime-dir "$t/nonexistent"
 exits 0
 vm info nosuch
@@ -138,9 +139,10 @@ exits 0
 has out '"name": "vm1"'
 has out "\"pid\": $pid"
 has out '"state": "running"'
-has out '"vcpus": 2'
-has out '"ram_bytes": 1610612736'
-has out '"ksm_merging_pages": 2048'
+has out '"vcpu_count": 2'
+has out '"guest_ram_bytes": 1610612736'
+has out '"ksm_merging_page_count": 2048'
+has out '"command": "vm list"'
 lacks out "gone"
 vm info gone
 exits 1
