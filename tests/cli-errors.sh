@@ -58,5 +58,29 @@ expect 0 "KSM is not available" check --root "$t/bare"
 expect 0 "no NUMA information" check --root "$t/bare"
 expect 0 "no cgroup filesystem mounted" check --root "$t/bare"
 
+# Under --json an error is one JSON line on stderr, nothing on stdout; the
+# command as typed, the exit status, the errno by name and number, the hint.
+json_error() {
+	want=$1 text=$2
+	shift 2
+	"$numaksm" "$@" > "$t/out" 2> "$t/err"
+	rc=$?
+	if [ "$rc" != "$want" ] || [ -s "$t/out" ] || [ "$(wc -l < "$t/err")" != 1 ] ||
+		! grep -qF -- "$text" "$t/err"; then
+		echo "FAIL: numaksm $*: exit $rc, expected $want and one line holding '$text':"
+		cat "$t/out" "$t/err"
+		failed=$((failed + 1)); return
+	fi
+	passed=$((passed + 1))
+}
+json_error 2 '{"schema_version":1,"command":"check","exit_status":2,"error":{"code":"EINVAL","errno":22,"message":"unknown option '"'--bogus'"'","hint":"see '"'numaksm check --help'"'"}}' check --json --bogus
+json_error 2 '"command":"check","exit_status":2,"error":{"code":"ENOENT","errno":2' check --json --root /nonexistent/tree
+json_error 2 '"command":"numaksm","exit_status":2,"error":{"code":"EINVAL","errno":22,"message":"unknown command '"'bogus'"'"' bogus --json
+json_error 2 '"command":"zone try","exit_status":2' zone --json try
+json_error 2 '"command":"pin plan","exit_status":2' pin plan --json --vcpus 0
+json_error 1 '"command":"place","exit_status":1,"error":{"code":"EROFS"' place 1 --nodes 0 --json --root "$fixture"
+# "--json" after "--" is not an option.
+expect 2 "numaksm: unknown command 'bogus'" bogus -- --json
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -483,7 +483,7 @@ static int pin_apply_cmd(struct pin_args *a, struct pin_session *s, nk_error **e
 	if (r < 0) {
 		nk_pin_state_remove(s->state, pid);
 		if (nk_pin_state_save(s->state, &undo_err) < 0)
-			fprintf(stderr, "numaksm pin apply: %s\n", nk_error_message(undo_err));
+			tool_log_error("pin apply", nk_error_message(undo_err));
 		nk_error_free(undo_err);
 		return r;
 	}

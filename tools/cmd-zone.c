@@ -90,7 +90,9 @@ int cmd_zone(int argc, char **argv, nk_error **err)
 	if (r >= 0)
 		r = nk_zone_create(host, &spec, &z, err);
 	if (r >= 0 && prefault && !hugetlb_bound)
-		r = nk_zone_prefault(z, spec.prefault_threads, progress_bar, &drawn, err);
+		/* No bar under --json: stderr holds only JSON lines then. */
+		r = nk_zone_prefault(z, spec.prefault_threads, json ? NULL : progress_bar, &drawn,
+				     err);
 	if (drawn)
 		fputc('\n', stderr);
 	nk_zone_spec_done(&spec);

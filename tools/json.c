@@ -22,13 +22,18 @@ json_object *tool_json_doc(const char *command)
 	return o;
 }
 
-void tool_json_print(json_object *doc, bool pretty)
+void tool_json_fprint(FILE *out, json_object *doc, bool pretty)
 {
 	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
 		    (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : 0);
-	puts(json_object_to_json_string_ext(doc, flags));
-	fflush(stdout);
+	fprintf(out, "%s\n", json_object_to_json_string_ext(doc, flags));
+	fflush(out);
 	json_object_put(doc);
+}
+
+void tool_json_print(json_object *doc, bool pretty)
+{
+	tool_json_fprint(stdout, doc, pretty);
 }
 
 /* ---- scalars ------------------------------------------------------------- */
@@ -107,10 +112,10 @@ json_object *tool_json_error(const nk_error *err, int code)
 {
 	json_object *o = json_object_new_object();
 	int e = err && nk_error_code(err) ? nk_error_code(err) : (code < 0 ? -code : code);
-	const char *name = e > 0 ? strerrorname_np(e) : NULL;
 	if (e <= 0)
 		e = EIO;
-	json_object_object_add(o, "code", json_object_new_string(name ? name : "EIO"));
+	const char *name = strerrorname_np(e);
+	json_object_object_add(o, "code", json_object_new_string(name ? name : "EUNKNOWN"));
 	json_object_object_add(o, "errno", json_object_new_int(e));
 	json_object_object_add(o, "message",
 			       json_object_new_string(err ? nk_error_message(err) : strerror(e)));

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 #include <numaksm/core.h>
@@ -29,8 +30,10 @@
 /* A new document: {"schema_version": 1, "command": COMMAND}. */
 json_object *tool_json_doc(const char *command);
 
-/* Print and release a document: pretty, or one line (streams, stderr). */
+/* Print and release a document on stdout: pretty, or one line (streams). */
 void tool_json_print(json_object *doc, bool pretty);
+/* The same on `out`: stderr's error and log lines are one line each. */
+void tool_json_fprint(FILE *out, json_object *doc, bool pretty);
 
 /* ---- scalars (NULL is JSON null: json_object_object_add takes it) ---- */
 

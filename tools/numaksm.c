@@ -10,25 +10,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "tool.h"
 
 static bool usage_failed;
 
 static const struct tool_command commands[] = {
-    {"check", "host readiness for dense, NUMA-placed VMs", cmd_check},
+    {"check", "host readiness for dense, NUMA-placed VMs", cmd_check, NULL},
     /* memory/ commands */
-    {"hugepages", "hugepage pools per node and size; reserve pages", cmd_hugepages},
-    {"zone", "try a guest RAM zone: create, prefault, show placement", cmd_zone},
+    {"hugepages", "hugepage pools per node and size; reserve pages", cmd_hugepages, "reserve"},
+    {"zone", "try a guest RAM zone: create, prefault, show placement", cmd_zone, "try"},
     /* vcpu/ commands */
-    {"pin", "plan, apply and show vCPU pinning", cmd_pin},
+    {"pin", "plan, apply and show vCPU pinning", cmd_pin, "plan apply show"},
     /* policy/ commands */
-    {"ksm", "KSM knobs, counters and savings; validated set; restore", cmd_ksm},
-    {"tuned", "the KSM tuner daemon: converge fast, then back off", cmd_tuned},
-    {"status", "KSM, NUMA nodes and every VM: placement, sharing, vCPUs", cmd_status},
-    {"place", "put a VM in its own cgroup on chosen nodes and CPUs; --undo", cmd_place},
+    {"ksm", "KSM knobs, counters and savings; validated set; restore", cmd_ksm, "show set restore"},
+    {"tuned", "the KSM tuner daemon: converge fast, then back off", cmd_tuned, NULL},
+    {"status", "KSM, NUMA nodes and every VM: placement, sharing, vCPUs", cmd_status, NULL},
+    {"place", "put a VM in its own cgroup on chosen nodes and CPUs; --undo", cmd_place, NULL},
     /* numaksm-vmm commands */
-    {"vm", "numaksm-vmm VMs: list, info, pause, resume, stop, KSM, migrate", cmd_vm},
+    {"vm", "numaksm-vmm VMs: list, info, pause, resume, stop, KSM, migrate", cmd_vm,
+     "list info pause resume stop ksm migrate"},
 };
+
+/* --json on the command line: errors and log lines as JSON on stderr, with
+ * the command as typed ("pin plan"; "numaksm" before one is known). */
+static bool json_mode;
+static char json_command[64] = "numaksm";
 
 void tool_mark_usage(void)
 {
@@ -126,7 +133,68 @@ char *tool_list_text(const nk_bitmap *b)
 static void log_to_stderr(enum nk_log_level level, const char *message, void *userdata)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug"};
-	fprintf(stderr, "numaksm: %s: %s\n", names[level], message);
+	if (!json_mode) {
+		fprintf(stderr, "numaksm: %s: %s\n", names[level], message);
+		return;
+	}
+	json_object *doc = tool_json_doc(json_command), *log = json_object_new_object();
+	json_object_object_add(log, "level", json_object_new_string(names[level]));
+	json_object_object_add(log, "message", json_object_new_string(message));
+	json_object_object_add(doc, "log", log);
+	tool_json_fprint(stderr, doc, false);
+}
+
+void tool_log_error(const char *command, const char *message)
+{
+	if (json_mode)
+		log_to_stderr(NK_LOG_ERROR, message, NULL);
+	else
+		fprintf(stderr, "numaksm %s: %s\n", command, message);
+}
+
+/* Whether --json comes before the end of the options ("--"). */
+static bool wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return true;
+	return false;
+}
+
+/* The command as typed: its name, and the subcommand when the first word
+ * after it is one ("pin plan", "vm ksm"). */
+static void command_words(const struct tool_command *c, int argc, char **argv, char *buf,
+			  size_t size)
+{
+	snprintf(buf, size, "%s", c->name);
+	for (int i = 1; c->subcommands && i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (argv[i][0] == '-')
+			continue;
+		size_t n = strlen(argv[i]);
+		for (const char *w = c->subcommands; *w; w += strcspn(w, " "), w += *w == ' ')
+			if (strncmp(w, argv[i], n) == 0 && (w[n] == ' ' || w[n] == '\0')) {
+				snprintf(buf, size, "%s %s", c->name, argv[i]);
+				break;
+			}
+		break;
+	}
+}
+
+/* Print an error (main() prints every fatal one) and return the exit status:
+ * "numaksm CMD: MESSAGE" and its hint, or one JSON line under --json. */
+static int report_error(const char *prefix, const nk_error *err, int code, int exit_status)
+{
+	if (json_mode) {
+		json_object *doc = tool_json_doc(json_command);
+		json_object_object_add(doc, "exit_status", json_object_new_int(exit_status));
+		json_object_object_add(doc, "error", tool_json_error(err, code));
+		tool_json_fprint(stderr, doc, false);
+		return exit_status;
+	}
+	fprintf(stderr, "%s: %s\n", prefix, err ? nk_error_message(err) : strerror(-code));
+	if (nk_error_get_hint(err))
+		fprintf(stderr, "  hint: %s\n", nk_error_get_hint(err));
+	return exit_status;
 }
 
 static void usage(FILE *out)
@@ -140,12 +208,32 @@ static void usage(FILE *out)
 		     "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
+/* A usage error of numaksm itself, before a command: `message` (NULL: none)
+ * and the usage text, or one JSON line under --json. */
+static int top_usage_error(const char *message, bool blank_line)
+{
+	nk_error *err = NULL;
+	if (!json_mode) {
+		if (message)
+			fprintf(stderr, "numaksm: %s\n%s", message, blank_line ? "\n" : "");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	nk_error_set(&err, EINVAL, "%s", message ? message : "missing a command");
+	nk_error_hint(&err, "see 'numaksm --help'");
+	report_error("numaksm", err, -EINVAL, EXIT_USAGE);
+	nk_error_free(err);
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	nk_error *err = NULL;
 	enum nk_log_level level = NK_LOG_WARNING;
+	char message[256];
 	int i = 1;
 
+	json_mode = wants_json(argc, argv);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
@@ -156,30 +244,26 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
 			level = NK_LOG_DEBUG;
 		} else {
-			fprintf(stderr, "numaksm: unknown option '%s'\n", argv[i]);
-			usage(stderr);
-			return EXIT_USAGE;
+			snprintf(message, sizeof(message), "unknown option '%s'", argv[i]);
+			return top_usage_error(message, false);
 		}
 	}
 	nk_log_set_handler(log_to_stderr, NULL, level);
-	if (i >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (i >= argc)
+		return top_usage_error(NULL, false);
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(argv[i], commands[c].name) != 0)
 			continue;
+		command_words(&commands[c], argc - i, argv + i, json_command, sizeof(json_command));
 		int r = commands[c].run(argc - i, argv + i, &err);
 		if (r >= 0)
 			return r;
-		fprintf(stderr, "numaksm %s: %s\n", commands[c].name,
-			err ? nk_error_message(err) : strerror(-r));
-		if (nk_error_get_hint(err))
-			fprintf(stderr, "  hint: %s\n", nk_error_get_hint(err));
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "numaksm %s", commands[c].name);
+		r = report_error(prefix, err, r, usage_failed ? EXIT_USAGE : EXIT_FAIL);
 		nk_error_free(err);
-		return usage_failed ? EXIT_USAGE : EXIT_FAIL;
+		return r;
 	}
-	fprintf(stderr, "numaksm: unknown command '%s'\n\n", argv[i]);
-	usage(stderr);
-	return EXIT_USAGE;
+	snprintf(message, sizeof(message), "unknown command '%s'", argv[i]);
+	return top_usage_error(message, true);
 }

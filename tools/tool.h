@@ -19,7 +19,14 @@ struct tool_command {
 	const char *summary;
 	/* Returns an exit code, or a negative errno with *err set. */
 	int (*run)(int argc, char **argv, nk_error **err);
+	/* Its subcommands, space-separated ("plan apply show"), or NULL. */
+	const char *subcommands;
 };
+
+/* A non-fatal error of `command` ("pin apply"): "numaksm COMMAND: MESSAGE"
+ * on stderr, or under --json a JSON log line, as main() prints the error
+ * and the log lines then (docs/json.md). */
+void tool_log_error(const char *command, const char *message);
 
 /* Record a usage error: main() prints it and exits 2. */
 int tool_usage_error(nk_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
