@@ -1,0 +1,416 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Write the JSON Schemas (draft 2020-12) of numaksm's --json documents.
+
+  generate.py          write docs/schema/*.schema.json (next to this file)
+  generate.py --check  regenerate in memory and compare: exit 1 when a file
+                       differs, is missing, or is left over
+
+The schemas are the vocabulary of docs/json.md made mechanical: every
+object is closed ("additionalProperties": false) and lists every key as
+required, since numaksm never leaves a key out (it writes null), and a
+value may be null only where numaksm can print null there.  Shared shapes
+live in common.schema.json under $defs, each printed by one serialiser of
+tools/json.c, and are referenced as "common.schema.json#/$defs/NAME",
+resolved against each file's $id.  Properties are listed in the order
+numaksm prints them.  Python's standard library only.
+"""
+import json
+import os
+import sys
+
+BASE = "https://numaksm.invalid/schema/1/"
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ---- building blocks ------------------------------------------------------
+def obj(desc=None, **props):
+    """A closed object: every key listed is required, no other is allowed."""
+    o = {"type": "object", "additionalProperties": False, "required": list(props),
+         "properties": props}
+    return {"description": desc, **o} if desc else o
+
+
+def null(s):
+    return {"anyOf": [s, {"type": "null"}]}
+
+
+def arr(items):
+    return {"type": "array", "items": items}
+
+
+def enum(*values):
+    return {"type": "string", "enum": list(values)}
+
+
+def when(key, value, then, otherwise=None):
+    """if KEY is VALUE then ... (else ...): properties constrained further."""
+    s = {"if": {"properties": {key: {"const": value}}, "required": [key]},
+         "then": {"properties": then}}
+    if otherwise:
+        s["else"] = {"properties": otherwise}
+    return s
+
+
+NULL = {"type": "null"}
+STR = {"type": "string"}
+BOOL = {"type": "boolean"}
+NSTR = null(STR)
+NBOOL = null(BOOL)
+
+
+class Refs:
+    """$ref builders: local inside common.schema.json, to it elsewhere."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    def __getattr__(self, name):
+        return {"$ref": f"{self.prefix}#/$defs/{name}"}
+
+    def n(self, name):
+        return null(getattr(self, name))
+
+
+L = Refs("")  # inside common.schema.json
+C = Refs("common.schema.json")  # from a document's schema
+
+# ---- common.schema.json -----------------------------------------------------
+LIST_RE = "^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$"
+# The command as typed, in documents and on error and log lines.
+COMMANDS = ["numaksm", "check", "hugepages", "hugepages reserve", "zone", "zone try", "pin",
+            "pin plan", "pin apply", "pin show", "ksm", "ksm show", "ksm set", "ksm restore",
+            "tuned", "status", "place", "vm", "vm list", "vm info", "vm pause", "vm resume",
+            "vm stop", "vm ksm", "vm migrate"]
+
+defs = {
+    "uint": {"description": "A number from 0 that is not a count: a vCPU, a round, an id.",
+             "type": "integer", "minimum": 0},
+    "count": {"description": "A count: a key named THING_count.", "type": "integer", "minimum": 0},
+    "bytes": {"description": "An amount of memory in bytes: a key ending in _bytes.",
+              "type": "integer", "minimum": 0},
+    "signed_bytes": {"description": "A signed amount of bytes (a KSM profit).", "type": "integer"},
+    "seconds": {"description": "A duration or CPU time in seconds with exactly six decimals: "
+                               "a key ending in _seconds.", "type": "number", "minimum": 0},
+    "ratio": {"description": "A fraction of a whole, 0 to 1, with exactly six decimals: a key "
+                             "ending in _ratio.", "type": "number", "minimum": 0, "maximum": 1},
+    "cpu_ratio": {"description": "CPU-seconds per second (1.0: one CPU busy), six decimals.",
+                  "type": "number", "minimum": 0},
+    "cpu_list": {"description": "A set of CPUs as the kernel writes it (\"0-3,6\"; \"\" empty).",
+                 "type": "string", "pattern": LIST_RE},
+    "node_list": {"description": "A set of NUMA nodes as the kernel writes it (\"0,2-3\"; \"\" empty).",
+                  "type": "string", "pattern": LIST_RE},
+    "node": {"description": "A NUMA node number: a key node or ending in _node.",
+             "type": "integer", "minimum": 0},
+    "cpu": {"description": "A CPU number: a key ending in _cpu.", "type": "integer", "minimum": 0},
+    "pid": {"description": "A process or thread id.", "type": "integer", "minimum": 1},
+    "address": {"description": "A memory address: a key ending in _address.",
+                "type": "integer", "minimum": 0},
+    "timestamp": {"description": "A UTC time, RFC 3339 with milliseconds: a key ending in _at.",
+                  "type": "string", "format": "date-time",
+                  "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$"},
+    "name": {"description": "A name; null where one is not known, never \"\".",
+             "type": "string", "minLength": 1},
+    "command": {"description": "The command as typed: its words separated by one space.",
+                "enum": COMMANDS},
+    "backing": enum("4k", "thp", "hugetlb", "mixed", "unknown"),
+    "mem_policy": enum("default", "bind", "preferred", "preferred-many", "interleave",
+                       "weighted-interleave"),
+    "vm_kind": {**enum("process", "numaksm", "qemu", "libvirt", "cloud-hypervisor", "firecracker",
+                       "crosvm"),
+                "description": "What runs the VM (nk_vm_kind_name): numaksm is numaksm-vmm, "
+                               "libvirt a QEMU libvirt started, process any other process."},
+}
+defs["error"] = obj(
+    "An error (tool_json_error): the fatal one of an error line, or one of a document's errors.",
+    code={"description": "The errno's name (strerrorname_np), EUNKNOWN when it has none.",
+          "type": "string", "pattern": "^E[A-Z0-9]+$"},
+    errno={"type": "integer", "minimum": 1},
+    message={"type": "string", "minLength": 1},
+    hint=null({"type": "string", "minLength": 1}),
+)
+defs["thp"] = obj("Transparent hugepages (tool_json_thp): the selected word of each sysfs file, "
+                  "null when the kernel lacks it.", enabled=NSTR, defrag=NSTR)
+defs["distance"] = obj(node=L.node, distance={"type": "integer", "minimum": 0})
+defs["numa_node"] = obj(
+    "A NUMA node of the host (tool_json_numa_nodes).",
+    node=L.node, cpus=L.cpu_list, cpu_count=L.count, has_memory=BOOL, memory_only=BOOL,
+    total_bytes=L.bytes, free_bytes=L.bytes, distances=arr(L.distance),
+)
+defs["hugepage_node_pool"] = obj(
+    node=L.node, page_count=L.count, free_page_count=L.count, surplus_page_count=L.count)
+defs["hugepage_pool"] = obj(
+    "The hugetlb pool of one page size, host-wide, with its split per node "
+    "(tool_json_hugepage_pools).",
+    page_size_bytes=L.bytes, is_default=BOOL, page_count=L.count, free_page_count=L.count,
+    reserved_page_count=L.count, surplus_page_count=L.count, per_node=arr(L.hugepage_node_pool),
+)
+NCOUNT = null(L.count)
+BIT = null({"type": "integer", "enum": [0, 1]})
+defs["ksm_knobs"] = obj(
+    "The knobs of /sys/kernel/mm/ksm: the file names and what the kernel prints (advisor_mode: "
+    "the selected word); null where this kernel lacks the file.",
+    run=null({"type": "integer", "enum": [0, 1, 2]}), pages_to_scan=NCOUNT,
+    sleep_millisecs=NCOUNT, merge_across_nodes=BIT, max_page_sharing=NCOUNT,
+    use_zero_pages=BIT, smart_scan=BIT, stable_node_chains_prune_millisecs=NCOUNT,
+    advisor_mode=null(enum("none", "scan-time")), advisor_max_cpu=NCOUNT,
+    advisor_min_pages_to_scan=NCOUNT, advisor_max_pages_to_scan=NCOUNT,
+    advisor_target_scan_time=NCOUNT,
+)
+defs["ksm_counters"] = obj(
+    "The counters of /sys/kernel/mm/ksm, as the kernel prints them; null where this kernel "
+    "lacks the file.",
+    pages_shared=NCOUNT, pages_sharing=NCOUNT, pages_unshared=NCOUNT, pages_volatile=NCOUNT,
+    pages_scanned=NCOUNT, pages_skipped=NCOUNT, full_scans=NCOUNT, ksm_zero_pages=NCOUNT,
+    stable_node_chains=NCOUNT, stable_node_dups=NCOUNT, general_profit=null(L.signed_bytes),
+)
+defs["ksmd"] = obj(
+    pid=L.pid, cpu_seconds=L.seconds, cpu_ratio_since_boot=null(L.cpu_ratio),
+    cpu_ratio_interval=null(L.cpu_ratio))
+defs["ksm_tuner"] = obj(
+    "The KSM tuner's lock: held or not, and by which process (its pid and comm).",
+    running=BOOL, pid=null(L.pid), program=NSTR)
+defs["full_scan"] = obj(seconds=L.seconds, resolution_seconds=L.seconds)
+KSM_OPTIONAL = ("state", "knobs", "counters", "page_size_bytes", "saved_bytes", "tracked_bytes",
+                "saved_ratio", "last_full_scan", "ksmd", "tuner")
+defs["ksm"] = {
+    **obj(
+        "KSM host-wide (tool_json_ksm): state, knobs, counters, savings, ksmd, the tuner.  "
+        "Without KSM (present false) every other key is null.  The byte figures need the "
+        "page size, unknown on a captured tree.",
+        present=BOOL,
+        state=null(enum("stopped", "running", "unmerging", "unknown")),
+        proc_ksm_stat=NBOOL,
+        knobs=L.n("ksm_knobs"), counters=L.n("ksm_counters"),
+        page_size_bytes=null(L.bytes), saved_bytes=null(L.bytes), tracked_bytes=null(L.bytes),
+        saved_ratio=null(L.ratio),
+        last_full_scan=L.n("full_scan"), ksmd=L.n("ksmd"), tuner=L.n("ksm_tuner"),
+    ),
+    **when("present", False, {k: NULL for k in KSM_OPTIONAL + ("proc_ksm_stat",)}),
+}
+defs["process_ksm"] = obj(
+    "KSM of one process (tool_json_process_ksm): /proc/PID/ksm_stat and its smaps; null what "
+    "could not be read.",
+    mergeable_bytes=null(L.bytes), saved_bytes=null(L.bytes),
+    merging_page_count=null(L.count), rmap_item_count=null(L.count), zero_page_count=null(L.count),
+    profit_bytes=null(L.signed_bytes), mergeable=NBOOL, merge_any=NBOOL,
+)
+defs["vm_ref"] = obj(
+    "Which VM or process a document is about (tool_json_vm_ref).",
+    name=L.n("name"), kind=L.n("vm_kind"), pid=L.pid, comm=L.n("name"), program=L.n("name"))
+defs["thread"] = obj(
+    "A thread of a VM's process (tool_json_thread): null what is not known.",
+    tid=L.pid, vcpu=null(L.uint), name=STR, affinity_cpus=L.cpu_list,
+    last_cpu=null(L.cpu), last_node=null(L.node), last_cpu_in_affinity=NBOOL,
+)
+defs["cgroup_membership"] = obj(
+    "A cgroup a process is in (tool_json_cgroup): a line of /proc/PID/cgroup; the hierarchy "
+    "number is 0 for cgroup v2, null when not known.",
+    hierarchy=null(L.uint), controllers=arr(STR), path=STR)
+defs["node_resident"] = obj(node=L.node, resident_bytes=L.bytes)
+defs["placement"] = obj(
+    "Where memory is, node by node (tool_json_placement).  per_node lists the nodes holding "
+    "any of it, ascending; error_bytes bounds each estimate when not exact (95%).",
+    method=enum("move_pages", "numa_maps"), exact=BOOL, sampled_page_count=null(L.count),
+    per_node=arr(L.node_resident), resident_bytes=L.bytes, absent_bytes=L.bytes,
+    other_bytes=L.bytes, error_bytes=L.bytes,
+)
+defs["prefault"] = obj(thread_count=L.count, cpus=L.cpu_list, seconds=L.seconds,
+                       populate_write=BOOL)
+defs["zone"] = obj(
+    "A guest RAM zone (tool_json_zone).  The guest's keys (guest_node, guest_address, "
+    "host_address, ksm_bytes) are null for a zone outside a VM.",
+    id=L.name, size_bytes=L.bytes, backing=L.backing, page_size_bytes=L.bytes,
+    policy=L.mem_policy, nodes=L.node_list, mergeable=BOOL,
+    guest_node=null(L.node), guest_address=null(L.address), host_address=null(L.address),
+    ksm_bytes=null(L.bytes), prefault=L.n("prefault"), placement=L.n("placement"),
+)
+defs["plan_vcpu"] = obj(vcpu=L.uint, guest_node=L.uint, memory_node=null(L.node),
+                        host_node=L.node, cpus=L.cpu_list)
+defs["pin_plan"] = obj(
+    "A vCPU plan (tool_json_pin_plan).  topology.source: the live host, an XML file or a "
+    "synthetic description (detail), or one hwloc took from its environment.",
+    topology={**obj(source=enum("live", "xml", "synthetic", "environment"),
+                    detail=null({"type": "string", "minLength": 1})),
+              "allOf": [when("source", "live", {"detail": NULL}),
+                        when("source", "environment", {"detail": NULL})]},
+    policy=enum("dedicated", "shared"), smt=enum("prefer", "isolate", "require"),
+    emulator=enum("share", "isolate"), vcpu_count=L.count, vcpus=arr(L.plan_vcpu),
+    emulator_cpus=L.cpu_list, reserved_cpus=L.cpu_list, dedicated_cpus=L.cpu_list,
+    shared_cpus=L.cpu_list, notes=arr(STR),
+)
+
+COMMON = {"$schema": DRAFT, "$id": BASE + "common.schema.json",
+          "title": "numaksm JSON vocabulary: the shared shapes", "$defs": defs}
+
+
+# ---- the documents ------------------------------------------------------------------
+def document(command, title, desc, props, extra=None):
+    """A document of COMMAND: schema_version and command first."""
+    fname = "numaksm-" + command.replace(" ", "-") + ".schema.json"
+    s = obj(desc, schema_version={"const": 1}, command={"const": command}, **props)
+    return fname, {"$schema": DRAFT, "$id": BASE + fname, "title": title, **s, **(extra or {})}
+
+
+def probed(**props):
+    """An object of live probes: with probed false every other key is null."""
+    return {**obj(probed=BOOL, **props), **when("probed", False, {k: NULL for k in props})}
+
+
+docs = [document(
+    "check", "numaksm check --json", "The host's readiness: what was found, and each check.",
+    dict(
+        live=BOOL,
+        host=obj(
+            kvm={**probed(present=NBOOL, usable=NBOOL, api_version=null(C.uint),
+                          max_vcpu_count=null(C.count))},
+            ksm=C.ksm, thp=C.thp,
+            numa=obj(available=BOOL, node_count=C.count, memory_total_bytes=C.bytes,
+                     memory_only_nodes=C.node_list, numa_nodes=arr(C.numa_node)),
+            hugepage_pools=arr(C.hugepage_pool),
+            cgroup=obj(mode=enum("none", "v1", "hybrid", "v2"), v2_path=NSTR,
+                       v1_controllers=arr(STR), v2_controllers=arr(STR)),
+            features=probed(madv_populate_write=NBOOL, memfd_hugetlb=NBOOL),
+            privileges=probed(euid=null(C.uint),
+                              cap_sys_admin=NBOOL, cap_sys_nice=NBOOL, cap_ipc_lock=NBOOL),
+        ),
+        checks=arr(obj(id={"type": "string", "pattern": "^[a-z0-9_]+([.][A-Za-z0-9_]+)*$"},
+                       status=enum("pass", "warn", "fail", "info"), message=STR,
+                       hint=null({"type": "string", "minLength": 1}))),
+        summary=obj(pass_count=C.count, warn_count=C.count, fail_count=C.count,
+                    info_count=C.count),
+    ))]
+docs.append(document(
+    "hugepages", "numaksm hugepages --json", "Every hugepage pool, host-wide and per node.",
+    dict(live=BOOL, hugepage_pools=arr(C.hugepage_pool))))
+docs.append(document(
+    "zone try", "numaksm zone try --json", "A zone made, prefaulted and measured.",
+    dict(zone=C.zone)))
+docs.append(document(
+    "pin plan", "numaksm pin plan --json", "A vCPU plan, not applied.", dict(plan=C.pin_plan)))
+docs.append(document(
+    "pin show", "numaksm pin show --json", "A VM's threads: where each may run and last ran.",
+    dict(live=BOOL, vm=C.vm_ref, vcpu_count=C.count, threads=arr(C.thread))))
+docs.append(document(
+    "pin apply", "numaksm pin apply --json",
+    "A plan applied and each thread's affinity read back.  last_cpu_in_affinity is null: the "
+    "CPU a thread last ran on predates the pin.",
+    dict(vm=C.vm_ref, plan=C.pin_plan,
+         threads=arr({"allOf": [C.thread, {"properties": {"last_cpu_in_affinity": NULL}}]}))))
+docs.append(document(
+    "ksm show", "numaksm ksm show --json", "KSM host-wide.", dict(live=BOOL, ksm=C.ksm)))
+STATUS_VM = obj(
+    "A VM or a process named, as status reads it from /proc.",
+    name=C.name, kind=C.vm_kind, pid=C.pid, comm=STR, program=C.n("name"),
+    thread_count=C.count, rss_bytes=C.bytes, anon_bytes=C.bytes, thp_bytes=C.bytes,
+    hugetlb_bytes=C.bytes, swap_bytes=C.bytes,
+    guest_ram=obj(
+        size_bytes=C.bytes, size_from_command_line=BOOL, resident_bytes=C.bytes,
+        backing=C.backing, hugetlb_bytes=C.bytes, thp_bytes=C.bytes,
+        regions=arr(obj(host_address=C.address, size_bytes=C.bytes, page_size_bytes=C.bytes,
+                        backing=C.backing, mergeable=BOOL, resident_bytes=C.bytes,
+                        thp_bytes=C.bytes, mapping=C.n("name"))),
+    ),
+    placement=C.n("placement"), ksm=C.process_ksm, vcpu_count=null(C.count),
+    threads=null(arr(C.thread)), cgroups=arr(C.cgroup_membership),
+)
+docs.append(document(
+    "status", "numaksm status --json",
+    "The host and its VMs; with --watch one such document per line.  errors: the VMs that "
+    "could not be read.",
+    dict(live=BOOL, generated_at=C.timestamp,
+         watch=null(obj(interval_seconds=C.seconds, round=C.uint)),
+         host=obj(ksm=C.ksm, thp=C.thp, numa_nodes=arr(C.numa_node),
+                  hugepage_pools=arr(C.hugepage_pool)),
+         vms=arr(STATUS_VM), errors=arr(C.error))))
+APPLIED = obj(
+    "The placement as read back: the group's CPUs, nodes and limits (null: none), the "
+    "migration (null without --migrate), where the guest RAM is (null when it could not be "
+    "counted page by page), the vCPU threads found and pinned.",
+    cpus=C.cpu_list, nodes=C.node_list, memory_max_bytes=null(C.bytes),
+    memory_high_bytes=null(C.bytes),
+    migration=null(obj(not_moved_page_count=C.count, seconds=C.seconds)),
+    verification=null(obj(on_nodes_bytes=C.bytes, elsewhere_bytes=C.bytes, absent_bytes=C.bytes,
+                          other_bytes=C.bytes)),
+    vcpu_count=C.count, pinned_vcpu_count=C.count,
+)
+docs.append(document(
+    "place", "numaksm place --json, numaksm place --undo --json",
+    "A VM placed in a cgroup of its own (action place), or put back (action undo: applied is "
+    "null; the VM's kind, comm and program are null when its process is gone, and so is "
+    "previous_cgroups).",
+    dict(action=enum("place", "undo"), vm=C.vm_ref, backend=enum("v1", "v2"),
+         group={"type": "string", "minLength": 1}, group_paths=arr(STR),
+         previous_cgroups=null(arr(C.cgroup_membership)), applied=null(APPLIED),
+         notes=arr(STR)),
+    when("action", "undo", {"applied": NULL},
+         {"applied": {"type": "object"},
+          "vm": {"properties": {"kind": C.vm_kind, "name": C.name}}})))
+docs.append(document(
+    "vm list", "numaksm vm list --json",
+    "The running numaksm-vmm VMs; null what a VM's answer lacks.",
+    dict(vms=arr(obj(name=C.name, pid=null(C.pid),
+                     state=null(enum("running", "paused", "stopping", "halted", "failed")),
+                     vcpu_count=null(C.count), guest_ram_bytes=null(C.bytes),
+                     ksm_merging_page_count=null(C.count))))))
+
+
+def line(fname, title, desc, **props):
+    s = obj(desc, schema_version={"const": 1}, command=C.command, **props)
+    return fname, {"$schema": DRAFT, "$id": BASE + fname, "title": title, **s}
+
+
+docs.append(line(
+    "numaksm-error.schema.json", "An error under --json",
+    "The one line numaksm prints on stderr for the error it exits with, under --json.",
+    exit_status={"enum": [1, 2]}, error=C.error))
+docs.append(line(
+    "numaksm-log.schema.json", "A log line under --json",
+    "A diagnostic on stderr under --json: one per line, before any error line.",
+    log=obj(level=enum("error", "warning", "info", "debug"), message=STR)))
+
+
+# ---- writing and checking -----------------------------------------------------
+def files():
+    out = {"common.schema.json": COMMON}
+    out.update(docs)
+    return {name: json.dumps(schema, indent=2) + "\n" for name, schema in out.items()}
+
+
+def main():
+    check = sys.argv[1:] == ["--check"]
+    if sys.argv[1:] and not check:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    want = files()
+    if not check:
+        for name, text in want.items():
+            with open(os.path.join(HERE, name), "w") as f:
+                f.write(text)
+        print(f"wrote {len(want)} schemas to {HERE}")
+        return 0
+    bad = 0
+    have = {n for n in os.listdir(HERE) if n.endswith(".schema.json")}
+    for name, text in want.items():
+        path = os.path.join(HERE, name)
+        try:
+            with open(path) as f:
+                same = f.read() == text
+        except FileNotFoundError:
+            print(f"{name}: missing (run {sys.argv[0]})")
+            bad += 1
+            continue
+        if not same:
+            print(f"{name}: differs from what generate.py makes (run {sys.argv[0]})")
+            bad += 1
+    for name in sorted(have - set(want)):
+        print(f"{name}: not made by generate.py")
+        bad += 1
+    if not bad:
+        print(f"{len(want)} schemas match generate.py")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
