@@ -55,6 +55,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 . "$(dirname "$0")/../unit/test-pin-lib.sh"
+validate=$(dirname "$0")/../validate-json.py
 
 # A tiny initramfs: busybox as init, idling.
 mkdir -p "$t/initrd/bin"
@@ -157,6 +158,7 @@ host = doc["host"]
 assert host["ksm"]["present"] and host["ksm"]["ksmd"]["pid"] > 0, host["ksm"]
 print(f"status: {name} PID {pid}, RSS {vm['rss_bytes']}, KSM merging {k['merging_page_count']}")
 PY
+	"$validate" -q status "$t/out" || fail "status --json is not valid against its schema"
 fi
 expect 0 "$name: qemu, PID $qemu" status
 expect 0 "pages per node (" status "$qemu"
@@ -207,6 +209,7 @@ for d in doc["group_paths"]:
     assert os.path.isdir(d), d
 print(f"placed in {doc['group_paths']}")
 PY
+	"$validate" -q place "$t/out" || fail "place --json is not valid against its schema"
 fi
 expect 1 "is placed already" place "$name" --nodes 0
 expect 0 "$name: qemu" status "$name"

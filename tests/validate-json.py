@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Validate numaksm's JSON documents against docs/schema/, offline.
+
+  validate-json.py [--schemas DIR] --check
+      check every *.schema.json against its metaschema and resolve every $ref
+  validate-json.py [--schemas DIR] [--lines] [--quiet] SCHEMA FILE|- ...
+      validate each document against SCHEMA ("status", "numaksm-status",
+      "numaksm-status.schema.json" or its $id); --lines: one document per line
+      (status --watch, the error and log lines on stderr)
+
+Besides the schema, every number that is not an integer must be printed
+with exactly six decimals and no exponent (docs/json.md), which a schema
+cannot see once the text is parsed.
+
+Every schema of DIR is registered under its $id, so "$ref":
+"common.schema.json#/$defs/ksm" resolves to the sibling file without the
+network.  Needs python3-jsonschema: 4.10 (Debian 12, RefResolver) or 4.18
+and later (the referencing library).
+Exit status: 0 all valid, 1 a document or a schema is not, 2 usage error.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import sys
+
+try:
+    import jsonschema
+    from jsonschema import validators
+except ImportError:
+    print("validate-json.py needs python3-jsonschema (scripts/setup installs it)",
+          file=sys.stderr)
+    sys.exit(2)
+
+try:  # jsonschema >= 4.18 resolves $ref through the referencing library
+    from referencing import Registry, Resource
+except ImportError:  # jsonschema 4.10: RefResolver with a store
+    Registry = None
+
+SCHEMAS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "schema")
+SIX_DECIMALS = re.compile(r"^-?[0-9]+\.[0-9]{6}$")
+
+
+def load_schemas(directory):
+    """{$id: schema} for every *.schema.json of directory."""
+    store = {}
+    for path in sorted(glob.glob(os.path.join(directory, "*.schema.json"))):
+        with open(path) as f:
+            schema = json.load(f)
+        sid = schema.get("$id")
+        if not sid or sid in store:
+            sys.exit(f"{path}: no $id, or one used twice")
+        store[sid] = schema
+    if not store:
+        sys.exit(f"no *.schema.json in {directory}")
+    return store
+
+
+def find(store, name):
+    for sid, schema in store.items():
+        base = sid.rsplit("/", 1)[-1]
+        if name in (sid, base, base[: -len(".schema.json")]) or \
+                base == "numaksm-" + name.replace(" ", "-") + ".schema.json":
+            return schema
+    sys.exit(f"no schema named {name!r}; there are: "
+             + ", ".join(s.rsplit("/", 1)[-1][: -len(".schema.json")] for s in store))
+
+
+def make_resolver(store, schema):
+    """(registry or None, something whose .resolve(ref) finds any schema of store)."""
+    if Registry is not None:
+        registry = Registry().with_resources(
+            (sid, Resource.from_contents(s)) for sid, s in store.items())
+        resolver = registry.resolver(base_uri=schema["$id"])
+        return registry, type("R", (), {"resolve": staticmethod(resolver.lookup)})()
+    return None, jsonschema.RefResolver(schema["$id"], schema, store=store)
+
+
+def make_validator(store, schema):
+    cls = validators.validator_for(schema)
+    registry, resolver = make_resolver(store, schema)
+    if registry is not None:
+        return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+    return cls(schema, resolver=resolver, format_checker=cls.FORMAT_CHECKER)
+
+
+def refs(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref":
+                yield v
+            else:
+                yield from refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from refs(v)
+
+
+def check_schemas(store):
+    bad = 0
+    for sid, schema in store.items():
+        cls = validators.validator_for(schema)
+        try:
+            cls.check_schema(schema)
+        except jsonschema.SchemaError as e:
+            print(f"{sid}: invalid schema: {e.message} at {list(e.absolute_path)}")
+            bad += 1
+            continue
+        _, resolver = make_resolver(store, schema)
+        for ref in sorted(set(refs(schema))):
+            try:
+                resolver.resolve(ref)
+            except Exception as e:  # noqa: BLE001 - any failure to resolve is the finding
+                print(f"{sid}: cannot resolve {ref}: {str(e)[:200]}")
+                bad += 1
+    if not bad:
+        print(f"{len(store)} schemas are valid and every $ref resolves")
+    return bad
+
+
+class Decimals:
+    """json.loads' parse_float: remembers numbers not printed with six decimals."""
+
+    def __init__(self):
+        self.bad = []
+
+    def __call__(self, text):
+        if not SIX_DECIMALS.match(text):
+            self.bad.append(text)
+        return float(text)
+
+
+def documents(path, lines):
+    """(where, text) of each document of path."""
+    text = sys.stdin.read() if path == "-" else open(path).read()
+    if not lines:
+        yield path, text
+        return
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            yield f"{path}:{n}", line
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--schemas", default=SCHEMAS)
+    p.add_argument("--check", action="store_true", help="check the schemas themselves")
+    p.add_argument("--lines", action="store_true", help="one JSON document per line")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only what is invalid")
+    p.add_argument("schema", nargs="?")
+    p.add_argument("files", nargs="*")
+    a = p.parse_args()
+    store = load_schemas(a.schemas)
+    if a.check:
+        return 1 if check_schemas(store) else 0
+    if not a.schema or not a.files:
+        p.print_usage(sys.stderr)
+        return 2
+    schema = find(store, a.schema)
+    name = schema["$id"].rsplit("/", 1)[-1]
+    v = make_validator(store, schema)
+    bad = count = 0
+    for path in a.files:
+        for where, text in documents(path, a.lines):
+            count += 1
+            decimals = Decimals()
+            try:
+                doc = json.loads(text, parse_float=decimals)
+            except ValueError as e:
+                print(f"{where}: not JSON: {e}")
+                bad += 1
+                continue
+            errors = sorted(v.iter_errors(doc), key=lambda e: list(e.absolute_path))
+            for e in errors[:20]:
+                loc = "/".join(str(x) for x in e.absolute_path) or "(top)"
+                print(f"{where}: {loc}: {e.message[:300]}")
+            if len(errors) > 20:
+                print(f"{where}: ... {len(errors) - 20} more")
+            for number in decimals.bad:
+                print(f"{where}: the number {number} is not printed with six decimals")
+            if errors or decimals.bad:
+                bad += 1
+            elif not a.quiet:
+                print(f"{where}: valid ({name})")
+    if count == 0:
+        print(f"no document in {' '.join(a.files)}")
+        return 1
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
