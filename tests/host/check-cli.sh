@@ -2,15 +2,22 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # `numaksm check --json` on the live host agrees with what the kernel shows
 # through other means (directory listings, statfs, the device node).
+# Free hugepages and KSM's page counts move while other programs run (other
+# tests, a VM, ksmd): a disagreement is looked at again, up to 5 readings,
+# and only one that persists fails.
 set -eu
 numaksm=$1
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 command -v python3 >/dev/null || { echo "needs python3"; exit 77; }
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-rc=0
-"$numaksm" check --json > "$out" || rc=$?
-python3 - "$out" "$rc" <<'PY'
+trap 'rm -f "$out" "$out.verdict"' EXIT
+attempt=0
+while :; do
+	attempt=$((attempt + 1))
+	rc=0
+	"$numaksm" check --json > "$out" || rc=$?
+	status=0
+	python3 - "$out" "$rc" > "$out.verdict" << 'PY' || status=$?
 import json, os, re, sys
 report = json.load(open(sys.argv[1]))
 rc = int(sys.argv[2])
@@ -96,3 +103,10 @@ if errors:
 print(f"check --json agrees with the host: {len(nodes)} node(s), hugepage sizes {sizes}, "
       f"cgroup {mode}, KVM {'usable' if kvm.get('usable') else 'absent'}")
 PY
+	if [ "$status" = 0 ] || [ "$attempt" = 5 ]; then
+		cat "$out.verdict"
+		[ "$attempt" = 1 ] || echo "(reading $attempt)"
+		exit "$status"
+	fi
+	sleep 0.5
+done

@@ -6,7 +6,9 @@
 # naming it (its name, its PID, its comm, its program) finds the same
 # process with the same kind in `numaksm status` and `numaksm pin show`
 # (pin apply and place resolve names with the same call), and a name that
-# is ambiguous or unknown is refused by both with the same error.
+# is ambiguous or unknown is refused by both with the same error.  Real VMs
+# of this host that run the same program (a QEMU of the NUMA lab) make the
+# program's name ambiguous: then both commands must refuse it.
 #
 # Usage: vm-lookup.sh NUMAKSM FAKE_VMM
 set -u
@@ -76,6 +78,29 @@ both() {
 	found pin "$1" "$2" "$3"
 }
 
+# others PROGRAM PID...: how many processes but PID... run as PROGRAM (by
+# comm or by the first word of the command line): real VMs of this host
+# that share a stand-in's program name.
+others() {
+	prog=$1
+	shift
+	{
+		pgrep -x "$prog" 2> /dev/null
+		pgrep -f "^([^ ]*/)?$prog( |\$)"
+	} | sort -u | grep -cvxF "$(printf '%s\n' "$@")"
+}
+
+# by_program PROGRAM PID KIND: found by its program name when it is the only
+# process of that program; else refused as ambiguous, naming PID.
+by_program() {
+	if [ "$(others "$1" "$2")" = 0 ]; then
+		both "$1" "$2" "$3"
+	else
+		refused "$1" "VMs are named '$1'"
+		refused "$1" "$2"
+	fi
+}
+
 # refused SELECTOR MESSAGE: status and pin both refuse SELECTOR, saying MESSAGE.
 refused() {
 	for cmd in "status" "pin show"; do
@@ -91,11 +116,11 @@ for kind in numaksm qemu libvirt cloud-hypervisor firecracker crosvm process; do
 	start "$kind" "$name"
 	both "$pid" "$pid" "$kind"
 	comm=$(cat "/proc/$pid/comm")
-	[ "$kind" = process ] || both "$comm" "$pid" "$kind"
+	[ "$kind" = process ] || by_program "$comm" "$pid" "$kind"
 	case $kind in
 	cloud-hypervisor | crosvm)
 		# No name on their command line: found by program name.
-		both "$kind" "$pid" "$kind"
+		by_program "$kind" "$pid" "$kind"
 		;;
 	process)
 		# Not a VMM by its program: found by its PID only, by both.
@@ -112,8 +137,10 @@ done
 
 # Two stand-ins of one program: its name is ambiguous to every command.
 start qemu lookup-qemu-1
+first=$pid
 start qemu lookup-qemu-2
-refused qemu-system-x86_64 "2 VMs are named 'qemu-system-x86_64'"
+n=$(($(others qemu-system-x86_64 "$first" "$pid") + 2))
+refused qemu-system-x86_64 "$n VMs are named 'qemu-system-x86_64'"
 refused no-such-vm "no VM named 'no-such-vm'"
 
 echo "$checks checks, $failed failed"
