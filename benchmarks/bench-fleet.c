@@ -135,9 +135,10 @@ static void die(const char *fmt, ...)
 
 static json_object *info(const char *name)
 {
-	char *reply = NULL;
-	if (nk_vmm_call(rundir, name, "{\"version\":1,\"command\":\"info\"}", 60000, &reply, NULL) <
-	    0)
+	char *reply = NULL, request[64];
+	snprintf(request, sizeof(request), "{\"version\":%d,\"command\":\"info\"}",
+		 NK_VMM_PROTOCOL_VERSION);
+	if (nk_vmm_call(rundir, name, request, 60000, &reply, NULL) < 0)
 		return NULL;
 	json_object *o = json_tokener_parse(reply), *ok, *result;
 	free(reply);
@@ -170,7 +171,7 @@ static void locality(int i, int node, uint64_t *ret_local, uint64_t *ret_remote)
 	char name[32];
 	snprintf(name, sizeof(name), "fleet-%d", i);
 	json_object *in = info(name), *z = zone0(in);
-	uint64_t addr = get_u64(z, "host_addr"), pages = get_u64(z, "size_bytes") / 4096;
+	uint64_t addr = get_u64(z, "host_address"), pages = get_u64(z, "size_bytes") / 4096;
 	void **p = calloc(pages, sizeof(*p));
 	int *status = calloc(pages, sizeof(*status));
 	*ret_local = *ret_remote = 0;
@@ -255,7 +256,7 @@ static struct result run_round(int mode, const char *vmm, const char *size, cons
 			json_object *vcpus, *v0;
 			if (in && json_object_object_get_ex(in, "vcpus", &vcpus) &&
 			    (v0 = json_object_array_get_idx(vcpus, 0)) &&
-			    get_u64(v0, "verified_pages") > 0)
+			    get_u64(v0, "verified_page_count") > 0)
 				break;
 			json_object_put(in);
 			in = NULL;

@@ -8,6 +8,7 @@
 #         captured trees of tests/fixtures (--root), pin show on a captured
 #         QEMU, pin plan on XML and synthetic topologies, vm list with no VM
 #         and with a stand-in numaksm-vmm (FAKE_VMM, tests/unit/fake-vmm.c),
+#         vm info of that VM,
 #         error lines (usage errors, refusals)
 #   host  the same, then this host: check, hugepages, zone try, pin plan
 #         (live, and hwloc's environment with its warning as a log line), pin
@@ -15,12 +16,17 @@
 #         tests/host/test-pin-fake-vmm.c), ksm show, status once and with
 #         --watch, place and place --undo (needs root), error lines
 #
-# Usage: json-outputs.sh unit|host NUMAKSM FAKE_VMM [PIN_VMM]
+# Both modes check numaksm-vmm's error lines too (its usage errors; the
+# document it prints once a VM runs is checked where /dev/kvm is, in the
+# NUMA lab's kvm guest).
+#
+# Usage: json-outputs.sh unit|host NUMAKSM NUMAKSM_VMM FAKE_VMM [PIN_VMM]
 set -u
 mode=$1
 numaksm=$2
-fake=$3
-pin_vmm=${4:-}
+numaksm_vmm=$3
+fake=$4
+pin_vmm=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=$here/fixtures
 topologies=$fixtures/topologies
@@ -57,10 +63,10 @@ fail() {
 run() {
 	want=$1
 	shift
-	"$numaksm" "$@" > "$t/out" 2> "$t/err"
+	"${program:-$numaksm}" "$@" > "$t/out" 2> "$t/err"
 	rc=$?
 	if ! echo "|$want|" | grep -q "|$rc|"; then
-		fail "numaksm $* exited $rc, expected $want"
+		fail "${program:-numaksm} $* exited $rc, expected $want"
 		cat "$t/err"
 		return 1
 	fi
@@ -105,7 +111,7 @@ validate_all() {
 json() {
 	want=$1 schema=$2
 	shift 2
-	what="numaksm $*"
+	what="${program:-numaksm} $*"
 	run "$want" "$@" || return 1
 	valid "$schema" "$t/out" || return 1
 	if [ -s "$t/err" ]; then
@@ -119,7 +125,7 @@ json() {
 error() {
 	want=$1
 	shift
-	what="numaksm $* (error)"
+	what="${program:-numaksm} $* (error)"
 	run "$want" "$@" || return 1
 	[ -s "$t/out" ] && fail "$what printed on stdout: $(cat "$t/out")"
 	tail -n 1 "$t/err" > "$t/error"
@@ -159,6 +165,7 @@ pids="$pids $pid"
 if json 0 "vm list" vm list --json; then
 	grep -q "\"name\": \"$vm\"" "$t/out" || fail "vm list --json lacks $vm"
 fi
+json 0 "vm info" vm info "$vm" --json
 "$numaksm" vm stop "$vm" > /dev/null 2>&1
 
 # ---- error lines ----------------------------------------------------------------
@@ -173,6 +180,12 @@ error 1 pin plan --vcpus 10 --nodes 2 --topology "$topologies/2pack-4node-smt.xm
 error 1 place 1 --nodes 0 --json --root "$fixtures/lab-4node"
 error 1 status no-such-vm-$$ --json
 error 1 vm info no-such-vm-$$ --json
+# numaksm-vmm's own: usage errors, before any VM exists.
+program=$numaksm_vmm
+error 2 --json --bogus
+error 2 --json --name "bad name"
+error 2 --json --name ok --memory size=1G --cpus count=0
+program=
 
 if [ "$mode" != host ]; then
 	validate_all

@@ -10,10 +10,11 @@ set_tests_properties(unit/json-schemas PROPERTIES LABELS unit TIMEOUT 60)
 # the live host with stand-in VMMs (pin apply, place).
 add_test(NAME unit/json-outputs
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/json-outputs.sh unit $<TARGET_FILE:numaksm-cli>
-                 $<TARGET_FILE:fake-vmm>)
+                 $<TARGET_FILE:numaksm-vmm> $<TARGET_FILE:fake-vmm>)
 set_tests_properties(unit/json-outputs PROPERTIES LABELS unit TIMEOUT 120 SKIP_RETURN_CODE 77)
 add_test(NAME host/json-outputs
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/json-outputs.sh host $<TARGET_FILE:numaksm-cli>
-                 $<TARGET_FILE:fake-vmm> $<TARGET_FILE:test-pin-fake-vmm>)
+                 $<TARGET_FILE:numaksm-vmm> $<TARGET_FILE:fake-vmm>
+                 $<TARGET_FILE:test-pin-fake-vmm>)
 set_tests_properties(host/json-outputs PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
                                                   RESOURCE_LOCK vm-processes)

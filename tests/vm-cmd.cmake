@@ -2,6 +2,7 @@
 # control protocol against a stand-in VMM (tests/unit/fake-vmm.c).
 add_executable(fake-vmm unit/fake-vmm.c)
 target_link_libraries(fake-vmm PRIVATE PkgConfig::JSONC)
+target_include_directories(fake-vmm PRIVATE ${PROJECT_SOURCE_DIR}/src/include)
 add_test(NAME unit/vm-cmd
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-vm-cmd.sh $<TARGET_FILE:numaksm-cli>
                  $<TARGET_FILE:fake-vmm>)

@@ -2,7 +2,7 @@
 # Those run in the NUMA lab's kvm guest; on the host only where it has
 # /dev/kvm (a host without it could never run them).
 add_executable(test-vmm vmm/test-vmm.c)
-target_link_libraries(test-vmm PRIVATE numaksm_obj PkgConfig::JSONC PkgConfig::NUMA)
+target_link_libraries(test-vmm PRIVATE numaksm_obj PkgConfig::JSONC PkgConfig::NUMA m)
 target_include_directories(test-vmm PRIVATE ${PROJECT_SOURCE_DIR}/tools/vmm)
 if(EXISTS /dev/kvm)
   foreach(t patterns affinity ksm signals control numa hugepages)

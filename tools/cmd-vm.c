@@ -191,11 +191,7 @@ static json_object *list_row(const char *name, json_object *info)
 {
 	json_object *row = json_object_new_object(), *ksm = get(info, "ksm"),
 		    *pid = get(info, "pid");
-	/* The process' KSM pages: merging_pages in the protocol's info today,
-	 * merging_page_count in the JSON vocabulary's process KSM object. */
-	json_object *merging = get(ksm, "merging_pages");
-	if (!merging)
-		merging = get(ksm, "merging_page_count");
+	json_object *merging = get(ksm, "merging_page_count");
 	json_object_object_add(row, "name", json_object_new_string(get_str(info, "name", name)));
 	json_object_object_add(row, "pid",
 			       json_object_is_type(pid, json_type_int) &&
@@ -276,43 +272,49 @@ static const char *or_none(const char *s)
 	return s && *s ? s : "none";
 }
 
+static double get_double(json_object *o, const char *key)
+{
+	return json_object_get_double(get(o, key));
+}
+
 static void print_content(json_object *c)
 {
-	printf("zero %" PRIu64 "%%, shared %" PRIu64 "%%, unique %" PRIu64 "%% (%" PRIu64
-	       " patterns), redirty %" PRIu64 "/1000, seed %" PRIu64 ", salt %" PRIu64 "\n",
-	       get_u64(c, "zero_pct"), get_u64(c, "shared_pct"), get_u64(c, "unique_pct"),
-	       get_u64(c, "patterns"), get_u64(c, "redirty_permille"), get_u64(c, "seed"),
-	       get_u64(c, "salt"));
+	printf("zero %.0f%%, shared %.0f%%, unique %.0f%% (%" PRIu64
+	       " patterns), redirty %.1f%%, seed %s, salt %s\n",
+	       100 * get_double(c, "zero_ratio"), 100 * get_double(c, "shared_ratio"),
+	       100 * get_double(c, "unique_ratio"), get_u64(c, "pattern_count"),
+	       100 * get_double(c, "redirty_ratio"), get_str(c, "seed", "?"),
+	       get_str(c, "salt", "?"));
 }
 
 static void print_zone(json_object *z)
 {
 	char a[32], b[32];
-	uint64_t page_size = get_u64(z, "page_size");
-	json_object *per_node = get(z, "pages_per_node"), *ksm = get(z, "ksm_bytes");
+	json_object *placement = get(z, "placement"), *per_node = get(placement, "per_node"),
+		    *ksm = get(z, "ksm_bytes");
 
-	printf("  %s: gpa 0x%" PRIx64 ", %s, backing %s (%s pages), policy %s, nodes %s, "
-	       "guest node %" PRIu64 "\n",
-	       get_str(z, "id", "?"), get_u64(z, "gpa"),
+	printf("  %s: guest address 0x%" PRIx64 ", %s, backing %s (%s pages), policy %s, "
+	       "nodes %s, guest node %" PRIu64 "\n",
+	       get_str(z, "id", "?"), get_u64(z, "guest_address"),
 	       tool_format_bytes(a, sizeof(a), get_u64(z, "size_bytes")),
-	       get_str(z, "backing", "?"), tool_format_bytes(b, sizeof(b), page_size),
+	       get_str(z, "backing", "?"),
+	       tool_format_bytes(b, sizeof(b), get_u64(z, "page_size_bytes")),
 	       get_str(z, "policy", "?"), or_none(get_str(z, "nodes", NULL)),
 	       get_u64(z, "guest_node"));
-	if (get(z, "pages_exact") && json_object_is_type(per_node, json_type_object)) {
-		bool exact = json_object_get_boolean(get(z, "pages_exact")), any = false;
-		printf("    pages per node (%s):", exact ? "exact" : "sampled");
-		json_object_object_foreach(per_node, node, pages)
-		{
-			uint64_t n = json_object_get_uint64(pages);
-			printf(" node%s %" PRIu64 " (%s)", node, n,
-			       tool_format_bytes(a, sizeof(a), n * page_size));
-			any = true;
+	if (placement) {
+		printf("    resident (%s):",
+		       json_object_get_boolean(get(placement, "exact")) ? "exact" : "sampled");
+		for (size_t i = 0; i < array_length(per_node); i++) {
+			json_object *n = json_object_array_get_idx(per_node, i);
+			printf(" node%" PRIu64 " %s", get_u64(n, "node"),
+			       tool_format_bytes(a, sizeof(a), get_u64(n, "resident_bytes")));
 		}
-		if (!any)
-			printf(" none present");
-		printf("; %" PRIu64 " not present\n", get_u64(z, "pages_not_present"));
+		if (!array_length(per_node))
+			printf(" none");
+		printf("; %s not present\n",
+		       tool_format_bytes(a, sizeof(a), get_u64(placement, "absent_bytes")));
 	} else {
-		printf("    pages per node: not measured\n");
+		printf("    resident: not measured\n");
 	}
 	printf("    mergeable %s, KSM ",
 	       json_object_get_boolean(get(z, "mergeable")) ? "yes" : "no");
@@ -327,16 +329,19 @@ static void print_vcpu(json_object *v)
 	json_object *host_node = get(v, "host_node");
 
 	printf("  %" PRIu64 ": TID %" PRIu64 ", %s, planned CPUs %s, affinity %s%s",
-	       get_u64(v, "id"), get_u64(v, "tid"), get_str(v, "state", "?"),
-	       or_none(get_str(v, "planned_cpus", NULL)), or_none(get_str(v, "affinity", NULL)),
+	       get_u64(v, "vcpu"), get_u64(v, "tid"), get_str(v, "state", "?"),
+	       or_none(get_str(v, "planned_cpus", NULL)),
+	       or_none(get_str(v, "affinity_cpus", NULL)),
 	       json_object_get_boolean(get(v, "pin_verified")) ? " (verified)" : "");
 	if (host_node)
 		printf(", host node %d", json_object_get_int(host_node));
 	printf("\n     passes %" PRIu64 ", verified pages %" PRIu64 ", errors %" PRIu64,
-	       get_u64(v, "passes"), get_u64(v, "verified_pages"), get_u64(v, "verify_errors"));
-	if (get(v, "first_bad_gpa"))
-		printf(" (first at gpa 0x%" PRIx64 ")", get_u64(v, "first_bad_gpa"));
-	printf(", I/O exits %" PRIu64 "\n", get_u64(v, "io_exits"));
+	       get_u64(v, "pass_count"), get_u64(v, "verified_page_count"),
+	       get_u64(v, "verify_error_count"));
+	if (get(v, "first_bad_guest_address"))
+		printf(" (first at guest address 0x%" PRIx64 ")",
+		       get_u64(v, "first_bad_guest_address"));
+	printf(", I/O exits %" PRIu64 "\n", get_u64(v, "io_exit_count"));
 	if (get_str(v, "error", NULL))
 		printf("     error: %s\n", get_str(v, "error", NULL));
 }
@@ -346,12 +351,13 @@ static void print_info(json_object *info)
 	json_object *zones = get(info, "zones"), *vcpus = get(info, "vcpus"),
 		    *loads = get(info, "loads"), *w = get(info, "workload"), *f = get(info, "fill"),
 		    *ksm = get(info, "ksm");
-	char a[32];
+	char a[32], b[32];
 
 	printf("VM %s: %s, PID %" PRIu64 ", up %.1f s, %" PRIu64 " guest node%s, socket %s\n",
 	       get_str(info, "name", "?"), get_str(info, "state", "?"), get_u64(info, "pid"),
-	       json_object_get_double(get(info, "uptime_s")), get_u64(info, "guest_nodes"),
-	       get_u64(info, "guest_nodes") == 1 ? "" : "s", get_str(info, "socket", "?"));
+	       get_double(info, "uptime_seconds"), get_u64(info, "guest_node_count"),
+	       get_u64(info, "guest_node_count") == 1 ? "" : "s",
+	       get_str(info, "socket_path", "?"));
 	printf("Zones (%s of guest RAM):\n", tool_format_bytes(a, sizeof(a), ram_bytes(info)));
 	for (size_t i = 0; i < array_length(zones); i++)
 		print_zone(json_object_array_get_idx(zones, i));
@@ -360,33 +366,39 @@ static void print_info(json_object *info)
 		print_vcpu(json_object_array_get_idx(vcpus, i));
 	if (w) {
 		printf("Workload: %s over %" PRIu64 " pages, ", get_str(w, "mode", "?"),
-		       get_u64(w, "pages"));
-		if (get_u64(w, "passes"))
-			printf("%" PRIu64 " passes", get_u64(w, "passes"));
+		       get_u64(w, "page_count"));
+		if (get(w, "pass_limit"))
+			printf("%" PRIu64 " passes", get_u64(w, "pass_limit"));
 		else
 			printf("passes until stopped");
-		printf(", period %" PRIu64 " ms%s\n  content: ", get_u64(w, "period_ms"),
+		printf(", period %.0f ms%s\n  content: ", 1000 * get_double(w, "period_seconds"),
 		       json_object_get_boolean(get(w, "verify")) ? ", verified" : "");
 		print_content(w);
 	}
 	if (f) {
 		printf("Fill: %" PRIu64 " pages written by the host in %.3f s\n  content: ",
-		       get_u64(f, "pages"), json_object_get_double(get(f, "seconds")));
+		       get_u64(f, "page_count"), get_double(f, "seconds"));
 		print_content(f);
 	}
 	for (size_t i = 0; i < array_length(loads); i++) {
 		json_object *l = json_object_array_get_idx(loads, i);
-		printf("%s %s at gpa 0x%" PRIx64 ", %s\n",
-		       i ? "     " : "Load:", get_str(l, "path", "?"), get_u64(l, "gpa"),
+		printf("%s %s at guest address 0x%" PRIx64 ", %s\n",
+		       i ? "     " : "Load:", get_str(l, "path", "?"), get_u64(l, "guest_address"),
 		       tool_format_bytes(a, sizeof(a), get_u64(l, "size_bytes")));
 	}
-	if (ksm)
+	if (get(ksm, "merging_page_count")) {
 		printf("KSM (process): merging %" PRIu64 " pages, rmap items %" PRIu64
-		       ", zero pages %" PRIu64 "\n",
-		       get_u64(ksm, "merging_pages"), get_u64(ksm, "rmap_items"),
-		       get_u64(ksm, "zero_pages"));
-	else
+		       ", zero pages %" PRIu64,
+		       get_u64(ksm, "merging_page_count"), get_u64(ksm, "rmap_item_count"),
+		       get_u64(ksm, "zero_page_count"));
+		if (get(ksm, "saved_bytes"))
+			printf("; saves %s of %s mergeable",
+			       tool_format_bytes(a, sizeof(a), get_u64(ksm, "saved_bytes")),
+			       tool_format_bytes(b, sizeof(b), get_u64(ksm, "mergeable_bytes")));
+		printf("\n");
+	} else {
 		printf("KSM (process): n/a (no /proc/PID/ksm_stat)\n");
+	}
 }
 
 static int vm_info(const struct vm_args *a, nk_error **err)
@@ -396,7 +408,9 @@ static int vm_info(const struct vm_args *a, nk_error **err)
 	if (r < 0)
 		return r;
 	if (a->json) {
-		tool_json_print(info, true);
+		json_object *doc = tool_json_doc("vm info");
+		json_object_object_add(doc, "vm", info);
+		tool_json_print(doc, true);
 		return EXIT_OK;
 	}
 	print_info(info);
@@ -467,10 +481,10 @@ static int vm_migrate(const struct vm_args *a, nk_error **err)
 		return r;
 	printf("VM %s zone %s to nodes %s: %" PRIu64 " pages moved, %" PRIu64
 	       " already there, %" PRIu64 " failed, %" PRIu64 " absent; %.3f s, %.1f MB/s\n",
-	       a->args[0], a->args[1], a->nodes, get_u64(result, "pages_moved"),
-	       get_u64(result, "pages_already"), get_u64(result, "pages_failed"),
-	       get_u64(result, "pages_absent"), json_object_get_double(get(result, "seconds")),
-	       json_object_get_double(get(result, "mb_per_s")));
+	       a->args[0], a->args[1], a->nodes, get_u64(result, "moved_page_count"),
+	       get_u64(result, "already_page_count"), get_u64(result, "failed_page_count"),
+	       get_u64(result, "absent_page_count"), get_double(result, "seconds"),
+	       (double)get_u64(result, "bytes_per_second") / 1e6);
 	json_object_put(result);
 	return EXIT_OK;
 }

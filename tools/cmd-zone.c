@@ -120,7 +120,7 @@ int cmd_zone(int argc, char **argv, nk_error **err)
 
 	if (json) {
 		json_object *doc = tool_json_doc("zone try");
-		json_object_object_add(doc, "zone", tool_json_zone(z, &p));
+		json_object_object_add(doc, "zone", tool_json_zone(z, &p, NULL));
 		tool_json_print(doc, true);
 	} else {
 		printf("zone %s: %s %s, policy %s%s%s%s\n", s->id, size,

@@ -36,6 +36,33 @@ void tool_json_print(json_object *doc, bool pretty)
 	tool_json_fprint(stdout, doc, pretty);
 }
 
+bool tool_json_wanted(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return true;
+	return false;
+}
+
+void tool_json_error_line(const char *command, const nk_error *err, int code, int exit_status)
+{
+	json_object *doc = tool_json_doc(command);
+	json_object_object_add(doc, "exit_status", json_object_new_int(exit_status));
+	json_object_object_add(doc, "error", tool_json_error(err, code));
+	tool_json_fprint(stderr, doc, false);
+}
+
+void tool_json_log_line(const char *command, enum nk_log_level level, const char *message)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	json_object *doc = tool_json_doc(command), *log = json_object_new_object();
+	json_object_object_add(
+	    log, "level", json_object_new_string((unsigned)level < 4 ? names[level] : "debug"));
+	json_object_object_add(log, "message", json_object_new_string(message));
+	json_object_object_add(doc, "log", log);
+	tool_json_fprint(stderr, doc, false);
+}
+
 /* ---- scalars ------------------------------------------------------------- */
 
 json_object *tool_json_u64(uint64_t v)
@@ -458,7 +485,8 @@ json_object *tool_json_page_placement(const struct nk_placement *p)
 	return o;
 }
 
-json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p)
+json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p,
+			    const struct tool_zone_guest *g)
 {
 	const struct nk_zone_spec *s = nk_zone_spec(z);
 	const struct nk_prefault_stats *st = nk_zone_prefault_stats(z);
@@ -471,10 +499,11 @@ json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p)
 	json_object_object_add(o, "policy", json_object_new_string(nk_policy_name(s->policy)));
 	json_object_object_add(o, "nodes", tool_json_list(s->nodes));
 	json_object_object_add(o, "mergeable", json_object_new_boolean(nk_zone_is_mergeable(z)));
-	json_object_object_add(o, "guest_node", NULL);
-	json_object_object_add(o, "guest_address", NULL);
-	json_object_object_add(o, "host_address", NULL);
-	json_object_object_add(o, "ksm_bytes", NULL);
+	json_object_object_add(o, "guest_node", g ? tool_json_u64(g->guest_node) : NULL);
+	json_object_object_add(o, "guest_address", g ? tool_json_u64(g->guest_address) : NULL);
+	json_object_object_add(o, "host_address", g ? tool_json_u64(g->host_address) : NULL);
+	json_object_object_add(o, "ksm_bytes",
+			       g && g->has_ksm_bytes ? tool_json_u64(g->ksm_bytes) : NULL);
 	if (st->threads) {
 		prefault = json_object_new_object();
 		json_object_object_add(prefault, "thread_count", tool_json_u64(st->threads));

@@ -35,6 +35,15 @@ void tool_json_print(json_object *doc, bool pretty);
 /* The same on `out`: stderr's error and log lines are one line each. */
 void tool_json_fprint(FILE *out, json_object *doc, bool pretty);
 
+/* Whether --json comes before the end of the options ("--"): a program's
+ * errors, even of its command line, are JSON lines on stderr then. */
+bool tool_json_wanted(int argc, char **argv);
+/* The line printed on stderr under --json for the error a program exits
+ * with: {schema_version, command, exit_status, error}. */
+void tool_json_error_line(const char *command, const nk_error *err, int code, int exit_status);
+/* A diagnostic line on stderr under --json: {schema_version, command, log}. */
+void tool_json_log_line(const char *command, enum nk_log_level level, const char *message);
+
 /* ---- scalars (NULL is JSON null: json_object_object_add takes it) ---- */
 
 json_object *tool_json_u64(uint64_t v);
@@ -128,10 +137,20 @@ json_object *tool_json_placement(const struct tool_placement *p);
 /* The same from a page count per node (nk_zone_placement, nk_placement_measure). */
 json_object *tool_json_page_placement(const struct nk_placement *p);
 
-/* A guest RAM zone outside a VM (zone try): its spec, page size, the
- * prefault (null when none ran) and `p`, its placement (NULL: not measured);
- * the keys of a zone in a VM (guest node and address) are null. */
-json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p);
+/* Where a zone sits in a guest, for tool_json_zone() (NULL: a zone of no VM). */
+struct tool_zone_guest {
+	unsigned guest_node;
+	uint64_t guest_address;
+	uint64_t host_address;
+	bool has_ksm_bytes; /* the kernel says how much of the zone KSM merged */
+	uint64_t ksm_bytes;
+};
+
+/* A guest RAM zone: its spec, page size, the prefault (null when none ran),
+ * `p`, its placement (NULL: not measured), and where it sits in a VM
+ * (`guest` NULL for a zone of no VM, as zone try makes: those keys null). */
+json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p,
+			    const struct tool_zone_guest *guest);
 
 /* A vCPU plan: the topology it was made on, the choices, each vCPU's CPUs. */
 json_object *tool_json_pin_plan(const nk_pin_plan *plan, const nk_topo *topo);

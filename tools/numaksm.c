@@ -137,11 +137,7 @@ static void log_to_stderr(enum nk_log_level level, const char *message, void *us
 		fprintf(stderr, "numaksm: %s: %s\n", names[level], message);
 		return;
 	}
-	json_object *doc = tool_json_doc(json_command), *log = json_object_new_object();
-	json_object_object_add(log, "level", json_object_new_string(names[level]));
-	json_object_object_add(log, "message", json_object_new_string(message));
-	json_object_object_add(doc, "log", log);
-	tool_json_fprint(stderr, doc, false);
+	tool_json_log_line(json_command, level, message);
 }
 
 void tool_log_error(const char *command, const char *message)
@@ -150,15 +146,6 @@ void tool_log_error(const char *command, const char *message)
 		log_to_stderr(NK_LOG_ERROR, message, NULL);
 	else
 		fprintf(stderr, "numaksm %s: %s\n", command, message);
-}
-
-/* Whether --json comes before the end of the options ("--"). */
-static bool wants_json(int argc, char **argv)
-{
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "--json") == 0)
-			return true;
-	return false;
 }
 
 /* The command as typed: its name, and the subcommand when the first word
@@ -185,10 +172,7 @@ static void command_words(const struct tool_command *c, int argc, char **argv, c
 static int report_error(const char *prefix, const nk_error *err, int code, int exit_status)
 {
 	if (json_mode) {
-		json_object *doc = tool_json_doc(json_command);
-		json_object_object_add(doc, "exit_status", json_object_new_int(exit_status));
-		json_object_object_add(doc, "error", tool_json_error(err, code));
-		tool_json_fprint(stderr, doc, false);
+		tool_json_error_line(json_command, err, code, exit_status);
 		return exit_status;
 	}
 	fprintf(stderr, "%s: %s\n", prefix, err ? nk_error_message(err) : strerror(-code));
@@ -233,7 +217,7 @@ int main(int argc, char **argv)
 	char message[256];
 	int i = 1;
 
-	json_mode = wants_json(argc, argv);
+	json_mode = tool_json_wanted(argc, argv);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);

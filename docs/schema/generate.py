@@ -82,7 +82,7 @@ LIST_RE = "^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$"
 COMMANDS = ["numaksm", "check", "hugepages", "hugepages reserve", "zone", "zone try", "pin",
             "pin plan", "pin apply", "pin show", "ksm", "ksm show", "ksm set", "ksm restore",
             "tuned", "status", "place", "vm", "vm list", "vm info", "vm pause", "vm resume",
-            "vm stop", "vm ksm", "vm migrate"]
+            "vm stop", "vm ksm", "vm migrate", "numaksm-vmm"]
 
 defs = {
     "uint": {"description": "A number from 0 that is not a count: a vCPU, a round, an id.",
@@ -110,6 +110,8 @@ defs = {
     "timestamp": {"description": "A UTC time, RFC 3339 with milliseconds: a key ending in _at.",
                   "type": "string", "format": "date-time",
                   "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$"},
+    "hex64": {"description": "A 64-bit checksum, seed or salt: \"0x\" and 16 hex digits, exact "
+                       "in any parser.", "type": "string", "pattern": "^0x[0-9a-f]{16}$"},
     "name": {"description": "A name; null where one is not known, never \"\".",
              "type": "string", "minLength": 1},
     "command": {"description": "The command as typed: its words separated by one space.",
@@ -241,6 +243,52 @@ defs["pin_plan"] = obj(
     shared_cpus=L.cpu_list, notes=arr(STR),
 )
 
+VM_STATE = enum("running", "paused", "stopping", "halted", "failed")
+defs["vm_state"] = {**VM_STATE, "description": "A numaksm-vmm VM's state: running, paused, "
+                    "halted (every vCPU done), failed (a vCPU failed); stopping as it exits."}
+defs["vmm_content"] = obj(
+    "What numaksm-vmm's guest program or host fill writes: page kinds by ratio (zero, shared "
+    "by every VM of the seed, unique to the VM by its salt), the shared patterns, and the "
+    "share of pages written again each pass.",
+    seed=L.hex64, salt=L.hex64, zero_ratio=L.ratio, shared_ratio=L.ratio, unique_ratio=L.ratio,
+    pattern_count=L.count, redirty_ratio=L.ratio)
+CONTENT = ("seed", "salt", "zero_ratio", "shared_ratio", "unique_ratio", "pattern_count",
+           "redirty_ratio")
+
+
+def with_content(desc, **props):
+    """An object with the keys of vmm_content beside its own."""
+    c = defs["vmm_content"]["properties"]
+    return obj(desc, **props, **{k: c[k] for k in CONTENT})
+
+
+defs["vmm_vcpu"] = obj(
+    "A numaksm-vmm vCPU: its thread and placement (planned and read back), and what the guest "
+    "program reported: passes, pages it verified, wrong pages (the first one's address), "
+    "exits to the VMM.",
+    vcpu=L.uint, tid=null(L.pid),
+    state=enum("created", "running", "paused", "halted", "failed"),
+    planned_cpus=null(L.cpu_list), affinity_cpus=null(L.cpu_list), pin_verified=BOOL,
+    host_node=null(L.node), guest_node=null(L.uint), pass_count=L.count, pass_checksum=L.hex64,
+    verified_page_count=L.count, verify_checksum=L.hex64, verify_error_count=L.count,
+    first_bad_guest_address=null(L.address), io_exit_count=L.count,
+    work_ranges=arr(obj(guest_address=L.address, page_count=L.count)), error=L.n("name"))
+defs["vmm_info"] = obj(
+    "A numaksm-vmm VM in its own words (the control socket's info, numaksm-vmm --json): its "
+    "zones where the guest sees them, its vCPUs, the guest program's workload (null: none), "
+    "the host's fill (null: none), files loaded into guest RAM, and the process' KSM.",
+    name=L.name, pid=L.pid, socket_path=L.n("name"), state=L.vm_state,
+    uptime_seconds=L.seconds, guest_node_count=L.count, guest_address_end=L.address,
+    zones=arr({"allOf": [L.zone, {"properties": dict(
+        guest_node=L.node, guest_address=L.address, host_address=L.address)}]}),
+    vcpus=arr(L.vmm_vcpu),
+    workload=null(with_content(None, mode=enum("write", "verify"), pass_limit=null(L.count),
+                               period_seconds=L.seconds, verify=BOOL, page_count=L.count)),
+    fill=null(with_content(None, page_count=L.count, seconds=L.seconds)),
+    loads=arr(obj(path={"type": "string", "minLength": 1}, guest_address=L.address,
+                  size_bytes=L.bytes)),
+    ksm=L.n("process_ksm"))
+
 COMMON = {"$schema": DRAFT, "$id": BASE + "common.schema.json",
           "title": "numaksm JSON vocabulary: the shared shapes", "$defs": defs}
 
@@ -248,7 +296,8 @@ COMMON = {"$schema": DRAFT, "$id": BASE + "common.schema.json",
 # ---- the documents ------------------------------------------------------------------
 def document(command, title, desc, props, extra=None):
     """A document of COMMAND: schema_version and command first."""
-    fname = "numaksm-" + command.replace(" ", "-") + ".schema.json"
+    fname = ("" if command.startswith("numaksm") else "numaksm-") + \
+        command.replace(" ", "-") + ".schema.json"
     s = obj(desc, schema_version={"const": 1}, command={"const": command}, **props)
     return fname, {"$schema": DRAFT, "$id": BASE + fname, "title": title, **s, **(extra or {})}
 
@@ -351,9 +400,18 @@ docs.append(document(
     "vm list", "numaksm vm list --json",
     "The running numaksm-vmm VMs; null what a VM's answer lacks.",
     dict(vms=arr(obj(name=C.name, pid=null(C.pid),
-                     state=null(enum("running", "paused", "stopping", "halted", "failed")),
+                     state=null(C.vm_state),
                      vcpu_count=null(C.count), guest_ram_bytes=null(C.bytes),
                      ksm_merging_page_count=null(C.count))))))
+
+
+docs.append(document(
+    "vm info", "numaksm vm info --json",
+    "One numaksm-vmm VM, as its control socket describes it.", dict(vm=C.vmm_info)))
+docs.append(document(
+    "numaksm-vmm", "numaksm-vmm --json",
+    "What numaksm-vmm prints once its VM runs: the VM, as numaksm vm info --json gives it.",
+    dict(vm=C.vmm_info)))
 
 
 def line(fname, title, desc, **props):

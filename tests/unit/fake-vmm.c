@@ -5,7 +5,7 @@
  * on RUNDIR/NAME.sock (SOCK_SEQPACKET) and answers the control protocol of
  * tools/vmm/control.c with canned results.  Zone "bad" is refused with an
  * error and a hint.  Every request is appended to LOG as one line, its keys
- * sorted, {"command":"info","version":1}, for the tests to compare whole.
+ * sorted, {"command":"info","version":2}, for the tests to compare whole.
  *
  * Usage: fake-vmm RUNDIR NAME LOG [serve|nosock|die]
  *   serve   answer until "stop" (the default)
@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <numaksm/vmm.h>
 
 #define MAX_REQUEST (256 * 1024)
 
@@ -75,11 +77,11 @@ static void log_request(json_object *req, const char *text)
 	fclose(f);
 }
 
-/* {"version":1,"ok":true,"result":RESULT}, or with code != 0 a refusal. */
+/* {"version":2,"ok":true,"result":RESULT}, or with code != 0 a refusal. */
 static char *reply(json_object *result, int code, const char *error, const char *hint)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "version", json_object_new_int(NK_VMM_PROTOCOL_VERSION));
 	json_object_object_add(o, "ok", json_object_new_boolean(!code));
 	if (code) {
 		json_object_object_add(o, "errno", json_object_new_int(code));
@@ -110,113 +112,141 @@ static void add_u64(json_object *o, const char *key, uint64_t v)
 	json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
-static json_object *content(uint64_t seed)
+static void add_str(json_object *o, const char *key, const char *v)
 {
-	json_object *c = json_object_new_object();
-	add_u64(c, "seed", seed);
-	add_u64(c, "salt", 77);
-	add_u64(c, "zero_pct", 20);
-	add_u64(c, "shared_pct", 50);
-	add_u64(c, "unique_pct", 30);
-	add_u64(c, "patterns", 8);
-	add_u64(c, "redirty_permille", 5);
-	return c;
+	json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
 }
 
-/* The shape of info_object() in tools/vmm/control.c, with made-up values. */
+/* Seconds and ratios as numaksm prints them: six decimals. */
+static void add_fixed6(json_object *o, const char *key, double v)
+{
+	char text[64];
+	snprintf(text, sizeof(text), "%.6f", v);
+	json_object_object_add(o, key, json_object_new_double_s(v, text));
+}
+
+static void content(json_object *c, const char *seed)
+{
+	add_str(c, "seed", seed);
+	add_str(c, "salt", "0x000000000000004d");
+	add_fixed6(c, "zero_ratio", 0.2);
+	add_fixed6(c, "shared_ratio", 0.5);
+	add_fixed6(c, "unique_ratio", 0.3);
+	add_u64(c, "pattern_count", 8);
+	add_fixed6(c, "redirty_ratio", 0.005);
+}
+
+static json_object *zone(int i)
+{
+	json_object *z = json_object_new_object(), *p = json_object_new_object(),
+		    *nodes = json_object_new_array();
+
+	add_str(z, "id", i ? "z1" : "z0");
+	add_u64(z, "size_bytes", i ? 512ull << 20 : 1ull << 30);
+	add_str(z, "backing", i ? "4k" : "hugetlb");
+	add_u64(z, "page_size_bytes", i ? 4096 : 2u << 20);
+	add_str(z, "policy", i ? "interleave" : "bind");
+	add_str(z, "nodes", i ? "0-1" : "0");
+	json_object_object_add(z, "mergeable", json_object_new_boolean(mergeable[i]));
+	add_u64(z, "guest_node", (uint64_t)i);
+	add_u64(z, "guest_address", i ? 0x100000000ull : 0);
+	add_u64(z, "host_address", 0x7f0000000000ull + (uint64_t)i * 0x40000000ull);
+	/* z1: a kernel without the per-mapping KSM line. */
+	json_object_object_add(z, "ksm_bytes", i ? NULL : json_object_new_uint64(8 << 20));
+	json_object_object_add(z, "prefault", NULL);
+	add_str(p, "method", "move_pages");
+	json_object_object_add(p, "exact", json_object_new_boolean(!i));
+	json_object_object_add(p, "sampled_page_count", i ? json_object_new_uint64(16384) : NULL);
+	for (int n = 0; n < (i ? 2 : 1); n++) {
+		json_object *node = json_object_new_object();
+		json_object_object_add(node, "node", json_object_new_int(n));
+		add_u64(node, "resident_bytes", i ? 256ull << 20 : 1ull << 30);
+		json_object_array_add(nodes, node);
+	}
+	json_object_object_add(p, "per_node", nodes);
+	add_u64(p, "resident_bytes", 1ull << 30);
+	add_u64(p, "absent_bytes", 0);
+	add_u64(p, "other_bytes", 0);
+	add_u64(p, "error_bytes", i ? 4ull << 20 : 0);
+	json_object_object_add(z, "placement", p);
+	return z;
+}
+
+static json_object *vcpu(int i)
+{
+	json_object *j = json_object_new_object(), *work = json_object_new_array(),
+		    *range = json_object_new_object();
+
+	add_u64(j, "vcpu", (uint64_t)i);
+	json_object_object_add(j, "tid", json_object_new_int(getpid() + 1 + i));
+	add_str(j, "state", strcmp(state, "paused") ? "running" : "paused");
+	add_str(j, "planned_cpus", i ? "3" : "2");
+	add_str(j, "affinity_cpus", i ? "3" : "2");
+	json_object_object_add(j, "pin_verified", json_object_new_boolean(true));
+	json_object_object_add(j, "host_node", json_object_new_int(i));
+	add_u64(j, "guest_node", (uint64_t)i);
+	add_u64(j, "pass_count", 40 + (uint64_t)i);
+	add_str(j, "pass_checksum", "0x0000000000abcdef");
+	add_u64(j, "verified_page_count", i ? 0 : 1024);
+	add_str(j, "verify_checksum", "0x0000000000123456");
+	add_u64(j, "verify_error_count", i ? 3 : 0);
+	json_object_object_add(j, "first_bad_guest_address",
+			       i ? json_object_new_uint64(0x100042000ull) : NULL);
+	add_u64(j, "io_exit_count", 7);
+	add_u64(range, "guest_address", i ? 0x100000000ull : 0x200000);
+	add_u64(range, "page_count", 256);
+	json_object_array_add(work, range);
+	json_object_object_add(j, "work_ranges", work);
+	add_str(j, "error", i ? "guest reported 3 wrong pages" : NULL);
+	return j;
+}
+
+/* The shape of info_object() in tools/vmm/control.c (docs/schema: vmm_info),
+ * with made-up values. */
 static json_object *info(void)
 {
 	json_object *o = json_object_new_object(), *zones = json_object_new_array(),
-		    *vcpus = json_object_new_array(), *loads = json_object_new_array();
+		    *vcpus = json_object_new_array(), *loads = json_object_new_array(),
+		    *w = json_object_new_object(), *f = json_object_new_object(),
+		    *l = json_object_new_object(), *k = json_object_new_object();
 
-	json_object_object_add(o, "name", json_object_new_string(vm_name));
+	add_str(o, "name", vm_name);
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "socket", json_object_new_string(socket_path));
-	json_object_object_add(o, "uptime_s", json_object_new_double(12.5));
-	add_u64(o, "guest_nodes", 2);
-	add_u64(o, "address_space_end", 0x180000000ull);
-	for (int i = 0; i < 2; i++) {
-		json_object *z = json_object_new_object(), *per_node = json_object_new_object();
-		json_object_object_add(z, "id", json_object_new_string(i ? "z1" : "z0"));
-		add_u64(z, "gpa", i ? 0x100000000ull : 0);
-		add_u64(z, "size_bytes", i ? 512ull << 20 : 1ull << 30);
-		add_u64(z, "host_addr", 0x7f0000000000ull + (uint64_t)i * 0x40000000ull);
-		json_object_object_add(z, "backing", json_object_new_string(i ? "4K" : "hugetlb"));
-		add_u64(z, "page_size", i ? 4096 : 2u << 20);
-		json_object_object_add(z, "policy",
-				       json_object_new_string(i ? "interleave" : "bind"));
-		json_object_object_add(z, "nodes", json_object_new_string(i ? "0-1" : "0"));
-		add_u64(z, "guest_node", (uint64_t)i);
-		json_object_object_add(z, "mergeable", json_object_new_boolean(mergeable[i]));
-		if (i) {
-			add_u64(per_node, "0", 65536);
-			add_u64(per_node, "1", 65536);
-		} else {
-			add_u64(per_node, "0", 512);
-		}
-		json_object_object_add(z, "pages_exact", json_object_new_boolean(!i));
-		add_u64(z, "pages_not_present", 0);
-		json_object_object_add(z, "pages_per_node", per_node);
-		/* z1: a kernel without the per-mapping KSM line. */
-		json_object_object_add(z, "ksm_bytes", i ? NULL : json_object_new_int64(8 << 20));
-		json_object_array_add(zones, z);
-	}
+	add_str(o, "socket_path", socket_path);
+	add_str(o, "state", state);
+	add_fixed6(o, "uptime_seconds", 12.5);
+	add_u64(o, "guest_node_count", 2);
+	add_u64(o, "guest_address_end", 0x180000000ull);
+	for (int i = 0; i < 2; i++)
+		json_object_array_add(zones, zone(i));
 	json_object_object_add(o, "zones", zones);
-	json_object_object_add(o, "state", json_object_new_string(state));
-	for (int i = 0; i < 2; i++) {
-		json_object *j = json_object_new_object(), *work = json_object_new_array(),
-			    *range = json_object_new_object();
-		add_u64(j, "id", (uint64_t)i);
-		json_object_object_add(j, "tid", json_object_new_int(getpid() + 1 + i));
-		json_object_object_add(
-		    j, "state",
-		    json_object_new_string(strcmp(state, "paused") ? "running" : "paused"));
-		json_object_object_add(j, "planned_cpus", json_object_new_string(i ? "3" : "2"));
-		json_object_object_add(j, "affinity", json_object_new_string(i ? "3" : "2"));
-		json_object_object_add(j, "pin_verified", json_object_new_boolean(true));
-		json_object_object_add(j, "host_node", json_object_new_int(i));
-		add_u64(j, "guest_node", (uint64_t)i);
-		add_u64(j, "passes", 40 + (uint64_t)i);
-		add_u64(j, "pass_checksum", 0xabcdef);
-		add_u64(j, "verified_pages", i ? 0 : 1024);
-		add_u64(j, "verify_checksum", 0x123456);
-		add_u64(j, "verify_errors", i ? 3 : 0);
-		if (i)
-			add_u64(j, "first_bad_gpa", 0x100042000ull);
-		add_u64(j, "io_exits", 7);
-		add_u64(range, "gpa", i ? 0x100000000ull : 0x200000);
-		add_u64(range, "pages", 256);
-		json_object_array_add(work, range);
-		json_object_object_add(j, "work", work);
-		if (i)
-			json_object_object_add(
-			    j, "error", json_object_new_string("guest reported 3 wrong pages"));
-		json_object_array_add(vcpus, j);
-	}
+	for (int i = 0; i < 2; i++)
+		json_object_array_add(vcpus, vcpu(i));
 	json_object_object_add(o, "vcpus", vcpus);
-	json_object *w = content(1);
-	json_object_object_add(w, "mode", json_object_new_string("write"));
-	add_u64(w, "passes", 0);
-	add_u64(w, "period_ms", 100);
+	add_str(w, "mode", "write");
+	json_object_object_add(w, "pass_limit", NULL);
+	add_fixed6(w, "period_seconds", 0.1);
 	json_object_object_add(w, "verify", json_object_new_boolean(true));
-	add_u64(w, "pages", 512);
-	json_object_object_add(w, "guest_written", json_object_new_boolean(true));
+	add_u64(w, "page_count", 512);
+	content(w, "0x0000000000000001");
 	json_object_object_add(o, "workload", w);
-	json_object *f = content(2);
-	add_u64(f, "pages", 4096);
-	json_object_object_add(f, "seconds", json_object_new_double(0.25));
-	json_object_object_add(f, "host_written", json_object_new_boolean(true));
+	add_u64(f, "page_count", 4096);
+	add_fixed6(f, "seconds", 0.25);
+	content(f, "0x0000000000000002");
 	json_object_object_add(o, "fill", f);
-	json_object *l = json_object_new_object();
-	json_object_object_add(l, "path", json_object_new_string("/srv/images/blob.bin"));
-	add_u64(l, "gpa", 0x400000);
+	add_str(l, "path", "/srv/images/blob.bin");
+	add_u64(l, "guest_address", 0x400000);
 	add_u64(l, "size_bytes", 1 << 20);
 	json_object_array_add(loads, l);
 	json_object_object_add(o, "loads", loads);
-	json_object *k = json_object_new_object();
-	add_u64(k, "merging_pages", 2048);
-	add_u64(k, "rmap_items", 4096);
-	add_u64(k, "zero_pages", 16);
+	add_u64(k, "mergeable_bytes", 1ull << 30);
+	add_u64(k, "saved_bytes", 6ull << 20);
+	add_u64(k, "merging_page_count", 2048);
+	add_u64(k, "rmap_item_count", 4096);
+	add_u64(k, "zero_page_count", 16);
+	json_object_object_add(k, "profit_bytes", json_object_new_int64(5 << 20));
+	json_object_object_add(k, "mergeable", json_object_new_boolean(false));
+	json_object_object_add(k, "merge_any", json_object_new_boolean(false));
 	json_object_object_add(o, "ksm", k);
 	return o;
 }
@@ -252,8 +282,9 @@ static char *handle(json_object *req, bool *ret_stop)
 	if (!json_object_is_type(req, json_type_object))
 		return refuse(EINVAL, "a request is a JSON object", NULL);
 	if (!json_object_object_get_ex(req, "version", &version) ||
-	    !json_object_is_type(version, json_type_int) || json_object_get_int(version) != 1)
-		return refuse(EPROTO, "'version' 1 is required", NULL);
+	    !json_object_is_type(version, json_type_int) ||
+	    json_object_get_int(version) != NK_VMM_PROTOCOL_VERSION)
+		return refuse(EPROTO, "this 'version' of the protocol is not spoken here", NULL);
 	if (!json_object_object_get_ex(req, "command", &command) ||
 	    !json_object_is_type(command, json_type_string))
 		return refuse(EINVAL, "'command' (a string) is required", NULL);
@@ -289,12 +320,12 @@ static char *handle(json_object *req, bool *ret_stop)
 		    !json_object_is_type(v, json_type_string))
 			return refuse(EINVAL, "'nodes' (a node list string) is required", NULL);
 		json_object *r = json_object_new_object();
-		add_u64(r, "pages_moved", 300);
-		add_u64(r, "pages_already", 200);
-		add_u64(r, "pages_failed", 2);
-		add_u64(r, "pages_absent", 10);
-		json_object_object_add(r, "seconds", json_object_new_double(0.5));
-		json_object_object_add(r, "mb_per_s", json_object_new_double(1234.5));
+		add_u64(r, "moved_page_count", 300);
+		add_u64(r, "already_page_count", 200);
+		add_u64(r, "failed_page_count", 2);
+		add_u64(r, "absent_page_count", 10);
+		add_fixed6(r, "seconds", 0.5);
+		add_u64(r, "bytes_per_second", 1234500000);
 		return reply_ok(r);
 	}
 	return refuse(EOPNOTSUPP, "unknown command", NULL);

@@ -132,8 +132,8 @@ if ! grep -Eq "^vm1 +$pid +running +2 +1.5 GiB +2048$" "$t/out"; then
 fi
 lacks out "gone"
 lacks out "dying"
-sent "$t/log" '{"command":"info","version":1}'
-sent "$t/log-dying" '{"command":"info","version":1}'
+sent "$t/log" '{"command":"info","version":2}'
+sent "$t/log-dying" '{"command":"info","version":2}'
 vm list --json
 exits 0
 has out '"name": "vm1"'
@@ -153,27 +153,29 @@ vm info vm1
 exits 0
 has out "VM vm1: running, PID $pid, up 12.5 s, 2 guest nodes, socket $run/vm1.sock"
 has out "Zones (1.5 GiB of guest RAM):"
-has out "z0: gpa 0x0, 1 GiB, backing hugetlb (2 MiB pages), policy bind, nodes 0, guest node 0"
-has out "pages per node (exact): node0 512 (1 GiB); 0 not present"
+has out "z0: guest address 0x0, 1 GiB, backing hugetlb (2 MiB pages), policy bind, nodes 0, guest node 0"
+has out "resident (exact): node0 1 GiB; 0 B not present"
 has out "mergeable yes, KSM 8 MiB"
-has out "z1: gpa 0x100000000, 512 MiB, backing 4K (4 KiB pages), policy interleave, nodes 0-1"
-has out "pages per node (sampled): node0 65536 (256 MiB) node1 65536 (256 MiB)"
+has out "z1: guest address 0x100000000, 512 MiB, backing 4k (4 KiB pages), policy interleave, nodes 0-1"
+has out "resident (sampled): node0 256 MiB node1 256 MiB"
 has out "mergeable no, KSM n/a"
 has out "0: TID $((pid + 1)), running, planned CPUs 2, affinity 2 (verified), host node 0"
 has out "passes 40, verified pages 1024, errors 0"
-has out "passes 41, verified pages 0, errors 3 (first at gpa 0x100042000)"
+has out "passes 41, verified pages 0, errors 3 (first at guest address 0x100042000)"
 has out "error: guest reported 3 wrong pages"
 has out "Workload: write over 512 pages, passes until stopped, period 100 ms, verified"
-has out "zero 20%, shared 50%, unique 30% (8 patterns), redirty 5/1000, seed 1, salt 77"
+has out "zero 20%, shared 50%, unique 30% (8 patterns), redirty 0.5%, seed 0x0000000000000001, salt 0x000000000000004d"
 has out "Fill: 4096 pages written by the host in 0.250 s"
-has out "Load: /srv/images/blob.bin at gpa 0x400000, 1 MiB"
-has out "KSM (process): merging 2048 pages, rmap items 4096, zero pages 16"
-sent "$t/log" '{"command":"info","version":1}'
+has out "Load: /srv/images/blob.bin at guest address 0x400000, 1 MiB"
+has out "KSM (process): merging 2048 pages, rmap items 4096, zero pages 16; saves 6 MiB of 1 GiB mergeable"
+sent "$t/log" '{"command":"info","version":2}'
 vm info vm1 --json
 exits 0
-has out '"address_space_end": 6442450944'
-has out '"first_bad_gpa": 4295237632'
+has out '"command": "vm info"'
+has out '"guest_address_end": 6442450944'
+has out '"first_bad_guest_address": 4295237632'
 has out '"ksm_bytes": null'
+has out '"pass_checksum": "0x0000000000abcdef"'
 # --runtime-dir wins over $NUMAKSM_RUNTIME_DIR.
 NUMAKSM_RUNTIME_DIR=$t/elsewhere vm info vm1 --runtime-dir "$run"
 exits 0
@@ -183,32 +185,32 @@ has out "VM vm1: running"
 vm pause vm1
 exits 0
 has out "VM vm1: paused"
-sent "$t/log" '{"command":"pause","version":1}'
+sent "$t/log" '{"command":"pause","version":2}'
 vm list
 has out "paused"
 vm resume vm1
 exits 0
 has out "VM vm1: running"
-sent "$t/log" '{"command":"resume","version":1}'
+sent "$t/log" '{"command":"resume","version":2}'
 
 # ksm: set-mergeable with a boolean.
 vm ksm vm1 z0 off
 exits 0
 has out "VM vm1 zone z0: KSM merging off"
-sent "$t/log" '{"command":"set-mergeable","mergeable":false,"version":1,"zone":"z0"}'
+sent "$t/log" '{"command":"set-mergeable","mergeable":false,"version":2,"zone":"z0"}'
 vm info vm1
 has out "mergeable no, KSM 8 MiB"
 vm ksm vm1 z1 on
 exits 0
 has out "VM vm1 zone z1: KSM merging on"
-sent "$t/log" '{"command":"set-mergeable","mergeable":true,"version":1,"zone":"z1"}'
+sent "$t/log" '{"command":"set-mergeable","mergeable":true,"version":2,"zone":"z1"}'
 
 # A refusal: the VM's error and hint, printed once, exit 1.
 vm ksm vm1 bad on
 exits 1
 has err "numaksm vm: VM 'vm1': zone bad: the kernel refuses this"
 has err "  hint: zone bad always refuses, for the tests"
-sent "$t/log" '{"command":"set-mergeable","mergeable":true,"version":1,"zone":"bad"}'
+sent "$t/log" '{"command":"set-mergeable","mergeable":true,"version":2,"zone":"bad"}'
 vm migrate vm1 nosuch --nodes 1
 exits 1
 has err "VM 'vm1': no such zone in this VM"
@@ -217,12 +219,12 @@ has err "VM 'vm1': no such zone in this VM"
 vm migrate vm1 z0 --nodes 1
 exits 0
 has out "VM vm1 zone z0 to nodes 1: 300 pages moved, 200 already there, 2 failed, 10 absent; 0.500 s, 1234.5 MB/s"
-sent "$t/log" '{"command":"migrate","nodes":"1","version":1,"zone":"z0"}'
+sent "$t/log" '{"command":"migrate","nodes":"1","version":2,"zone":"z0"}'
 vm migrate vm1 bad --nodes 0-1
 exits 1
 has err "zone bad: the kernel refuses this"
 has err "hint: zone bad always refuses"
-sent "$t/log" '{"command":"migrate","nodes":"0-1","version":1,"zone":"bad"}'
+sent "$t/log" '{"command":"migrate","nodes":"0-1","version":2,"zone":"bad"}'
 
 # Usage errors never reach the VM.
 requests=$(wc -l < "$t/log")
@@ -235,7 +237,7 @@ expect 2 "vm pause takes no --nodes" vm pause vm1 --nodes 1
 vm stop vm1
 exits 0
 has out "VM vm1: stopping"
-sent "$t/log" '{"command":"stop","version":1}'
+sent "$t/log" '{"command":"stop","version":2}'
 for i in $(seq 50); do
 	[ -e "$run/vm/vm1.json" ] || break
 	sleep 0.1

@@ -364,18 +364,19 @@ static void test_control_rejects(void **state)
 		const char *request, *error;
 	} cases[] = {
 	    {"", "not one JSON object"},
-	    {"{\"version\":1", "not one JSON object"},
-	    {"{\"version\":1,\"command\":\"stop\"} {}", "not one JSON object"},
+	    {"{\"version\":2", "not one JSON object"},
+	    {"{\"version\":2,\"command\":\"stop\"} {}", "not one JSON object"},
 	    {"17", "JSON object"},
 	    {"[1,2]", "JSON object"},
 	    {"{\"command\":\"info\"}", "'version'"},
-	    {"{\"version\":3,\"command\":\"info\"}", "speaks 1"},
-	    {"{\"version\":1}", "'command'"},
-	    {"{\"version\":1,\"command\":7}", "'command'"},
-	    {"{\"version\":1,\"command\":\"format-disk\"}", "unknown command 'format-disk'"},
-	    {"{\"version\":1,\"command\":\"stop\",\"now\":true}", "unknown key 'now'"},
-	    {"{\"version\":1,\"command\":\"migrate\",\"zone\":\"a\"}", "no zone 'a'"},
-	    {"{\"version\":1,\"command\":\"set-mergeable\"}", "'zone'"},
+	    {"{\"version\":3,\"command\":\"info\"}", "speaks 2"},
+	    {"{\"version\":1,\"command\":\"info\"}", "speaks 2"},
+	    {"{\"version\":2}", "'command'"},
+	    {"{\"version\":2,\"command\":7}", "'command'"},
+	    {"{\"version\":2,\"command\":\"format-disk\"}", "unknown command 'format-disk'"},
+	    {"{\"version\":2,\"command\":\"stop\",\"now\":true}", "unknown key 'now'"},
+	    {"{\"version\":2,\"command\":\"migrate\",\"zone\":\"a\"}", "no zone 'a'"},
+	    {"{\"version\":2,\"command\":\"set-mergeable\"}", "'zone'"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *reply =
@@ -387,7 +388,7 @@ static void test_control_rejects(void **state)
 		assert_false(stop);
 		free(reply);
 	}
-	const char *stop_request = "{\"version\":1,\"command\":\"stop\"}";
+	const char *stop_request = "{\"version\":2,\"command\":\"stop\"}";
 	char *reply = vmm_control_handle(&vmm, stop_request, strlen(stop_request), &stop);
 	assert_non_null(strstr(reply, "\"ok\":true"));
 	assert_true(stop);

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <numaif.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,7 +38,6 @@
 #include <unistd.h>
 
 #include "numaksm/cleanup.h"
-#include <string.h>
 #include "numaksm/core.h"
 #include "numaksm/ksm.h"
 #include "numaksm/policy.h"
@@ -203,10 +203,21 @@ static const char *get_str(json_object *o, const char *key)
 	return v ? json_object_get_string(v) : "";
 }
 
+static double get_double(json_object *o, const char *key)
+{
+	return json_object_get_double(get(o, key));
+}
+
+/* A checksum, seed or salt: "0x" and 16 hex digits. */
+static uint64_t get_hex(json_object *o, const char *key)
+{
+	return strtoull(get_str(o, key), NULL, 16);
+}
+
 /* The VM's info result (caller puts the whole reply, returned in *ret_reply). */
 static json_object *info(const char *name, json_object **ret_reply)
 {
-	json_object *reply = call(name, "{\"version\":1,\"command\":\"info\"}");
+	json_object *reply = call(name, "{\"version\":2,\"command\":\"info\"}");
 	*ret_reply = reply;
 	return reply_ok(reply) ? get(reply, "result") : NULL;
 }
@@ -260,7 +271,7 @@ static json_object *wait_halted(const char *name, double timeout_s)
 
 static bool stop_vm(const char *name, pid_t pid)
 {
-	json_object *reply = call(name, "{\"version\":1,\"command\":\"stop\"}");
+	json_object *reply = call(name, "{\"version\":2,\"command\":\"stop\"}");
 	bool ok = reply_ok(reply);
 	json_object_put(reply);
 	int status = wait_vm(pid, 60);
@@ -320,9 +331,9 @@ static uint64_t host_of(json_object *in, uint64_t gpa)
 	json_object *zones = get(in, "zones");
 	for (size_t i = 0; i < json_object_array_length(zones); i++) {
 		json_object *z = json_object_array_get_idx(zones, i);
-		uint64_t start = get_u64(z, "gpa"), size = get_u64(z, "size_bytes");
+		uint64_t start = get_u64(z, "guest_address"), size = get_u64(z, "size_bytes");
 		if (gpa >= start && gpa < start + size)
-			return get_u64(z, "host_addr") + (gpa - start);
+			return get_u64(z, "host_address") + (gpa - start);
 	}
 	return 0;
 }
@@ -330,12 +341,12 @@ static uint64_t host_of(json_object *in, uint64_t gpa)
 static struct nkg_content content_of(json_object *w)
 {
 	return (struct nkg_content){
-	    .seed = get_u64(w, "seed"),
-	    .salt = get_u64(w, "salt"),
-	    .zero_pct = (uint32_t)get_u64(w, "zero_pct"),
-	    .shared_pct = (uint32_t)get_u64(w, "shared_pct"),
-	    .patterns = (uint32_t)get_u64(w, "patterns"),
-	    .redirty_permille = (uint32_t)get_u64(w, "redirty_permille"),
+	    .seed = get_hex(w, "seed"),
+	    .salt = get_hex(w, "salt"),
+	    .zero_pct = (uint32_t)lround(100 * get_double(w, "zero_ratio")),
+	    .shared_pct = (uint32_t)lround(100 * get_double(w, "shared_ratio")),
+	    .patterns = (uint32_t)get_u64(w, "pattern_count"),
+	    .redirty_permille = (uint32_t)lround(1000 * get_double(w, "redirty_ratio")),
 	};
 }
 
@@ -353,10 +364,11 @@ static uint64_t check_pages_outside(pid_t pid, json_object *in, uint32_t pass, u
 
 	*ret_sum = 0;
 	for (size_t v = 0; v < json_object_array_length(vcpus); v++) {
-		json_object *work = get(json_object_array_get_idx(vcpus, v), "work");
+		json_object *work = get(json_object_array_get_idx(vcpus, v), "work_ranges");
 		for (size_t r = 0; r < json_object_array_length(work); r++) {
 			json_object *range = json_object_array_get_idx(work, r);
-			uint64_t gpa = get_u64(range, "gpa"), n = get_u64(range, "pages");
+			uint64_t gpa = get_u64(range, "guest_address"),
+				 n = get_u64(range, "page_count");
 			for (uint64_t p = 0; p < n; p++) {
 				uint64_t g = gpa + p * NKG_PAGE_SIZE, gfn = g / NKG_PAGE_SIZE, base,
 					 sum = 0;
@@ -392,11 +404,11 @@ static void test_patterns(void)
 	json_object *vcpus = get(in, "vcpus");
 	for (size_t v = 0; v < json_object_array_length(vcpus); v++) {
 		json_object *j = json_object_array_get_idx(vcpus, v);
-		verified += get_u64(j, "verified_pages");
-		guest_sum += get_u64(j, "verify_checksum");
-		errors += get_u64(j, "verify_errors");
-		CHECK(get_u64(j, "passes") == 2, "vCPU %zu ran %llu passes, not 2", v,
-		      (unsigned long long)get_u64(j, "passes"));
+		verified += get_u64(j, "verified_page_count");
+		guest_sum += get_hex(j, "verify_checksum");
+		errors += get_u64(j, "verify_error_count");
+		CHECK(get_u64(j, "pass_count") == 2, "vCPU %zu ran %llu passes, not 2", v,
+		      (unsigned long long)get_u64(j, "pass_count"));
 	}
 	CHECK(verified == 512, "the guest verified %llu pages, not 512 (2 MiB)",
 	      (unsigned long long)verified);
@@ -433,7 +445,7 @@ static void test_patterns(void)
 		json_object_put(reply);
 		in = info("bad", &reply);
 		json_object *v0 = in ? json_object_array_get_idx(get(in, "vcpus"), 0) : NULL;
-		if (v0 && get_u64(v0, "verified_pages") > 0)
+		if (v0 && get_u64(v0, "verified_page_count") > 0)
 			break;
 		in = NULL;
 		usleep(20000);
@@ -442,9 +454,9 @@ static void test_patterns(void)
 	struct nkg_content c = content_of(get(in, "workload"));
 	uint64_t target = 0;
 	json_object *range = json_object_array_get_idx(
-	    get(json_object_array_get_idx(get(in, "vcpus"), 0), "work"), 0);
-	for (uint64_t p = 0; p < get_u64(range, "pages") && !target; p++) {
-		uint64_t g = get_u64(range, "gpa") + p * NKG_PAGE_SIZE;
+	    get(json_object_array_get_idx(get(in, "vcpus"), 0), "work_ranges"), 0);
+	for (uint64_t p = 0; p < get_u64(range, "page_count") && !target; p++) {
+		uint64_t g = get_u64(range, "guest_address") + p * NKG_PAGE_SIZE;
 		if (!nk_pg_redirtied(&c, g / NKG_PAGE_SIZE, 1))
 			target = g;
 	}
@@ -468,11 +480,11 @@ static void test_patterns(void)
 	verified = errors = 0;
 	vcpus = get(in, "vcpus");
 	for (size_t v = 0; v < json_object_array_length(vcpus); v++) {
-		verified += get_u64(json_object_array_get_idx(vcpus, v), "verified_pages");
-		errors += get_u64(json_object_array_get_idx(vcpus, v), "verify_errors");
+		verified += get_u64(json_object_array_get_idx(vcpus, v), "verified_page_count");
+		errors += get_u64(json_object_array_get_idx(vcpus, v), "verify_error_count");
 	}
-	CHECK(get_u64(get(in, "fill"), "pages") == 2048, "fill wrote %llu pages, not 2048",
-	      (unsigned long long)get_u64(get(in, "fill"), "pages"));
+	CHECK(get_u64(get(in, "fill"), "page_count") == 2048, "fill wrote %llu pages, not 2048",
+	      (unsigned long long)get_u64(get(in, "fill"), "page_count"));
 	CHECK(verified == 2048 && errors == 0,
 	      "the guest verified %llu host-written pages, %llu bad", (unsigned long long)verified,
 	      (unsigned long long)errors);
@@ -672,11 +684,11 @@ static void test_ksm(void)
 	CHECK(ma >= 1000 && mb >= 1000, "the loaded images did not merge (%llu, %llu pages)",
 	      (unsigned long long)ma, (unsigned long long)mb);
 	json_object *reply, *in = info("ksm-a", &reply);
-	CHECK(in && get_u64(get(in, "ksm"), "merging_pages") > 0, "info shows no KSM pages");
+	CHECK(in && get_u64(get(in, "ksm"), "merging_page_count") > 0, "info shows no KSM pages");
 	json_object_put(reply);
 
 	/* Unmerge one VM's zone at run time. */
-	reply = call("ksm-a", "{\"version\":1,\"command\":\"set-mergeable\",\"zone\":\"ram\","
+	reply = call("ksm-a", "{\"version\":2,\"command\":\"set-mergeable\",\"zone\":\"ram\","
 			      "\"mergeable\":false}");
 	CHECK(reply_ok(reply), "set-mergeable false failed: %s",
 	      reply ? json_object_to_json_string(reply) : "no reply");
@@ -795,7 +807,7 @@ static uint64_t io_exits(const char *name)
 	uint64_t n = 0;
 	json_object *vcpus = get(in, "vcpus");
 	for (size_t v = 0; in && v < json_object_array_length(vcpus); v++)
-		n += get_u64(json_object_array_get_idx(vcpus, v), "io_exits");
+		n += get_u64(json_object_array_get_idx(vcpus, v), "io_exit_count");
 	json_object_put(reply);
 	return n;
 }
@@ -811,14 +823,15 @@ static void test_control(void)
 	REQUIRE(wait_running("ctl", pid, 120), "VM ctl did not come up");
 
 	/* --json printed the layout once the VM ran: the info object. */
-	json_object *layout = json_object_from_file(layout_path);
-	CHECK(layout && !strcmp(get_str(layout, "name"), "ctl") &&
+	json_object *doc = json_object_from_file(layout_path), *layout = get(doc, "vm");
+	CHECK(layout && !strcmp(get_str(doc, "command"), "numaksm-vmm") &&
+		  !strcmp(get_str(layout, "name"), "ctl") &&
 		  json_object_array_length(get(layout, "zones")) == 1 &&
 		  json_object_array_length(get(layout, "vcpus")) == 2 &&
 		  get_u64(json_object_array_get_idx(get(layout, "vcpus"), 1), "tid") > 0,
 	      "--json did not print the layout: %s",
-	      layout ? json_object_to_json_string(layout) : "nothing parsable");
-	json_object_put(layout);
+	      doc ? json_object_to_json_string(doc) : "nothing parsable");
+	json_object_put(doc);
 
 	/* A second VMM of the same name is refused; the first lives on. */
 	pid_t twin = start_vm("--name", "ctl", "--memory", "size=32M", NULL);
@@ -830,14 +843,15 @@ static void test_control(void)
 	json_object *z = json_object_array_get_idx(get(in, "zones"), 0);
 	CHECK(z && !strcmp(get_str(z, "id"), "ram") && get_u64(z, "size_bytes") == 32u << 20,
 	      "zone ram of 32 MiB expected");
-	CHECK(json_object_object_length(get(z, "pages_per_node")) >= 1, "no pages per node");
+	CHECK(json_object_array_length(get(get(z, "placement"), "per_node")) >= 1,
+	      "no resident pages on any node");
 	json_object_put(reply);
 
 	/* Pause: the guest makes no progress; resume: it does again. */
 	double t0 = now_s();
 	while (io_exits("ctl") < 20 && now_s() - t0 < 60)
 		usleep(50000);
-	reply = call("ctl", "{\"version\":1,\"command\":\"pause\"}");
+	reply = call("ctl", "{\"version\":2,\"command\":\"pause\"}");
 	CHECK(reply_ok(reply) && !strcmp(get_str(get(reply, "result"), "state"), "paused"),
 	      "pause: %s", reply ? json_object_to_json_string(reply) : "no reply");
 	json_object_put(reply);
@@ -853,7 +867,7 @@ static void test_control(void)
 	uint64_t during = io_exits("ctl");
 	CHECK(during == before, "the guest ran while paused (%llu -> %llu exits)",
 	      (unsigned long long)before, (unsigned long long)during);
-	reply = call("ctl", "{\"version\":1,\"command\":\"resume\"}");
+	reply = call("ctl", "{\"version\":2,\"command\":\"resume\"}");
 	CHECK(reply_ok(reply), "resume");
 	json_object_put(reply);
 	t0 = now_s();
@@ -865,13 +879,13 @@ static void test_control(void)
 	       (unsigned long long)io_exits("ctl"));
 
 	/* Mergeable on and off, and a migration to where the zone already is. */
-	reply = call("ctl", "{\"version\":1,\"command\":\"set-mergeable\",\"zone\":\"ram\","
+	reply = call("ctl", "{\"version\":2,\"command\":\"set-mergeable\",\"zone\":\"ram\","
 			    "\"mergeable\":true}");
 	CHECK(reply_ok(reply) && json_object_get_boolean(get(get(reply, "result"), "mergeable")),
 	      "set-mergeable true: %s", reply ? json_object_to_json_string(reply) : "no reply");
 	json_object_put(reply);
 	reply =
-	    call("ctl", "{\"version\":1,\"command\":\"migrate\",\"zone\":\"ram\",\"nodes\":\"0\"}");
+	    call("ctl", "{\"version\":2,\"command\":\"migrate\",\"zone\":\"ram\",\"nodes\":\"0\"}");
 	CHECK(reply_ok(reply) && get_u64(get(reply, "result"), "pages_failed") == 0,
 	      "migrate to node 0: %s", reply ? json_object_to_json_string(reply) : "no reply");
 	json_object_put(reply);
@@ -881,16 +895,16 @@ static void test_control(void)
 	    "not json",
 	    "[1,2]",
 	    "{\"command\":\"info\"}",
-	    "{\"version\":2,\"command\":\"info\"}",
+	    "{\"version\":1,\"command\":\"info\"}", /* the protocol before this one */
 	    "{\"version\":\"1\",\"command\":\"info\"}",
-	    "{\"version\":1}",
-	    "{\"version\":1,\"command\":\"reboot\"}",
-	    "{\"version\":1,\"command\":\"info\",\"verbose\":true}",
-	    "{\"version\":1,\"command\":\"set-mergeable\",\"zone\":\"nope\",\"mergeable\":true}",
-	    "{\"version\":1,\"command\":\"set-mergeable\",\"zone\":\"ram\",\"mergeable\":\"yes\"}",
-	    "{\"version\":1,\"command\":\"migrate\",\"zone\":\"ram\",\"nodes\":\"99\"}",
-	    "{\"version\":1,\"command\":\"migrate\",\"zone\":\"ram\"}",
-	    "{\"version\":1,\"command\":\"info\"} trailing",
+	    "{\"version\":2}",
+	    "{\"version\":2,\"command\":\"reboot\"}",
+	    "{\"version\":2,\"command\":\"info\",\"verbose\":true}",
+	    "{\"version\":2,\"command\":\"set-mergeable\",\"zone\":\"nope\",\"mergeable\":true}",
+	    "{\"version\":2,\"command\":\"set-mergeable\",\"zone\":\"ram\",\"mergeable\":\"yes\"}",
+	    "{\"version\":2,\"command\":\"migrate\",\"zone\":\"ram\",\"nodes\":\"99\"}",
+	    "{\"version\":2,\"command\":\"migrate\",\"zone\":\"ram\"}",
+	    "{\"version\":2,\"command\":\"info\"} trailing",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_object *r = raw_call("ctl", bad[i], strlen(bad[i]));
@@ -975,8 +989,8 @@ static void test_numa(void)
 		in = info("numa", &reply);
 		json_object *v = get(in, "vcpus");
 		if (json_object_array_length(v) == 2 &&
-		    get_u64(json_object_array_get_idx(v, 0), "verified_pages") &&
-		    get_u64(json_object_array_get_idx(v, 1), "verified_pages"))
+		    get_u64(json_object_array_get_idx(v, 0), "verified_page_count") &&
+		    get_u64(json_object_array_get_idx(v, 1), "verified_page_count"))
 			break;
 		in = NULL;
 	}
@@ -985,11 +999,11 @@ static void test_numa(void)
 	for (int n = 0; n < 2; n++) {
 		json_object *z = json_object_array_get_idx(zones, (size_t)n);
 		uint64_t count[2] = {0};
-		pages_on_nodes(pid, get_u64(z, "host_addr"), get_u64(z, "size_bytes"),
-			       get_u64(z, "page_size"), count, 1);
+		pages_on_nodes(pid, get_u64(z, "host_address"), get_u64(z, "size_bytes"),
+			       get_u64(z, "page_size_bytes"), count, 1);
 		printf("numa: zone %s: %llu pages on node 0, %llu on node 1\n", get_str(z, "id"),
 		       (unsigned long long)count[0], (unsigned long long)count[1]);
-		CHECK(count[n] == get_u64(z, "size_bytes") / get_u64(z, "page_size") &&
+		CHECK(count[n] == get_u64(z, "size_bytes") / get_u64(z, "page_size_bytes") &&
 			  count[1 - n] == 0,
 		      "zone %s is not all on node %d", get_str(z, "id"), n);
 		json_object *v = json_object_array_get_idx(vcpus, (size_t)n);
@@ -1002,25 +1016,26 @@ static void test_numa(void)
 		      n ? cpus1 : cpus0);
 		printf("numa: vCPU %d on CPUs %s (node %d: %s), wrote and verified %llu pages\n", n,
 		       allowed ? allowed : "?", n, n ? cpus1 : cpus0,
-		       (unsigned long long)get_u64(v, "verified_pages"));
-		CHECK(get_u64(v, "verified_pages") == 256 && get_u64(v, "verify_errors") == 0,
+		       (unsigned long long)get_u64(v, "verified_page_count"));
+		CHECK(get_u64(v, "verified_page_count") == 256 &&
+			  get_u64(v, "verify_error_count") == 0,
 		      "vCPU %d verified %llu pages", n,
-		      (unsigned long long)get_u64(v, "verified_pages"));
+		      (unsigned long long)get_u64(v, "verified_page_count"));
 		free(allowed);
 	}
 	json_object_put(reply);
 	/* Move guest node 1's memory to host node 0, live. */
 	reply =
-	    call("numa", "{\"version\":1,\"command\":\"migrate\",\"zone\":\"z1\",\"nodes\":\"0\"}");
-	CHECK(reply_ok(reply) && get_u64(get(reply, "result"), "pages_moved") > 0 &&
+	    call("numa", "{\"version\":2,\"command\":\"migrate\",\"zone\":\"z1\",\"nodes\":\"0\"}");
+	CHECK(reply_ok(reply) && get_u64(get(reply, "result"), "moved_page_count") > 0 &&
 		  get_u64(get(reply, "result"), "pages_failed") == 0,
 	      "migrate z1 to node 0: %s", reply ? json_object_to_json_string(reply) : "no reply");
 	json_object_put(reply);
 	in = info("numa", &reply);
 	json_object *z1 = json_object_array_get_idx(get(in, "zones"), 1);
 	uint64_t count[2] = {0};
-	pages_on_nodes(pid, get_u64(z1, "host_addr"), get_u64(z1, "size_bytes"),
-		       get_u64(z1, "page_size"), count, 1);
+	pages_on_nodes(pid, get_u64(z1, "host_address"), get_u64(z1, "size_bytes"),
+		       get_u64(z1, "page_size_bytes"), count, 1);
 	CHECK(count[1] == 0 && count[0] > 0, "after migrate z1 has %llu pages on node 1",
 	      (unsigned long long)count[1]);
 	printf("numa: after migrate, zone z1: %llu pages on node 0, %llu on node 1\n",
@@ -1063,19 +1078,21 @@ static void test_hugepages(void)
 	REQUIRE(in, "VM huge did not finish");
 	json_object *big = json_object_array_get_idx(get(in, "zones"), 0),
 		    *small = json_object_array_get_idx(get(in, "zones"), 1);
-	CHECK(get_u64(big, "page_size") == 1ull << 30 && get_u64(big, "gpa") == 0,
-	      "zone big: page size %llu at 0x%llx", (unsigned long long)get_u64(big, "page_size"),
-	      (unsigned long long)get_u64(big, "gpa"));
+	CHECK(get_u64(big, "page_size_bytes") == 1ull << 30 && get_u64(big, "guest_address") == 0,
+	      "zone big: page size %llu at 0x%llx",
+	      (unsigned long long)get_u64(big, "page_size_bytes"),
+	      (unsigned long long)get_u64(big, "guest_address"));
 	/* The 2M zone goes after the 1G one, 2 MiB aligned. */
-	CHECK(get_u64(small, "page_size") == 2u << 20 && get_u64(small, "gpa") == 1ull << 30,
+	CHECK(get_u64(small, "page_size_bytes") == 2u << 20 &&
+		  get_u64(small, "guest_address") == 1ull << 30,
 	      "zone small: page size %llu at 0x%llx",
-	      (unsigned long long)get_u64(small, "page_size"),
-	      (unsigned long long)get_u64(small, "gpa"));
+	      (unsigned long long)get_u64(small, "page_size_bytes"),
+	      (unsigned long long)get_u64(small, "guest_address"));
 	CHECK(pool_free(1, "1048576kB") == free_1g - 1, "the VM does not hold node 1's 1G page");
 	CHECK(pool_free(0, "2048kB") == free_2m - 32, "the VM does not hold 32 2M pages of node 0");
 	uint64_t counts[2][2] = {{0}};
-	pages_on_nodes(pid, get_u64(big, "host_addr"), 1ull << 30, 1ull << 30, counts[0], 1);
-	pages_on_nodes(pid, get_u64(small, "host_addr"), 64u << 20, 2u << 20, counts[1], 1);
+	pages_on_nodes(pid, get_u64(big, "host_address"), 1ull << 30, 1ull << 30, counts[0], 1);
+	pages_on_nodes(pid, get_u64(small, "host_address"), 64u << 20, 2u << 20, counts[1], 1);
 	CHECK(counts[0][1] == 1 && counts[1][0] == 32,
 	      "hugepages on the wrong nodes: big %llu/%llu, "
 	      "small %llu/%llu",
@@ -1086,7 +1103,7 @@ static void test_hugepages(void)
 	json_object *vcpus = get(in, "vcpus");
 	uint64_t errors = 0;
 	for (size_t v = 0; v < json_object_array_length(vcpus); v++)
-		errors += get_u64(json_object_array_get_idx(vcpus, v), "verify_errors");
+		errors += get_u64(json_object_array_get_idx(vcpus, v), "verify_error_count");
 	printf("hugepages: 1G zone at 0 on node 1, 2M zone at 1 GiB on node 0; %llu pages written "
 	       "by the guest, %llu bad from outside, %llu bad in the guest\n",
 	       (unsigned long long)pages, (unsigned long long)bad, (unsigned long long)errors);

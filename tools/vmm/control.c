@@ -19,6 +19,7 @@
 
 #include "numaksm/ksm.h"
 #include "numaksm/vmm.h"
+#include "json.h"
 #include "vmm.h"
 
 int vmm_control_open(struct vmm *vmm, nk_error **err)
@@ -40,30 +41,17 @@ void vmm_control_close(struct vmm *vmm)
 
 /* ---- info ---------------------------------------------------------------- */
 
-static json_object *json_u64(uint64_t v)
+/* What a workload or a fill writes (docs/schema: vmm_workload, vmm_fill). */
+static void content_json(json_object *o, const struct nkg_content *c)
 {
-	return json_object_new_uint64(v);
-}
-
-static json_object *json_bitmap(const nk_bitmap *b)
-{
-	_cleanup_free_ char *text = NULL;
-	if (!b || nk_bitmap_format(b, &text) < 0)
-		return json_object_new_string("");
-	return json_object_new_string(text);
-}
-
-static json_object *content_json(const struct nkg_content *c)
-{
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "seed", json_u64(c->seed));
-	json_object_object_add(o, "salt", json_u64(c->salt));
-	json_object_object_add(o, "zero_pct", json_u64(c->zero_pct));
-	json_object_object_add(o, "shared_pct", json_u64(c->shared_pct));
-	json_object_object_add(o, "unique_pct", json_u64(100 - c->zero_pct - c->shared_pct));
-	json_object_object_add(o, "patterns", json_u64(c->patterns));
-	json_object_object_add(o, "redirty_permille", json_u64(c->redirty_permille));
-	return o;
+	json_object_object_add(o, "seed", tool_json_hex64(c->seed));
+	json_object_object_add(o, "salt", tool_json_hex64(c->salt));
+	json_object_object_add(o, "zero_ratio", tool_json_ratio(c->zero_pct / 100.0));
+	json_object_object_add(o, "shared_ratio", tool_json_ratio(c->shared_pct / 100.0));
+	json_object_object_add(o, "unique_ratio",
+			       tool_json_ratio((100 - c->zero_pct - c->shared_pct) / 100.0));
+	json_object_object_add(o, "pattern_count", tool_json_u64(c->patterns));
+	json_object_object_add(o, "redirty_ratio", tool_json_ratio(c->redirty_permille / 1000.0));
 }
 
 static const char *vm_state(struct vmm *vmm)
@@ -83,160 +71,151 @@ static const char *vm_state(struct vmm *vmm)
 	return any_failed ? "failed" : "halted";
 }
 
+static json_object *zone_json(struct vmm *vmm, size_t i)
+{
+	nk_zone *zone = vmm->zones[i].zone;
+	struct nk_placement p = {0};
+	struct tool_zone_guest g = {
+	    .guest_node = vmm->cfg->zones[i].guest_node,
+	    .guest_address = vmm->zones[i].gpa,
+	    .host_address = (uintptr_t)nk_zone_addr(zone),
+	};
+	/* KSM bytes where the kernel reports them per mapping (Linux 6.6). */
+	g.has_ksm_bytes = nk_zone_ksm_bytes(zone, &g.ksm_bytes, NULL) == 0;
+	bool placed = nk_zone_placement(zone, 16384, &p, NULL) == 0;
+	json_object *z = tool_json_zone(zone, placed ? &p : NULL, &g);
+	nk_placement_done(&p);
+	return z;
+}
+
+static json_object *vcpu_json(struct vmm *vmm, unsigned i)
+{
+	const struct vmm_config *cfg = vmm->cfg;
+	struct vmm_vcpu *v = &vmm->vcpus[i];
+	json_object *j = json_object_new_object(), *work = json_object_new_array();
+	_cleanup_bitmap_ nk_bitmap *affinity = NULL;
+	struct nk_pin_vcpu pv;
+	bool planned = vmm->plan && nk_pin_plan_vcpu(vmm->plan, i, &pv) == 0;
+	cpu_set_t set;
+
+	if (v->tid && (v->state == VCPU_RUNNING || v->state == VCPU_PAUSED) &&
+	    sched_getaffinity(v->tid, sizeof(set), &set) == 0 && (affinity = nk_bitmap_new()))
+		for (unsigned c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &set))
+				nk_bitmap_set(affinity, c);
+	json_object_object_add(j, "vcpu", tool_json_u64(v->id));
+	json_object_object_add(j, "tid", v->tid > 0 ? json_object_new_int(v->tid) : NULL);
+	json_object_object_add(j, "state", json_object_new_string(vmm_vcpu_state_name(v->state)));
+	json_object_object_add(j, "planned_cpus", v->cpus ? tool_json_list(v->cpus) : NULL);
+	json_object_object_add(j, "affinity_cpus", affinity ? tool_json_list(affinity) : NULL);
+	json_object_object_add(j, "pin_verified", json_object_new_boolean(v->pin_verified));
+	json_object_object_add(j, "host_node", planned ? json_object_new_int(pv.host_node) : NULL);
+	json_object_object_add(j, "guest_node", planned ? tool_json_u64(pv.guest_node) : NULL);
+	json_object_object_add(j, "pass_count", tool_json_u64(v->passes_done));
+	json_object_object_add(j, "pass_checksum", tool_json_hex64(v->pass_checksum));
+	json_object_object_add(j, "verified_page_count", tool_json_u64(v->verified_pages));
+	json_object_object_add(j, "verify_checksum", tool_json_hex64(v->verify_checksum));
+	json_object_object_add(j, "verify_error_count", tool_json_u64(v->verify_errors));
+	json_object_object_add(j, "first_bad_guest_address",
+			       v->verify_errors ? tool_json_u64(v->first_bad_gpa) : NULL);
+	json_object_object_add(j, "io_exit_count", tool_json_u64(v->io_exits));
+	for (uint32_t w = 0; cfg->workload.c.set && w < vmm->layout.work[i].n_ranges; w++) {
+		json_object *range = json_object_new_object();
+		json_object_object_add(range, "guest_address",
+				       tool_json_u64(vmm->layout.work[i].ranges[w].gpa));
+		json_object_object_add(range, "page_count",
+				       tool_json_u64(vmm->layout.work[i].ranges[w].pages));
+		json_object_array_add(work, range);
+	}
+	json_object_object_add(j, "work_ranges", work);
+	json_object_object_add(j, "error", tool_json_name(v->error));
+	return j;
+}
+
+/* The VM's own view: the socket's `info` result, and numaksm-vmm --json's "vm". */
 static json_object *info_object(struct vmm *vmm)
 {
 	json_object *o = json_object_new_object(), *zones = json_object_new_array(),
 		    *vcpus = json_object_new_array(), *loads = json_object_new_array();
+	json_object *workload = NULL, *fill = NULL, *ksm = NULL;
 	const struct vmm_config *cfg = vmm->cfg;
+	struct nk_ksm_proc_stat ks;
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	json_object_object_add(o, "name", json_object_new_string(cfg->name));
-	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "socket",
-			       json_object_new_string(vmm->socket_path ? vmm->socket_path : ""));
-	json_object_object_add(o, "uptime_s",
-			       json_object_new_double((double)now.tv_sec +
-						      (double)now.tv_nsec / 1e9 - vmm->started_at));
-	json_object_object_add(o, "guest_nodes", json_u64(vmm->layout.n_guest_nodes));
-	json_object_object_add(o, "address_space_end", json_u64(vmm->layout.gpa_end));
-
-	for (size_t i = 0; i < vmm->n_zones; i++) {
-		nk_zone *zone = vmm->zones[i].zone;
-		const struct nk_zone_spec *spec = nk_zone_spec(zone);
-		json_object *z = json_object_new_object(), *per_node = json_object_new_object();
-		struct nk_placement p = {0};
-		json_object_object_add(z, "id", json_object_new_string(spec->id));
-		json_object_object_add(z, "gpa", json_u64(vmm->zones[i].gpa));
-		json_object_object_add(z, "size_bytes", json_u64(nk_zone_size(zone)));
-		json_object_object_add(z, "host_addr", json_u64((uintptr_t)nk_zone_addr(zone)));
-		json_object_object_add(z, "backing",
-				       json_object_new_string(nk_backing_name(spec->backing)));
-		json_object_object_add(z, "page_size", json_u64(nk_zone_page_size(zone)));
-		json_object_object_add(z, "policy",
-				       json_object_new_string(nk_policy_name(spec->policy)));
-		json_object_object_add(z, "nodes", json_bitmap(spec->nodes));
-		json_object_object_add(z, "guest_node", json_u64(cfg->zones[i].guest_node));
-		json_object_object_add(z, "mergeable",
-				       json_object_new_boolean(nk_zone_is_mergeable(zone)));
-		if (nk_zone_placement(zone, 16384, &p, NULL) == 0) {
-			for (size_t n = 0; n < p.n_node_pages; n++) {
-				char key[24];
-				if (!p.node_pages[n])
-					continue;
-				snprintf(key, sizeof(key), "%zu", n);
-				json_object_object_add(per_node, key, json_u64(p.node_pages[n]));
-			}
-			json_object_object_add(z, "pages_exact", json_object_new_boolean(p.exact));
-			json_object_object_add(z, "pages_not_present", json_u64(p.not_present));
-		}
-		nk_placement_done(&p);
-		json_object_object_add(z, "pages_per_node", per_node);
-		uint64_t ksm; /* null where the kernel does not say (before 6.6) */
-		json_object_object_add(z, "ksm_bytes",
-				       nk_zone_ksm_bytes(zone, &ksm, NULL) == 0 ? json_u64(ksm)
-										: NULL);
-		json_object_array_add(zones, z);
-	}
-	json_object_object_add(o, "zones", zones);
-
-	pthread_mutex_lock(&vmm->lock);
-	json_object_object_add(o, "state", json_object_new_string(vm_state(vmm)));
-	for (unsigned i = 0; i < vmm->n_vcpus; i++) {
-		struct vmm_vcpu *v = &vmm->vcpus[i];
-		json_object *j = json_object_new_object();
-		cpu_set_t set;
-		json_object_object_add(j, "id", json_u64(v->id));
-		json_object_object_add(j, "tid", json_object_new_int(v->tid));
-		json_object_object_add(j, "state",
-				       json_object_new_string(vmm_vcpu_state_name(v->state)));
-		json_object_object_add(j, "planned_cpus", v->cpus ? json_bitmap(v->cpus) : NULL);
-		if (v->tid && (v->state == VCPU_RUNNING || v->state == VCPU_PAUSED) &&
-		    sched_getaffinity(v->tid, sizeof(set), &set) == 0) {
-			_cleanup_bitmap_ nk_bitmap *b = nk_bitmap_new();
-			for (unsigned c = 0; b && c < CPU_SETSIZE; c++)
-				if (CPU_ISSET(c, &set))
-					nk_bitmap_set(b, c);
-			json_object_object_add(j, "affinity", json_bitmap(b));
-		}
-		json_object_object_add(j, "pin_verified", json_object_new_boolean(v->pin_verified));
-		struct nk_pin_vcpu pv;
-		if (vmm->plan && nk_pin_plan_vcpu(vmm->plan, i, &pv) == 0) {
-			json_object_object_add(j, "host_node", json_object_new_int(pv.host_node));
-			json_object_object_add(j, "guest_node", json_u64(pv.guest_node));
-		}
-		json_object_object_add(j, "passes", json_u64(v->passes_done));
-		json_object_object_add(j, "pass_checksum", json_u64(v->pass_checksum));
-		json_object_object_add(j, "verified_pages", json_u64(v->verified_pages));
-		json_object_object_add(j, "verify_checksum", json_u64(v->verify_checksum));
-		json_object_object_add(j, "verify_errors", json_u64(v->verify_errors));
-		if (v->verify_errors)
-			json_object_object_add(j, "first_bad_gpa", json_u64(v->first_bad_gpa));
-		json_object_object_add(j, "io_exits", json_u64(v->io_exits));
-		json_object *work = json_object_new_array();
-		for (uint32_t w = 0; cfg->workload.c.set && w < vmm->layout.work[i].n_ranges; w++) {
-			json_object *range = json_object_new_object();
-			json_object_object_add(range, "gpa",
-					       json_u64(vmm->layout.work[i].ranges[w].gpa));
-			json_object_object_add(range, "pages",
-					       json_u64(vmm->layout.work[i].ranges[w].pages));
-			json_object_array_add(work, range);
-		}
-		json_object_object_add(j, "work", work);
-		if (v->error)
-			json_object_object_add(j, "error", json_object_new_string(v->error));
-		json_object_array_add(vcpus, j);
-	}
-	pthread_mutex_unlock(&vmm->lock);
-	json_object_object_add(o, "vcpus", vcpus);
-
+	for (size_t i = 0; i < vmm->n_zones; i++)
+		json_object_array_add(zones, zone_json(vmm, i));
 	if (cfg->workload.c.set) {
-		json_object *w = content_json(&cfg->workload.c.content);
-		json_object_object_add(w, "mode",
+		workload = json_object_new_object();
+		json_object_object_add(workload, "mode",
 				       json_object_new_string(cfg->workload.mode == NKG_MODE_VERIFY
 								  ? "verify"
 								  : "write"));
-		json_object_object_add(w, "passes", json_u64(cfg->workload.passes));
-		json_object_object_add(w, "period_ms", json_u64(cfg->workload.period_ms));
-		json_object_object_add(w, "verify", json_object_new_boolean(cfg->workload.verify));
-		json_object_object_add(w, "pages", json_u64(vmm->layout.work_pages));
-		json_object_object_add(w, "guest_written", json_object_new_boolean(true));
-		json_object_object_add(o, "workload", w);
+		json_object_object_add(workload, "pass_limit",
+				       cfg->workload.passes ? tool_json_u64(cfg->workload.passes)
+							    : NULL); /* 0: forever */
+		json_object_object_add(workload, "period_seconds",
+				       tool_json_seconds(cfg->workload.period_ms / 1000.0));
+		json_object_object_add(workload, "verify",
+				       json_object_new_boolean(cfg->workload.verify));
+		json_object_object_add(workload, "page_count",
+				       tool_json_u64(vmm->layout.work_pages));
+		content_json(workload, &cfg->workload.c.content);
 	}
 	if (cfg->fill.set) {
-		json_object *f = content_json(&cfg->fill.content);
-		json_object_object_add(f, "pages", json_u64(vmm->fill_pages_written));
-		json_object_object_add(f, "seconds", json_object_new_double(vmm->fill_seconds));
-		json_object_object_add(f, "host_written", json_object_new_boolean(true));
-		json_object_object_add(o, "fill", f);
+		fill = json_object_new_object();
+		json_object_object_add(fill, "page_count", tool_json_u64(vmm->fill_pages_written));
+		json_object_object_add(fill, "seconds", tool_json_seconds(vmm->fill_seconds));
+		content_json(fill, &cfg->fill.content);
 	}
 	for (size_t i = 0; i < cfg->n_loads; i++) {
 		json_object *l = json_object_new_object();
 		json_object_object_add(l, "path", json_object_new_string(cfg->loads[i].path));
-		json_object_object_add(l, "gpa", json_u64(cfg->loads[i].gpa));
-		json_object_object_add(l, "size_bytes", json_u64(cfg->loads[i].size_bytes));
+		json_object_object_add(l, "guest_address", tool_json_u64(cfg->loads[i].gpa));
+		json_object_object_add(l, "size_bytes", tool_json_u64(cfg->loads[i].size_bytes));
 		json_object_array_add(loads, l);
 	}
-	json_object_object_add(o, "loads", loads);
-
-	struct nk_ksm_proc_stat ks;
 	if (nk_ksm_proc_read(vmm->host, getpid(), &ks, NULL) == 0) {
-		json_object *k = json_object_new_object();
-		json_object_object_add(k, "merging_pages", json_u64(ks.merging_pages));
-		json_object_object_add(k, "rmap_items", json_u64(ks.rmap_items));
-		json_object_object_add(k, "zero_pages", json_u64(ks.zero_pages));
-		json_object_object_add(o, "ksm", k);
+		uint64_t mergeable = 0;
+		for (size_t i = 0; i < vmm->n_zones; i++)
+			if (nk_zone_is_mergeable(vmm->zones[i].zone))
+				mergeable += nk_zone_size(vmm->zones[i].zone);
+		struct nk_ksm host_ksm;
+		bool counted = nk_ksm_read(vmm->host, NK_KSM_ALL, &host_ksm, NULL) == 0;
+		ksm = tool_json_process_ksm(
+		    &ks, true, mergeable, counted,
+		    counted
+			? nk_ksm_proc_saved_bytes(&ks, &host_ksm, (uint64_t)sysconf(_SC_PAGESIZE))
+			: 0);
 	}
+
+	json_object_object_add(o, "name", json_object_new_string(cfg->name));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "socket_path", tool_json_name(vmm->socket_path));
+	pthread_mutex_lock(&vmm->lock);
+	json_object_object_add(o, "state", json_object_new_string(vm_state(vmm)));
+	json_object_object_add(
+	    o, "uptime_seconds",
+	    tool_json_seconds((double)now.tv_sec + (double)now.tv_nsec / 1e9 - vmm->started_at));
+	json_object_object_add(o, "guest_node_count", tool_json_u64(vmm->layout.n_guest_nodes));
+	json_object_object_add(o, "guest_address_end", tool_json_u64(vmm->layout.gpa_end));
+	json_object_object_add(o, "zones", zones);
+	for (unsigned i = 0; i < vmm->n_vcpus; i++)
+		json_object_array_add(vcpus, vcpu_json(vmm, i));
+	pthread_mutex_unlock(&vmm->lock);
+	json_object_object_add(o, "vcpus", vcpus);
+	json_object_object_add(o, "workload", workload);
+	json_object_object_add(o, "fill", fill);
+	json_object_object_add(o, "loads", loads);
+	json_object_object_add(o, "ksm", ksm);
 	return o;
 }
 
-char *vmm_info_json(struct vmm *vmm)
+void vmm_info_print(struct vmm *vmm)
 {
-	json_object *o = info_object(vmm);
-	char *text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-								  JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return text;
+	json_object *doc = tool_json_doc("numaksm-vmm");
+	json_object_object_add(doc, "vm", info_object(vmm));
+	tool_json_print(doc, true);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -244,7 +223,7 @@ char *vmm_info_json(struct vmm *vmm)
 static char *reply_error(int code, const char *msg, const char *hint)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "version", json_object_new_int(VMM_PROTO_VERSION));
+	json_object_object_add(o, "version", json_object_new_int(NK_VMM_PROTOCOL_VERSION));
 	json_object_object_add(o, "ok", json_object_new_boolean(false));
 	json_object_object_add(o, "errno", json_object_new_int(code));
 	json_object_object_add(o, "error", json_object_new_string(msg));
@@ -263,7 +242,7 @@ static char *reply_nk_error(nk_error *e)
 static char *reply_ok(json_object *result)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "version", json_object_new_int(VMM_PROTO_VERSION));
+	json_object_object_add(o, "version", json_object_new_int(NK_VMM_PROTOCOL_VERSION));
 	json_object_object_add(o, "ok", json_object_new_boolean(true));
 	json_object_object_add(o, "result", result ? result : json_object_new_object());
 	char *text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
@@ -324,9 +303,10 @@ static char *handle_request(struct vmm *vmm, json_object *req, bool *ret_stop)
 	if (!json_object_object_get_ex(req, "version", &version) ||
 	    !json_object_is_type(version, json_type_int))
 		return reply_error(EPROTO, "'version' (an integer) is required", NULL);
-	if (json_object_get_int64(version) != VMM_PROTO_VERSION)
+	if (json_object_get_int64(version) != NK_VMM_PROTOCOL_VERSION)
 		return reply_error(EPROTONOSUPPORT,
-				   "unsupported protocol version; this VMM speaks 1",
+				   "unsupported protocol version; this VMM speaks " VMM_STRINGIFY(
+				       NK_VMM_PROTOCOL_VERSION),
 				   "use a numaksm tool of the same release as the VMM");
 	if (!json_object_object_get_ex(req, "command", &command) ||
 	    !json_object_is_type(command, json_type_string))
@@ -390,12 +370,13 @@ static char *handle_request(struct vmm *vmm, json_object *req, bool *ret_stop)
 		    nk_zone_migrate(zone, nodes, &m, &e) < 0)
 			return reply_nk_error(e);
 		json_object *r = json_object_new_object();
-		json_object_object_add(r, "pages_moved", json_u64(m.pages_moved));
-		json_object_object_add(r, "pages_already", json_u64(m.pages_already));
-		json_object_object_add(r, "pages_failed", json_u64(m.pages_failed));
-		json_object_object_add(r, "pages_absent", json_u64(m.pages_absent));
-		json_object_object_add(r, "seconds", json_object_new_double(m.seconds));
-		json_object_object_add(r, "mb_per_s", json_object_new_double(m.mb_per_s));
+		json_object_object_add(r, "moved_page_count", tool_json_u64(m.pages_moved));
+		json_object_object_add(r, "already_page_count", tool_json_u64(m.pages_already));
+		json_object_object_add(r, "failed_page_count", tool_json_u64(m.pages_failed));
+		json_object_object_add(r, "absent_page_count", tool_json_u64(m.pages_absent));
+		json_object_object_add(r, "seconds", tool_json_seconds(m.seconds));
+		json_object_object_add(r, "bytes_per_second",
+				       tool_json_u64((uint64_t)(m.mb_per_s * 1e6 + 0.5)));
 		return reply_ok(r);
 	}
 	_cleanup_free_ char *msg = NULL;

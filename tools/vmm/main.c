@@ -14,17 +14,23 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "json.h"
 #include "vmm.h"
 
 #define MAX_CLIENTS 16
 
 static const char *vm_name = "?";
+/* --json: errors and log lines are JSON lines on stderr (docs/json.md). */
+static bool json_mode;
 
 static void log_handler(enum nk_log_level level, const char *message, void *userdata)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug"};
 	(void)userdata;
-	fprintf(stderr, "numaksm-vmm[%s]: %s: %s\n", vm_name, names[level], message);
+	if (json_mode)
+		tool_json_log_line("numaksm-vmm", level, message);
+	else
+		fprintf(stderr, "numaksm-vmm[%s]: %s: %s\n", vm_name, names[level], message);
 }
 
 static void vmm_log(enum nk_log_level level, const char *fmt, ...)
@@ -41,12 +47,29 @@ static void vmm_log(enum nk_log_level level, const char *fmt, ...)
 		log_handler(level, msg, NULL);
 }
 
-static void print_error(const char *what, int r, nk_error *err)
+/* The error numaksm-vmm exits with (`what`: the call that failed, when
+ * `err` does not say), and the exit status. */
+static int exit_error(const char *what, int r, nk_error *err, int status)
 {
+	if (json_mode) {
+		_cleanup_error_ nk_error *e = NULL;
+		if (!err) {
+			nk_error_set(&e, -r, "%s%s%s", what ? what : "", what ? ": " : "",
+				     strerror(-r));
+			err = e;
+		}
+		if (status == 2 && !nk_error_get_hint(err))
+			nk_error_hint(&err, "see 'numaksm-vmm --help'");
+		tool_json_error_line("numaksm-vmm", err, r, status);
+		return status;
+	}
 	fprintf(stderr, "numaksm-vmm[%s]: %s%s%s\n", vm_name, what ? what : "", what ? ": " : "",
 		err ? nk_error_message(err) : strerror(-r));
 	if (err && nk_error_get_hint(err))
 		fprintf(stderr, "  hint: %s\n", nk_error_get_hint(err));
+	if (status == 2)
+		fprintf(stderr, "  see 'numaksm-vmm --help'\n");
+	return status;
 }
 
 static double now_s(void)
@@ -395,13 +418,8 @@ static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 	vmm_log(NK_LOG_INFO, "running: %u vCPUs, %zu zones, %llu MiB; control socket %s",
 		vmm->n_vcpus, vmm->n_zones, (unsigned long long)(vmm->layout.gpa_end >> 20),
 		vmm->socket_path);
-	if (cfg->json) {
-		_cleanup_free_ char *info = vmm_info_json(vmm);
-		if (info) {
-			puts(info);
-			fflush(stdout);
-		}
-	}
+	if (cfg->json)
+		vmm_info_print(vmm);
 	return main_loop(vmm, sig_fd);
 }
 
@@ -412,6 +430,7 @@ int main(int argc, char **argv)
 	sigset_t stop_signals;
 	int r, status;
 
+	json_mode = tool_json_wanted(argc, argv);
 	vmm_config_init(&cfg);
 	r = vmm_config_parse(&cfg, argc, argv, &err);
 	if (cfg.name)
@@ -430,8 +449,7 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = vmm_layout_compute(&cfg, &vmm.layout, &err);
 	if (r < 0) {
-		print_error(NULL, r, err);
-		fprintf(stderr, "  see 'numaksm-vmm --help'\n");
+		exit_error(NULL, r, err, 2);
 		vmm_config_done(&cfg);
 		return 2;
 	}
@@ -453,15 +471,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int sig_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sig_fd < 0) {
-		print_error("signalfd", -errno, NULL);
+		exit_error("signalfd", -errno, NULL, 1);
 		vmm_config_done(&cfg);
 		return 1;
 	}
 
 	r = run(&vmm, sig_fd, &err);
 	if (r < 0) {
-		print_error(NULL, r, err);
-		status = 1;
+		status = exit_error(NULL, r, err, 1);
 	} else if (r == 1) {
 		status = 0; /* stopped on request before it ran */
 	} else {

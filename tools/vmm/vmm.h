@@ -23,7 +23,8 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define VMM_PROTO_VERSION 1
+#define VMM_STRINGIFY_(x) #x
+#define VMM_STRINGIFY(x)  VMM_STRINGIFY_(x)
 #define VMM_MSG_MAX	  (256 * 1024)
 
 /* ---- configuration (config.c) ----------------------------------------- */
@@ -197,8 +198,9 @@ int vmm_control_open(struct vmm *vmm, nk_error **err);
 void vmm_control_close(struct vmm *vmm);
 /* Handle one request (text) into a reply (allocated JSON text). */
 char *vmm_control_handle(struct vmm *vmm, const char *request, size_t len, bool *ret_stop);
-/* The VM's description: zones, vCPUs, guest progress, KSM (JSON text). */
-char *vmm_info_json(struct vmm *vmm);
+/* Print the VM's description (zones, vCPUs, guest progress, KSM) on stdout
+ * as the `numaksm-vmm` document of docs/json.md. */
+void vmm_info_print(struct vmm *vmm);
 const char *vmm_vcpu_state_name(enum vmm_vcpu_state state);
 
 #endif

@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 /** The control protocol version this library speaks. */
-#define NK_VMM_PROTOCOL_VERSION 1
+#define NK_VMM_PROTOCOL_VERSION 2
 
 /**
  * Check that `name` can be a VM's: 1 to 64 letters, digits, '_', '.' or
