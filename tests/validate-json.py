@@ -8,6 +8,12 @@
       validate each document against SCHEMA ("status", "numaksm-status",
       "numaksm-status.schema.json" or its $id); --lines: one document per line
       (status --watch, the error and log lines on stderr)
+  validate-json.py [--schemas DIR] [--quiet] --framed FILE ...
+      validate the documents framed in FILE, each under the schema its frame
+      names (the NUMA lab's json-outputs test prints them on the console):
+        @@JSON BEGIN SCHEMA doc|lines WHAT
+        ...
+        @@JSON END
 
 Besides the schema, every number that is not an integer must be printed
 with exactly six decimals and no exponent (docs/json.md), which a schema
@@ -143,11 +149,64 @@ def documents(path, lines):
             yield f"{path}:{n}", line
 
 
+def framed(path):
+    """(schema, lines, where, text) of each document framed in path."""
+    begin = re.compile(r"^@@JSON BEGIN (\S+) (doc|lines) (.*)$")
+    current, body = None, []
+    with open(path, errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            m = begin.match(line)
+            if m:
+                current, body = (m.group(1), m.group(2) == "lines", f"{path}:{n} ({m.group(3)})"), []
+            elif line == "@@JSON END" and current:
+                schema, lines, where = current
+                text = "\n".join(body)
+                if lines:
+                    for k, one in enumerate(body, 1):
+                        if one.strip():
+                            yield schema, f"{where} line {k}", one
+                else:
+                    yield schema, where, text
+                current = None
+            elif current:
+                body.append(line)
+    if current:
+        yield current[0], current[2], None  # a frame never closed
+
+
+def check_document(v, name, where, text, quiet):
+    """Print what is wrong with one document; @return whether it is valid."""
+    if text is None:
+        print(f"{where}: the frame does not end")
+        return False
+    decimals = Decimals()
+    try:
+        doc = json.loads(text, parse_float=decimals)
+    except ValueError as e:
+        print(f"{where}: not JSON: {e}")
+        return False
+    errors = sorted(v.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    for e in errors[:20]:
+        loc = "/".join(str(x) for x in e.absolute_path) or "(top)"
+        print(f"{where}: {loc}: {e.message[:300]}")
+    if len(errors) > 20:
+        print(f"{where}: ... {len(errors) - 20} more")
+    for number in decimals.bad:
+        print(f"{where}: the number {number} is not printed with six decimals")
+    if errors or decimals.bad:
+        return False
+    if not quiet:
+        print(f"{where}: valid ({name})")
+    return True
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--schemas", default=SCHEMAS)
     p.add_argument("--check", action="store_true", help="check the schemas themselves")
     p.add_argument("--lines", action="store_true", help="one JSON document per line")
+    p.add_argument("--framed", action="store_true", help="documents framed by @@JSON lines")
     p.add_argument("--quiet", "-q", action="store_true", help="print only what is invalid")
     p.add_argument("schema", nargs="?")
     p.add_argument("files", nargs="*")
@@ -155,6 +214,24 @@ def main():
     store = load_schemas(a.schemas)
     if a.check:
         return 1 if check_schemas(store) else 0
+    if a.framed:
+        files = ([a.schema] if a.schema else []) + a.files
+        if not files:
+            p.print_usage(sys.stderr)
+            return 2
+        validators_by_name, bad, count = {}, 0, 0
+        for path in files:
+            for schema_name, where, text in framed(path):
+                if schema_name not in validators_by_name:
+                    schema = find(store, schema_name)
+                    validators_by_name[schema_name] = (
+                        make_validator(store, schema), schema["$id"].rsplit("/", 1)[-1])
+                v, name = validators_by_name[schema_name]
+                count += 1
+                bad += not check_document(v, name, where, text, a.quiet)
+        print(f"{count - bad} of {count} framed documents valid, "
+              f"against {len(validators_by_name)} schemas")
+        return 1 if bad or count == 0 else 0
     if not a.schema or not a.files:
         p.print_usage(sys.stderr)
         return 2
@@ -165,25 +242,7 @@ def main():
     for path in a.files:
         for where, text in documents(path, a.lines):
             count += 1
-            decimals = Decimals()
-            try:
-                doc = json.loads(text, parse_float=decimals)
-            except ValueError as e:
-                print(f"{where}: not JSON: {e}")
-                bad += 1
-                continue
-            errors = sorted(v.iter_errors(doc), key=lambda e: list(e.absolute_path))
-            for e in errors[:20]:
-                loc = "/".join(str(x) for x in e.absolute_path) or "(top)"
-                print(f"{where}: {loc}: {e.message[:300]}")
-            if len(errors) > 20:
-                print(f"{where}: ... {len(errors) - 20} more")
-            for number in decimals.bad:
-                print(f"{where}: the number {number} is not printed with six decimals")
-            if errors or decimals.bad:
-                bad += 1
-            elif not a.quiet:
-                print(f"{where}: valid ({name})")
+            bad += not check_document(v, name, where, text, a.quiet)
     if count == 0:
         print(f"no document in {' '.join(a.files)}")
         return 1
