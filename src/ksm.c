@@ -251,7 +251,10 @@ _nk_export_ int nk_ksm_read(nk_host *host, uint64_t mask, struct nk_ksm *ret, nk
 	struct nk_ksm k = {0};
 	char path[128];
 	int r = nk_host_exists(host, KSM_SYSFS "/run");
-	if (r <= 0) {
+	if (r < 0)
+		return nk_error_set(err, -r, "cannot look at %s: %s", KSM_SYSFS "/run",
+				    strerror(-r));
+	if (r == 0) {
 		nk_error_set(err, ENOTSUP, "this kernel has no KSM (" KSM_SYSFS " is missing)");
 		return nk_error_hint(err, "build the kernel with CONFIG_KSM=y");
 	}
@@ -264,7 +267,7 @@ _nk_export_ int nk_ksm_read(nk_host *host, uint64_t mask, struct nk_ksm *ret, nk
 		if (r == -ENOENT)
 			continue; /* not on this kernel */
 		if (r < 0)
-			return nk_host_read(host, path, &text, err);
+			return nk_error_set(err, -r, "cannot read %s: %s", path, strerror(-r));
 		nk_strip_newline(text);
 		if (parse_file((enum nk_ksm_field)f, text, &k.value[f]) < 0)
 			return nk_error_set(err, EINVAL, "%s: unexpected '%s'", path, text);
@@ -483,8 +486,13 @@ int ksm_apply_with(nk_host *host, const struct nk_ksm *want, unsigned flags, ksm
 			previous.mask |= BIT(p);
 			continue;
 		}
-		/* Put back what was written, newest first. */
+		/* Put back what was written, newest first.  A refused unmerge
+		 * (-ENOMEM, or a signal) leaves KSM stopped: run goes back too. */
 		unsigned failed = 0;
+		bool run_back = p == NK_KSM_RUN && plan[i].value != plan[i].previous;
+		if (run_back &&
+		    write_one(host, write, userdata, NK_KSM_RUN, plan[i].previous, NULL) < 0)
+			failed++;
 		for (size_t j = i; j-- > 0;) {
 			if (write_one(host, write, userdata, plan[j].param, plan[j].previous,
 				      NULL) < 0)
@@ -500,7 +508,10 @@ int ksm_apply_with(nk_host *host, const struct nk_ksm *want, unsigned flags, ksm
 		nk_error_set(err, code, "the kernel refused %s=%s: %s%s", fields[p].name,
 			     nk_ksm_format_value(p, plan[i].value, buf), strerror(code),
 			     refusal_reason(p, code));
-		if (i > 0 && failed == 0)
+		if (i == 0 && run_back && failed == 0)
+			nk_error_hint(err, "run was put back to %s",
+				      nk_ksm_format_value(NK_KSM_RUN, plan[i].previous, buf));
+		else if (i > 0 && failed == 0)
 			nk_error_hint(err, "the %zu knob(s) written before it were put back%s", i,
 				      plan[0].param == NK_KSM_RUN && plan[0].value == 2
 					  ? " (the unmerge itself cannot be undone: KSM merges "
@@ -608,10 +619,11 @@ _nk_export_ int nk_ksm_proc_read(nk_host *host, pid_t pid, struct nk_ksm_proc_st
 		nk_error_set(err, ENOTSUP, "/proc/%d/ksm_stat is missing", (int)pid);
 		return nk_error_hint(err, "per-process KSM figures need Linux 6.1 or later");
 	}
-	if (r == -ESRCH)
+	/* An exiting process (its memory gone) reads as an empty file. */
+	if (r == -ESRCH || r == 0)
 		return nk_error_set(err, ESRCH, "process %d is gone", (int)pid);
 	if (r < 0)
-		return nk_host_read(host, path, &text, err);
+		return nk_error_set(err, -r, "cannot read %s: %s", path, strerror(-r));
 	struct nk_ksm_proc_stat p;
 	r = nk_ksm_parse_proc_stat(text, &p);
 	if (r < 0)

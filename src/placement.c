@@ -7,9 +7,12 @@
 #include "basic.h"
 #include "numaksm/proc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <numaif.h>
+#include <unistd.h>
 
 #define DEFAULT_SAMPLES (64u * 1024)
 #define BATCH		(16u * 1024)
@@ -34,6 +37,27 @@ static int count_node(struct nk_placement *p, int node)
 	}
 	p->node_pages[node]++;
 	return 0;
+}
+
+/* Whether `pid` has exited or lost its memory (exiting, a zombie): then
+ * move_pages() says EINVAL, and the process is as good as gone. */
+static bool process_gone(pid_t pid)
+{
+	char path[64], text[1024];
+	struct nk_proc_stat st = {0};
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	if (n <= 0)
+		return n == 0 || errno == ESRCH;
+	text[n] = '\0';
+	if (nk_proc_stat_parse(text, &st) < 0)
+		return false;
+	bool gone = st.state == 'Z' || st.state == 'X' || st.rss_pages == 0;
+	nk_proc_stat_done(&st);
+	return gone;
 }
 
 _nk_export_ int nk_placement_measure(pid_t pid, uint64_t addr, uint64_t size, uint64_t page_size,
@@ -78,7 +102,7 @@ _nk_export_ int nk_placement_measure(pid_t pid, uint64_t addr, uint64_t size, ui
 		if (move_pages(pid, n, pages, NULL, status, 0) < 0) {
 			int e = errno;
 			nk_placement_done(&p);
-			if (e == ESRCH)
+			if (e == ESRCH || (e == EINVAL && process_gone(pid)))
 				return nk_error_set(err, ESRCH, "process %d is gone", (int)pid);
 			nk_error_set(err, e, "move_pages on process %d: %s", (int)pid, strerror(e));
 			return e == EPERM ? nk_error_hint(err, "run as root (CAP_SYS_NICE)") : -e;

@@ -101,10 +101,11 @@ static int teardown(void **state)
 
 /* The fake kernel: records the writes, applies them to the tree as the
  * kernel would (advisor_mode switches reset pages_to_scan), and refuses
- * `refuse` with `refuse_errno`. */
+ * `refuse` (set to `refuse_value`, when given) with `refuse_errno`. */
 struct fake {
 	char log[1024];
 	const char *refuse;
+	const char *refuse_value; /* NULL: any value */
 	int refuse_errno;
 };
 
@@ -116,8 +117,12 @@ static int fake_write(nk_host *h, const char *path, const char *value, nk_error 
 	char rel[256], line[64];
 	snprintf(f->log + strlen(f->log), sizeof(f->log) - strlen(f->log), "%s%s=%s",
 		 f->log[0] ? " " : "", knob, value);
-	if (f->refuse && strcmp(knob, f->refuse) == 0) {
+	if (f->refuse && strcmp(knob, f->refuse) == 0 &&
+	    (!f->refuse_value || strcmp(value, f->refuse_value) == 0)) {
 		strcat(f->log, "!");
+		/* A failed unmerge (no memory, a signal) leaves KSM stopped. */
+		if (strcmp(knob, "run") == 0 && strcmp(value, "2") == 0)
+			put("sys/kernel/mm/ksm/run", "0\n");
 		return nk_error_set(err, f->refuse_errno, "refused");
 	}
 	snprintf(rel, sizeof(rel), "sys/kernel/mm/ksm/%s", knob);
@@ -330,6 +335,15 @@ static void test_rollback(void **state)
 	assert_string_equal(g.log, "run=2 max_page_sharing=1024! run=1");
 	assert_non_null(strstr(nk_error_message(err), "it needs an unmerge first"));
 	assert_non_null(strstr(nk_error_get_hint(err), "the unmerge itself cannot be undone"));
+	err = nk_error_free(err);
+
+	/* The unmerge itself refused: the kernel stopped KSM, run goes back. */
+	struct fake h = {.refuse = "run", .refuse_value = "2", .refuse_errno = ENOMEM};
+	assert_int_equal(apply(u, NK_KSM_APPLY_UNMERGE, &h, &err), -ENOMEM);
+	assert_string_equal(h.log, "run=2! run=1");
+	assert_string_equal(get("run"), "1");
+	assert_string_equal(get("max_page_sharing"), "256");
+	assert_non_null(strstr(nk_error_get_hint(err), "run was put back to 1"));
 	nk_error_free(err);
 }
 
