@@ -126,28 +126,63 @@ static int check_ancestors(const char *path, bool resolved, nk_error **err)
 	return 0;
 }
 
-/* Make `path` and its missing parents: parents 0755, the directory 0700. */
+static int create_failed(nk_error **err, const char *path, int e)
+{
+	nk_error_set(err, e, "cannot create runtime directory %s: %s", path, strerror(e));
+	return nk_error_hint(err, "run as root, or point NUMAKSM_RUNTIME_DIR (or "
+				  "--runtime-dir) at a directory you own");
+}
+
+/*
+ * Make `path` and its missing parents (parents 0755, the directory 0700),
+ * one component at a time from the descriptor of its parent, so that no
+ * component can be swapped for a symbolic link between the checks and the
+ * creation: one that exists must be root's or ours (a link too) and, once
+ * open, writable by no one else unless sticky; one we made is opened
+ * without following links.
+ */
 static int make_path(const char *path, nk_error **err)
 {
 	_cleanup_free_ char *copy = strdup(path);
+	_cleanup_close_ int at = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *save = NULL, why[PATH_MAX + 96];
+
 	if (!copy)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	for (char *slash = copy + 1;; slash++) {
-		bool last = *slash == '\0';
-		if (*slash != '/' && !last)
-			continue;
-		*slash = '\0';
-		if (mkdir(copy, last ? DIR_MODE : 0755) < 0 && errno != EEXIST) {
-			int e = errno;
-			nk_error_set(err, e, "cannot create runtime directory %s: %s", copy,
-				     strerror(e));
-			return nk_error_hint(err, "run as root, or point NUMAKSM_RUNTIME_DIR (or "
-						  "--runtime-dir) at a directory you own");
+	if (at < 0)
+		return create_failed(err, path, errno);
+	for (char *name = strtok_r(copy, "/", &save); name;) {
+		char *next = strtok_r(NULL, "/", &save);
+		bool made = mkdirat(at, name, next ? 0755 : DIR_MODE) == 0;
+		struct stat st;
+
+		if (!made && errno != EEXIST)
+			return create_failed(err, path, errno);
+		if (!made && fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid != 0 &&
+		    st.st_uid != geteuid()) {
+			snprintf(why, sizeof(why), "%s (in %s) belongs to uid %u", name, path,
+				 (unsigned)st.st_uid);
+			return unsafe(err, path, why);
 		}
-		if (last)
-			return 0;
-		*slash = '/';
+		int fd =
+		    openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (made ? O_NOFOLLOW : 0));
+		if (fd < 0) {
+			if (made && (errno == ELOOP || errno == ENOTDIR))
+				return unsafe(err, path, "a directory it made was replaced");
+			return create_failed(err, path, errno);
+		}
+		close(at);
+		at = fd;
+		if (!made && next && fstat(at, &st) == 0 &&
+		    ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+		     ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)))) {
+			snprintf(why, sizeof(why), "%s (in %s) may be changed by another user",
+				 name, path);
+			return unsafe(err, path, why);
+		}
+		name = next;
 	}
+	return 0;
 }
 
 /* The directory itself, open: ours, not writable by others, mode 0700. */
@@ -212,8 +247,11 @@ _nk_export_ int nk_rundir_open(const char *path, unsigned flags, nk_rundir **ret
 	path = default_path(path);
 	if (path[0] != '/') {
 		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, path) < 0)
-			return nk_error_set(err, ENOMEM, "cannot make %s absolute", path);
+		if (!getcwd(cwd, sizeof(cwd)))
+			return nk_error_set(err, errno, "cannot make %s absolute: %s", path,
+					    strerror(errno));
+		if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+			return nk_error_set(err, ENOMEM, "out of memory");
 		path = abs;
 	}
 	if (!(d->path = strdup(path)))
@@ -401,25 +439,49 @@ _nk_export_ int nk_rundir_remove(const nk_rundir *dir, const char *name)
 	return errno == ENOENT ? 0 : -errno;
 }
 
+/* Whether `fd` is still the file `name` names: one unlinked (its owner
+ * gave it up) while we waited for its lock is no lock on the name. */
+static int still_named(const nk_rundir *dir, const char *name, int fd)
+{
+	struct stat held, named;
+	if (fstat(fd, &held) < 0)
+		return -errno;
+	if (held.st_nlink == 0)
+		return 0;
+	if (fstatat(dir->fd, name, &named, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
 _nk_export_ int nk_rundir_lock(const nk_rundir *dir, const char *name, unsigned flags,
 			       nk_error **err)
 {
 	bool shared = flags & NK_RUNDIR_LOCK_SHARED;
 	int open_flags =
 	    (shared ? O_RDONLY : O_RDWR) | (flags & NK_RUNDIR_LOCK_CREATE ? O_CREAT : 0);
-	_cleanup_close_ int fd = open_file(dir, name, open_flags, err);
-
-	if (fd < 0)
-		return fd;
 	int op = (shared ? LOCK_SH : LOCK_EX) | (flags & NK_RUNDIR_LOCK_NONBLOCK ? LOCK_NB : 0);
-	while (flock(fd, op) < 0) {
-		if (errno == EWOULDBLOCK)
-			return -EWOULDBLOCK;
-		if (errno != EINTR)
-			return nk_error_set(err, errno, "cannot lock %s/%s: %s", dir->path, name,
-					    strerror(errno));
+
+	for (unsigned attempt = 0; attempt < 64; attempt++) {
+		_cleanup_close_ int fd = open_file(dir, name, open_flags, err);
+		if (fd < 0)
+			return fd;
+		while (flock(fd, op) < 0) {
+			if (errno == EWOULDBLOCK)
+				return -EWOULDBLOCK;
+			if (errno != EINTR)
+				return nk_error_set(err, errno, "cannot lock %s/%s: %s", dir->path,
+						    name, strerror(errno));
+		}
+		int r = still_named(dir, name, fd);
+		if (r < 0)
+			return nk_error_set(err, -r, "cannot look at %s/%s: %s", dir->path, name,
+					    strerror(-r));
+		if (r > 0)
+			return TAKE_FD(fd);
+		/* Replaced or removed while we waited: lock what is there now. */
 	}
-	return TAKE_FD(fd);
+	return nk_error_set(err, EAGAIN, "%s/%s keeps being replaced while it is locked", dir->path,
+			    name);
 }
 
 static int by_name(const void *a, const void *b)

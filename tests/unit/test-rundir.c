@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -252,6 +254,60 @@ static void test_locks(void **state)
 	nk_rundir_free(d);
 }
 
+/* Whether process `pid` sleeps in the kernel's file locking. */
+static bool waits_for_lock(pid_t pid)
+{
+	char path[64], wchan[128] = "";
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (!fgets(wchan, sizeof(wchan), f))
+			wchan[0] = '\0';
+		fclose(f);
+	}
+	return strstr(wchan, "lock") != NULL;
+}
+
+/* A lock awaited on a file its holder then removes is not a lock on the
+ * name: the waiter must end up holding the file the name names. */
+static void test_lock_unlinked(void **state)
+{
+	nk_rundir *d = NULL;
+	int report[2];
+	(void)state;
+	assert_int_equal(nk_rundir_open(path_in("run"), NK_RUNDIR_CREATE, &d, NULL), 0);
+	int a = nk_rundir_lock(d, "vm.json", NK_RUNDIR_LOCK_CREATE, NULL);
+	assert_true(a >= 0);
+	assert_int_equal(pipe(report), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct stat held, named;
+		close(a); /* the lock lives as long as any copy of its descriptor */
+		int fd = nk_rundir_lock(d, "vm.json", NK_RUNDIR_LOCK_CREATE, NULL);
+		char verdict = fd >= 0 && fstat(fd, &held) == 0 &&
+				       stat(path_in("run/vm.json"), &named) == 0 &&
+				       held.st_ino == named.st_ino && held.st_nlink > 0
+				   ? 'y'
+				   : 'n';
+		_exit(write(report[1], &verdict, 1) == 1 ? 0 : 1);
+	}
+	close(report[1]);
+	for (int i = 0; i < 200 && !waits_for_lock(child); i++)
+		usleep(10000);
+	assert_true(waits_for_lock(child));
+	/* The holder gives the name up as nk_vmm_unregister() does. */
+	assert_int_equal(unlink(path_in("run/vm.json")), 0);
+	close(a);
+	char verdict = '?';
+	assert_int_equal(read(report[0], &verdict, 1), 1);
+	assert_int_equal(verdict, 'y');
+	int status;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	close(report[0]);
+	nk_rundir_free(d);
+}
+
 static void test_boot_id(void **state)
 {
 	nk_host *h = NULL;
@@ -273,6 +329,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_unlinked, setup, teardown),
 	    cmocka_unit_test(test_boot_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

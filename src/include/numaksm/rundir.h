@@ -103,7 +103,9 @@ enum nk_rundir_lock_flags {
 
 /**
  * Open the file `name` (read-write, or read-only for a shared lock) and
- * flock() it.  Closing the returned descriptor releases the lock.
+ * flock() it.  Closing the returned descriptor releases the lock.  The file
+ * locked is the one `name` names when the call returns: one unlinked or
+ * replaced while the lock was awaited is let go and `name` opened again.
  * @return the descriptor; -ENOENT when absent without NK_RUNDIR_LOCK_CREATE;
  *         -EWOULDBLOCK (no message) when held with NK_RUNDIR_LOCK_NONBLOCK;
  *         -EPERM for a file that is not a regular file of this user; -errno.

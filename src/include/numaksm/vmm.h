@@ -62,8 +62,10 @@ nk_vmm_registration *nk_vmm_unregister(nk_vmm_registration *reg);
  * (0: 30 s) for the reply, returned as JSON text (free() it).  A reply
  * with "ok": false is still a reply (return 0): the caller reads it.
  * @return 0; -ENOENT when no VM has that name; -ECONNREFUSED when its VMM
- *         is gone; -EACCES for another user's VM; -ETIMEDOUT; -EINVAL for
- *         a malformed name; -errno otherwise, with a message.
+ *         is gone; -EACCES when the runtime directory is another user's;
+ *         -EPERM when NAME.sock is anything but a socket of this user (or
+ *         the directory is unsafe); -ETIMEDOUT; -EINVAL for a malformed
+ *         name; -errno otherwise, with a message.
  */
 int nk_vmm_call(const char *runtime_dir, const char *name, const char *request, int timeout_ms,
 		char **ret_reply, nk_error **err);
