@@ -284,9 +284,21 @@ _nk_export_ int nk_pin_apply(nk_host *host, const struct nk_vm_ref *vm,
 	if (r < 0)
 		return r;
 	if (now.vcpu_count != threads->vcpu_count) {
+		/* A vCPU came or went meanwhile: all or nothing, so the threads
+		 * pinned get their affinity back, and the caller plans again. */
+		for (size_t i = 0; i < n; i++) {
+			sets[i] = threads->threads[i].affinity;
+			required[i] = false;
+		}
+		bool restored = nk_pin_threads(host, vm->pid, tids, sets, required, n, NULL) == 0;
+		unsigned found = now.vcpu_count;
 		nk_vm_threads_done(&now);
-		return nk_error_set(err, ESRCH, "process %d (%s): its vCPU threads changed",
-				    vm->pid, vm->name);
+		nk_error_set(err, ESRCH, "process %d (%s): its vCPU threads changed (%u, then %u)",
+			     vm->pid, vm->name, threads->vcpu_count, found);
+		return nk_error_hint(err, "%s; plan for the threads it has now",
+				     restored ? "the affinities were put back"
+					      : "putting the affinities back failed: check them "
+						"with 'numaksm pin show'");
 	}
 	nk_vm_threads_done(threads);
 	*threads = now;
