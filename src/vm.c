@@ -354,6 +354,7 @@ static int placement_move_pages(struct nk_vm_info *vm, bool exact, struct nk_vm_
 			if (m.node_pages[n])
 				r = add_node_bytes(&p, n, m.node_pages[n] * g->page_size);
 		p.exact &= m.exact;
+		p.sampled_pages += m.sampled;
 		p.absent_bytes += m.not_present * g->page_size;
 		p.other_bytes += m.other * g->page_size;
 		p.error_bytes += m.error_pages * (double)g->page_size;
@@ -449,9 +450,13 @@ static int read_ksm(nk_host *host, struct nk_vm_info *vm, const struct nk_ksm *k
 	if (r < 0)
 		return nk_error_set(err, -r, "%s", e ? nk_error_message(e) : strerror(-r));
 	vm->has_ksm = true;
-	if (ksm)
+	/* A captured tree does not say its page size. */
+	if (ksm && nk_ksm_has(ksm, NK_KSM_PAGES_SHARING) && nk_ksm_has(ksm, NK_KSM_PAGES_SHARED) &&
+	    nk_host_is_live(host)) {
 		vm->ksm_saved_bytes =
 		    nk_ksm_proc_saved_bytes(&vm->ksm, ksm, (uint64_t)sysconf(_SC_PAGESIZE));
+		vm->has_ksm_saved = true;
+	}
 	return 0;
 }
 

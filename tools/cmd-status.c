@@ -260,7 +260,16 @@ static json_object *json_host(const struct host_sample *h)
 	return o;
 }
 
-static json_object *json_vm(const struct nk_vm_info *vm)
+/* The node of `cpu` on this host (-1: not known). */
+static int cpu_node(const struct nk_hostinfo *info, int cpu)
+{
+	for (size_t i = 0; info && cpu >= 0 && i < info->n_nodes; i++)
+		if (info->nodes[i].cpus && nk_bitmap_test(info->nodes[i].cpus, (unsigned)cpu))
+			return info->nodes[i].id;
+	return -1;
+}
+
+static json_object *json_vm(const struct nk_vm_info *vm, const struct nk_hostinfo *info)
 {
 	json_object *o = json_object_new_object(), *ram = json_object_new_object(),
 		    *regions = json_object_new_array(), *cgroups = json_object_new_array();
@@ -268,7 +277,7 @@ static json_object *json_vm(const struct nk_vm_info *vm)
 	json_object_object_add(o, "name", json_object_new_string(vm->ref.name));
 	json_object_object_add(o, "kind", json_object_new_string(nk_vm_kind_name(vm->ref.kind)));
 	json_object_object_add(o, "pid", json_object_new_int(vm->ref.pid));
-	json_object_object_add(o, "comm", json_object_new_string(vm->ref.comm));
+	json_object_object_add(o, "comm", tool_json_name(vm->ref.comm));
 	json_object_object_add(o, "program", tool_json_name(vm->ref.argv0));
 	json_object_object_add(o, "thread_count", tool_json_u64(vm->thread_count));
 	json_object_object_add(o, "rss_bytes", tool_json_u64(vm->rss_bytes));
@@ -307,6 +316,7 @@ static json_object *json_vm(const struct nk_vm_info *vm)
 		placement = tool_json_placement(&(struct tool_placement){
 		    .method = p->method,
 		    .exact = p->exact,
+		    .sampled_pages = p->exact ? 0 : p->sampled_pages,
 		    .node_bytes = p->node_bytes,
 		    .n_node_bytes = p->n_node_bytes,
 		    .absent_bytes = p->absent_bytes,
@@ -317,15 +327,17 @@ static json_object *json_vm(const struct nk_vm_info *vm)
 	json_object_object_add(o, "placement", placement);
 	json_object_object_add(o, "ksm",
 			       tool_json_process_ksm(vm->has_ksm ? &vm->ksm : NULL, true,
-						     vm->mergeable_bytes, vm->has_ksm,
+						     vm->mergeable_bytes, vm->has_ksm_saved,
 						     vm->ksm_saved_bytes));
 
 	json_object *threads = NULL;
 	if (vm->has_threads) {
 		threads = json_object_new_array();
-		for (size_t i = 0; i < vm->threads.count; i++)
-			json_object_array_add(threads,
-					      tool_json_thread(&vm->threads.threads[i], -1, false));
+		for (size_t i = 0; i < vm->threads.count; i++) {
+			const struct nk_vm_thread *t = &vm->threads.threads[i];
+			json_object_array_add(
+			    threads, tool_json_thread(t, cpu_node(info, t->last_cpu), true));
+		}
 	}
 	json_object_object_add(o, "vcpu_count",
 			       vm->has_threads ? tool_json_u64(vm->threads.vcpu_count) : NULL);
@@ -350,7 +362,7 @@ static void print_json(const struct host_sample *h, const struct status_args *a,
 	json_object_object_add(root, "watch", watch);
 	json_object_object_add(root, "host", json_host(h));
 	for (size_t i = 0; i < vs->n; i++)
-		json_object_array_add(vms, json_vm(vs->vms[i]));
+		json_object_array_add(vms, json_vm(vs->vms[i], h->info));
 	json_object_object_add(root, "vms", vms);
 	json_object_object_add(root, "errors", json_object_get(vs->errors));
 	tool_json_print(root, a->watch_s <= 0);
@@ -485,7 +497,8 @@ static void print_vm_text(const struct nk_vm_info *vm)
 			printf(", profit %s%s", k->process_profit < 0 ? "-" : "",
 			       tool_format_bytes(b, sizeof(b),
 						 (uint64_t)llabs((long long)k->process_profit)));
-		printf(", saved %s", tool_format_bytes(c, sizeof(c), vm->ksm_saved_bytes));
+		if (vm->has_ksm_saved)
+			printf(", saved %s", tool_format_bytes(c, sizeof(c), vm->ksm_saved_bytes));
 	}
 	printf("\n");
 	if (vm->has_threads) {

@@ -114,7 +114,9 @@ static void test_read(void **state)
 	assert_int_equal(vm->ksm.rmap_items, want.rmap_items);
 	assert_int_equal(vm->ksm.zero_pages, want.zero_pages);
 	assert_int_equal(vm->ksm.process_profit, want.process_profit);
-	assert_int_equal(vm->ksm_saved_bytes, nk_ksm_proc_saved_bytes(&want, &ksm, 4096));
+	/* Its share of the savings needs the page size, which a captured tree
+	 * does not record: not guessed from this host's. */
+	assert_false(vm->has_ksm_saved);
 
 	/* vCPU threads by name (debug-threads=on). */
 	assert_true(vm->has_threads);

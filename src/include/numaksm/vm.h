@@ -143,6 +143,7 @@ struct nk_vm_placement {
 	uint64_t absent_bytes;	/**< never faulted in (move_pages only) */
 	uint64_t other_bytes;	/**< the zero page or unreadable (move_pages only) */
 	double error_bytes;	/**< 95% bound on each per-node figure when sampled */
+	uint64_t sampled_pages; /**< pages looked at (move_pages; every page when exact) */
 };
 
 /** What numaksm knows about one VM.  Free with nk_vm_info_free(). */
@@ -171,7 +172,10 @@ struct nk_vm_info {
 
 	bool has_ksm; /**< /proc/PID/ksm_stat was read */
 	struct nk_ksm_proc_stat ksm;
-	uint64_t ksm_saved_bytes; /**< nk_ksm_proc_saved_bytes(); 0 without host counters */
+	/** nk_ksm_proc_saved_bytes(), when has_ksm_saved: the host's counters and
+	 * page size are known (the live host, given its KSM counters). */
+	bool has_ksm_saved;
+	uint64_t ksm_saved_bytes;
 
 	bool has_threads; /**< vCPU threads were identified (NK_VM_READ_THREADS) */
 	struct nk_vm_threads threads;
