@@ -114,9 +114,16 @@ def judge(root, rel_dir, mod, bracket, target, public):
         return None  # the C library, json-c, hwloc...
     if target == "basic.h":
         return None if mod in LIBRARY or mod == "basic" else "only the library's modules use src/basic/"
-    # A private header: only from its own directory.
-    if os.path.isfile(os.path.join(root, rel_dir, target)):
-        return None
+    # A private header: only from its own directory (a program's subdirectory
+    # may use its program's: the VMM's guest includes "../guest-abi.h").
+    resolved = os.path.normpath(os.path.join(rel_dir, target))
+    if os.path.isfile(os.path.join(root, resolved)):
+        home = os.path.dirname(resolved)
+        if home == rel_dir:
+            return None
+        if mod == "programs" and rel_dir.startswith(home + "/") and module_of(home) == mod:
+            return None
+        return f"{target} is private to {home}/"
     # The programs' JSON vocabulary: numaksm's and numaksm-vmm's.
     if target == "json.h" and (rel_dir == "tools" or rel_dir.startswith("tools/")):
         return None
@@ -138,6 +145,7 @@ def self_test(root, build):
             "memory/spec.c": '#include "numaksm/vcpu.h"',  # a sibling
             "src/vm.c": '#include "vcpu-internal.h"',  # another module's private header
             "tools/numaksm.c": '#include "basic.h"',  # a program into the library's insides
+            "tools/cmd-vm.c": '#include "../vcpu/vcpu-internal.h"',  # a private header by path
         }
         for rel, line in edges.items():
             with open(os.path.join(tmp, rel), "a") as f:
