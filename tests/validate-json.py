@@ -17,7 +17,10 @@
 
 Besides the schema, every number that is not an integer must be printed
 with exactly six decimals and no exponent (docs/json.md), which a schema
-cannot see once the text is parsed.
+cannot see once the text is parsed: it is checked on the text.  An
+"integer" is a number printed without a fraction (8388608, not
+8388608.000000), a value of a schema marked "x-six-decimals" (seconds,
+ratios) is never printed as an integer, and NaN or Infinity is refused.
 
 Every schema of DIR is registered under its $id, so "$ref":
 "common.schema.json#/$defs/ksm" resolves to the sibling file without the
@@ -84,8 +87,24 @@ def make_resolver(store, schema):
     return None, jsonschema.RefResolver(schema["$id"], schema, store=store)
 
 
+def six_decimals(validator, wanted, instance, schema):
+    """x-six-decimals: a seconds or ratio value printed as 0.000000, never 0."""
+    if wanted and isinstance(instance, int) and not isinstance(instance, bool):
+        yield jsonschema.ValidationError(
+            f"{instance} is an integer where a number with six decimals belongs")
+
+
+def strict(cls):
+    """cls where an integer is a number printed without a fraction (draft
+    2020-12 takes 4096.0 for one) and x-six-decimals is checked."""
+    checker = cls.TYPE_CHECKER.redefine(
+        "integer", lambda _, i: isinstance(i, int) and not isinstance(i, bool))
+    return validators.extend(cls, validators={"x-six-decimals": six_decimals},
+                             type_checker=checker)
+
+
 def make_validator(store, schema):
-    cls = validators.validator_for(schema)
+    cls = strict(validators.validator_for(schema))
     registry, resolver = make_resolver(store, schema)
     if registry is not None:
         return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
@@ -138,6 +157,11 @@ class Decimals:
         return float(text)
 
 
+def not_json(name):
+    """json.loads' parse_constant: NaN and Infinity are not JSON."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def documents(path, lines):
     """(where, text) of each document of path."""
     text = sys.stdin.read() if path == "-" else open(path).read()
@@ -150,39 +174,49 @@ def documents(path, lines):
 
 
 def framed(path):
-    """(schema, lines, where, text) of each document framed in path."""
+    """(schema, where, text) of each document framed in path; text None for
+    a broken frame.  A line "@@JSON COUNT N" says how many frames there
+    must be."""
     begin = re.compile(r"^@@JSON BEGIN (\S+) (doc|lines) (.*)$")
-    current, body = None, []
+    current, body, frames, want = None, [], 0, None
     with open(path, errors="replace") as f:
         for n, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             m = begin.match(line)
-            if m:
+            if line.startswith("@@JSON COUNT "):
+                want = (int(line.split()[2]), f"{path}:{n}")
+            elif line.startswith("@@JSON BEGIN") and not m:
+                yield "numaksm-log", f"{path}:{n} (a malformed frame: {line[:80]})", None
+            elif m:
+                if current:
+                    yield current[0], f"{current[2]}: BEGIN before its END", None
+                frames += 1
                 current, body = (m.group(1), m.group(2) == "lines", f"{path}:{n} ({m.group(3)})"), []
             elif line == "@@JSON END" and current:
                 schema, lines, where = current
-                text = "\n".join(body)
                 if lines:
                     for k, one in enumerate(body, 1):
                         if one.strip():
                             yield schema, f"{where} line {k}", one
                 else:
-                    yield schema, where, text
+                    yield schema, where, "\n".join(body)
                 current = None
             elif current:
                 body.append(line)
     if current:
-        yield current[0], current[2], None  # a frame never closed
+        yield current[0], f"{current[2]}: the frame does not end", None
+    if want and want[0] != frames:
+        yield "numaksm-log", f"{want[1]}: {want[0]} frames printed, {frames} found", None
 
 
 def check_document(v, name, where, text, quiet):
     """Print what is wrong with one document; @return whether it is valid."""
     if text is None:
-        print(f"{where}: the frame does not end")
+        print(where)
         return False
     decimals = Decimals()
     try:
-        doc = json.loads(text, parse_float=decimals)
+        doc = json.loads(text, parse_float=decimals, parse_constant=not_json)
     except ValueError as e:
         print(f"{where}: not JSON: {e}")
         return False

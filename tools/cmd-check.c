@@ -408,7 +408,8 @@ static json_object *json_host(nk_host *host, const struct nk_hostinfo *h, const 
 	json_object_object_add(host_o, "kvm", o);
 
 	tool_ksm_facts(host, &h->ksm, h->ksm_present, &ksm);
-	ksm.proc_ksm_stat = h->proc_ksm_stat;
+	if (h->ksm_present)
+		ksm.proc_ksm_stat = h->proc_ksm_stat;
 	json_object_object_add(host_o, "ksm", tool_json_ksm(&ksm));
 	json_object_object_add(host_o, "thp", tool_json_thp(h));
 

@@ -404,7 +404,7 @@ json_object *tool_json_thread(const struct nk_vm_thread *t, int last_node, bool 
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "tid", json_object_new_int(t->tid));
 	json_object_object_add(o, "vcpu", t->vcpu >= 0 ? json_object_new_int(t->vcpu) : NULL);
-	json_object_object_add(o, "name", json_object_new_string(t->name ? t->name : ""));
+	json_object_object_add(o, "name", tool_json_name(t->name));
 	json_object_object_add(o, "affinity_cpus", tool_json_list(t->affinity));
 	json_object_object_add(o, "last_cpu",
 			       t->last_cpu >= 0 ? json_object_new_int(t->last_cpu) : NULL);

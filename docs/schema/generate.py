@@ -92,11 +92,13 @@ defs = {
               "type": "integer", "minimum": 0},
     "signed_bytes": {"description": "A signed amount of bytes (a KSM profit).", "type": "integer"},
     "seconds": {"description": "A duration or CPU time in seconds with exactly six decimals: "
-                               "a key ending in _seconds.", "type": "number", "minimum": 0},
+                               "a key ending in _seconds.", "type": "number", "minimum": 0,
+                "x-six-decimals": True},
     "ratio": {"description": "A fraction of a whole, 0 to 1, with exactly six decimals: a key "
-                             "ending in _ratio.", "type": "number", "minimum": 0, "maximum": 1},
+                             "ending in _ratio.", "type": "number", "minimum": 0, "maximum": 1,
+              "x-six-decimals": True},
     "cpu_ratio": {"description": "CPU-seconds per second (1.0: one CPU busy), six decimals.",
-                  "type": "number", "minimum": 0},
+                  "type": "number", "minimum": 0, "x-six-decimals": True},
     "cpu_list": {"description": "A set of CPUs as the kernel writes it (\"0-3,6\"; \"\" empty).",
                  "type": "string", "pattern": LIST_RE},
     "node_list": {"description": "A set of NUMA nodes as the kernel writes it (\"0,2-3\"; \"\" empty).",
@@ -203,7 +205,7 @@ defs["vm_ref"] = obj(
     name=L.n("name"), kind=L.n("vm_kind"), pid=L.pid, comm=L.n("name"), program=L.n("name"))
 defs["thread"] = obj(
     "A thread of a VM's process (tool_json_thread): null what is not known.",
-    tid=L.pid, vcpu=null(L.uint), name=STR, affinity_cpus=L.cpu_list,
+    tid=L.pid, vcpu=null(L.uint), name=L.n("name"), affinity_cpus=L.cpu_list,
     last_cpu=null(L.cpu), last_node=null(L.node), last_cpu_in_affinity=NBOOL,
 )
 defs["cgroup_membership"] = obj(
@@ -351,7 +353,7 @@ docs.append(document(
     "ksm show", "numaksm ksm show --json", "KSM host-wide.", dict(live=BOOL, ksm=C.ksm)))
 STATUS_VM = obj(
     "A VM or a process named, as status reads it from /proc.",
-    name=C.name, kind=C.vm_kind, pid=C.pid, comm=STR, program=C.n("name"),
+    name=C.name, kind=C.vm_kind, pid=C.pid, comm=C.n("name"), program=C.n("name"),
     thread_count=C.count, rss_bytes=C.bytes, anon_bytes=C.bytes, thp_bytes=C.bytes,
     hugetlb_bytes=C.bytes, swap_bytes=C.bytes,
     guest_ram=obj(

@@ -8,7 +8,8 @@
 #   @@JSON BEGIN SCHEMA doc|lines WHAT
 #   ...
 #   @@JSON END
-# and the host validates them against docs/schema/ (the CTest test
+# and "@@JSON COUNT N" after the last; the host validates them against
+# docs/schema/ and checks that all N arrived (the CTest test
 # numa-lab/<topology>/json-valid: tests/validate-json.py --framed).  This
 # test fails when a command exits other than expected or prints nothing.
 #
@@ -73,6 +74,9 @@ error() {
 	fi
 	tail -n 1 "$t/err" > "$t/error"
 	frame numaksm-error lines "$* (error)" "$t/error"
+	sed '$d' "$t/err" > "$t/log"
+	[ -s "$t/log" ] && frame numaksm-log lines "$* (stderr)" "$t/log"
+	return 0
 }
 
 last=$(ls -d /sys/devices/system/node/node* | sed 's/.*node//' | sort -n | tail -n 1)
@@ -145,5 +149,6 @@ if [ -c /dev/kvm ] && command -v "$vmm" > /dev/null; then
 	error 2 "$vmm" --json --name "bad name"
 fi
 
+echo "@@JSON COUNT $count"
 echo "json-outputs: $count documents framed, $failed failures"
 [ "$failed" = 0 ]
