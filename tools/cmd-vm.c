@@ -386,11 +386,13 @@ static void print_info(json_object *info)
 		       i ? "     " : "Load:", get_str(l, "path", "?"), get_u64(l, "guest_address"),
 		       tool_format_bytes(a, sizeof(a), get_u64(l, "size_bytes")));
 	}
-	if (get(ksm, "merging_page_count")) {
-		printf("KSM (process): merging %" PRIu64 " pages, rmap items %" PRIu64
-		       ", zero pages %" PRIu64,
-		       get_u64(ksm, "merging_page_count"), get_u64(ksm, "rmap_item_count"),
-		       get_u64(ksm, "zero_page_count"));
+	/* null: no /proc/PID/ksm_stat; inside it, null what this kernel lacks. */
+	if (get(ksm, "rmap_item_count")) {
+		printf("KSM (process): rmap items %" PRIu64, get_u64(ksm, "rmap_item_count"));
+		if (get(ksm, "merging_page_count"))
+			printf(", merging %" PRIu64 " pages", get_u64(ksm, "merging_page_count"));
+		if (get(ksm, "zero_page_count"))
+			printf(", zero pages %" PRIu64, get_u64(ksm, "zero_page_count"));
 		if (get(ksm, "saved_bytes"))
 			printf("; saves %s of %s mergeable",
 			       tool_format_bytes(a, sizeof(a), get_u64(ksm, "saved_bytes")),

@@ -167,7 +167,7 @@ has out "Workload: write over 512 pages, passes until stopped, period 100 ms, ve
 has out "zero 20%, shared 50%, unique 30% (8 patterns), redirty 0.5%, seed 0x0000000000000001, salt 0x000000000000004d"
 has out "Fill: 4096 pages written by the host in 0.250 s"
 has out "Load: /srv/images/blob.bin at guest address 0x400000, 1 MiB"
-has out "KSM (process): merging 2048 pages, rmap items 4096, zero pages 16; saves 6 MiB of 1 GiB mergeable"
+has out "KSM (process): rmap items 4096, merging 2048 pages, zero pages 16; saves 6 MiB of 1 GiB mergeable"
 sent "$t/log" '{"command":"info","version":2}'
 vm info vm1 --json
 exits 0

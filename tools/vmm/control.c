@@ -2,9 +2,11 @@
 /*
  * The control socket RUNDIR/NAME.sock and the registry entry
  * RUNDIR/vm/NAME.json (claimed through the library: nk_vmm_register()).  Messages are JSON objects,
- * one per SOCK_SEQPACKET packet, versioned: {"version":1,"command":"info"} is answered with
- * {"version":1,"ok":true,"result":{...}} or {"version":1,"ok":false,
- * "error":"...","hint":"..."}.  Only the VMM's own user (or root) may
+ * one per SOCK_SEQPACKET packet, versioned (NK_VMM_PROTOCOL_VERSION):
+ * {"version":2,"command":"info"} is answered with
+ * {"version":2,"ok":true,"result":{...}} or {"version":2,"ok":false,
+ * "errno":N,"error":"...","hint":"..."}.  Results are in numaksm's JSON
+ * vocabulary (docs/json.md; info is the vmm_info object).  Only the VMM's own user (or root) may
  * connect; the socket is 0600 in a 0700 directory.  See
  * docs/man/numaksm-vmm.1.md for the commands.
  */
