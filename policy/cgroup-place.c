@@ -196,6 +196,8 @@ _nk_export_ int nk_cgroup_place(nk_host *host, const struct nk_vm_ref *ref,
 	int r = report ? require_root(host, "place a VM in a cgroup", err)
 		       : nk_error_set(err, ENOMEM, "out of memory");
 
+	if (r >= 0)
+		r = nk_vm_require_trusted(ref, "place", err);
 	if (r >= 0 && (!req->nodes || nk_bitmap_weight(req->nodes) == 0))
 		r = nk_error_set(err, EINVAL, "no nodes given");
 	if (r >= 0)

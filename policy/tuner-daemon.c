@@ -468,7 +468,15 @@ static void place_new(nk_tuned *t, double now)
 		t->seen = ns;
 		t->seen[t->n_seen++] = (struct seen_vm){vms[i].pid, vms[i].start_time};
 		const struct nk_vm_rule *rule = nk_conf_match(t->policy, vms[i].name);
-		if (rule)
+		if (rule && !nk_vm_trusted(&vms[i]))
+			/* Anyone can call a program qemu-system-x86_64 -name db1. */
+			nk_warn("not placing %s (pid %d, uid %d) by [vm \"%s\"] at %s:%u: it is "
+				"named like a VM but holds no KVM VM, is not registered and is "
+				"not run by root",
+				vms[i].name, vms[i].pid,
+				vms[i].uid == (uid_t)-1 ? -1 : (int)vms[i].uid, rule->glob,
+				rule->file, rule->line);
+		else if (rule)
 			place_one(t, &vms[i], rule);
 	}
 	nk_vm_refs_free(vms, n > 0 ? (size_t)n : 0);

@@ -8,6 +8,7 @@
 #include "basic.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -18,6 +19,10 @@ struct nk_host {
 	int root_fd;
 	bool live;
 	char *root;
+	/* Owners whose processes are taken for VMs on their word (root, and
+	 * nk_host_trust_uid()). */
+	uid_t *trusted_uids;
+	size_t n_trusted_uids;
 };
 
 /* Attribute files are at most a page; /proc files can be larger, so the
@@ -78,9 +83,32 @@ _nk_export_ nk_host *nk_host_free(nk_host *host)
 		if (host->root_fd >= 0)
 			close(host->root_fd);
 		free(host->root);
+		free(host->trusted_uids);
 		free(host);
 	}
 	return NULL;
+}
+
+_nk_export_ int nk_host_trust_uid(nk_host *host, uid_t uid)
+{
+	if (nk_host_uid_trusted(host, uid))
+		return 0;
+	uid_t *uids = realloc(host->trusted_uids, (host->n_trusted_uids + 1) * sizeof(*uids));
+	if (!uids)
+		return -ENOMEM;
+	uids[host->n_trusted_uids++] = uid;
+	host->trusted_uids = uids;
+	return 0;
+}
+
+_nk_export_ bool nk_host_uid_trusted(const nk_host *host, uid_t uid)
+{
+	if (uid == 0)
+		return true;
+	for (size_t i = 0; i < host->n_trusted_uids; i++)
+		if (host->trusted_uids[i] == uid)
+			return true;
+	return false;
 }
 
 _nk_export_ bool nk_host_is_live(const nk_host *host)
@@ -112,6 +140,48 @@ static int host_openat(nk_host *host, const char *path, int flags)
 	if (fd < 0 && errno == ENOSYS)
 		fd = openat(host->root_fd, path, flags | O_CLOEXEC);
 	return fd;
+}
+
+/* The directory holding `path` below the root (O_PATH), and its last
+ * component in *ret_base. */
+static int host_open_parent(nk_host *host, const char *path, const char **ret_base)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	if (!slash || !slash[1] || (size_t)(slash - path) >= sizeof(dir)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	*ret_base = slash + 1;
+	return host_openat(host, *dir ? dir : "/", O_PATH | O_DIRECTORY);
+}
+
+_nk_export_ int nk_host_readlink(nk_host *host, const char *path, char *buf, size_t size)
+{
+	const char *base;
+	_cleanup_close_ int dir = host_open_parent(host, path, &base);
+	if (dir < 0)
+		return -errno;
+	if (size < 2)
+		return -ENAMETOOLONG;
+	ssize_t n = readlinkat(dir, base, buf, size);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= size)
+		return -ENAMETOOLONG;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+_nk_export_ int nk_host_lstat(nk_host *host, const char *path, struct stat *ret)
+{
+	const char *base;
+	_cleanup_close_ int dir = host_open_parent(host, path, &base);
+	if (dir < 0)
+		return -errno;
+	return fstatat(dir, base, ret, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
 static ssize_t pread_full_once(int fd, char *buf, size_t size, off_t offset)

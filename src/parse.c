@@ -412,3 +412,20 @@ int nk_parse_token_int(const char *s, size_t len, long long min, long long max, 
 	num[len] = '\0';
 	return nk_parse_int(num, min, max, ret, NULL) < 0 ? -EINVAL : 0;
 }
+
+_nk_export_ char *nk_escape(const char *s, size_t len)
+{
+	/* Four bytes at most for each one, and the NUL. */
+	char *out = malloc(len * 4 + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			*o++ = (char)c;
+		else
+			o += sprintf(o, "\\x%02x", c);
+	}
+	*o = '\0';
+	return out;
+}

@@ -226,10 +226,55 @@ _nk_export_ int nk_proc_stat_parse(const char *text, struct nk_proc_stat *ret)
 	}
 	if (field <= 24)
 		return -EINVAL; /* cut before the fields every reader needs */
-	st.comm = strndup(open + 1, (size_t)(close - open - 1));
+	/* Any user names their process: kept printable (nk_escape). */
+	st.comm = nk_escape(open + 1, (size_t)(close - open - 1));
 	if (!st.comm)
 		return -ENOMEM;
 	*ret = st;
+	return 0;
+}
+
+/* ---- who runs it ------------------------------------------------------- */
+
+_nk_export_ int nk_proc_status_uids(const char *text, uid_t *ret_real, uid_t *ret_effective)
+{
+	const char *line = text;
+	while (line && strncmp(line, "Uid:", 4) != 0) {
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	if (!line)
+		return -EINVAL;
+	uint64_t ids[2];
+	const char *p = line + 4;
+	for (int i = 0; i < 2; i++) {
+		p += strspn(p, " \t");
+		size_t n = strspn(p, "0123456789");
+		if (n == 0 || nk_parse_token_u64(p, n, &ids[i]) < 0 || ids[i] > UINT32_MAX - 1)
+			return -EINVAL;
+		p += n;
+	}
+	*ret_real = (uid_t)ids[0];
+	*ret_effective = (uid_t)ids[1];
+	return 0;
+}
+
+_nk_export_ int nk_proc_holds_kvm_vm(nk_host *host, int pid)
+{
+	_cleanup_strv_ char **fds = NULL;
+	char dir[64], path[96], target[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	int n = nk_host_list(host, dir, NULL, &fds, NULL);
+	if (n == -ENOENT)
+		return -ESRCH;
+	if (n < 0)
+		return n == -EPERM ? -EACCES : n;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, fds[i]);
+		if (nk_host_readlink(host, path, target, sizeof(target)) > 0 &&
+		    strcmp(target, "anon_inode:kvm-vm") == 0)
+			return 1;
+	}
 	return 0;
 }
 
@@ -272,7 +317,7 @@ static int parse_vma_header(const char *line, size_t len, struct nk_proc_vma *re
 		while (p < end && *p == ' ')
 			p++;
 	}
-	v.name = strndup(p, (size_t)(end - p));
+	v.name = nk_escape(p, (size_t)(end - p)); /* a memfd's name is anyone's */
 	if (!v.name)
 		return -ENOMEM;
 	*ret = v;

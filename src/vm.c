@@ -9,6 +9,8 @@
 #include "vm-internal.h"
 
 #include <inttypes.h>
+#include <limits.h>
+#include <sys/stat.h>
 
 _nk_export_ void nk_vm_ref_done(struct nk_vm_ref *ref)
 {
@@ -26,15 +28,100 @@ _nk_export_ void nk_vm_refs_free(struct nk_vm_ref *refs, size_t n)
 	free(refs);
 }
 
+_nk_export_ const char *nk_vm_trust_name(enum nk_vm_trust trust)
+{
+	static const char *const names[] = {
+	    [NK_VM_TRUST_NONE] = "none",   [NK_VM_TRUST_UNKNOWN] = "unknown",
+	    [NK_VM_TRUST_KVM] = "kvm",	   [NK_VM_TRUST_REGISTERED] = "registered",
+	    [NK_VM_TRUST_OWNER] = "owner", [NK_VM_TRUST_PID] = "pid",
+	};
+	return (unsigned)trust < ARRAY_SIZE(names) ? names[trust] : "none";
+}
+
+_nk_export_ bool nk_vm_trusted(const struct nk_vm_ref *ref)
+{
+	return ref->trust >= NK_VM_TRUST_KVM;
+}
+
+_nk_export_ int nk_vm_require_trusted(const struct nk_vm_ref *vm, const char *what, nk_error **err)
+{
+	if (nk_vm_trusted(vm))
+		return 0;
+	if (vm->trust == NK_VM_TRUST_UNKNOWN) {
+		nk_error_set(err, EPERM,
+			     "refusing to %s %s (PID %d): whether it is a VM cannot be told "
+			     "without looking at its descriptors",
+			     what, vm->name, vm->pid);
+		return nk_error_hint(err, "run as root, or give its PID");
+	}
+	nk_error_set(err, EPERM,
+		     "refusing to %s %s (PID %d, uid %d): it is named like a %s but holds no KVM "
+		     "VM, is not registered by libvirt and is not run by root",
+		     what, vm->name, vm->pid, vm->uid == (uid_t)-1 ? -1 : (int)vm->uid,
+		     nk_vm_kind_name(vm->kind));
+	return nk_error_hint(err, "if it is a VM, give its PID (%d) instead of its name", vm->pid);
+}
+
+/* Replace *s by its printable copy (nk_escape). */
+static int escape_in_place(char **s)
+{
+	if (!*s)
+		return 0;
+	char *e = nk_escape(*s, strlen(*s));
+	if (!e)
+		return -ENOMEM;
+	free(*s);
+	*s = e;
+	return 0;
+}
+
+/* libvirt keeps a root-owned pid file per running domain. */
+static bool libvirt_registered(nk_host *host, const struct nk_vm_ref *ref)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	struct stat st;
+	long long pid;
+
+	if (ref->kind != NK_VM_LIBVIRT || strchr(ref->name, '/') || strchr(ref->name, '\\'))
+		return false;
+	snprintf(path, sizeof(path), "/run/libvirt/qemu/%s.pid", ref->name);
+	if (nk_host_lstat(host, "/run/libvirt/qemu", &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return false;
+	if (nk_host_lstat(host, path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    nk_host_read(host, path, &text, NULL) < 0)
+		return false;
+	nk_strip_newline(text);
+	return nk_parse_int(text, 1, INT32_MAX, &pid, NULL) == 0 && pid == ref->pid;
+}
+
+/* What shows that `ref` is a VM (see enum nk_vm_trust). */
+static enum nk_vm_trust vm_trust(nk_host *host, const struct nk_vm_ref *ref, uid_t euid)
+{
+	int kvm = nk_proc_holds_kvm_vm(host, ref->pid);
+	if (kvm > 0)
+		return NK_VM_TRUST_KVM;
+	if (libvirt_registered(host, ref))
+		return NK_VM_TRUST_REGISTERED;
+	if (ref->uid != (uid_t)-1 && nk_host_uid_trusted(host, ref->uid) &&
+	    nk_host_uid_trusted(host, euid))
+		return NK_VM_TRUST_OWNER;
+	return kvm == -EACCES ? NK_VM_TRUST_UNKNOWN : NK_VM_TRUST_NONE;
+}
+
 /* Who process `pid` is.  `st` is its stat, already read. */
 static int ref_from_stat(nk_host *host, int pid, struct nk_proc_stat *st, struct nk_vm_ref *ret,
 			 nk_error **err)
 {
-	_cleanup_free_ char *cmdline = NULL;
-	struct nk_vm_ref ref = {.pid = pid, .start_time = st->start_time_ticks};
+	_cleanup_free_ char *cmdline = NULL, *status = NULL;
+	struct nk_vm_ref ref = {.pid = pid, .start_time = st->start_time_ticks, .uid = (uid_t)-1};
+	uid_t euid = (uid_t)-1;
 	int len = nk_proc_read(host, pid, "cmdline", &cmdline, err);
 	if (len < 0)
 		return len;
+	if (nk_proc_read(host, pid, "status", &status, NULL) >= 0)
+		nk_proc_status_uids(status, &ref.uid, &euid);
 	ref.comm = TAKE_PTR(st->comm);
 	ref.argv0 = len > 0 ? strndup(cmdline, (size_t)len) : strdup("");
 	int r = ref.argv0 ? 0 : -ENOMEM;
@@ -44,12 +131,20 @@ static int ref_from_stat(nk_host *host, int pid, struct nk_proc_stat *st, struct
 	}
 	if (r >= 0)
 		r = vm_cmdline_uuid(ref.kind, cmdline, (size_t)len, &ref.uuid);
+	/* The command line is anyone's: printable from here on. */
+	if (r >= 0)
+		r = escape_in_place(&ref.argv0);
+	if (r >= 0)
+		r = escape_in_place(&ref.name);
+	if (r >= 0)
+		r = escape_in_place(&ref.uuid);
 	if (r >= 0 && !ref.name && asprintf(&ref.name, "%s-%d", ref.comm, pid) < 0)
 		r = -ENOMEM;
 	if (r < 0) {
 		nk_vm_ref_done(&ref);
 		return nk_error_set(err, -r, "out of memory");
 	}
+	ref.trust = ref.kind == NK_VM_PROCESS ? NK_VM_TRUST_NONE : vm_trust(host, &ref, euid);
 	*ret = ref;
 	return 0;
 }
@@ -162,6 +257,9 @@ static int lookup_pid(nk_host *host, int pid, struct nk_vm_ref *ret, nk_error **
 	nk_proc_stat_done(&st);
 	if (r == -ESRCH)
 		return nk_error_set(err, ESRCH, "no process %d", pid);
+	/* Named by its PID: the caller vouches for it. */
+	if (r == 0 && !nk_vm_trusted(ret))
+		ret->trust = NK_VM_TRUST_PID;
 	return r;
 }
 
@@ -191,7 +289,7 @@ _nk_export_ int nk_vm_lookup(nk_host *host, const char *name_or_pid, struct nk_v
 		return n;
 	/* By name, else by comm, else by program: the first rule that matches. */
 	for (int rule = 0; rule < 3; rule++) {
-		int match = -1, count = 0;
+		int match = -1, count = 0, trusted = -1, n_trusted = 0;
 		FILE *f = open_memstream(&pids, &pids_len);
 		if (!f) {
 			nk_vm_refs_free(refs, (size_t)n);
@@ -203,11 +301,21 @@ _nk_export_ int nk_vm_lookup(nk_host *host, const char *name_or_pid, struct nk_v
 						    : base_name(refs[i].argv0);
 			if (strcmp(s, name_or_pid) != 0)
 				continue;
-			fprintf(f, "%s%d", count ? ", " : "", refs[i].pid);
+			fprintf(f, "%s%d%s", count ? ", " : "", refs[i].pid,
+				nk_vm_trusted(&refs[i]) ? "" : " (a look-alike)");
 			match = i;
 			count++;
+			if (nk_vm_trusted(&refs[i])) {
+				trusted = i;
+				n_trusted++;
+			}
 		}
 		fclose(f);
+		/* A look-alike cannot take a VM's name. */
+		if (count > 1 && n_trusted == 1) {
+			match = trusted;
+			count = 1;
+		}
 		if (count > 1) {
 			nk_vm_refs_free(refs, (size_t)n);
 			int hinted = nk_error_set(err, ENOTUNIQ, "%d VMs are named '%s': PIDs %s",
@@ -494,6 +602,8 @@ _nk_export_ int nk_vm_read(nk_host *host, const struct nk_vm_ref *ref, const str
 	vm->ref = (struct nk_vm_ref){
 	    .pid = ref->pid,
 	    .kind = ref->kind,
+	    .trust = ref->trust,
+	    .uid = ref->uid,
 	    .start_time = ref->start_time,
 	    .name = strdup(ref->name ? ref->name : ""),
 	    .comm = strdup(ref->comm ? ref->comm : ""),

@@ -42,6 +42,14 @@ add_test(NAME host/vm-lookup
 set_tests_properties(host/vm-lookup PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
                                                RESOURCE_LOCK vm-processes)
 
+# Host: look-alikes (a user's program named like a VM) are shown apart and
+# never acted on; names are escaped.
+add_test(NAME host/vm-trust
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/vm-trust.sh $<TARGET_FILE:numaksm-cli>
+                 $<TARGET_FILE:test-pin-fake-vmm>)
+set_tests_properties(host/vm-trust PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
+                                              RESOURCE_LOCK vm-processes)
+
 # Host: the runtime directory from every command: one mode, refusals, planted files.
 add_test(NAME host/rundir-cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/rundir-cli.sh $<TARGET_FILE:numaksm-cli>

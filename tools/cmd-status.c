@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <numaksm/cleanup.h>
 #include <numaksm/hostinfo.h>
 #include <numaksm/ksm.h>
 #include <numaksm/proc.h>
@@ -279,6 +280,7 @@ static json_object *json_vm(const struct nk_vm_info *vm, const struct nk_hostinf
 	json_object_object_add(o, "pid", json_object_new_int(vm->ref.pid));
 	json_object_object_add(o, "comm", tool_json_name(vm->ref.comm));
 	json_object_object_add(o, "program", tool_json_name(vm->ref.argv0));
+	tool_json_vm_trust(o, &vm->ref);
 	json_object_object_add(o, "thread_count", tool_json_u64(vm->thread_count));
 	json_object_object_add(o, "rss_bytes", tool_json_u64(vm->rss_bytes));
 	json_object_object_add(o, "anon_bytes", tool_json_u64(vm->anon_bytes));
@@ -444,12 +446,33 @@ static void print_host_text(const struct host_sample *h, const struct watch_stat
 	       info->thp_defrag ? info->thp_defrag : "n/a");
 }
 
+/* Why it is taken for a VM, in words. */
+static const char *trust_text(const struct nk_vm_ref *ref)
+{
+	switch (ref->trust) {
+	case NK_VM_TRUST_KVM:
+		return "holds a KVM VM";
+	case NK_VM_TRUST_REGISTERED:
+		return "registered by libvirt";
+	case NK_VM_TRUST_OWNER:
+		return ref->uid == 0 ? "run by root" : "run by a trusted user";
+	case NK_VM_TRUST_PID:
+		return "named by its PID";
+	case NK_VM_TRUST_UNKNOWN:
+		return "not checked (its descriptors need root to look at)";
+	case NK_VM_TRUST_NONE:
+		break;
+	}
+	return "a look-alike: no KVM VM, not registered, not run by root";
+}
+
 static void print_vm_text(const struct nk_vm_info *vm)
 {
 	char a[32], b[32], c[32], d[32], e[32], backing[48];
 
-	printf("\n%s: %s, PID %d (%s), %u threads\n", vm->ref.name, nk_vm_kind_name(vm->ref.kind),
-	       vm->ref.pid, vm->ref.comm, vm->thread_count);
+	printf("\n%s: %s, PID %d (%s), %u threads; %s\n", vm->ref.name,
+	       nk_vm_kind_name(vm->ref.kind), vm->ref.pid, vm->ref.comm, vm->thread_count,
+	       trust_text(&vm->ref));
 	printf("  memory: RSS %s, anonymous %s, THP %s, hugetlb %s, swap %s\n",
 	       tool_format_bytes(a, sizeof(a), vm->rss_bytes),
 	       tool_format_bytes(b, sizeof(b), vm->anon_bytes),
@@ -521,9 +544,12 @@ static void print_vm_text(const struct nk_vm_info *vm)
 		for (size_t i = 0; i < vm->n_cgroups; i++) {
 			const struct nk_proc_cgroup *g = &vm->cgroups[i];
 			if (strcmp(g->controllers, "cpuset") == 0 ||
-			    strcmp(g->controllers, "memory") == 0 || g->hierarchy == 0)
+			    strcmp(g->controllers, "memory") == 0 || g->hierarchy == 0) {
+				/* A delegated subtree's names are its user's. */
+				_cleanup_free_ char *path = nk_escape(g->path, strlen(g->path));
 				printf(" %s%s%s", g->controllers,
-				       *g->controllers ? ":" : "v2:", g->path);
+				       *g->controllers ? ":" : "v2:", path ? path : "?");
+			}
 		}
 		printf("\n");
 	}
@@ -535,9 +561,26 @@ static void print_text(const struct host_sample *h, const struct watch_state *w,
 	if (!live)
 		printf("Host tree %s (captured)\n", root);
 	print_host_text(h, w);
-	printf("\n%zu VM%s\n", vs->n, vs->n == 1 ? "" : "s");
+	size_t lookalikes = 0;
 	for (size_t i = 0; i < vs->n; i++)
-		print_vm_text(vs->vms[i]);
+		lookalikes += vs->vms[i]->ref.trust == NK_VM_TRUST_NONE;
+	printf("\n%zu VM%s\n", vs->n - lookalikes, vs->n - lookalikes == 1 ? "" : "s");
+	for (size_t i = 0; i < vs->n; i++)
+		if (vs->vms[i]->ref.trust != NK_VM_TRUST_NONE)
+			print_vm_text(vs->vms[i]);
+	if (!lookalikes)
+		return;
+	/* Programs named like a VMM that show nothing more: numaksm does not
+	 * act on them (place, pin apply and the tuner's rules refuse them). */
+	printf("\n%zu look-alike%s: named like a VMM, but no KVM VM, not registered, not run "
+	       "by root\n",
+	       lookalikes, lookalikes == 1 ? "" : "s");
+	for (size_t i = 0; i < vs->n; i++) {
+		const struct nk_vm_ref *r = &vs->vms[i]->ref;
+		if (r->trust == NK_VM_TRUST_NONE)
+			printf("  %s: %s, PID %d (%s), uid %d\n", r->name, nk_vm_kind_name(r->kind),
+			       r->pid, r->comm, r->uid == (uid_t)-1 ? -1 : (int)r->uid);
+	}
 }
 
 /* ---- command -------------------------------------------------------------- */

@@ -396,7 +396,19 @@ json_object *tool_json_vm_ref(const struct nk_vm_ref *vm)
 	json_object_object_add(o, "pid", json_object_new_int(vm->pid));
 	json_object_object_add(o, "comm", tool_json_name(vm->comm));
 	json_object_object_add(o, "program", tool_json_name(vm->argv0));
+	tool_json_vm_trust(o, vm);
 	return o;
+}
+
+void tool_json_vm_trust(json_object *o, const struct nk_vm_ref *vm)
+{
+	bool known = vm->kind < NK_VM_KIND_COUNT;
+	json_object_object_add(o, "owner_uid",
+			       known && vm->uid != (uid_t)-1 ? tool_json_u64(vm->uid) : NULL);
+	json_object_object_add(o, "trust",
+			       known ? json_object_new_string(nk_vm_trust_name(vm->trust)) : NULL);
+	json_object_object_add(o, "trusted",
+			       known ? json_object_new_boolean(nk_vm_trusted(vm)) : NULL);
 }
 
 json_object *tool_json_thread(const struct nk_vm_thread *t, int last_node, bool judge)

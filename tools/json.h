@@ -110,8 +110,11 @@ const char *tool_ksm_state(uint64_t run);
 json_object *tool_json_process_ksm(const struct nk_ksm_proc_stat *stat, bool has_mergeable,
 				   uint64_t mergeable_bytes, bool has_saved, uint64_t saved_bytes);
 
-/* {name, kind, pid, comm, program}; kind NK_VM_KIND_COUNT: not known (null). */
+/* {name, kind, pid, comm, program, owner_uid, trust, trusted}; kind
+ * NK_VM_KIND_COUNT: not known (kind and the trust keys null). */
 json_object *tool_json_vm_ref(const struct nk_vm_ref *vm);
+/* Add owner_uid, trust and trusted of `vm` to `o`. */
+void tool_json_vm_trust(json_object *o, const struct nk_vm_ref *vm);
 
 /* A thread: `last_node` -1 when unknown, `in_affinity` whether the last
  * CPU is one the thread may run on (null when `judge` is false). */

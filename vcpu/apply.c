@@ -254,6 +254,9 @@ _nk_export_ int nk_pin_apply(nk_host *host, const struct nk_vm_ref *vm,
 
 	if (r < 0)
 		return r;
+	r = nk_vm_require_trusted(vm, "pin", err);
+	if (r < 0)
+		return r;
 	r = require_thissystem(host, topo, err);
 	if (r < 0)
 		return r;

@@ -200,9 +200,18 @@ defs["process_ksm"] = obj(
     merging_page_count=null(L.count), rmap_item_count=null(L.count), zero_page_count=null(L.count),
     profit_bytes=null(L.signed_bytes), mergeable=NBOOL, merge_any=NBOOL,
 )
+defs["vm_trust"] = {
+    **enum("none", "unknown", "kvm", "registered", "owner", "pid"),
+    "description": "Why the process is taken for a VM (nk_vm_trust): kvm, it holds a KVM VM; "
+                   "registered, libvirt's root-owned pid file names it; owner, root (or a "
+                   "trusted user) runs it; pid, it was named by its PID.  none: a look-alike, "
+                   "named like a VMM and nothing more; unknown: its descriptors need root to "
+                   "look at.  Only kvm, registered, owner and pid are acted on."}
 defs["vm_ref"] = obj(
-    "Which VM or process a document is about (tool_json_vm_ref).",
-    name=L.n("name"), kind=L.n("vm_kind"), pid=L.pid, comm=L.n("name"), program=L.n("name"))
+    "Which VM or process a document is about (tool_json_vm_ref); kind and the trust keys are "
+    "null when the process is gone.",
+    name=L.n("name"), kind=L.n("vm_kind"), pid=L.pid, comm=L.n("name"), program=L.n("name"),
+    owner_uid=null(L.uint), trust=L.n("vm_trust"), trusted=NBOOL)
 defs["thread"] = obj(
     "A thread of a VM's process (tool_json_thread): null what is not known.",
     tid=L.pid, vcpu=null(L.uint), name=L.n("name"), affinity_cpus=L.cpu_list,
@@ -354,7 +363,7 @@ docs.append(document(
 STATUS_VM = obj(
     "A VM or a process named, as status reads it from /proc.",
     name=C.name, kind=C.vm_kind, pid=C.pid, comm=C.n("name"), program=C.n("name"),
-    thread_count=C.count, rss_bytes=C.bytes, anon_bytes=C.bytes, thp_bytes=C.bytes,
+    owner_uid=null(C.uint), trust=C.vm_trust, trusted=BOOL, thread_count=C.count, rss_bytes=C.bytes, anon_bytes=C.bytes, thp_bytes=C.bytes,
     hugetlb_bytes=C.bytes, swap_bytes=C.bytes,
     guest_ram=obj(
         size_bytes=C.bytes, size_from_command_line=BOOL, resident_bytes=C.bytes,
@@ -397,7 +406,8 @@ docs.append(document(
          notes=arr(STR)),
     when("action", "undo", {"applied": NULL},
          {"applied": {"type": "object"},
-          "vm": {"properties": {"kind": C.vm_kind, "name": C.name}}})))
+          "vm": {"properties": {"kind": C.vm_kind, "name": C.name,
+                                "trusted": {"const": True}}}})))
 docs.append(document(
     "vm list", "numaksm vm list --json",
     "The running numaksm-vmm VMs; null what a VM's answer lacks.",

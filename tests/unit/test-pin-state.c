@@ -79,6 +79,25 @@ static void fake_thread(const char *root, int pid, int tid, const char *comm, co
 	}
 }
 
+/* Who runs a fake process: /proc/PID/status's Uid line; with `kvm_fd`, a
+ * descriptor of a KVM VM as /proc/PID/fd/3. */
+static void fake_owner(const char *root, int pid, unsigned uid, bool kvm_fd)
+{
+	char path[256], text[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	snprintf(text, sizeof(text), "Name:\tx\nUid:\t%u\t%u\t%u\t%u\nGid:\t0\t0\t0\t0\n", uid, uid,
+		 uid, uid);
+	write_text(root, path, text);
+	if (kvm_fd) {
+		snprintf(path, sizeof(path), "%s/proc/%d/fd", root, pid);
+		assert_int_equal(mkdir(path, 0700), 0);
+		snprintf(path, sizeof(path), "%s/proc/%d/fd/0", root, pid);
+		assert_int_equal(symlink("/dev/null", path), 0);
+		snprintf(path, sizeof(path), "%s/proc/%d/fd/3", root, pid);
+		assert_int_equal(symlink("anon_inode:kvm-vm", path), 0);
+	}
+}
+
 static void fake_cmdline(const char *root, int pid, const char *cmdline, size_t len)
 {
 	char path[64];
@@ -121,6 +140,20 @@ static int setup(void **state)
 	fake_thread(f->root, 500, 500, "cloud-hyperviso", "0-7", 9000, 0);
 	fake_thread(f->root, 500, 501, "vcpu0", "6-7", 9001, 6);
 	fake_cmdline(f->root, 500, ch_cmd, sizeof(ch_cmd));
+	/* Root runs those. */
+	for (int pid = 100; pid <= 500; pid += 100)
+		fake_owner(f->root, pid, 0, false);
+	/* A user's program that calls itself QEMU and names itself vm1. */
+	fake_thread(f->root, 600, 600, "qemu-system-x86", "0-7", 9500, 0);
+	fake_thread(f->root, 600, 601, "CPU 0/KVM", "0-7", 9501, 0);
+	fake_cmdline(f->root, 600, qemu_cmd, sizeof(qemu_cmd));
+	fake_owner(f->root, 600, 1000, false);
+	/* A user's Firecracker that holds a KVM VM: a VM, whoever runs it. */
+	fake_thread(f->root, 700, 700, "firecracker", "0-7", 9600, 0);
+	fake_thread(f->root, 700, 701, "fc_vcpu 0", "0-7", 9601, 0);
+	static const char fc_cmd[] = "firecracker\0--id\0fc7";
+	fake_cmdline(f->root, 700, fc_cmd, sizeof(fc_cmd));
+	fake_owner(f->root, 700, 1000, true);
 	assert_int_equal(nk_host_open(f->root, &f->host, NULL), 0);
 	assert_false(nk_host_is_live(f->host));
 	*state = f;
@@ -221,6 +254,54 @@ static void test_vm_lookup(void **state)
 	assert_int_equal(nk_vm_lookup(f->host, "cloud-hypervisor", &vm, &err), -ENOTUNIQ);
 	assert_non_null(strstr(nk_error_message(err), "PIDs 300, 500"));
 	err = nk_error_free(err);
+}
+
+/* What shows a process is a VM: root runs it, it holds a KVM VM, or it was
+ * named by PID; a user's program named like QEMU is a look-alike. */
+static void test_vm_trust(void **state)
+{
+	struct fixture *f = *state;
+	struct nk_vm_ref *refs = NULL, vm;
+	nk_error *err = NULL;
+	static const struct {
+		int pid;
+		enum nk_vm_trust trust;
+		unsigned uid;
+	} want[] = {
+	    {100, NK_VM_TRUST_OWNER, 0},   {300, NK_VM_TRUST_OWNER, 0},
+	    {400, NK_VM_TRUST_OWNER, 0},   {500, NK_VM_TRUST_OWNER, 0},
+	    {600, NK_VM_TRUST_NONE, 1000}, {700, NK_VM_TRUST_KVM, 1000},
+	};
+	int n = nk_vm_find_all(f->host, &refs, NULL);
+	assert_int_equal(n, 6);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(refs[i].pid, want[i].pid);
+		assert_int_equal(refs[i].uid, want[i].uid);
+		if (refs[i].trust != want[i].trust)
+			fail_msg("PID %d: trust %s, expected %s", refs[i].pid,
+				 nk_vm_trust_name(refs[i].trust), nk_vm_trust_name(want[i].trust));
+		assert_int_equal(nk_vm_trusted(&refs[i]), want[i].trust != NK_VM_TRUST_NONE);
+	}
+	nk_vm_refs_free(refs, (size_t)n);
+
+	/* The look-alike cannot take vm1's name: the VM is found. */
+	assert_int_equal(nk_vm_lookup(f->host, "vm1", &vm, NULL), 0);
+	assert_int_equal(vm.pid, 100);
+	nk_vm_ref_done(&vm);
+	/* By its PID it is the caller's word. */
+	assert_int_equal(nk_vm_lookup(f->host, "600", &vm, NULL), 0);
+	assert_int_equal(vm.trust, NK_VM_TRUST_PID);
+	assert_true(nk_vm_trusted(&vm));
+	nk_vm_ref_done(&vm);
+	/* Once its owner is trusted, it is a VM too: vm1 is then ambiguous. */
+	assert_int_equal(nk_host_trust_uid(f->host, 1000), 0);
+	assert_int_equal(nk_vm_lookup(f->host, "vm1", &vm, &err), -ENOTUNIQ);
+	assert_non_null(strstr(nk_error_message(err), "PIDs 100, 600"));
+	err = nk_error_free(err);
+	/* Firecracker by its --id, a VM by its KVM descriptor. */
+	assert_int_equal(nk_vm_lookup(f->host, "fc7", &vm, NULL), 0);
+	assert_int_equal(vm.trust, NK_VM_TRUST_KVM);
+	nk_vm_ref_done(&vm);
 }
 
 static void test_apply_refused_on_tree(void **state)
@@ -375,6 +456,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_vm_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_lookup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_trust, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_apply_refused_on_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_rebuild_and_save, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_dir_errors, setup, teardown),

@@ -96,6 +96,9 @@ static void test_status_json(void **state)
 	assert_int_equal(get_int(doc, "vms.0.placement.per_node.0.node"), 0);
 	assert_true(get_int(doc, "vms.0.placement.per_node.0.resident_bytes") > 0);
 	assert_int_equal(get_int(doc, "vms.0.vcpu_count"), 1);
+	/* Root runs it (its status says uid 0): taken for a VM on that. */
+	assert_int_equal(get_int(doc, "vms.0.owner_uid"), 0);
+	assert_string_equal(get_str(doc, "vms.0.trust"), "owner");
 	assert_string_equal(get_str(doc, "vms.0.threads.0.name"), "CPU 0/TCG");
 	assert_int_equal(get_int(doc, "vms.0.ksm.merging_page_count"), 597);
 	assert_string_equal(get_str(doc, "vms.0.cgroups.5.path"), "/user.slice/session-2.scope");
@@ -114,7 +117,8 @@ static void test_status_json(void **state)
 
 	/* By name and by PID; text. */
 	assert_int_equal(run(&out, "status --root '%s' 14042", PROCS_FIXTURE), 0);
-	assert_non_null(strstr(out, "q7test: qemu, PID 14042 (qemu-system-x86), 3 threads"));
+	assert_non_null(
+	    strstr(out, "q7test: qemu, PID 14042 (qemu-system-x86), 3 threads; run by root"));
 	assert_non_null(strstr(out, "pages per node (exact, numa_maps): node0"));
 	assert_non_null(strstr(out, "last full scan n/a"));
 	free(out);

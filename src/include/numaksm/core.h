@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -220,6 +222,25 @@ int nk_host_read_u64(nk_host *host, const char *path, uint64_t *ret, nk_error **
 int nk_host_exists(nk_host *host, const char *path);
 
 /**
+ * Read the symbolic link `path` (not followed; "/proc/42/fd/3" gives
+ * "anon_inode:kvm-vm") into `buf`, NUL-terminated.
+ * @return its length; -ENAMETOOLONG when it does not fit; -errno.
+ */
+int nk_host_readlink(nk_host *host, const char *path, char *buf, size_t size);
+
+/** lstat() `path` below the root, not following a final link. @return 0 or -errno. */
+int nk_host_lstat(nk_host *host, const char *path, struct stat *ret);
+
+/**
+ * Take the processes of user `uid` for VMs on their word (their program's
+ * name), as root's are: see nk_vm_trust in numaksm/vm.h.
+ * @return 0; -ENOMEM.
+ */
+int nk_host_trust_uid(nk_host *host, uid_t uid);
+/** @return whether `uid` is root or was given to nk_host_trust_uid(). */
+bool nk_host_uid_trusted(const nk_host *host, uid_t uid);
+
+/**
  * List the names in a directory whose name starts with `prefix` (NULL for
  * all), sorted in natural order ("node2" before "node10").
  * @return the count; `*ret_names` is a NULL-terminated array (free with nk_strv_free).
@@ -241,6 +262,16 @@ int nk_host_require_live(const nk_host *host, const char *what, nk_error **err);
 
 /** Free a NULL-terminated string array; accepts NULL. @return NULL. */
 char **nk_strv_free(char **strv);
+
+/**
+ * A copy of the `len` bytes at `s` safe to print on a terminal or in a log:
+ * every byte outside printable ASCII, and the backslash, as "\xNN".  Names
+ * other users choose (a process's comm and command line, a mapping's file)
+ * are kept so, so that no escape sequence or line break of theirs reaches
+ * root's terminal or the tuner's log.
+ * @return a new string (free() it), or NULL when out of memory.
+ */
+char *nk_escape(const char *s, size_t len);
 
 /** @return the library version string ("0.1.0"). */
 const char *nk_version(void);

@@ -84,6 +84,21 @@ int nk_proc_tids(nk_host *host, int pid, int **ret_tids, nk_error **err);
  */
 int nk_proc_find(nk_host *host, const char *comm, bool kernel_thread, pid_t *ret_pid);
 
+/**
+ * The real and effective user ids on the "Uid:" line of /proc/PID/status.
+ * @return 0; -EINVAL when the line is missing or malformed.
+ */
+int nk_proc_status_uids(const char *text, uid_t *ret_real, uid_t *ret_effective);
+
+/**
+ * Whether process `pid` holds a KVM virtual machine: one of its file
+ * descriptors is "anon_inode:kvm-vm".  No process can fake that without
+ * creating a VM in /dev/kvm.
+ * @return 1, 0; -EACCES when its descriptors may not be looked at (another
+ *         user's process, not as root); -ESRCH when it is gone.
+ */
+int nk_proc_holds_kvm_vm(nk_host *host, int pid);
+
 /** CPU time of a process. */
 struct nk_proc_cputime {
 	uint64_t run_ns;      /**< on-CPU time: /proc/PID/schedstat, else utime+stime of stat */

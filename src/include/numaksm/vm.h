@@ -47,17 +47,49 @@ enum nk_vm_kind {
  */
 const char *nk_vm_kind_name(enum nk_vm_kind kind);
 
+/**
+ * Why numaksm takes a process for a VM.  A program's name and command line
+ * are anyone's to choose: a user's program called qemu-system-x86_64 with
+ * "-name guest=db1" is a look-alike unless it shows more.  Programs that act
+ * on VMs (place, pin apply, the tuner's [vm] rules) act only on trusted ones
+ * (nk_vm_trusted()); status shows look-alikes apart.
+ */
+enum nk_vm_trust {
+	NK_VM_TRUST_NONE = 0,	/**< a look-alike: runs as a VMM, shows no more */
+	NK_VM_TRUST_UNKNOWN,	/**< its descriptors may not be looked at (not root) */
+	NK_VM_TRUST_KVM,	/**< holds a KVM VM (nk_proc_holds_kvm_vm()) */
+	NK_VM_TRUST_REGISTERED, /**< libvirt's root-owned pid file names it */
+	NK_VM_TRUST_OWNER,	/**< runs as root or a user of nk_host_trust_uid() */
+	NK_VM_TRUST_PID,	/**< the caller named it by its PID */
+};
+
+/** @return "none", "unknown", "kvm", "registered", "owner" or "pid". */
+const char *nk_vm_trust_name(enum nk_vm_trust trust);
+
 /** A VM process as found: who it is, cheaply. */
 struct nk_vm_ref {
 	int pid;
 	enum nk_vm_kind kind;
-	char
-	    *name; /**< QEMU/libvirt -name, Firecracker --id, numaksm-vmm --name; else "COMM-PID" */
+	enum nk_vm_trust trust; /**< why it is taken for a VM */
+	uid_t uid;		/**< its real user id; (uid_t)-1 when not known */
+	/** QEMU/libvirt -name, Firecracker --id, numaksm-vmm --name; else "COMM-PID".
+	 * This and the strings below are nk_escape()d: printable as they are. */
+	char *name;
 	char *comm;	     /**< the main thread's name */
 	char *argv0;	     /**< the program run ("" for none) */
 	char *uuid;	     /**< QEMU's -uuid (libvirt's domain UUID), or NULL */
 	uint64_t start_time; /**< field 22 of /proc/PID/stat: tells a reused PID apart */
 };
+
+/** @return whether `ref` may be acted on: KVM, registered, owner or PID. */
+bool nk_vm_trusted(const struct nk_vm_ref *ref);
+
+/**
+ * Refuse to `what` ("place", "pin") a VM that is not trusted.
+ * @return 0 when nk_vm_trusted(); else -EPERM with a message saying what
+ *         it lacks and a hint (its PID, or nk_host_trust_uid()).
+ */
+int nk_vm_require_trusted(const struct nk_vm_ref *vm, const char *what, nk_error **err);
 
 /** Free what a reference owns; accepts a zeroed one. */
 void nk_vm_ref_done(struct nk_vm_ref *ref);
@@ -73,9 +105,11 @@ int nk_vm_find_all(nk_host *host, struct nk_vm_ref **ret_refs, nk_error **err);
 
 /**
  * Find one VM by PID (any live process; kind NK_VM_PROCESS when it is not a
- * VMM) or by name: its name, else its comm, else its program's base name.
- * Every command that takes a VM (status, pin, place, vm, the tuner's rules)
- * resolves it here.
+ * VMM; trusted as NK_VM_TRUST_PID when it shows nothing more) or by name:
+ * its name, else its comm, else its program's base name.  When several
+ * match and exactly one is trusted, that one is found: a look-alike cannot
+ * take a VM's name.  Every command that takes a VM (status, pin, place,
+ * vm, the tuner's rules) resolves it here.
  * @return 0; -ESRCH when no process has that PID; -ENOENT when no VM has
  *         that name;
  *         -ENOTUNIQ when several VMs have that name (the message lists them);

@@ -134,6 +134,9 @@ if [ -c /dev/kvm ] && command -v "$vmm" > /dev/null; then
 		json numaksm-vm-list 0 "$numaksm" vm list --json
 		json numaksm-vm-info 0 "$numaksm" vm info "$name" --json
 		json numaksm-status 0 "$numaksm" status "$name" --json
+		# It holds a KVM VM: trusted as one on that, not on its name.
+		grep -q '"trust": "kvm"' "$t/out" ||
+			{ echo "FAIL: status does not say the VM holds a KVM VM"; failed=$((failed + 1)); }
 		json numaksm-pin-show 0 "$numaksm" pin show "$name" --json
 		json numaksm-place 0 "$numaksm" place "$name" --nodes "$last" --json
 		json numaksm-place 0 "$numaksm" place --undo "$name" --json
