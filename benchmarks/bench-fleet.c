@@ -43,7 +43,7 @@ static pid_t pids[MAX_VMS];
 static int n_vms = 4;
 static char rundir[64];
 static nk_host *host;
-static struct nk_ksm saved_knobs; /* mask 0 until read */
+static nk_ksm_owner *owner; /* KSM's knobs are ours, saved, until restore() */
 
 static double now_s(void)
 {
@@ -102,13 +102,13 @@ static void stop_fleet(void)
 static void restore(void)
 {
 	stop_fleet();
-	if (saved_knobs.mask) {
+	if (owner) {
 		nk_error *e = NULL;
-		if (apply_knobs(&saved_knobs, &e) < 0)
+		if (nk_ksm_owner_release(owner, true, &e) < 0)
 			fprintf(stderr, "cannot put KSM's knobs back: %s\n",
 				e ? nk_error_message(e) : "?");
 		nk_error_free(e);
-		saved_knobs.mask = 0;
+		owner = NULL;
 	}
 	host = nk_host_free(host);
 	if (rundir[0]) {
@@ -280,7 +280,7 @@ static struct result run_round(int mode, const char *vmm, const char *size, cons
 	uint64_t sharing[1200];
 	int n = 0, stable = 0;
 	want = (struct nk_ksm){0};
-	if (saved_knobs.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE))
+	if (nk_ksm_owner_saved(owner)->mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE))
 		set_knob(&want, NK_KSM_ADVISOR_MODE, NK_KSM_ADVISOR_NONE);
 	set_knob(&want, NK_KSM_PAGES_TO_SCAN, 2000);
 	set_knob(&want, NK_KSM_SLEEP_MILLISECS, 10);
@@ -395,14 +395,6 @@ int main(int argc, char **argv)
 		    "SKIP: needs two or more NUMA nodes with CPUs (the NUMA lab's kvm topology)\n");
 		return 77;
 	}
-	/* No tuner (nor another benchmark) may drive KSM meanwhile. */
-	nk_error *lock_err = NULL;
-	int lock = nk_tuned_lock(NULL, &lock_err);
-	if (lock < 0) {
-		printf("SKIP: %s\n", lock_err ? nk_error_message(lock_err) : "KSM is busy");
-		nk_error_free(lock_err);
-		return 77;
-	}
 	if (!image)
 		image = access("/bin/busybox", R_OK) == 0 ? "/bin/busybox" : argv[0];
 	snprintf(rundir, sizeof(rundir), "/tmp/numaksm-bench-fleet.XXXXXX");
@@ -412,13 +404,22 @@ int main(int argc, char **argv)
 	uint64_t mask = NK_KSM_BIT(NK_KSM_RUN) | NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) |
 			NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) | NK_KSM_BIT(NK_KSM_MERGE_ACROSS_NODES) |
 			NK_KSM_BIT(NK_KSM_ADVISOR_MODE);
-	if (nk_host_open(NULL, &host, &knob_err) < 0 ||
-	    nk_ksm_read(host, mask, &saved_knobs, &knob_err) < 0) {
+	/* No tuner (nor another benchmark) may drive KSM meanwhile; the knobs
+	 * are saved first and put back however the run ends. */
+	int own = nk_host_open(NULL, &host, &knob_err);
+	if (own >= 0)
+		own = nk_ksm_own(host, NULL, "numaksm-bench-fleet", mask, &owner, &knob_err);
+	if (own == -EBUSY) {
+		printf("SKIP: %s\n", nk_error_message(knob_err));
+		nk_error_free(knob_err);
+		return 77;
+	}
+	if (own < 0) {
 		fprintf(stderr, "numaksm-bench-fleet: %s\n",
-			knob_err ? nk_error_message(knob_err) : "cannot read KSM's knobs");
+			knob_err ? nk_error_message(knob_err) : "cannot own KSM's knobs");
 		return 1;
 	}
-	signal(SIGINT, SIG_IGN);
+	nk_ksm_owner_restore_on_signals(owner);
 
 	double saved[2][20], settle[2][20], cpu[2][20], local[2][20], ratio[20];
 	printf("%d VMs x %s on nodes", n_vms, size);
@@ -472,6 +473,5 @@ int main(int argc, char **argv)
 		}
 	}
 	restore();
-	close(lock);
 	return 0;
 }

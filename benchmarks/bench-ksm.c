@@ -12,7 +12,7 @@
  * saving per CPU-second.  Between strategies the fleet is stopped, KSM
  * unmerges everything (run=2), the knobs go back to what they were, and the
  * same content is created again.  The knobs are restored at the end, and
- * on SIGINT and SIGTERM.
+ * on SIGINT, SIGTERM and SIGHUP; after a SIGKILL, `numaksm ksm restore`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +72,14 @@ struct result {
 	unsigned attempts;
 };
 
+/* The knobs a strategy may change: saved before the first write, put back
+ * between strategies and at the end (nk_ksm_own()). */
+#define BENCH_KNOBS                                                                                \
+	(NK_KSM_BIT(NK_KSM_RUN) | NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) |                               \
+	 NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) | NK_KSM_BIT(NK_KSM_ADVISOR_MODE))
+
 static volatile sig_atomic_t interrupted;
+static nk_ksm_owner *owner; /* NULL while numaksm's tuner owns the knobs */
 static struct nk_ksm saved_knobs;
 static nk_host *host;
 
@@ -229,7 +236,13 @@ static int start_strategy(enum strategy s, const struct options *o, struct contr
 	case S_ADVISOR:
 		return set_knobs(stopped, err) < 0 ? -EIO : set_knobs(advisor, err);
 	case S_NUMAKSM:
-		return set_knobs(stopped, err) < 0 ? -EIO : start_numaksm(o, ret, err);
+		if (set_knobs(stopped, err) < 0)
+			return -EIO;
+		/* The tuner owns the knobs while it runs (and puts back these,
+		 * should the benchmark be killed meanwhile). */
+		nk_ksm_owner_release(owner, false, NULL);
+		owner = NULL;
+		return start_numaksm(o, ret, err);
 	default:
 		return -EINVAL;
 	}
@@ -252,6 +265,14 @@ static void stop_controller(struct controller *c)
 	while (waitpid(-c->pgid, NULL, 0) > 0)
 		;
 	c->pgid = 0;
+	/* The knobs are the benchmark's again, with the originals to restore. */
+	nk_error *e = NULL;
+	if (!owner && (nk_ksm_own(host, NULL, "numaksm-bench ksm", 0, &owner, &e) < 0 ||
+		       nk_ksm_owner_save_as(owner, &saved_knobs, &e) < 0)) {
+		fprintf(stderr, "numaksm-bench: %s\n", e ? nk_error_message(e) : "?");
+		interrupted = SIGTERM;
+	}
+	nk_error_free(e);
 }
 
 /* ---- sampling -------------------------------------------------------- */
@@ -921,9 +942,9 @@ static void find_numaksm(char *buf, size_t size)
 }
 
 /* Can the benchmark drive KSM here and now?  -EPERM/-ENOTSUP/-EBUSY mean
- * "not here" (exit 77); the tuner lock, held for the whole run, keeps a
+ * "not here" (exit 77); owning KSM's knobs (nk_ksm_own()) keeps a
  * tuner or another KSM benchmark from running meanwhile. */
-static int check_host(const struct options *o, int *ret_lock, nk_error **err)
+static int check_host(const struct options *o, nk_error **err)
 {
 	if (geteuid() != 0)
 		return nk_error_set(err, EPERM, "needs root: it writes /sys/kernel/mm/ksm");
@@ -941,10 +962,10 @@ static int check_host(const struct options *o, int *ret_lock, nk_error **err)
 		nk_error_set(err, EBUSY, "a ksmtuned is already running");
 		return nk_error_hint(err, "stop it for the benchmark: systemctl stop ksmtuned");
 	}
-	r = nk_tuned_lock(NULL, err);
+	r = nk_ksm_own(host, NULL, "numaksm-bench ksm", BENCH_KNOBS, &owner, err);
 	if (r < 0)
 		return r;
-	*ret_lock = r;
+	saved_knobs = *nk_ksm_owner_saved(owner);
 	return 0;
 }
 
@@ -1077,8 +1098,7 @@ int bench_ksm(int argc, char **argv)
 	}
 	if (nk_host_open(NULL, &host, &err) < 0)
 		return bench_fail(err);
-	int lock = -1;
-	if (check_host(o, &lock, &err) < 0) {
+	if (check_host(o, &err) < 0) {
 		int code = nk_error_code(err);
 		bench_fail(err);
 		nk_host_free(host);
@@ -1102,19 +1122,13 @@ int bench_ksm(int argc, char **argv)
 		return 1;
 	}
 
-	/* The knobs as found: restored between strategies, at the end and on signals. */
-	struct nk_ksm found;
-	if (nk_ksm_read(host, NK_KSM_KNOBS, &found, &err) < 0)
-		return bench_fail(err);
-	saved_knobs = found;
-	saved_knobs.mask &= NK_KSM_BIT(NK_KSM_RUN) | NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) |
-			    NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) | NK_KSM_BIT(NK_KSM_ADVISOR_MODE);
-	if ((found.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE)) &&
-	    found.value[NK_KSM_ADVISOR_MODE] == NK_KSM_ADVISOR_SCAN_TIME)
-		saved_knobs.mask &= ~NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN);
+	/* The knobs as found (saved by nk_ksm_own()): restored between
+	 * strategies and at the end, also on SIGINT, SIGTERM and SIGHUP; after
+	 * a SIGKILL, 'numaksm ksm restore' (or the next owner) does. */
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	prctl(PR_SET_CHILD_SUBREAPER, 1); /* ksmtuned's loop outlives its parent */
 
 	int rc = 1;
@@ -1192,6 +1206,9 @@ out:
 			strsignal(interrupted));
 	if (reset_ksm(&err) < 0)
 		bench_fail(err);
+	else if (nk_ksm_owner_release(owner, true, &err) < 0)
+		bench_fail(err);
+	owner = NULL;
 	for (unsigned i = 0; i < n_all; i++) {
 		free(all[i]->rows);
 		free(all[i]);
@@ -1199,7 +1216,6 @@ out:
 	free(all);
 	fleet_image_done(&b.image);
 	nk_host_free(host);
-	close(lock);
 	char cleanup[128];
 	snprintf(cleanup, sizeof(cleanup), "rm -rf '%s'", o->scratch);
 	if (system(cleanup) != 0)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The tuner daemon around the control law: one tuner at a time (an flock
- * on $NUMAKSM_RUNTIME_DIR/ksm-tuner.lock), the original settings saved in
- * ksm-tuner.state before the first write and restored on stop, or at the
- * next start when a tuner died without restoring them.
+ * The tuner daemon around the control law.  It owns KSM's knobs as any
+ * program that changes them does (nk_ksm_own(): one owner per host, the
+ * knobs it drives saved before its first write and restored on stop, or by
+ * the next owner when it died without restoring them).
  */
 #include "tuner-internal.h"
 #include "numaksm/proc.h"
@@ -16,8 +16,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#define LOCK_NAME  "ksm-tuner.lock"
-#define STATE_NAME "ksm-tuner.state"
 /* How often the tuner looks for new mergeable processes. */
 #define PROCESS_SCAN_S 5
 
@@ -34,207 +32,17 @@ struct seen_vm {
 
 struct nk_tuned {
 	nk_host *host;
-	nk_rundir *dir;
-	int lock_fd;
+	nk_ksm_owner *owner; /* NULL in a dry run */
+	const char *runtime_dir;
 	bool dry_run;
 	const nk_conf *policy;
 	nk_tuner *tuner;
 	nk_tuner_sampler *sampler;
-	struct tuner_state state;
 	struct nk_tuner_sample last;
 	struct seen_vm *seen; /* VMs the [vm] rules were matched against */
 	size_t n_seen;
 	double vms_scanned_at; /* < 0 before the first scan */
 };
-
-/* ---- the state file ----------------------------------------------- */
-
-int tuner_state_format(const struct tuner_state *state, char **ret_text)
-{
-	_cleanup_free_ char *knobs = NULL;
-	if (nk_ksm_format(&state->saved, &knobs) < 0)
-		return -ENOMEM;
-	if (asprintf(ret_text,
-		     "# KSM settings the numaksm tuner changed: restored when it stops,\n"
-		     "# or by 'numaksm ksm restore' after a crash.\n"
-		     "pid=%d\nboot_id=%s\n%s",
-		     (int)state->pid, state->boot_id, knobs) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-int tuner_state_parse(const char *text, struct tuner_state *ret, nk_error **err)
-{
-	struct tuner_state st = {0};
-	_cleanup_free_ char *copy = strdup(text);
-	unsigned line = 0;
-	if (!copy)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l;
-	     l = strtok_r(NULL, "\n", &save)) {
-		line++;
-		long long pid;
-		if (*l == '#')
-			continue;
-		if (strncmp(l, "pid=", 4) == 0) {
-			if (nk_parse_int(l + 4, 1, INT32_MAX, &pid, NULL) < 0)
-				return nk_error_set(err, EINVAL, "line %u: invalid pid", line);
-			st.pid = (pid_t)pid;
-		} else if (strncmp(l, "boot_id=", 8) == 0) {
-			snprintf(st.boot_id, sizeof(st.boot_id), "%s", l + 8);
-		} else if (nk_ksm_parse(l, &st.saved, err) < 0) {
-			return nk_error_prefix(err, "line %u", line);
-		}
-	}
-	*ret = st;
-	return 0;
-}
-
-static void read_boot_id(nk_host *host, char *buf, size_t size)
-{
-	_cleanup_free_ char *id = NULL;
-	buf[0] = '\0';
-	if (nk_host_boot_id(host, &id) >= 0)
-		snprintf(buf, size, "%s", id);
-}
-
-static int state_write(nk_rundir *dir, const struct tuner_state *state, nk_error **err)
-{
-	_cleanup_free_ char *text = NULL;
-	if (tuner_state_format(state, &text) < 0)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	return nk_rundir_write(dir, STATE_NAME, text, strlen(text), err);
-}
-
-/* 1 and the state when a tuner left one, 0 when none did. */
-static int state_read(nk_rundir *dir, struct tuner_state *ret, nk_error **err)
-{
-	_cleanup_free_ char *text = NULL;
-	int r = nk_rundir_read(dir, STATE_NAME, &text, err);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	r = tuner_state_parse(text, ret, err);
-	if (r < 0)
-		return nk_error_prefix(err, "%s/%s", nk_rundir_path(dir), STATE_NAME);
-	return 1;
-}
-
-static void state_remove(nk_rundir *dir)
-{
-	int r = nk_rundir_remove(dir, STATE_NAME);
-	if (r < 0)
-		nk_warn("cannot remove %s/%s: %s", nk_rundir_path(dir), STATE_NAME, strerror(-r));
-}
-
-/* Put the saved knobs back.  Those that needed an unmerge to change need
- * one to change back. */
-static int state_apply(nk_host *host, const struct tuner_state *st, nk_error **err)
-{
-	int r = nk_ksm_apply(host, &st->saved, NK_KSM_APPLY_UNMERGE, NULL, err);
-	return r < 0 ? nk_error_prefix(err, "restoring the KSM settings") : r;
-}
-
-/* Restore what a tuner that is not running left; 1 when it did. */
-static int recover(nk_host *host, nk_rundir *dir, bool dry_run, nk_error **err)
-{
-	struct tuner_state st;
-	char boot_id[64];
-	int r = state_read(dir, &st, err);
-	if (r <= 0)
-		return r;
-	read_boot_id(host, boot_id, sizeof(boot_id));
-	if (st.boot_id[0] && boot_id[0] && strcmp(st.boot_id, boot_id) != 0) {
-		nk_info("%s/%s is from an earlier boot: the kernel has started afresh, "
-			"nothing to restore",
-			nk_rundir_path(dir), STATE_NAME);
-		if (!dry_run)
-			state_remove(dir);
-		return 0;
-	}
-	_cleanup_free_ char *knobs = NULL;
-	nk_ksm_format(&st.saved, &knobs);
-	for (char *c = knobs; c && *c; c++)
-		if (*c == '\n')
-			*c = ' ';
-	if (dry_run) {
-		nk_info("would restore the settings tuner pid %d left: %s", (int)st.pid,
-			knobs ? knobs : "");
-		return 0;
-	}
-	r = state_apply(host, &st, err);
-	if (r < 0)
-		return r;
-	nk_info("restored the settings tuner pid %d left without restoring them: %s", (int)st.pid,
-		knobs ? knobs : "");
-	state_remove(dir);
-	return 1;
-}
-
-/* ---- the lock ------------------------------------------------------ */
-
-static int read_lock_pid(int fd)
-{
-	char buf[24] = {0};
-	long long pid = 0;
-	if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
-		nk_parse_int(nk_strip_newline(buf), 1, INT32_MAX, &pid, NULL);
-	return (int)pid;
-}
-
-/* Take the tuner lock without waiting: -EBUSY naming the holder. */
-static int lock_take(nk_rundir *dir, int *ret_fd, nk_error **err)
-{
-	_cleanup_close_ int fd =
-	    nk_rundir_lock(dir, LOCK_NAME, NK_RUNDIR_LOCK_CREATE | NK_RUNDIR_LOCK_NONBLOCK, err);
-	if (fd == -EWOULDBLOCK) {
-		/* The holder wrote its pid in the file. */
-		_cleanup_close_ int raw =
-		    openat(nk_rundir_fd(dir), LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		nk_error_set(err, EBUSY,
-			     "another numaksm tuner (or a KSM benchmark) is running: pid %d holds "
-			     "%s/%s",
-			     raw >= 0 ? read_lock_pid(raw) : 0, nk_rundir_path(dir), LOCK_NAME);
-		return nk_error_hint(err, "stop it first (systemctl stop numaksm-tuned), or use "
-					  "--dry-run to see what this one would do");
-	}
-	if (fd < 0)
-		return fd;
-	char pid[24];
-	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
-		return nk_error_set(err, errno, "cannot write %s/%s: %s", nk_rundir_path(dir),
-				    LOCK_NAME, strerror(errno));
-	*ret_fd = TAKE_FD(fd);
-	return 0;
-}
-
-_nk_export_ int nk_tuned_lock(const char *dir, nk_error **err)
-{
-	_cleanup_(nk_rundir_freep) nk_rundir *d = NULL;
-	int fd = -1;
-	int r = nk_rundir_open(dir, NK_RUNDIR_CREATE, &d, err);
-	if (r >= 0)
-		r = lock_take(d, &fd, err);
-	return r < 0 ? r : fd;
-}
-
-_nk_export_ int nk_tuned_running(const char *dir, pid_t *ret_pid)
-{
-	_cleanup_(nk_rundir_freep) nk_rundir *d = NULL;
-	if (nk_rundir_open(dir, 0, &d, NULL) < 0)
-		return 0; /* no runtime directory (or not ours to read): no tuner of ours */
-	_cleanup_close_ int fd =
-	    nk_rundir_lock(d, LOCK_NAME, NK_RUNDIR_LOCK_SHARED | NK_RUNDIR_LOCK_NONBLOCK, NULL);
-	if (fd != -EWOULDBLOCK)
-		return 0; /* absent, or free: nobody holds it */
-	_cleanup_close_ int raw =
-	    openat(nk_rundir_fd(d), LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (ret_pid)
-		*ret_pid = raw >= 0 ? read_lock_pid(raw) : 0;
-	return 1;
-}
 
 /* ksmtuned writes the same knobs: two controllers would fight. */
 static pid_t find_ksmtuned(nk_host *host)
@@ -274,10 +82,8 @@ static void tuned_release(nk_tuned *t)
 {
 	nk_tuner_free(t->tuner);
 	nk_tuner_sampler_free(t->sampler);
-	if (t->lock_fd >= 0)
-		close(t->lock_fd);
+	nk_ksm_owner_free(t->owner); /* the saved knobs stay for the next owner */
 	free(t->seen);
-	nk_rundir_free(t->dir);
 	free(t);
 }
 
@@ -299,16 +105,9 @@ _nk_export_ nk_tuned *nk_tuned_free(nk_tuned *tuned)
 static int take_over(nk_tuned *t, const struct nk_tuner_config *cfg, nk_error **err)
 {
 	struct nk_ksm now, want = cfg->knobs;
-	int r = nk_ksm_read(t->host, DRIVEN_KNOBS | cfg->knobs.mask, &now, err);
+	int r = nk_ksm_read(t->host, NK_KSM_BIT(NK_KSM_ADVISOR_MODE), &now, err);
 	if (r < 0)
 		return r;
-	t->state.saved = now;
-	/* The advisor owns pages_to_scan: switching it back on resets it. */
-	if ((now.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE)) &&
-	    now.value[NK_KSM_ADVISOR_MODE] == NK_KSM_ADVISOR_SCAN_TIME)
-		t->state.saved.mask &= ~NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN);
-	t->state.pid = getpid();
-	read_boot_id(t->host, t->state.boot_id, sizeof(t->state.boot_id));
 	if ((now.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE)) &&
 	    now.value[NK_KSM_ADVISOR_MODE] != NK_KSM_ADVISOR_NONE) {
 		nk_info("switching the scan-time advisor off: the tuner drives pages_to_scan, "
@@ -329,15 +128,11 @@ static int take_over(nk_tuned *t, const struct nk_tuner_config *cfg, nk_error **
 		return nk_ksm_apply(
 		    t->host, &want,
 		    NK_KSM_APPLY_CHECK_ONLY | (cfg->unmerge ? NK_KSM_APPLY_UNMERGE : 0), NULL, err);
-	r = state_write(t->dir, &t->state, err);
+	r = nk_ksm_owner_save(t->owner, DRIVEN_KNOBS | want.mask, err);
 	if (r < 0)
 		return r;
 	r = nk_ksm_apply(t->host, &want, cfg->unmerge ? NK_KSM_APPLY_UNMERGE : 0, NULL, err);
-	if (r < 0) {
-		state_remove(t->dir);
-		return nk_error_prefix(err, "policy knobs");
-	}
-	return 0;
+	return r < 0 ? nk_error_prefix(err, "policy knobs") : 0;
 }
 
 _nk_export_ int nk_tuned_start(nk_host *host, const nk_conf *policy,
@@ -352,7 +147,6 @@ _nk_export_ int nk_tuned_start(nk_host *host, const nk_conf *policy,
 		return nk_error_set(err, ENOMEM, "out of memory");
 	t->host = host;
 	t->policy = policy;
-	t->lock_fd = -1;
 	t->vms_scanned_at = -1;
 	t->dry_run = options && options->dry_run;
 	if (!t->dry_run && (r = nk_host_require_live(host, "run the KSM tuner", err)) < 0)
@@ -369,19 +163,18 @@ _nk_export_ int nk_tuned_start(nk_host *host, const nk_conf *policy,
 	if (other)
 		nk_warn("ksmtuned (pid %d) is running: a real tuner would refuse to start",
 			(int)other);
-	/* A dry run creates nothing, not even the runtime directory. */
-	const char *dir = options ? options->runtime_dir : NULL;
-	_cleanup_error_ nk_error *e = NULL;
-	r = nk_rundir_open(dir, t->dry_run ? 0 : NK_RUNDIR_CREATE, &t->dir, &e);
-	if (r < 0 && !(t->dry_run && r == -ENOENT))
-		return nk_error_forward(err, &e, r);
-	if (!t->dry_run && (r = lock_take(t->dir, &t->lock_fd, err)) < 0)
-		return r;
-	if (t->dry_run && nk_tuned_running(dir, &other) == 1)
-		nk_warn("a tuner (pid %d) is running: this dry run only shows what one would do",
-			(int)other);
-	if ((t->dir && (r = recover(host, t->dir, t->dry_run, err)) < 0) ||
-	    (r = take_over(t, cfg, err)) < 0)
+	t->runtime_dir = options ? options->runtime_dir : NULL;
+	/* A dry run creates and locks nothing. */
+	char holder[48];
+	if (t->dry_run && nk_ksm_holder(NULL, &other, holder, sizeof(holder)) == 1)
+		nk_warn("%s (pid %d) owns KSM's knobs: this dry run only shows what a tuner "
+			"would do",
+			holder, (int)other);
+	if (t->dry_run)
+		r = nk_ksm_left(host, NULL, false, err);
+	else
+		r = nk_ksm_own(host, NULL, "numaksm tuned", 0, &t->owner, err);
+	if (r < 0 || (r = take_over(t, cfg, err)) < 0)
 		return r;
 	nk_info("tuner %s: mode %s, ksmd CPU budget %.0f%% of one CPU, %zu [vm] rule(s)%s",
 		t->dry_run ? "dry run" : "started", nk_tuner_mode_name(cfg->mode),
@@ -423,7 +216,7 @@ static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_v
 		return;
 	}
 	nk_bitmap_format(rule->nodes, &nodes);
-	tuner_rule_request(rule, t->dir ? nk_rundir_path(t->dir) : NULL, &req);
+	tuner_rule_request(rule, t->runtime_dir, &req);
 	if (t->dry_run) {
 		nk_info("(dry run) would place %s (pid %d) by [vm \"%s\"] at %s:%u: nodes=%s "
 			"cpus=%s memory_high=%" PRIu64 " memory_max=%" PRIu64,
@@ -517,6 +310,33 @@ _nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_err
 	return 0;
 }
 
+_nk_export_ int nk_tuned_reload(nk_tuned *t, const nk_conf *policy, nk_error **err)
+{
+	const struct nk_tuner_config *cfg = nk_conf_tuner(policy);
+	nk_tuner *tuner = NULL;
+	int r = check_rules(t->host, policy, err);
+	if (r >= 0)
+		r = nk_tuner_new(cfg, &tuner, err);
+	if (r < 0)
+		return r;
+	const nk_conf *old = t->policy;
+	t->policy = policy;
+	r = take_over(t, cfg, err);
+	if (r < 0) {
+		t->policy = old;
+		nk_tuner_free(tuner);
+		return r;
+	}
+	nk_tuner_free(t->tuner);
+	t->tuner = tuner;
+	/* Running VMs are matched against the new rules at the next round. */
+	t->n_seen = 0;
+	t->vms_scanned_at = -1;
+	nk_info("policy reloaded: mode %s, ksmd CPU budget %.0f%% of one CPU, %zu [vm] rule(s)",
+		nk_tuner_mode_name(cfg->mode), cfg->cpu_budget * 100, nk_conf_vm_count(policy));
+	return 0;
+}
+
 _nk_export_ const struct nk_tuner_sample *nk_tuned_sample(const nk_tuned *tuned)
 {
 	return &tuned->last;
@@ -526,25 +346,10 @@ _nk_export_ int nk_tuned_stop(nk_tuned *t, nk_error **err)
 {
 	if (t->dry_run)
 		return 0;
-	int r = state_apply(t->host, &t->state, err);
+	int r = nk_ksm_owner_release(t->owner, true, err);
+	t->owner = NULL;
 	if (r < 0)
 		return r;
-	state_remove(t->dir);
 	nk_info("tuner stopped: KSM settings restored");
 	return 0;
-}
-
-_nk_export_ int nk_tuned_restore(nk_host *host, const char *dir, nk_error **err)
-{
-	_cleanup_close_ int fd = -1;
-	_cleanup_(nk_rundir_freep) nk_rundir *d = NULL;
-	int r = nk_host_require_live(host, "restore KSM settings", err);
-	if (r >= 0)
-		r = nk_rundir_open(dir, NK_RUNDIR_CREATE, &d, err);
-	/* Hold the lock while restoring, so no tuner starts meanwhile. */
-	if (r >= 0)
-		r = lock_take(d, &fd, err);
-	if (r < 0)
-		return r;
-	return recover(host, d, false, err);
 }

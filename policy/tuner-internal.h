@@ -23,13 +23,4 @@ struct nk_cgroup_request;
 void tuner_rule_request(const struct nk_vm_rule *rule, const char *runtime_dir,
 			struct nk_cgroup_request *ret);
 
-/* The state file the tuner saves the original settings in. */
-struct tuner_state {
-	struct nk_ksm saved;
-	pid_t pid;
-	char boot_id[64];
-};
-int tuner_state_parse(const char *text, struct tuner_state *ret, nk_error **err);
-int tuner_state_format(const struct tuner_state *state, char **ret_text);
-
 #endif

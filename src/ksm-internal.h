@@ -18,4 +18,14 @@ typedef int (*ksm_write_fn)(nk_host *host, const char *path, const char *value, 
 int ksm_apply_with(nk_host *host, const struct nk_ksm *want, unsigned flags, ksm_write_fn write,
 		   void *userdata, struct nk_ksm *ret_previous, nk_error **err);
 
+/* What ksm.state holds (src/ksm-owner.c): who saved which knobs, when. */
+struct ksm_state {
+	struct nk_ksm saved;
+	pid_t pid;
+	char program[48];
+	char boot_id[64];
+};
+int ksm_state_parse(const char *text, struct ksm_state *ret, nk_error **err);
+int ksm_state_format(const struct ksm_state *state, char **ret_text);
+
 #endif

@@ -10,6 +10,7 @@
 #include "numaksm/proc.h"
 
 #include <inttypes.h>
+#include <signal.h>
 
 #define U32	 UINT32_MAX
 #define UNSHARED true
@@ -279,9 +280,25 @@ _nk_export_ int nk_ksm_read(nk_host *host, uint64_t mask, struct nk_ksm *ret, nk
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* A test of crash recovery asks, with NUMAKSM_TEST_KILL_AT_KSM_WRITE=N,
+ * to be killed (SIGKILL) just before the Nth knob write of the process. */
+static void fault_injection(void)
+{
+	static long countdown = -1;
+	if (countdown < 0) {
+		const char *n = getenv("NUMAKSM_TEST_KILL_AT_KSM_WRITE");
+		countdown = n ? strtol(n, NULL, 10) : 0;
+		if (countdown < 0)
+			countdown = 0;
+	}
+	if (countdown > 0 && --countdown == 0)
+		raise(SIGKILL);
+}
+
 static int write_knob(nk_host *host, const char *path, const char *value, nk_error **err,
 		      void *userdata)
 {
+	fault_injection();
 	return nk_host_write(host, path, value, err);
 }
 

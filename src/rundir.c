@@ -427,6 +427,9 @@ _nk_export_ int nk_rundir_write(const nk_rundir *dir, const char *name, const vo
 		unlinkat(dir->fd, tmp, 0);
 		return nk_error_set(err, e, "cannot write %s/%s: %s", dir->path, name, strerror(e));
 	}
+	/* And the rename on disk too, before anyone is told it is done. */
+	if (fsync(dir->fd) < 0 && errno != EINVAL)
+		return nk_error_set(err, errno, "cannot sync %s: %s", dir->path, strerror(errno));
 	return 0;
 }
 

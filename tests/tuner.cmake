@@ -16,3 +16,14 @@ add_test(NAME host/tuner-live
                  $<TARGET_FILE:test-tuner-fleet>)
 set_tests_properties(host/tuner-live PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
                                                 RUN_SERIAL TRUE)
+
+# Host: KSM's knobs are never left changed: the tuner killed (SIGKILL)
+# before each of its writes, a program without a loop of its own stopped by
+# each signal and killed, one owner per host whatever the runtime directory.
+add_executable(test-ksm-owner host/test-ksm-owner.c)
+target_link_libraries(test-ksm-owner PRIVATE numaksm_obj)
+add_test(NAME host/ksm-owner
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/ksm-owner.sh $<TARGET_FILE:numaksm-cli>
+                 $<TARGET_FILE:test-ksm-owner>)
+set_tests_properties(host/ksm-owner PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
+                                               RUN_SERIAL TRUE)

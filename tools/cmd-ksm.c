@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * numaksm ksm: KSM's knobs and counters, ksmd's CPU time and the tuner's
- * state; validated writes of knobs; restoring what a tuner left.
+ * numaksm ksm: KSM's knobs and counters, ksmd's CPU time and who owns the
+ * knobs; validated writes of knobs; restoring what an owner left.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,16 +25,19 @@ static void usage(FILE *out)
 		"       numaksm ksm set [--unmerge] [--check] [--force] KEY=VALUE...\n"
 		"       numaksm ksm restore [--defaults]\n\n"
 		"show     KSM's knobs and counters, the memory it saves, ksmd's CPU time and\n"
-		"         whether the numaksm tuner runs.\n"
+		"         which program owns KSM's knobs (the tuner, a benchmark).\n"
 		"set      write knobs.  Every value is checked before the first write (unknown\n"
 		"         knobs, ranges, the kernel's own refusals); if the kernel still refuses\n"
-		"         one, those written before it are put back.\n"
+		"         one, those written before it are put back.  Refused while another\n"
+		"         program owns KSM's knobs (one at a time: " NK_KSM_OWNER_DIR
+		"/ksm.lock).\n"
 		"  --unmerge  allow the unmerge (run=2) that merge_across_nodes and\n"
 		"             max_page_sharing need while pages are shared\n"
 		"  --check    check only, write nothing\n"
-		"  --force    write even while the numaksm tuner runs (it may change them back)\n"
-		"restore  put back the settings a tuner saved and did not restore (it was\n"
-		"         killed, or ran with --once).\n"
+		"  --force    write even while another program owns them (the tuner may change\n"
+		"             them back)\n"
+		"restore  put back the settings a program saved and did not restore (the\n"
+		"         tuner or a benchmark was killed, or the tuner ran with --once).\n"
 		"  --defaults  the kernel's defaults instead: advisor_mode=none,\n"
 		"              pages_to_scan=100, sleep_millisecs=20\n");
 }
@@ -75,9 +78,10 @@ static void show_text(const struct tool_ksm_facts *f)
 		       f->ksmd_cpu_seconds);
 	else
 		printf("ksmd: not found\n");
-	if (f->tuner_running >= 0)
-		printf(f->tuner_running ? "Tuner: running (pid %d, %s)\n" : "Tuner: not running\n",
-		       f->tuner_pid, f->tuner_program);
+	if (f->tuner_running > 0)
+		printf("Owner of the knobs: %s (pid %d)\n", f->tuner_program, f->tuner_pid);
+	else if (f->tuner_running == 0)
+		printf("Owner of the knobs: none (no tuner runs)\n");
 }
 
 static int show(int argc, char **argv, nk_error **err)
@@ -197,21 +201,25 @@ static int set(int argc, char **argv, nk_error **err)
 		tool_mark_usage();
 		return r;
 	}
-	pid_t tuner = 0;
-	if (!force && !(flags & NK_KSM_APPLY_CHECK_ONLY) && nk_host_is_live(host) &&
-	    nk_tuned_running(NULL, &tuner) == 1) {
-		nk_host_free(host);
-		nk_error_set(err, EBUSY,
-			     "the numaksm tuner (pid %d) drives KSM: its next round "
-			     "would undo this",
-			     (int)tuner);
-		return nk_error_hint(err, "stop it first (systemctl stop numaksm-tuned), or pass "
-					  "--force");
+	/* One program changes KSM at a time: the lock is held while writing,
+	 * and what a killed owner left is put back first.  --force writes
+	 * beside the owner (a tuner's next round may undo it). */
+	nk_ksm_owner *owner = NULL;
+	if (!force && !(flags & NK_KSM_APPLY_CHECK_ONLY) && nk_host_is_live(host)) {
+		r = nk_ksm_own(host, NULL, "numaksm ksm set", 0, &owner, err);
+		if (r == -EBUSY)
+			nk_error_hint(err, "stop it first (the tuner: systemctl stop "
+					   "numaksm-tuned), or pass --force");
+		if (r < 0) {
+			nk_host_free(host);
+			return r;
+		}
 	}
 	struct nk_ksm before;
 	r = nk_ksm_read(host, NK_KSM_KNOBS, &before, err);
 	if (r >= 0)
 		r = nk_ksm_apply(host, &want, flags, &previous, err);
+	nk_ksm_owner_release(owner, false, NULL); /* what was set stays */
 	nk_host_free(host);
 	if (r < 0)
 		return r;
@@ -265,8 +273,12 @@ static int restore(int argc, char **argv, nk_error **err)
 			if (one.mask & have.mask)
 				r = nk_ksm_parse(assignments[i], &want, err);
 		}
+		nk_ksm_owner *owner = NULL;
+		if (r >= 0)
+			r = nk_ksm_own(host, NULL, "numaksm ksm restore", 0, &owner, err);
 		if (r >= 0)
 			r = nk_ksm_apply(host, &want, 0, NULL, err);
+		nk_ksm_owner_release(owner, false, NULL);
 		nk_host_free(host);
 		if (r < 0)
 			return r;
@@ -274,12 +286,12 @@ static int restore(int argc, char **argv, nk_error **err)
 		       "sleep_millisecs=20\n");
 		return EXIT_OK;
 	}
-	r = nk_tuned_restore(host, NULL, err);
+	r = nk_ksm_left(host, NULL, true, err);
 	nk_host_free(host);
 	if (r < 0)
 		return r;
-	printf(r ? "restored the KSM settings the tuner saved\n"
-		 : "nothing to restore: no tuner left settings behind\n");
+	printf(r ? "restored the KSM settings a program saved and could not restore\n"
+		 : "nothing to restore: no program left KSM settings behind\n");
 	return EXIT_OK;
 }
 

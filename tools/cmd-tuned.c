@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * numaksm tuned: the KSM tuner daemon.  Runs the control loop until
- * SIGTERM or SIGINT, then restores the KSM settings it found.
+ * SIGTERM or SIGINT, then restores the KSM settings it found; SIGHUP reloads
+ * the policy file.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,8 +27,8 @@ static void usage(FILE *out)
 	    "Run the KSM tuner: it drives pages_to_scan and sleep_millisecs so KSM\n"
 	    "converges fast within a ksmd CPU budget and backs off once scans stop paying,\n"
 	    "logging every decision with its reason.  The KSM settings it finds are saved\n"
-	    "in $NUMAKSM_RUNTIME_DIR/ksm-tuner.state (default /run/numaksm) and restored\n"
-	    "on SIGTERM or SIGINT, or at the next start after a crash.\n\n"
+	    "in " NK_KSM_OWNER_DIR "/ksm.state and restored on SIGTERM or SIGINT, or by the\n"
+	    "next owner of KSM's knobs after a crash; SIGHUP reloads the policy file.\n\n"
 	    "  --config FILE  the policy file (default " DEFAULT_CONFIG ", if it exists)\n"
 	    "  --once         take one decision, apply it and exit, leaving it in force\n"
 	    "                 ('numaksm ksm restore' undoes it)\n"
@@ -94,6 +95,25 @@ static int load_policy(const char *path, nk_conf **ret, nk_error **err)
 	return r < 0 ? nk_conf_load(DEFAULT_CONFIG, ret, err) : r;
 }
 
+/* SIGHUP: the policy file again.  A bad one is logged and the running
+ * policy kept. */
+static void reload(nk_tuned *tuned, const char *config, nk_conf **policy)
+{
+	nk_conf *fresh = NULL;
+	nk_error *e = NULL;
+	if (load_policy(config, &fresh, &e) < 0 || nk_tuned_reload(tuned, fresh, &e) < 0) {
+		char message[1024];
+		snprintf(message, sizeof(message), "SIGHUP: keeping the running policy: %s",
+			 e ? nk_error_message(e) : "?");
+		log_line(NK_LOG_ERROR, message, NULL);
+		nk_error_free(e);
+		nk_conf_free(fresh);
+		return;
+	}
+	nk_conf_free(*policy);
+	*policy = fresh;
+}
+
 int cmd_tuned(int argc, char **argv, nk_error **err)
 {
 	static const struct option opts[] = {
@@ -148,11 +168,13 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 	}
 	nk_log_set_handler(log_line, NULL, debug ? NK_LOG_DEBUG : NK_LOG_INFO);
 
-	/* Signals are taken synchronously between rounds, never mid-write. */
+	/* Signals are taken synchronously between rounds, never mid-write:
+	 * SIGTERM and SIGINT stop (restoring the knobs), SIGHUP reloads. */
 	sigset_t stop;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
 	sigprocmask(SIG_BLOCK, &stop, NULL);
 
 	nk_host *host = NULL;
@@ -195,6 +217,10 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 					   .tv_nsec =
 					       (long)((wait_s - (double)(time_t)wait_s) * 1e9)};
 		int sig = sigtimedwait(&stop, NULL, &timeout);
+		if (sig == SIGHUP) {
+			reload(tuned, config, &policy);
+			continue;
+		}
 		if (sig > 0) {
 			nk_log_set_handler(log_line, NULL, NK_LOG_INFO);
 			fprintf(stderr, "numaksm-tuned: %s: restoring the KSM settings\n",

@@ -259,16 +259,10 @@ void tool_ksm_facts(nk_host *host, const struct nk_ksm *ksm, bool present, struc
 	if (!live)
 		return;
 	pid_t holder = 0;
-	f->tuner_running = nk_tuned_running(NULL, &holder) == 1;
-	if (f->tuner_running) {
-		char path[64], *comm = NULL;
+	f->tuner_running =
+	    nk_ksm_holder(NULL, &holder, f->tuner_program, sizeof(f->tuner_program)) == 1;
+	if (f->tuner_running)
 		f->tuner_pid = (int)holder;
-		snprintf(path, sizeof(path), "/proc/%d/comm", (int)holder);
-		if (nk_host_read(host, path, &comm, NULL) >= 0)
-			snprintf(f->tuner_program, sizeof(f->tuner_program), "%.*s",
-				 (int)strcspn(comm, "\n"), comm);
-		free(comm);
-	}
 }
 
 const char *tool_ksm_state(uint64_t run)

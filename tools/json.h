@@ -87,10 +87,11 @@ struct tool_ksm_facts {
 	double ksmd_ratio_interval;   /* < 0: unknown */
 	/* the last full scan: seconds < 0 when not measured */
 	double scan_seconds, scan_resolution_seconds;
-	/* the tuner: -1 not looked at, 0 none, 1 running (with its pid) */
+	/* the owner of KSM's knobs (nk_ksm_holder()): -1 not looked at, 0
+	 * none, 1 one (the tuner, a benchmark) with its pid and program */
 	int tuner_running;
 	int tuner_pid;
-	char tuner_program[32]; /* the lock holder's comm: a tuner, or a benchmark */
+	char tuner_program[48];
 };
 
 /*

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The runtime directory from the command line: whichever command creates it
-# (pin apply, ksm restore, the VMM registry's vm commands reading it), it is
+# (pin apply, place, the VMM registry's vm commands reading it), it is
 # mode 0700 and root's; one left 0755 by an older version becomes 0700; a
 # symbolic link, another user's directory or one others may write to is
 # refused by every command with a message saying why, and nothing is
@@ -50,9 +50,10 @@ run 0 "Applied and verified" "$t/by-pin/run" pin apply rundir-vm --policy shared
 [ "$(mode_owner "$t/by-pin/run")" = "700 0" ] || fail "pin apply made $(mode_owner "$t/by-pin/run")"
 [ "$(mode_owner "$t/by-pin/run/pins.json")" = "600 0" ] || fail "pins.json is $(mode_owner "$t/by-pin/run/pins.json")"
 
-run 0 "" "$t/by-restore/run" ksm restore
-[ "$(mode_owner "$t/by-restore/run")" = "700 0" ] ||
-	fail "ksm restore made $(mode_owner "$t/by-restore/run")"
+run 0 "" "$t/by-place/run" place rundir-vm --nodes 0
+run 0 "" "$t/by-place/run" place --undo rundir-vm
+[ "$(mode_owner "$t/by-place/run")" = "700 0" ] ||
+	fail "place made $(mode_owner "$t/by-place/run")"
 
 # Reading creates nothing.
 run 0 "" "$t/by-list/run" vm list
@@ -62,7 +63,7 @@ run 0 "" "$t/by-show/run" pin show rundir-vm
 
 # One an older version left 0755 is set to 0700.
 mkdir -m 0755 "$t/old"
-run 0 "" "$t/old" ksm restore
+run 0 "" "$t/old" pin apply rundir-vm --policy shared
 [ "$(mode_owner "$t/old")" = "700 0" ] || fail "an existing 0755 one stayed $(mode_owner "$t/old")"
 
 # ---- refused: a link, another user's, writable by others --------------------
@@ -74,7 +75,7 @@ mkdir -m 0700 "$t/open"
 chmod 0777 "$t/open"
 mkdir -m 0777 "$t/shared"
 
-for args in "ksm restore" "pin apply rundir-vm --policy shared" "vm list" "vm info x"; do
+for args in "place rundir-vm --nodes 0" "pin apply rundir-vm --policy shared" "vm list" "vm info x"; do
 	# shellcheck disable=SC2086
 	run 1 "refusing runtime directory $t/link: it is a symbolic link" "$t/link" $args
 	# shellcheck disable=SC2086
@@ -83,7 +84,7 @@ for args in "ksm restore" "pin apply rundir-vm --policy shared" "vm list" "vm in
 	run 1 "refusing runtime directory $t/open: other users may write to it" "$t/open" $args
 done
 # shellcheck disable=SC2086
-run 1 "$t/shared is writable by other users and not sticky" "$t/shared/run" ksm restore
+run 1 "$t/shared is writable by other users and not sticky" "$t/shared/run" pin apply rundir-vm --policy shared
 [ -z "$(ls -A "$t/real")" ] || fail "something was written through the link: $(ls -A "$t/real")"
 [ ! -e "$t/shared/run" ] || fail "a runtime directory was made below a world-writable one"
 [ "$(mode_owner "$t/open")" = "777 0" ] || fail "a refused directory was changed"

@@ -25,12 +25,13 @@ ksm=/sys/kernel/mm/ksm
 [ -w $ksm/run ] || { echo "needs KSM"; exit 77; }
 [ -r /proc/self/ksm_stat ] || { echo "needs /proc/PID/ksm_stat (Linux 6.1)"; exit 77; }
 
-# No tuner (nor another test) may drive KSM meanwhile: hold its lock, in
-# the host's runtime directory, for the whole test (fd 9).
-host_rundir=${NUMAKSM_RUNTIME_DIR:-/run/numaksm}
-mkdir -p "$host_rundir"
-exec 9>> "$host_rundir/ksm-tuner.lock"
-flock -n 9 || { echo "the KSM tuner (or another test) holds $host_rundir/ksm-tuner.lock"; exit 77; }
+# No tuner (nor another test) may drive KSM meanwhile: hold the host-wide
+# KSM lock for the whole test (fd 9), saying who holds it.
+lock=/run/numaksm/ksm.lock
+mkdir -p -m 0700 /run/numaksm
+exec 9>> "$lock"
+flock -n 9 || { echo "another program owns KSM's knobs: $(cat "$lock")"; exit 77; }
+printf '%d test-status-qemu\n' $$ > "$lock"
 
 t=$(mktemp -d)
 export NUMAKSM_RUNTIME_DIR="$t/run"

@@ -1,11 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The KSM tuner on the live kernel, with processes holding mergeable memory:
-# it converges; a second tuner and `ksm set` are refused while it runs; it
-# restores the settings on SIGTERM, and after kill -9 at the next start or
-# with `numaksm ksm restore`; --dry-run writes nothing; the scan-time
-# advisor is switched off while it runs and back on after.  KSM's knobs are
-# put back as they were found, whatever happens (trap on EXIT).
+# it converges; a second tuner (even with another runtime directory) and
+# `ksm set` are refused while it runs; SIGHUP reloads the policy (a bad one
+# is kept out) and never stops it; it restores the settings on SIGTERM, and
+# after kill -9 at the next start or with `numaksm ksm restore`; --dry-run
+# writes nothing; the scan-time advisor is switched off while it runs and
+# back on after.  KSM's knobs are put back as they were found, whatever
+# happens (trap on EXIT).
 #   test-tuner-live.sh NUMAKSM TEST-TUNER-FLEET
 set -u
 numaksm=$1
@@ -20,6 +22,8 @@ fi
 
 t=$(mktemp -d)
 export NUMAKSM_RUNTIME_DIR=$t/run
+# KSM's lock and saved knobs are host-wide, whatever the runtime directory.
+state=/run/numaksm/ksm.state
 tuner=
 fleet_pid=
 knobs="advisor_mode sleep_millisecs pages_to_scan run"
@@ -85,14 +89,30 @@ before=$(($(cat $ksm/pages_sharing) + $(cat $ksm/ksm_zero_pages)))
 # 1. It converges, refuses company, settles, and restores on SIGTERM.
 start_tuner
 wait_log "converging at 50% of a CPU" 10 || fail "no start in the log"
+busy="KSM's knobs are another program's now: numaksm tuned (pid $tuner) holds /run/numaksm/ksm.lock"
 "$numaksm" tuned --config "$t/conf" 2> "$t/second"
-[ $? = 1 ] && grep -q "another numaksm tuner (or a KSM benchmark) is running: pid $tuner" "$t/second" ||
+[ $? = 1 ] && grep -qF "$busy" "$t/second" ||
 	{ fail "a second tuner was not refused"; cat "$t/second"; }
+# Another runtime directory is no way around it: KSM's knobs are host-wide.
+NUMAKSM_RUNTIME_DIR=$t/other "$numaksm" tuned --config "$t/conf" 2> "$t/third"
+[ $? = 1 ] && grep -qF "$busy" "$t/third" ||
+	{ fail "a tuner with another runtime directory was not refused"; cat "$t/third"; }
 "$numaksm" ksm set pages_to_scan=1 2> "$t/set"
-[ $? = 1 ] && grep -q "the numaksm tuner (pid $tuner) drives KSM" "$t/set" ||
+[ $? = 1 ] && grep -qF "$busy" "$t/set" && grep -q "or pass --force" "$t/set" ||
 	{ fail "ksm set was not refused"; cat "$t/set"; }
-[ -s "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" ] || fail "no state file while running"
-grep -q "^pages_to_scan=123$" "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" || fail "state file lacks the original"
+[ -s "$state" ] || fail "no state file while running"
+grep -q "^pages_to_scan=123$" "$state" || fail "state file lacks the original"
+grep -q "^program=numaksm tuned$" "$state" || fail "state file does not say whose it is"
+# SIGHUP: the policy again, the tuner goes on; a bad policy is kept out.
+printf '[ksm]\ncpu_budget = 60%%\n' > "$t/conf"
+kill -HUP "$tuner"
+wait_log "policy reloaded: mode .*, ksmd CPU budget 60% of one CPU" 10 ||
+	fail "SIGHUP did not reload the policy"
+printf '[ksm]\ncpu_budget = lots\n' > "$t/conf"
+kill -HUP "$tuner"
+wait_log "SIGHUP: keeping the running policy" 10 || fail "a bad policy was not refused"
+kill -0 "$tuner" 2> /dev/null || fail "the tuner ended on SIGHUP"
+printf '[ksm]\ncpu_budget = 50%%\n' > "$t/conf"
 i=0
 while [ $(($(cat $ksm/pages_sharing) + $(cat $ksm/ksm_zero_pages))) -lt $want ]; do
 	i=$((i + 1)); [ $i -gt 600 ] && { fail "saved $(cat $ksm/pages_sharing) < $want pages in 60 s"; break; }
@@ -105,7 +125,7 @@ stop_tuner TERM || fail "exit status $? after SIGTERM"
 grep -q "tuner stopped: KSM settings restored" "$t/log" || fail "no restore in the log"
 [ "$(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)" = 123/45/0 ] ||
 	fail "after SIGTERM: $(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run), expected 123/45/0"
-[ -e "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" ] && fail "the state file is left after SIGTERM"
+[ -e "$state" ] && fail "the state file is left after SIGTERM"
 
 # 2. kill -9: the settings stay; the next start restores them first.
 : > "$t/log"
@@ -114,9 +134,9 @@ wait_log "converging" 10 || fail "no second start"
 sleep 1
 stop_tuner 9
 [ "$(knob pages_to_scan)" != 123 ] || fail "the tuner changed nothing before kill -9"
-grep -q "^pid=" "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" || fail "no state file after kill -9"
+grep -q "^pid=" "$state" || fail "no state file after kill -9"
 start_tuner
-wait_log "restored the settings tuner pid" 10 || fail "the restart did not restore"
+wait_log "restored the settings numaksm tuned (pid" 10 || fail "the restart did not restore"
 stop_tuner TERM || fail "exit status $? after the restart"
 [ "$(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)" = 123/45/0 ] ||
 	fail "after kill -9 and a restart: $(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)"
@@ -136,7 +156,7 @@ grep -q "restored the KSM settings" "$t/restore" || fail "ksm restore: $(cat "$t
 "$numaksm" tuned --dry-run --once --config "$t/conf" > "$t/dry" 2>&1 || fail "dry run failed"
 grep -q "converging: run=1" "$t/dry" || { fail "dry run decided nothing"; cat "$t/dry"; }
 [ "$(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)" = 123/45/0 ] || fail "--dry-run wrote"
-[ -e "$NUMAKSM_RUNTIME_DIR/ksm-tuner.state" ] && fail "--dry-run left a state file"
+[ -e "$state" ] && fail "--dry-run left a state file"
 
 # 5. The scan-time advisor: off while the tuner runs, on again after.
 if [ -e $ksm/advisor_mode ]; then

@@ -271,12 +271,17 @@ static void test_ksm_merges_mergeable_twins_only(void **state)
 {
 	if (access(KSM "run", W_OK) != 0)
 		skip();
-	/* No tuner (nor another test) may drive KSM meanwhile. */
-	nk_error *lock_err = NULL;
-	int lock = nk_tuned_lock(NULL, &lock_err);
-	if (lock < 0) {
-		print_message("skipped: %s\n", nk_error_message(lock_err));
-		nk_error_free(lock_err);
+	/* No tuner (nor another test) may drive KSM meanwhile; the knobs it
+	 * writes are saved first, so even a killed test leaves them to
+	 * 'numaksm ksm restore'. */
+	nk_error *own_err = NULL;
+	nk_ksm_owner *owner = NULL;
+	if (nk_ksm_own(host, NULL, "test-zone",
+		       NK_KSM_BIT(NK_KSM_RUN) | NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) |
+			   NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) | NK_KSM_BIT(NK_KSM_ADVISOR_MODE),
+		       &owner, &own_err) < 0) {
+		print_message("skipped: %s\n", nk_error_message(own_err));
+		nk_error_free(own_err);
 		skip();
 	}
 	nk_zone *a = create("id=ka,size=16M,mergeable=on");
@@ -324,7 +329,7 @@ static void test_ksm_merges_mergeable_twins_only(void **state)
 	nk_zone_free(a);
 	nk_zone_free(b);
 	nk_zone_free(c);
-	close(lock);
+	assert_int_equal(nk_ksm_owner_release(owner, true, NULL), 0);
 }
 
 static void test_placement_sampling(void **state)

@@ -375,23 +375,45 @@ static void test_missing_knob(void **state)
 
 static void test_state_file(void **state)
 {
-	struct tuner_state st = {.pid = 4242}, back;
+	struct ksm_state st = {.pid = 4242, .program = "numaksm tuned"}, back;
 	char *text = NULL;
 	nk_error *err = NULL;
 	snprintf(st.boot_id, sizeof(st.boot_id), "0b3a0c6e-a7d5-4e43-b8f4-6e3d1a7f3b11");
 	nk_ksm_parse("run=0", &st.saved, NULL);
 	nk_ksm_parse("advisor_mode=scan-time", &st.saved, NULL);
 	nk_ksm_parse("merge_across_nodes=1", &st.saved, NULL);
-	assert_int_equal(tuner_state_format(&st, &text), 0);
-	assert_int_equal(tuner_state_parse(text, &back, NULL), 0);
+	assert_int_equal(ksm_state_format(&st, &text), 0);
+	assert_int_equal(ksm_state_parse(text, &back, NULL), 0);
 	free(text);
 	assert_int_equal(back.pid, 4242);
+	assert_string_equal(back.program, "numaksm tuned");
 	assert_string_equal(back.boot_id, st.boot_id);
 	assert_int_equal(back.saved.mask, st.saved.mask);
 	assert_memory_equal(back.saved.value, st.saved.value, sizeof(st.saved.value));
-	assert_int_equal(tuner_state_parse("pid=1\nrun=9\n", &back, &err), -EINVAL);
+	assert_int_equal(ksm_state_parse("pid=1\nrun=9\n", &back, &err), -EINVAL);
 	assert_non_null(strstr(nk_error_message(err), "line 2: invalid run '9'"));
+	err = nk_error_free(err);
+	/* Whose knobs they were is not optional. */
+	assert_int_equal(ksm_state_parse("run=1\n", &back, &err), -EINVAL);
+	assert_non_null(strstr(nk_error_message(err), "no pid= line"));
 	nk_error_free(err);
+}
+
+/* Owning KSM's knobs writes them: refused on a captured tree, and nobody
+ * owns them there. */
+static void test_owner_on_a_tree(void **state)
+{
+	nk_ksm_owner *o = NULL;
+	nk_error *err = NULL;
+	char dir[] = "/tmp/numaksm-test-owner.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(nk_ksm_own(host, dir, "test", NK_KSM_KNOBS, &o, &err), -EROFS);
+	assert_null(o);
+	err = nk_error_free(err);
+	assert_int_equal(nk_ksm_holder(dir, NULL, NULL, 0), 0);
+	assert_int_equal(nk_ksm_left(host, dir, true, &err), -EROFS);
+	nk_error_free(err);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_procfs_parsers(void **state)
@@ -497,6 +519,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_knob, setup, teardown),
 	    cmocka_unit_test(test_state_file),
+	    cmocka_unit_test_setup_teardown(test_owner_on_a_tree, setup, teardown),
 	    cmocka_unit_test(test_procfs_parsers),
 	    cmocka_unit_test_setup_teardown(test_ksmd_on_a_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli, setup, teardown),

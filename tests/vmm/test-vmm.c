@@ -66,7 +66,6 @@ static char rundir[64];
 	} while (0)
 
 static pid_t vms[8];
-static char *host_rundir; /* the host's NUMAKSM_RUNTIME_DIR, for the KSM lock */
 static void ksm_restore(void);
 
 static void cleanup_and_exit(int status)
@@ -588,19 +587,20 @@ static void test_affinity(void)
 
 /* ---- KSM -------------------------------------------------------------------- */
 
-/* KSM's knobs as they were (mask 0: not saved), and the host to write them. */
-static struct nk_ksm ksm_saved;
+/* KSM's knobs, owned (nk_ksm_own(): saved, put back however the test ends),
+ * and the host to write them. */
+static nk_ksm_owner *ksm_owner;
 static nk_host *ksm_host;
 
 static void ksm_restore(void)
 {
-	if (ksm_saved.mask) {
+	if (ksm_owner) {
 		nk_error *e = NULL;
-		if (nk_ksm_apply(ksm_host, &ksm_saved, NK_KSM_APPLY_UNMERGE, NULL, &e) < 0)
+		if (nk_ksm_owner_release(ksm_owner, true, &e) < 0)
 			fprintf(stderr, "cannot put KSM's knobs back: %s\n",
 				e ? nk_error_message(e) : "?");
 		nk_error_free(e);
-		ksm_saved.mask = 0;
+		ksm_owner = NULL;
 	}
 	ksm_host = nk_host_free(ksm_host);
 }
@@ -636,32 +636,30 @@ static void test_ksm(void)
 	char load[160];
 	snprintf(load, sizeof(load), "%s@16M", image);
 
-	/* No tuner may drive KSM meanwhile (nor another test). */
-	nk_error *lock_err = NULL;
-	int lock = nk_tuned_lock(host_rundir, &lock_err);
-	if (lock < 0) {
-		printf("SKIP: %s\n", lock_err ? nk_error_message(lock_err) : "KSM is busy");
-		nk_error_free(lock_err);
-		cleanup_and_exit(77);
-	}
-	/* The library reads and writes the knobs: it orders pages_to_scan
-	 * and advisor_mode (Linux 6.7+) and knows which this kernel has. */
+	/* No tuner may drive KSM meanwhile (nor another test).  The library
+	 * reads and writes the knobs: it orders pages_to_scan and advisor_mode
+	 * (Linux 6.7+) and knows which this kernel has. */
 	enum nk_ksm_field knobs[] = {NK_KSM_RUN, NK_KSM_PAGES_TO_SCAN, NK_KSM_SLEEP_MILLISECS,
 				     NK_KSM_ADVISOR_MODE};
 	struct nk_ksm want = {0};
 	uint64_t mask = 0;
+	nk_error *own_err = NULL;
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		mask |= 1u << knobs[i];
-	REQUIRE(nk_host_open(NULL, &ksm_host, NULL) == 0 &&
-		    nk_ksm_read(ksm_host, mask, &ksm_saved, NULL) == 0,
-		"cannot read KSM's knobs");
+	REQUIRE(nk_host_open(NULL, &ksm_host, NULL) == 0, "cannot open the host");
+	int own = nk_ksm_own(ksm_host, NULL, "test-vmm ksm", mask, &ksm_owner, &own_err);
+	if (own < 0) {
+		printf("%s: %s\n", own == -EBUSY ? "SKIP" : "FAIL", nk_error_message(own_err));
+		nk_error_free(own_err);
+		cleanup_and_exit(own == -EBUSY ? 77 : 1);
+	}
 	pid_t a = start_vm("--name", "ksm-a", "--memory", "size=32M,mergeable=on,prefault=off",
 			   "--load", load, "--hold", NULL);
 	pid_t b = start_vm("--name", "ksm-b", "--memory", "size=32M,mergeable=on,prefault=off",
 			   "--load", load, "--hold", NULL);
 	REQUIRE(wait_running("ksm-a", a, 120) && wait_running("ksm-b", b, 120),
 		"VMs did not start");
-	if (ksm_saved.mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE)) {
+	if (nk_ksm_owner_saved(ksm_owner)->mask & NK_KSM_BIT(NK_KSM_ADVISOR_MODE)) {
 		want.value[NK_KSM_ADVISOR_MODE] = NK_KSM_ADVISOR_NONE;
 		want.mask |= NK_KSM_BIT(NK_KSM_ADVISOR_MODE);
 	}
@@ -706,7 +704,6 @@ static void test_ksm(void)
 	stop_vm("ksm-a", a);
 	stop_vm("ksm-b", b);
 	ksm_restore();
-	close(lock);
 }
 
 /* ---- signals ---------------------------------------------------------------- */
@@ -1137,8 +1134,6 @@ int main(int argc, char **argv)
 			return 77;
 		}
 		need_kvm();
-		host_rundir =
-		    getenv("NUMAKSM_RUNTIME_DIR") ? strdup(getenv("NUMAKSM_RUNTIME_DIR")) : NULL;
 		make_rundir();
 		tests[i].run();
 		ksm_restore();

@@ -209,15 +209,16 @@ typedef struct nk_tuned nk_tuned;
 
 /** How the daemon runs. */
 struct nk_tuned_options {
-	const char *runtime_dir; /**< lock and state file; NULL: $NUMAKSM_RUNTIME_DIR or
-				    /run/numaksm */
+	const char *runtime_dir; /**< the placements' state ([vm] rules); NULL:
+				    $NUMAKSM_RUNTIME_DIR or /run/numaksm.  KSM's lock and
+				    saved knobs are host-wide (NK_KSM_OWNER_DIR) */
 	bool dry_run;		 /**< decide and log, write nothing (no knob, lock or state) */
 };
 
 /**
- * Start the tuner: refuse when another numaksm tuner holds the lock or
- * ksmtuned runs; restore the settings a crashed tuner left; save the
- * current settings to the state file; set the knobs the policy asks for
+ * Start the tuner: own KSM's knobs (nk_ksm_own(): refused while another
+ * program does, or ksmtuned runs; what a crashed owner left is restored);
+ * save the knobs it drives and the policy sets; set the knobs the policy asks for
  * explicitly; switch the scan-time advisor off (pages_to_scan cannot be
  * written while it is on).  [vm] rules are checked against the host's nodes.
  * VMs running already are placed by the first step like new ones.
@@ -235,6 +236,15 @@ int nk_tuned_start(nk_host *host, const nk_conf *policy, const struct nk_tuned_o
  */
 int nk_tuned_step(nk_tuned *tuned, struct nk_tuner_decision *ret, nk_error **err);
 
+/**
+ * Take a new policy (SIGHUP): its rules are checked, its knobs saved and
+ * set, the control law starts afresh with its budget, and running VMs are
+ * matched against its [vm] rules (VMs placed already stay where they are).
+ * `policy` must outlive the tuner; the old one may be freed on success.
+ * @return 0; -errno with a message, the old policy still in force.
+ */
+int nk_tuned_reload(nk_tuned *tuned, const nk_conf *policy, nk_error **err);
+
 /** @return the sample the last nk_tuned_step() decided on (zeroed before the first). */
 const struct nk_tuner_sample *nk_tuned_sample(const nk_tuned *tuned);
 
@@ -251,29 +261,6 @@ int nk_tuned_stop(nk_tuned *tuned, nk_error **err);
  * @return NULL.
  */
 nk_tuned *nk_tuned_free(nk_tuned *tuned);
-
-/**
- * Is a tuner running?  @return 1 and its pid when one holds the lock in
- * `runtime_dir` (NULL: the default), 0 when none does.
- */
-int nk_tuned_running(const char *runtime_dir, pid_t *ret_pid);
-
-/**
- * Take the tuner lock for a program that drives KSM itself (a benchmark, a
- * test), so that no tuner starts meanwhile and no two such programs run at
- * once.  Close the returned fd to release it.
- * @return the fd; -EBUSY naming the holder when a tuner or another such
- *         program holds it.
- */
-int nk_tuned_lock(const char *runtime_dir, nk_error **err);
-
-/**
- * Restore the settings a tuner saved and did not restore (it crashed, or
- * ran with --once), and remove the state file.
- * @return 1 when restored; 0 when there was nothing to restore; -EBUSY
- *         when a tuner is running; -errno when a knob could not be written.
- */
-int nk_tuned_restore(nk_host *host, const char *runtime_dir, nk_error **err);
 
 #ifdef __cplusplus
 }

@@ -221,6 +221,89 @@ int nk_ksm_proc_read(nk_host *host, pid_t pid, struct nk_ksm_proc_stat *ret, nk_
 uint64_t nk_ksm_proc_saved_bytes(const struct nk_ksm_proc_stat *p, const struct nk_ksm *host,
 				 uint64_t page_size);
 
+/* ------------------------------------------------------------------ */
+/* One owner of KSM's knobs per host                                   */
+/* ------------------------------------------------------------------ */
+
+/** Where the host-wide KSM lock (ksm.lock) and saved knobs (ksm.state) are. */
+#define NK_KSM_OWNER_DIR "/run/numaksm"
+
+/** The program that changes KSM's knobs now (nk_ksm_own()). */
+typedef struct nk_ksm_owner nk_ksm_owner;
+
+/**
+ * Become the one program that changes KSM's knobs on this host: take the
+ * lock in `dir` (NULL: NK_KSM_OWNER_DIR, which every program uses; tests
+ * pass another), restore what an owner that could not (SIGKILL) left, then
+ * save the knobs of `mask` (nk_ksm_owner_save()).  `program` names the
+ * owner to others ("numaksm tuned").
+ * @return 0; -EBUSY naming the holder and its program; -EROFS on a
+ *         captured tree; -errno with a message.
+ */
+int nk_ksm_own(nk_host *host, const char *dir, const char *program, uint64_t mask,
+	       nk_ksm_owner **ret, nk_error **err);
+
+/**
+ * Save the knobs of `mask` not saved yet, on disk, before the owner writes
+ * them: they are what nk_ksm_owner_release() and `numaksm ksm restore` put
+ * back.
+ * @return 0; -errno with a message.
+ */
+int nk_ksm_owner_save(nk_ksm_owner *owner, uint64_t mask, nk_error **err);
+
+/**
+ * Save `values` (not the knobs as they are now) as what to put back, for
+ * the knobs not saved yet: a program that owned the knobs, let another
+ * (the tuner it measures) own them a while, and owns them again.
+ * @return 0; -errno with a message.
+ */
+int nk_ksm_owner_save_as(nk_ksm_owner *owner, const struct nk_ksm *values, nk_error **err);
+
+/** @return the knobs saved so far. */
+const struct nk_ksm *nk_ksm_owner_saved(const nk_ksm_owner *owner);
+
+/**
+ * Put the saved knobs back on SIGTERM, SIGINT and SIGHUP, then die of the
+ * signal: for programs without a loop of their own that takes them (a
+ * benchmark).  The handler only open()s, write()s and unlink()s.
+ * @return 0.
+ */
+int nk_ksm_owner_restore_on_signals(nk_ksm_owner *owner);
+
+/**
+ * End ownership: with `restore`, put the saved knobs back (with an unmerge
+ * where one was needed to change them); without, keep the knobs as they
+ * are now (`numaksm ksm set`).  The state file goes and the lock is
+ * released; a failed restore keeps the state file for `numaksm ksm
+ * restore`.  Accepts NULL.
+ * @return 0; -errno when a knob could not be restored.
+ */
+int nk_ksm_owner_release(nk_ksm_owner *owner, bool restore, nk_error **err);
+
+/**
+ * Release the lock and keep the state file, as after a crash: the next
+ * owner, or `numaksm ksm restore`, puts the knobs back (the tuner's
+ * --once).  Accepts NULL.  @return NULL.
+ */
+nk_ksm_owner *nk_ksm_owner_free(nk_ksm_owner *owner);
+
+/**
+ * Who owns KSM's knobs.  @return 1 with its pid and program (`program`
+ * may be NULL) when one holds the lock in `dir` (NULL: NK_KSM_OWNER_DIR);
+ * 0 when none does.
+ */
+int nk_ksm_holder(const char *dir, pid_t *ret_pid, char *program, size_t size);
+
+/**
+ * The knobs an owner saved and could not restore: with `restore`, put them
+ * back (taking the lock meanwhile) and remove the state file; without,
+ * only log what would be restored.
+ * @return 1 when restored; 0 when there was nothing to restore; -EBUSY
+ *         when an owner holds the lock; -errno when a knob could not be
+ *         written.
+ */
+int nk_ksm_left(nk_host *host, const char *dir, bool restore, nk_error **err);
+
 #ifdef __cplusplus
 }
 #endif
