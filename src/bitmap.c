@@ -37,21 +37,47 @@ _nk_export_ nk_bitmap *nk_bitmap_dup(const nk_bitmap *b)
 	return c;
 }
 
+/* Make room for bit `bit` (at most NK_BITMAP_MAX_BIT). */
+static int grow(nk_bitmap *b, unsigned bit)
+{
+	size_t n = bit / 64 + 1;
+	if (n <= b->nwords)
+		return 0;
+	uint64_t *words = realloc(b->words, n * sizeof(uint64_t));
+	if (!words)
+		return -ENOMEM;
+	memset(words + b->nwords, 0, (n - b->nwords) * sizeof(uint64_t));
+	b->words = words;
+	b->nwords = n;
+	return 0;
+}
+
 _nk_export_ int nk_bitmap_set(nk_bitmap *b, unsigned bit)
 {
 	if (bit > NK_BITMAP_MAX_BIT)
 		return -ERANGE;
-	size_t w = bit / 64;
-	if (w >= b->nwords) {
-		size_t n = w + 1;
-		uint64_t *words = realloc(b->words, n * sizeof(uint64_t));
-		if (!words)
-			return -ENOMEM;
-		memset(words + b->nwords, 0, (n - b->nwords) * sizeof(uint64_t));
-		b->words = words;
-		b->nwords = n;
+	if (grow(b, bit) < 0)
+		return -ENOMEM;
+	b->words[bit / 64] |= UINT64_C(1) << (bit % 64);
+	return 0;
+}
+
+_nk_export_ int nk_bitmap_set_range(nk_bitmap *b, unsigned first, unsigned last)
+{
+	if (first > last || last > NK_BITMAP_MAX_BIT)
+		return -ERANGE;
+	if (grow(b, last) < 0)
+		return -ENOMEM;
+	size_t fw = first / 64, lw = last / 64;
+	uint64_t head = ~UINT64_C(0) << (first % 64), tail = ~UINT64_C(0) >> (63 - last % 64);
+	if (fw == lw) {
+		b->words[fw] |= head & tail;
+		return 0;
 	}
-	b->words[w] |= UINT64_C(1) << (bit % 64);
+	b->words[fw] |= head;
+	for (size_t w = fw + 1; w < lw; w++)
+		b->words[w] = ~UINT64_C(0);
+	b->words[lw] |= tail;
 	return 0;
 }
 

@@ -153,7 +153,14 @@ _nk_export_ int nk_parse_bool(const char *text, bool *ret)
 	return -EINVAL;
 }
 
-_nk_export_ int nk_parse_list(const char *text, const char *what, nk_bitmap **ret, nk_error **err)
+/* At most 64 characters of a list, for a message about it. */
+#define QUOTE_MAX 64
+#define QUOTE(t)                                                                                   \
+	(strlen(t) > QUOTE_MAX ? QUOTE_MAX : (int)strlen(t)), (t),                                 \
+	    (strlen(t) > QUOTE_MAX ? "..." : "")
+
+_nk_export_ int nk_parse_list_max(const char *text, const char *what, unsigned max, nk_bitmap **ret,
+				  nk_error **err)
 {
 	_cleanup_bitmap_ nk_bitmap *b = NULL;
 	const char *p;
@@ -162,6 +169,8 @@ _nk_export_ int nk_parse_list(const char *text, const char *what, nk_bitmap **re
 		what = "list";
 	if (!text)
 		return nk_error_set(err, EINVAL, "missing %s", what);
+	if (max > NK_BITMAP_MAX_BIT)
+		max = NK_BITMAP_MAX_BIT;
 	b = nk_bitmap_new();
 	if (!b)
 		return nk_error_set(err, ENOMEM, "out of memory");
@@ -182,18 +191,17 @@ _nk_export_ int nk_parse_list(const char *text, const char *what, nk_bitmap **re
 				goto bad;
 			if (hi < lo)
 				return nk_error_set(err, EINVAL,
-						    "invalid %s '%s': range %" PRIu64 "-%" PRIu64
-						    " is reversed",
-						    what, text, lo, hi);
+						    "invalid %s '%.*s%s': range %" PRIu64
+						    "-%" PRIu64 " is reversed",
+						    what, QUOTE(text), lo, hi);
 		}
-		if (hi > NK_BITMAP_MAX_BIT)
+		if (hi > max)
 			return nk_error_set(err, ERANGE,
-					    "invalid %s '%s': %" PRIu64
+					    "invalid %s '%.*s%s': %" PRIu64
 					    " is larger than the maximum %u",
-					    what, text, hi, NK_BITMAP_MAX_BIT);
-		for (uint64_t i = lo; i <= hi; i++)
-			if (nk_bitmap_set(b, (unsigned)i) < 0)
-				return nk_error_set(err, ENOMEM, "out of memory");
+					    what, QUOTE(text), hi, max);
+		if (nk_bitmap_set_range(b, (unsigned)lo, (unsigned)hi) < 0)
+			return nk_error_set(err, ENOMEM, "out of memory");
 		if (*p == ',') {
 			p++;
 			continue;
@@ -206,9 +214,14 @@ _nk_export_ int nk_parse_list(const char *text, const char *what, nk_bitmap **re
 	return 0;
 bad:
 	return nk_error_set(err, EINVAL,
-			    "invalid %s '%s': expected numbers and ranges separated by commas, "
-			    "e.g. 0-3,6",
-			    what, text);
+			    "invalid %s '%.*s%s': expected numbers and ranges separated by "
+			    "commas, e.g. 0-3,6",
+			    what, QUOTE(text));
+}
+
+_nk_export_ int nk_parse_list(const char *text, const char *what, nk_bitmap **ret, nk_error **err)
+{
+	return nk_parse_list_max(text, what, NK_BITMAP_MAX_BIT, ret, err);
 }
 
 /* Find the line that starts with `key` (after an optional "Node N " prefix

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include <numaksm/core.h>
@@ -177,6 +178,96 @@ static void test_list_malformed(void **state)
 	expect_list_bad("1048577", ERANGE, "maximum");
 	expect_list_bad("0-99999999999999999999", EINVAL, "");
 	expect_list_bad(NULL, EINVAL, "missing");
+}
+
+/* nk_bitmap_set_range sets what nk_bitmap_set bit by bit would, no more. */
+static void test_bitmap_set_range(void **state)
+{
+	static const unsigned ranges[][2] = {
+	    {0, 0},    {0, 63},
+	    {1, 62},   {5, 5},
+	    {63, 64},  {64, 64},
+	    {0, 64},   {60, 200},
+	    {64, 127}, {65, 1000},
+	    {0, 4095}, {127, 128},
+	    {3, 2000}, {NK_BITMAP_MAX_BIT - 70, NK_BITMAP_MAX_BIT},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		unsigned lo = ranges[i][0], hi = ranges[i][1];
+		nk_bitmap *a = nk_bitmap_new(), *b = nk_bitmap_new();
+		assert_int_equal(nk_bitmap_set(a, 7), 0);
+		assert_int_equal(nk_bitmap_set(b, 7), 0);
+		for (unsigned bit = lo; bit <= hi; bit++)
+			assert_int_equal(nk_bitmap_set(a, bit), 0);
+		assert_int_equal(nk_bitmap_set_range(b, lo, hi), 0);
+		if (!nk_bitmap_equal(a, b))
+			fail_msg("set_range(%u, %u) differs from setting bit by bit", lo, hi);
+		assert_int_equal(nk_bitmap_last(b), hi > 7 ? (int)hi : 7);
+		nk_bitmap_free(a);
+		nk_bitmap_free(b);
+	}
+	nk_bitmap *b = nk_bitmap_new();
+	assert_int_equal(nk_bitmap_set_range(b, 5, 4), -ERANGE);
+	assert_int_equal(nk_bitmap_set_range(b, 0, NK_BITMAP_MAX_BIT + 1), -ERANGE);
+	assert_int_equal(nk_bitmap_weight(b), 0);
+	assert_int_equal(nk_bitmap_set_range(b, 0, NK_BITMAP_MAX_BIT), 0);
+	assert_int_equal(nk_bitmap_weight(b), NK_BITMAP_MAX_BIT + 1);
+	nk_bitmap_free(b);
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The longest range, many times over, as a request of 256 KiB could hold:
+ * set a word at a time it takes milliseconds, not seconds (bit by bit it
+ * took about 8 ms a range, 16 s for these 2000). */
+static void test_list_huge_ranges(void **state)
+{
+	static const char range[] = "0-1048576,";
+	size_t n = 2000, len = strlen(range);
+	char *text = malloc(n * len);
+	nk_bitmap *b = NULL;
+	(void)state;
+	assert_non_null(text);
+	for (size_t i = 0; i < n; i++)
+		memcpy(text + i * len, range, len);
+	text[n * len - 1] = '\0';
+	double t0 = cpu_seconds();
+	assert_int_equal(nk_parse_list(text, "node list", &b, NULL), 0);
+	double took = cpu_seconds() - t0;
+	assert_int_equal(nk_bitmap_weight(b), NK_BITMAP_MAX_BIT + 1);
+	nk_bitmap_free(b);
+	if (took > 1.0)
+		fail_msg("%zu ranges 0-1048576 took %.3f s of CPU", n, took);
+
+	/* Bounded: refused at the first number above the maximum, nothing set,
+	 * the message quoting only the start of the text. */
+	nk_error *err = NULL;
+	b = (nk_bitmap *)0x1;
+	t0 = cpu_seconds();
+	assert_int_equal(nk_parse_list_max(text, "node list", 4095, &b, &err), -ERANGE);
+	assert_true(cpu_seconds() - t0 < 0.1);
+	assert_ptr_equal(b, (nk_bitmap *)0x1);
+	assert_non_null(strstr(nk_error_message(err), "1048576 is larger than the maximum 4095"));
+	assert_non_null(strstr(nk_error_message(err), "...'"));
+	assert_true(strlen(nk_error_message(err)) < 200);
+	nk_error_free(err);
+	free(text);
+
+	b = NULL;
+	assert_int_equal(nk_parse_list_max("0-4095", "node list", 4095, &b, NULL), 0);
+	assert_int_equal(nk_bitmap_weight(b), 4096);
+	nk_bitmap_free(b);
+	err = NULL;
+	assert_int_equal(nk_parse_list_max("1,4096", "CPU list", 4095, &b, &err), -ERANGE);
+	assert_string_equal(nk_error_message(err),
+			    "invalid CPU list '1,4096': 4096 is larger than the maximum 4095");
+	nk_error_free(err);
 }
 
 static const char node_meminfo[] = "Node 0 MemTotal:        4679456 kB\n"
@@ -350,12 +441,13 @@ static void test_error_convention(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_size_valid),	   cmocka_unit_test(test_size_malformed),
-	    cmocka_unit_test(test_u64_and_int),	   cmocka_unit_test(test_list_valid),
-	    cmocka_unit_test(test_list_malformed), cmocka_unit_test(test_meminfo),
-	    cmocka_unit_test(test_keyed_line),	   cmocka_unit_test(test_selector),
-	    cmocka_unit_test(test_u64_array),	   cmocka_unit_test(test_hexmask),
-	    cmocka_unit_test(test_bitmap_ops),	   cmocka_unit_test(test_error_convention),
+	    cmocka_unit_test(test_size_valid),	     cmocka_unit_test(test_size_malformed),
+	    cmocka_unit_test(test_u64_and_int),	     cmocka_unit_test(test_list_valid),
+	    cmocka_unit_test(test_list_malformed),   cmocka_unit_test(test_meminfo),
+	    cmocka_unit_test(test_keyed_line),	     cmocka_unit_test(test_selector),
+	    cmocka_unit_test(test_u64_array),	     cmocka_unit_test(test_hexmask),
+	    cmocka_unit_test(test_bitmap_ops),	     cmocka_unit_test(test_error_convention),
+	    cmocka_unit_test(test_bitmap_set_range), cmocka_unit_test(test_list_huge_ranges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,12 @@ nk_bitmap *nk_bitmap_free(nk_bitmap *b);
 nk_bitmap *nk_bitmap_dup(const nk_bitmap *b);
 /** Set bit `bit`. @return 0, -ERANGE past NK_BITMAP_MAX_BIT, -ENOMEM. */
 int nk_bitmap_set(nk_bitmap *b, unsigned bit);
+/**
+ * Set bits `first` to `last`, both included, a word at a time.
+ * @return 0, -ERANGE when first > last or last is past NK_BITMAP_MAX_BIT
+ *         (nothing set), -ENOMEM.
+ */
+int nk_bitmap_set_range(nk_bitmap *b, unsigned first, unsigned last);
 /** Clear bit `bit`. */
 void nk_bitmap_clear(nk_bitmap *b, unsigned bit);
 /** @return whether `bit` is set. */
@@ -148,6 +154,15 @@ int nk_parse_bool(const char *text, bool *ret);
  * `what` names the list in messages ("CPU list", "node list").
  */
 int nk_parse_list(const char *text, const char *what, nk_bitmap **ret, nk_error **err);
+
+/**
+ * nk_parse_list() for lists from someone who may not be trusted: every
+ * number above `max` (at most NK_BITMAP_MAX_BIT) is refused with -ERANGE
+ * before any bit is set, and a range costs at most max/64 word writes.
+ * Messages quote at most the first 64 characters of `text`.
+ */
+int nk_parse_list_max(const char *text, const char *what, unsigned max, nk_bitmap **ret,
+		      nk_error **err);
 
 /**
  * Find `key` in a kernel meminfo text ("MemTotal:  24 kB" or, per node,
