@@ -160,6 +160,47 @@ struct nk_migration {
 int nk_zone_migrate(nk_zone *zone, const nk_bitmap *nodes, struct nk_migration *ret,
 		    nk_error **err);
 
+/**
+ * A migration done a chunk at a time, for a caller that reports progress
+ * or must be able to stop between chunks (nk_zone_migrate is start, steps
+ * until 0, end).  One thread drives it; nothing here locks.
+ */
+typedef struct nk_zone_move nk_zone_move;
+
+/**
+ * Start moving `zone` to `nodes`: check that every node has memory, then
+ * bind the zone to them (interleave if it was interleave), so new faults
+ * land there.  No page is moved yet.
+ * @return 0 with the move in *ret; -EINVAL (no nodes), -ENODEV (a node
+ *         without memory), -errno with a message; nothing changed then.
+ */
+int nk_zone_move_start(nk_zone *zone, const nk_bitmap *nodes, nk_zone_move **ret, nk_error **err);
+
+/**
+ * Move the next chunk, 16 MiB of the zone in address order (one page when
+ * pages are larger): pages off the targets are moved, round-robin over them.
+ * @return 1 while some of the zone is left, 0 once all of it was gone
+ *         through; -errno when move_pages failed, with a message.
+ */
+int nk_zone_move_step(nk_zone_move *move, nk_error **err);
+
+/**
+ * What the move did so far (seconds since the start), and how far it got:
+ * bytes of the zone gone through, of its size.  Any argument but `move`
+ * may be NULL.
+ */
+void nk_zone_move_progress(const nk_zone_move *move, struct nk_migration *ret,
+			   uint64_t *ret_done_bytes, uint64_t *ret_total_bytes);
+
+/**
+ * End a move, done or not, with what it did in *ret (may be NULL).  The
+ * zone's spec becomes the policy and nodes nk_zone_move_start bound it to;
+ * pages a stopped move did not reach stay where they were.  This writes
+ * the zone's spec: no other thread may read it meanwhile.  Accepts NULL.
+ * @return NULL.
+ */
+nk_zone_move *nk_zone_move_end(nk_zone_move *move, struct nk_migration *ret);
+
 /* ---- hugepage pools ------------------------------------------------ */
 
 /**

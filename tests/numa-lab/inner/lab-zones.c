@@ -10,6 +10,10 @@
  *                        while other nodes still give pages
  *   lab-zones migrate    a live zone moves from the first node to the last;
  *                        every page and its content is verified; MB/s
+ *   lab-zones migrate-steps  the same a chunk at a time (nk_zone_move_*):
+ *                        each step moves 16 MiB and says so; a move ended
+ *                        half way leaves the rest where it was, the zone
+ *                        bound to its new node
  * Exit 0 pass, 1 fail, 77 skip.
  */
 #include <errno.h>
@@ -283,7 +287,8 @@ static int test_empty_pool(void)
 	return failures ? FAIL : PASS;
 }
 
-static int test_migrate(void)
+/* The first and the last node with memory; false when they are one. */
+static bool two_nodes(const struct nk_numa_node **ret_first, const struct nk_numa_node **ret_last)
 {
 	const struct nk_numa_node *first = NULL, *last = NULL;
 	for (size_t i = 0; i < info->n_nodes; i++) {
@@ -295,8 +300,18 @@ static int test_migrate(void)
 	}
 	if (!first || first == last) {
 		printf("fewer than 2 nodes with memory\n");
-		return SKIP;
+		return false;
 	}
+	*ret_first = first;
+	*ret_last = last;
+	return true;
+}
+
+static int test_migrate(void)
+{
+	const struct nk_numa_node *first, *last;
+	if (!two_nodes(&first, &last))
+		return SKIP;
 	/* Up to 1 GiB, as much as both nodes comfortably hold. */
 	uint64_t free_kb =
 	    first->mem_free_kb < last->mem_free_kb ? first->mem_free_kb : last->mem_free_kb;
@@ -356,11 +371,106 @@ static int test_migrate(void)
 	return failures ? FAIL : PASS;
 }
 
+/* Pages of the zone on `node` now, or UINT64_MAX when it cannot be told. */
+static uint64_t pages_on(nk_zone *z, const char *what, int node)
+{
+	struct nk_placement p;
+	if (!placement(z, what, &p))
+		return UINT64_MAX;
+	uint64_t n = on_node(&p, node);
+	nk_placement_done(&p);
+	return n;
+}
+
+static int test_migrate_steps(void)
+{
+	const struct nk_numa_node *first, *last;
+	if (!two_nodes(&first, &last))
+		return SKIP;
+	const uint64_t chunk = 16ull << 20, size = 2 * chunk + chunk / 2;
+	const uint64_t chunk_pages = chunk / 4096, pages = size / 4096;
+	nk_bitmap *to = nk_bitmap_new();
+	nk_bitmap_set(to, (unsigned)last->id);
+
+	/* Stepped to the end: 16 MiB, 16 MiB, then the last 8 MiB. */
+	nk_zone *z = zone("id=steps,size=%" PRIu64 "M,policy=bind,nodes=%d", size >> 20, first->id);
+	nk_zone_move *mv = NULL;
+	nk_error *err = NULL;
+	struct nk_migration m;
+	uint64_t done, total;
+	if (!z || nk_zone_move_start(z, to, &mv, &err) < 0) {
+		printf("start: %s\n", err ? nk_error_message(err) : "no zone");
+		nk_error_free(err);
+		nk_bitmap_free(to);
+		nk_zone_free(z);
+		return FAIL;
+	}
+	nk_zone_move_progress(mv, &m, &done, &total);
+	CHECK(done == 0 && total == size && m.pages_moved == 0,
+	      "before a step: %" PRIu64 " of %" PRIu64 " bytes, %" PRIu64 " pages moved", done,
+	      total, m.pages_moved);
+	static const int expect_r[] = {1, 1, 0, 0};
+	for (int i = 0; i < 4; i++) {
+		int r = nk_zone_move_step(mv, &err);
+		uint64_t want = i < 2 ? (uint64_t)(i + 1) * chunk_pages : pages;
+		nk_zone_move_progress(mv, &m, &done, &total);
+		printf("step %d: %d, %" PRIu64 " of %" PRIu64 " bytes, %" PRIu64 " pages moved\n",
+		       i + 1, r, done, total, m.pages_moved);
+		CHECK(r == expect_r[i], "step %d returned %d, not %d", i + 1, r, expect_r[i]);
+		CHECK(m.pages_moved == want && done == want * 4096 && m.pages_failed == 0,
+		      "step %d: %" PRIu64 " pages moved, %" PRIu64 " bytes done; %" PRIu64
+		      " expected",
+		      i + 1, m.pages_moved, done, want);
+		if (i == 0)
+			CHECK(pages_on(z, "after one step", last->id) == chunk_pages,
+			      "one step put other than 16 MiB on node %d", last->id);
+	}
+	nk_zone_move_end(mv, &m);
+	CHECK(m.pages_moved == pages, "end: %" PRIu64 " pages moved", m.pages_moved);
+	CHECK(pages_on(z, "stepped to the end", last->id) == pages, "not all on node %d", last->id);
+	nk_zone_free(z);
+
+	/* Ended after one step: the rest stays, new faults go to the new node. */
+	z = zone("id=half,size=%" PRIu64 "M,policy=bind,nodes=%d", size >> 20, first->id);
+	mv = NULL;
+	if (!z || nk_zone_move_start(z, to, &mv, &err) < 0 || nk_zone_move_step(mv, &err) != 1) {
+		printf("half: %s\n", err ? nk_error_message(err) : "no zone");
+		failures++;
+	} else {
+		nk_zone_move_end(mv, &m);
+		CHECK(m.pages_moved == chunk_pages, "ended after a step: %" PRIu64 " moved",
+		      m.pages_moved);
+		CHECK(pages_on(z, "ended after one step", first->id) == pages - chunk_pages,
+		      "the pages not reached left node %d", first->id);
+		CHECK(nk_zone_spec(z)->policy == NK_POLICY_BIND &&
+			  nk_bitmap_test(nk_zone_spec(z)->nodes, (unsigned)last->id) &&
+			  !nk_bitmap_test(nk_zone_spec(z)->nodes, (unsigned)first->id),
+		      "the zone is not bound to node %d alone", last->id);
+	}
+	nk_error_free(err);
+	nk_zone_free(z);
+
+	/* Nothing changes when a node is refused. */
+	nk_bitmap *bad = nk_bitmap_new();
+	nk_bitmap_set(bad, 4000);
+	z = zone("id=bad,size=2M,policy=bind,nodes=%d", first->id);
+	mv = (nk_zone_move *)0x1;
+	err = NULL;
+	CHECK(z && nk_zone_move_start(z, bad, &mv, &err) == -ENODEV && mv == (nk_zone_move *)0x1 &&
+		  nk_bitmap_test(nk_zone_spec(z)->nodes, (unsigned)first->id),
+	      "a move to node 4000 was not refused cleanly");
+	nk_error_free(err);
+	nk_zone_free(z);
+	nk_bitmap_free(bad);
+	nk_bitmap_free(to);
+	return failures ? FAIL : PASS;
+}
+
 int main(int argc, char **argv)
 {
 	nk_error *err = NULL;
 	if (argc != 2) {
-		fprintf(stderr, "usage: lab-zones policies|empty-pool|migrate\n");
+		fprintf(stderr, "usage: lab-zones policies|empty-pool|migrate|migrate-steps\n");
 		return 2;
 	}
 	if (nk_host_open("/", &host, &err) < 0 || nk_hostinfo_read(host, &info, &err) < 0) {
@@ -374,6 +484,8 @@ int main(int argc, char **argv)
 		r = test_empty_pool();
 	else if (!strcmp(argv[1], "migrate"))
 		r = test_migrate();
+	else if (!strcmp(argv[1], "migrate-steps"))
+		r = test_migrate_steps();
 	else
 		r = 2;
 	nk_hostinfo_free(info);
