@@ -11,14 +11,24 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "basic.h"
 #include "numaksm/rundir.h"
 #include "numaksm/vmm.h"
 
-#define REPLY_MAX    (1024 * 1024)
-#define REGISTRY_DIR "vm"
+#define REPLY_MAX	   (1024 * 1024)
+#define REGISTRY_DIR	   "vm"
+#define CONNECT_TIMEOUT_MS 10000
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 _nk_export_ int nk_vmm_name_check(const char *name, nk_error **err)
 {
@@ -234,6 +244,15 @@ _nk_export_ int nk_vmm_call(const char *runtime_dir, const char *name, const cha
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return nk_error_set(err, errno, "socket: %s", strerror(errno));
+	/* connect() waits while the VMM's accept queue is full and send() while
+	 * its receive queue is: both for CONNECT_TIMEOUT_MS at most, so a
+	 * listener that is stuck cannot hold us. */
+	int total_ms = timeout_ms > 0 ? timeout_ms : 30000;
+	int connect_ms = total_ms < CONNECT_TIMEOUT_MS ? total_ms : CONNECT_TIMEOUT_MS;
+	struct timeval tv = {.tv_sec = connect_ms / 1000, .tv_usec = connect_ms % 1000 * 1000};
+	int64_t deadline = now_ms() + total_ms;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return nk_error_set(err, errno, "setsockopt(SO_SNDTIMEO): %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int e = errno;
 		if (e == ENOENT)
@@ -241,26 +260,55 @@ _nk_export_ int nk_vmm_call(const char *runtime_dir, const char *name, const cha
 		if (e == ECONNREFUSED)
 			return nk_error_set(err, e, "VM '%s' is not running (%s is stale)", name,
 					    shown);
+		if (e == EAGAIN || e == EINPROGRESS) {
+			nk_error_set(err, ETIMEDOUT,
+				     "VM '%s' did not take the connection in %.1f s (the queue of "
+				     "%s is full)",
+				     name, connect_ms / 1000.0, shown);
+			return nk_error_hint(err, "its VMM is stuck or flooded: try again, or "
+						  "stop it with a signal");
+		}
 		return nk_error_set(err, e, "cannot connect to %s: %s", shown, strerror(e));
 	}
-	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0)
-		return nk_error_set(err, errno, "cannot send to VM '%s': %s", name,
-				    strerror(errno));
+	bool refused = false;
+	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
+		int e = errno;
+		if (e == EAGAIN)
+			return nk_error_set(err, ETIMEDOUT,
+					    "VM '%s' did not take the request in %.1f s", name,
+					    connect_ms / 1000.0);
+		/* Refused at once (too many clients): the reason may wait to be read. */
+		if (e != EPIPE && e != ECONNRESET)
+			return nk_error_set(err, e, "cannot send to VM '%s': %s", name,
+					    strerror(e));
+		refused = true;
+	}
 
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	do
-		r = poll(&pfd, 1, timeout_ms > 0 ? timeout_ms : 30000);
-	while (r < 0 && errno == EINTR);
+	do {
+		int64_t left = refused ? 0 : deadline - now_ms();
+		r = poll(&pfd, 1, left > 0 ? (int)left : 0);
+	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return nk_error_set(err, errno, "poll: %s", strerror(errno));
+	if (r == 0 && refused)
+		return nk_error_set(err, ECONNRESET, "VM '%s' closed the connection", name);
 	if (r == 0)
-		return nk_error_set(err, ETIMEDOUT, "VM '%s' did not answer in time", name);
+		return nk_error_set(err, ETIMEDOUT, "VM '%s' did not answer in %.1f s", name,
+				    total_ms / 1000.0);
 	buf = malloc(REPLY_MAX + 1);
 	if (!buf)
 		return nk_error_set(err, ENOMEM, "out of memory");
 	struct iovec iov = {.iov_base = buf, .iov_len = REPLY_MAX};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n = recvmsg(fd, &msg, 0);
+	/* A VMM that closed on our unread request reports the reset first, then
+	 * gives what it sent before closing (a refusal's reason). */
+	if (n < 0 && errno == ECONNRESET) {
+		n = recvmsg(fd, &msg, MSG_DONTWAIT);
+		if (n < 0)
+			errno = ECONNRESET;
+	}
 	if (n < 0)
 		return nk_error_set(err, errno, "cannot read the reply of VM '%s': %s", name,
 				    strerror(errno));

@@ -59,12 +59,16 @@ nk_vmm_registration *nk_vmm_unregister(nk_vmm_registration *reg);
 
 /**
  * Send `request` (JSON text) to VM `name` and wait up to `timeout_ms`
- * (0: 30 s) for the reply, returned as JSON text (free() it).  A reply
- * with "ok": false is still a reply (return 0): the caller reads it.
+ * (0: 30 s) in all for the reply, returned as JSON text (free() it);
+ * connecting and sending wait 10 s at most of that, so a VMM that is
+ * stuck or whose queue is full cannot hold the caller.  A reply with
+ * "ok": false is still a reply (return 0): the caller reads it, also
+ * when the VMM refused the connection with one (too many clients).
  * @return 0; -ENOENT when no VM has that name; -ECONNREFUSED when its VMM
  *         is gone; -EACCES when the runtime directory is another user's;
  *         -EPERM when NAME.sock is anything but a socket of this user (or
- *         the directory is unsafe); -ETIMEDOUT; -EINVAL for a malformed
+ *         the directory is unsafe); -ETIMEDOUT; -ECONNRESET when the VMM
+ *         closed the connection without a reply; -EINVAL for a malformed
  *         name; -errno otherwise, with a message.
  */
 int nk_vmm_call(const char *runtime_dir, const char *name, const char *request, int timeout_ms,
