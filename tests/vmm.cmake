@@ -5,7 +5,7 @@ add_executable(test-vmm vmm/test-vmm.c)
 target_link_libraries(test-vmm PRIVATE numaksm_obj PkgConfig::JSONC PkgConfig::NUMA m)
 target_include_directories(test-vmm PRIVATE ${PROJECT_SOURCE_DIR}/tools/vmm)
 if(EXISTS /dev/kvm)
-  foreach(t patterns affinity ksm signals control numa hugepages)
+  foreach(t patterns affinity ksm signals control numa hugepages limits)
     add_test(NAME host/vmm/${t} COMMAND test-vmm ${t})
     set_tests_properties(host/vmm/${t} PROPERTIES LABELS host TIMEOUT 600 SKIP_RETURN_CODE 77
                          ENVIRONMENT "NUMAKSM_VMM=$<TARGET_FILE:numaksm-vmm>")

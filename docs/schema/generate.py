@@ -284,10 +284,20 @@ defs["vmm_vcpu"] = obj(
     verified_page_count=L.count, verify_checksum=L.hex64, verify_error_count=L.count,
     first_bad_guest_address=null(L.address), io_exit_count=L.count,
     work_ranges=arr(obj(guest_address=L.address, page_count=L.count)), error=L.n("name"))
+defs["vmm_migration"] = obj(
+    "A numaksm-vmm zone migration, the one running or the last one: the zone and its new "
+    "nodes, how far it got (done_bytes of the zone's total_bytes gone through; moved_bytes "
+    "of them moved, the rest already there, absent or failed), its seconds so far, and why "
+    "it ended early (error: null unless it failed or the VM stopped it).",
+    zone=L.name, nodes=L.node_list, state=enum("running", "done", "failed", "stopped"),
+    total_bytes=L.bytes, done_bytes=L.bytes, moved_bytes=L.bytes, moved_page_count=L.count,
+    already_page_count=L.count, failed_page_count=L.count, absent_page_count=L.count,
+    seconds=L.seconds, error=L.n("name"))
 defs["vmm_info"] = obj(
     "A numaksm-vmm VM in its own words (the control socket's info, numaksm-vmm --json): its "
     "zones where the guest sees them, its vCPUs, the guest program's workload (null: none), "
-    "the host's fill (null: none), files loaded into guest RAM, and the process' KSM.",
+    "the host's fill (null: none), files loaded into guest RAM, the process' KSM, and the "
+    "running or last zone migration (null: none since the VM started).",
     name=L.name, pid=L.pid, socket_path=L.n("name"), state=L.vm_state,
     uptime_seconds=L.seconds, guest_node_count=L.count, guest_address_end=L.address,
     zones=arr({"allOf": [L.zone, {"properties": dict(
@@ -298,7 +308,7 @@ defs["vmm_info"] = obj(
     fill=null(with_content(None, page_count=L.count, seconds=L.seconds)),
     loads=arr(obj(path={"type": "string", "minLength": 1}, guest_address=L.address,
                   size_bytes=L.bytes)),
-    ksm=L.n("process_ksm"))
+    ksm=L.n("process_ksm"), migration=L.n("vmm_migration"))
 
 COMMON = {"$schema": DRAFT, "$id": BASE + "common.schema.json",
           "title": "numaksm JSON vocabulary: the shared shapes", "$defs": defs}

@@ -248,6 +248,20 @@ static json_object *info(void)
 	json_object_object_add(k, "mergeable", json_object_new_boolean(false));
 	json_object_object_add(k, "merge_any", json_object_new_boolean(false));
 	json_object_object_add(o, "ksm", k);
+	json_object *m = json_object_new_object();
+	add_str(m, "zone", "z1");
+	add_str(m, "nodes", "0");
+	add_str(m, "state", "running");
+	add_u64(m, "total_bytes", 4ull << 30);
+	add_u64(m, "done_bytes", 1ull << 30);
+	add_u64(m, "moved_bytes", 768ull << 20);
+	add_u64(m, "moved_page_count", 196608);
+	add_u64(m, "already_page_count", 65536);
+	add_u64(m, "failed_page_count", 0);
+	add_u64(m, "absent_page_count", 0);
+	add_fixed6(m, "seconds", 1.5);
+	add_str(m, "error", NULL);
+	json_object_object_add(o, "migration", m);
 	return o;
 }
 

@@ -16,6 +16,12 @@
  *                       messages are rejected and the VM lives on
  *   test-vmm numa       two guest nodes bound to two host nodes (lab)
  *   test-vmm hugepages  a 1G zone on node 1, a 2M zone on node 0 (lab)
+ *   test-vmm limits     clients cannot hold the control loop: SIGTERM with
+ *                       an idle client or after the largest request exits
+ *                       within 1 s; 17 idle clients do not lock out info;
+ *                       idle clients are dropped; info answers while a
+ *                       zone migrates (lab: nodes 0 and 1), a second
+ *                       migrate is refused, SIGTERM stops one within 1 s
  *
  * The VMM is $NUMAKSM_VMM or numaksm-vmm from PATH; each test uses its own
  * NUMAKSM_RUNTIME_DIR, so it never meets the host's VMs.
@@ -25,6 +31,7 @@
 #include <json-c/json.h>
 #include <math.h>
 #include <numaif.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -883,7 +890,7 @@ static void test_control(void)
 	json_object_put(reply);
 	reply =
 	    call("ctl", "{\"version\":2,\"command\":\"migrate\",\"zone\":\"ram\",\"nodes\":\"0\"}");
-	CHECK(reply_ok(reply) && get_u64(get(reply, "result"), "pages_failed") == 0,
+	CHECK(reply_ok(reply) && get_u64(get(reply, "result"), "failed_page_count") == 0,
 	      "migrate to node 0: %s", reply ? json_object_to_json_string(reply) : "no reply");
 	json_object_put(reply);
 
@@ -932,6 +939,275 @@ static void test_control(void)
 							      "malformed messages");
 	json_object_put(reply);
 	stop_vm("ctl", pid);
+}
+
+/* ---- limits: clients cannot hold the control loop ---------------------------- */
+
+/* The largest request the VMM takes (VMM_MSG_MAX). */
+#define REQUEST_MAX (256 * 1024)
+
+/* A client connected to VM `name`, or -1. */
+static int connect_to(const char *name)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", rundir, name);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Send a request without waiting for the reply: @return the connection or -1. */
+static int send_request(const char *name, const char *msg, size_t len)
+{
+	int fd = connect_to(name), size = 2 * REQUEST_MAX;
+	/* The default send buffer is smaller than the largest request. */
+	if (fd >= 0 && len > 64 * 1024)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (fd >= 0 && send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The reply on `fd` within `timeout_s` (put it), or NULL; closes fd. */
+static json_object *read_reply(int fd, double timeout_s)
+{
+	static char buf[1 << 20];
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	json_object *o = NULL;
+	if (poll(&pfd, 1, (int)(timeout_s * 1000)) == 1) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n > 0) {
+			buf[n] = '\0';
+			o = json_tokener_parse(buf);
+		}
+	}
+	close(fd);
+	return o;
+}
+
+/* SIGTERM to `pid`: @return the seconds until it exited 0, or -1 when it
+ * did not within `limit_s` (it is killed then) or exited otherwise. */
+static double sigterm_delay(pid_t pid, double limit_s)
+{
+	double t0 = now_s();
+	kill(pid, SIGTERM);
+	int status = wait_vm(pid, limit_s);
+	return status == 0 ? now_s() - t0 : -1;
+}
+
+/* The info's migration object, in the reply (put it), or NULL. */
+static json_object *migration_info(const char *name, json_object **ret_reply, double *ret_took)
+{
+	double t0 = now_s();
+	json_object *in = info(name, ret_reply);
+	*ret_took = now_s() - t0;
+	json_object *m = get(in, "migration");
+	return json_object_is_type(m, json_type_object) ? m : NULL;
+}
+
+static bool node_has_memory(int node)
+{
+	char *text = read_text("/sys/devices/system/node/has_memory");
+	_cleanup_bitmap_ nk_bitmap *nodes = NULL;
+	bool has = text && nk_parse_list(text, "node list", &nodes, NULL) == 0 &&
+		   nk_bitmap_test(nodes, (unsigned)node);
+	free(text);
+	return has;
+}
+
+static void test_limits_signals(void)
+{
+	/* An idle client: SIGTERM is not held by it. */
+	pid_t pid = start_vm("--name", "idle", "--memory", "size=32M", "--hold", NULL);
+	REQUIRE(wait_running("idle", pid, 120), "VM idle did not come up");
+	int fd = connect_to("idle");
+	CHECK(fd >= 0, "connect to VM idle");
+	usleep(200000);
+	double delay = sigterm_delay(pid, 10);
+	printf("limits: SIGTERM with an idle client connected: %s after %.3f s\n",
+	       delay < 0 ? "no exit" : "exit", delay);
+	CHECK(delay >= 0 && delay < 1.0, "SIGTERM with an idle client: exit after %.3f s", delay);
+	if (fd >= 0)
+		close(fd);
+
+	/* The largest request, a node list of the widest ranges: refused at
+	 * once; SIGTERM right after it is not held either. */
+	pid = start_vm("--name", "huge", "--memory", "size=32M", "--hold", NULL);
+	REQUIRE(wait_running("huge", pid, 120), "VM huge did not come up");
+	static const char head[] = "{\"version\":2,\"command\":\"migrate\",\"zone\":\"ram\","
+				   "\"nodes\":\"",
+			  range[] = "0-1048576,", tail[] = "0\"}";
+	size_t n = (REQUEST_MAX - sizeof(head) - sizeof(tail)) / (sizeof(range) - 1);
+	char *request = malloc(REQUEST_MAX), *p = request;
+	REQUIRE(request, "malloc");
+	p = stpcpy(p, head);
+	for (size_t i = 0; i < n; i++)
+		p = stpcpy(p, range);
+	p = stpcpy(p, tail);
+	fd = send_request("huge", request, (size_t)(p - request));
+	CHECK(fd >= 0, "send the huge request");
+	free(request);
+	usleep(200000);
+	delay = sigterm_delay(pid, 10);
+	printf("limits: SIGTERM 0.2 s after a request of %zu ranges 0-1048576: %s after %.3f s\n",
+	       n, delay < 0 ? "no exit" : "exit", delay);
+	CHECK(delay >= 0 && delay < 1.0, "SIGTERM after a huge request: exit after %.3f s", delay);
+	json_object *r = fd >= 0 ? read_reply(fd, 0.1) : NULL;
+	CHECK(!r || (!reply_ok(r) && strstr(get_str(r, "error"), "larger than the maximum")),
+	      "the huge request: %s", r ? json_object_to_json_string(r) : "no reply");
+	json_object_put(r);
+}
+
+static void test_limits_clients(const char *name)
+{
+	int fds[17];
+	/* 16 clients that say nothing fill the slots: one more is refused at
+	 * once, with the reason. */
+	double connected_at = now_s();
+	for (int i = 0; i < 16; i++)
+		fds[i] = connect_to(name);
+	double t0 = now_s();
+	json_object *reply = call(name, "{\"version\":2,\"command\":\"info\"}");
+	double took = now_s() - t0;
+	printf("limits: info with 16 fresh idle clients: %s after %.3f s\n",
+	       reply ? json_object_to_json_string(reply) : "no reply", took);
+	CHECK(reply && !reply_ok(reply) && get_u64(reply, "errno") == EBUSY &&
+		  strstr(get_str(reply, "error"), "too many clients") && took < 1.0,
+	      "a 17th client was not refused at once with the reason");
+	json_object_put(reply);
+
+	/* Once they have been idle a second, a new client takes the place of
+	 * the idlest: 17 idle clients do not lock out an info. */
+	usleep(1200000);
+	fds[16] = connect_to(name);
+	usleep(1200000);
+	t0 = now_s();
+	json_object *in = info(name, &reply);
+	took = now_s() - t0;
+	printf("limits: info with 17 idle clients: %s after %.3f s\n", in ? "answered" : "refused",
+	       took);
+	CHECK(in && took < 1.0, "17 idle clients locked out an info: %s",
+	      reply ? json_object_to_json_string(reply) : "no reply");
+	json_object_put(reply);
+
+	/* Idle clients are dropped after 5 s: the last of the first 16 (the
+	 * first ones made room above) sees its end then. */
+	struct pollfd pfd = {.fd = fds[15], .events = POLLIN};
+	int r = fds[15] >= 0 ? poll(&pfd, 1, 8000) : -1;
+	took = now_s() - connected_at;
+	printf("limits: an idle client was %s after %.1f s\n", r == 1 ? "dropped" : "still there",
+	       took);
+	CHECK(r == 1 && took > 4.0 && took < 7.0, "an idle client was not dropped after 5 s");
+	for (int i = 0; i < 17; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	usleep(200000); /* for the VMM to see them go */
+}
+
+/* Migrate zone big to `nodes`, the reply on the returned connection. */
+static int start_migrate(const char *name, const char *nodes)
+{
+	char request[128];
+	snprintf(request, sizeof(request),
+		 "{\"version\":2,\"command\":\"migrate\",\"zone\":\"big\",\"nodes\":\"%s\"}",
+		 nodes);
+	return send_request(name, request, strlen(request));
+}
+
+static void test_limits_migrate(const char *name, pid_t pid, uint64_t size)
+{
+	/* info answers while a zone migrates, and shows how far it got. */
+	int fd = start_migrate(name, "0");
+	REQUIRE(fd >= 0, "send migrate");
+	double t0 = now_s(), worst = 0, took;
+	uint64_t done_seen = 0;
+	unsigned running_seen = 0;
+	bool busy_refused = false;
+	while (now_s() - t0 < 60) {
+		json_object *reply, *m = migration_info(name, &reply, &took);
+		const char *state = get_str(m, "state");
+		if (took > worst)
+			worst = took;
+		if (m && !strcmp(state, "running")) {
+			running_seen++;
+			done_seen = get_u64(m, "done_bytes");
+			CHECK(get_u64(m, "total_bytes") == size && done_seen < size,
+			      "running migration: %s", json_object_to_json_string(m));
+			if (!busy_refused) { /* a second one is refused meanwhile */
+				json_object *r2 = read_reply(start_migrate(name, "1"), 5);
+				busy_refused = r2 && !reply_ok(r2) && get_u64(r2, "errno") == EBUSY;
+				CHECK(busy_refused, "a second migrate: %s",
+				      r2 ? json_object_to_json_string(r2) : "no reply");
+				json_object_put(r2);
+			}
+		}
+		json_object_put(reply);
+		if (m && strcmp(state, "running"))
+			break;
+		if (!m && running_seen == 0 && now_s() - t0 > 5)
+			break; /* an info that knows no migration: answered after it */
+		usleep(100000);
+	}
+	json_object *r = read_reply(fd, 60);
+	double total = now_s() - t0;
+	printf("limits: migrate %llu MiB to node 0: %.2f s; %u infos saw it running (last at "
+	       "%llu MiB), the slowest took %.3f s; a second migrate %s\n",
+	       (unsigned long long)(size >> 20), total, running_seen,
+	       (unsigned long long)(done_seen >> 20), worst,
+	       busy_refused ? "was refused (EBUSY)" : "was not refused");
+	CHECK(running_seen > 0 && worst < 1.0,
+	      "info did not answer during the migration (%u answers saw it, slowest %.3f s)",
+	      running_seen, worst);
+	json_object *res = get(r, "result");
+	CHECK(reply_ok(r) && get_u64(res, "moved_page_count") == size / 4096 &&
+		  get_u64(res, "failed_page_count") == 0,
+	      "migrate: %s", r ? json_object_to_json_string(r) : "no reply");
+	json_object_put(r);
+	json_object *reply, *m = migration_info(name, &reply, &took);
+	CHECK(m && !strcmp(get_str(m, "state"), "done") && get_u64(m, "done_bytes") == size &&
+		  !strcmp(get_str(m, "nodes"), "0") && get_u64(m, "moved_bytes") == size,
+	      "info after the migration: %s", m ? json_object_to_json_string(m) : "none");
+	json_object_put(reply);
+
+	/* SIGTERM during a migration (0.3 s into one that takes seconds): it
+	 * stops at its next chunk, and who asked is told. */
+	fd = start_migrate(name, "1");
+	REQUIRE(fd >= 0, "send migrate");
+	usleep(300000);
+	double delay = sigterm_delay(pid, 30);
+	r = read_reply(fd, 1);
+	printf("limits: SIGTERM 0.3 s into a migration: %s after %.3f s; its client got %s\n",
+	       delay < 0 ? "no exit" : "exit", delay,
+	       r ? json_object_to_json_string(r) : "no reply");
+	CHECK(delay >= 0 && delay < 1.0, "SIGTERM during a migration: exit after %.3f s", delay);
+	CHECK(r && !reply_ok(r) && get_u64(r, "errno") == ECANCELED,
+	      "the client of a migration stopped by SIGTERM: %s",
+	      r ? json_object_to_json_string(r) : "no reply");
+	json_object_put(r);
+}
+
+static void test_limits(void)
+{
+	test_limits_signals();
+	bool two_nodes = node_has_memory(0) && node_has_memory(1);
+	const uint64_t size = 256ull << 20;
+	pid_t pid = start_vm("--name", "lim", "--memory-zone", "id=ram,size=32M", "--memory-zone",
+			     two_nodes ? "id=big,size=256M,prefault=on,policy=bind,nodes=1"
+				       : "id=big,size=256M,prefault=on",
+			     "--hold", NULL);
+	REQUIRE(wait_running("lim", pid, 120), "VM lim did not come up");
+	test_limits_clients("lim");
+	if (!two_nodes) {
+		printf("limits: migration checks skipped: they need nodes 0 and 1 with memory\n");
+		stop_vm("lim", pid);
+		return;
+	}
+	test_limits_migrate("lim", pid, size);
 }
 
 /* ---- NUMA (lab) ------------------------------------------------------------- */
@@ -1025,7 +1301,7 @@ static void test_numa(void)
 	reply =
 	    call("numa", "{\"version\":2,\"command\":\"migrate\",\"zone\":\"z1\",\"nodes\":\"0\"}");
 	CHECK(reply_ok(reply) && get_u64(get(reply, "result"), "moved_page_count") > 0 &&
-		  get_u64(get(reply, "result"), "pages_failed") == 0,
+		  get_u64(get(reply, "result"), "failed_page_count") == 0,
 	      "migrate z1 to node 0: %s", reply ? json_object_to_json_string(reply) : "no reply");
 	json_object_put(reply);
 	in = info("numa", &reply);
@@ -1119,11 +1395,11 @@ int main(int argc, char **argv)
 	} tests[] = {
 	    {"patterns", test_patterns},   {"affinity", test_affinity}, {"ksm", test_ksm},
 	    {"signals", test_signals},	   {"control", test_control},	{"numa", test_numa},
-	    {"hugepages", test_hugepages},
+	    {"hugepages", test_hugepages}, {"limits", test_limits},
 	};
 	if (argc != 2) {
-		fprintf(stderr,
-			"usage: test-vmm patterns|affinity|ksm|signals|control|numa|hugepages\n");
+		fprintf(stderr, "usage: test-vmm "
+				"patterns|affinity|ksm|signals|control|numa|hugepages|limits\n");
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

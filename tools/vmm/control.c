@@ -210,6 +210,7 @@ static json_object *info_object(struct vmm *vmm)
 	json_object_object_add(o, "fill", fill);
 	json_object_object_add(o, "loads", loads);
 	json_object_object_add(o, "ksm", ksm);
+	json_object_object_add(o, "migration", vmm_migration_json(vmm));
 	return o;
 }
 
@@ -222,7 +223,7 @@ void vmm_info_print(struct vmm *vmm)
 
 /* ---- requests ------------------------------------------------------------ */
 
-static char *reply_error(int code, const char *msg, const char *hint)
+char *vmm_reply_error(int code, const char *msg, const char *hint)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_int(NK_VMM_PROTOCOL_VERSION));
@@ -238,10 +239,10 @@ static char *reply_error(int code, const char *msg, const char *hint)
 
 static char *reply_nk_error(nk_error *e)
 {
-	return reply_error(nk_error_code(e), nk_error_message(e), nk_error_get_hint(e));
+	return vmm_reply_error(nk_error_code(e), nk_error_message(e), nk_error_get_hint(e));
 }
 
-static char *reply_ok(json_object *result)
+char *vmm_reply_ok(json_object *result)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_int(NK_VMM_PROTOCOL_VERSION));
@@ -258,7 +259,7 @@ static nk_zone *find_zone(struct vmm *vmm, json_object *req, char **ret_reply)
 	json_object *id;
 	if (!json_object_object_get_ex(req, "zone", &id) ||
 	    !json_object_is_type(id, json_type_string)) {
-		*ret_reply = reply_error(EINVAL, "'zone' (a zone id string) is required", NULL);
+		*ret_reply = vmm_reply_error(EINVAL, "'zone' (a zone id string) is required", NULL);
 		return NULL;
 	}
 	for (size_t i = 0; i < vmm->n_zones; i++)
@@ -267,7 +268,7 @@ static nk_zone *find_zone(struct vmm *vmm, json_object *req, char **ret_reply)
 	_cleanup_free_ char *msg = NULL;
 	if (asprintf(&msg, "no zone '%s' in this VM", json_object_get_string(id)) < 0)
 		msg = NULL;
-	*ret_reply = reply_error(ENOENT, msg ? msg : "no such zone", NULL);
+	*ret_reply = vmm_reply_error(ENOENT, msg ? msg : "no such zone", NULL);
 	return NULL;
 }
 
@@ -284,14 +285,14 @@ static bool only_keys(json_object *req, const char *const *allowed, char **ret_r
 			_cleanup_free_ char *msg = NULL;
 			if (asprintf(&msg, "unknown key '%s' for this command", key) < 0)
 				msg = NULL;
-			*ret_reply = reply_error(EINVAL, msg ? msg : "unknown key", NULL);
+			*ret_reply = vmm_reply_error(EINVAL, msg ? msg : "unknown key", NULL);
 			return false;
 		}
 	}
 	return true;
 }
 
-static char *handle_request(struct vmm *vmm, json_object *req, bool *ret_stop)
+static char *handle_request(struct vmm *vmm, json_object *req, unsigned *ret_flags)
 {
 	static const char *const plain_keys[] = {"version", "command", NULL};
 	static const char *const mergeable_keys[] = {"version", "command", "zone", "mergeable",
@@ -301,24 +302,25 @@ static char *handle_request(struct vmm *vmm, json_object *req, bool *ret_stop)
 	char *reply = NULL;
 
 	if (!json_object_is_type(req, json_type_object))
-		return reply_error(EINVAL, "a request is a JSON object", NULL);
+		return vmm_reply_error(EINVAL, "a request is a JSON object", NULL);
 	if (!json_object_object_get_ex(req, "version", &version) ||
 	    !json_object_is_type(version, json_type_int))
-		return reply_error(EPROTO, "'version' (an integer) is required", NULL);
+		return vmm_reply_error(EPROTO, "'version' (an integer) is required", NULL);
 	if (json_object_get_int64(version) != NK_VMM_PROTOCOL_VERSION)
-		return reply_error(EPROTONOSUPPORT,
-				   "unsupported protocol version; this VMM speaks " VMM_STRINGIFY(
-				       NK_VMM_PROTOCOL_VERSION),
-				   "use a numaksm tool of the same release as the VMM");
+		return vmm_reply_error(
+		    EPROTONOSUPPORT,
+		    "unsupported protocol version; this VMM speaks " VMM_STRINGIFY(
+			NK_VMM_PROTOCOL_VERSION),
+		    "use a numaksm tool of the same release as the VMM");
 	if (!json_object_object_get_ex(req, "command", &command) ||
 	    !json_object_is_type(command, json_type_string))
-		return reply_error(EINVAL, "'command' (a string) is required", NULL);
+		return vmm_reply_error(EINVAL, "'command' (a string) is required", NULL);
 	const char *cmd = json_object_get_string(command);
 
 	if (!strcmp(cmd, "info")) {
 		if (!only_keys(req, plain_keys, &reply))
 			return reply;
-		return reply_ok(info_object(vmm));
+		return vmm_reply_ok(info_object(vmm));
 	}
 	if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
 		if (!only_keys(req, plain_keys, &reply))
@@ -328,13 +330,13 @@ static char *handle_request(struct vmm *vmm, json_object *req, bool *ret_stop)
 		pthread_mutex_lock(&vmm->lock);
 		json_object_object_add(r, "state", json_object_new_string(vm_state(vmm)));
 		pthread_mutex_unlock(&vmm->lock);
-		return reply_ok(r);
+		return vmm_reply_ok(r);
 	}
 	if (!strcmp(cmd, "stop")) {
 		if (!only_keys(req, plain_keys, &reply))
 			return reply;
-		*ret_stop = true;
-		return reply_ok(NULL);
+		*ret_flags |= VMM_REQUEST_STOP;
+		return vmm_reply_ok(NULL);
 	}
 	if (!strcmp(cmd, "set-mergeable")) {
 		json_object *m;
@@ -346,60 +348,67 @@ static char *handle_request(struct vmm *vmm, json_object *req, bool *ret_stop)
 			return reply;
 		if (!json_object_object_get_ex(req, "mergeable", &m) ||
 		    !json_object_is_type(m, json_type_boolean))
-			return reply_error(EINVAL, "'mergeable' (true or false) is required", NULL);
+			return vmm_reply_error(EINVAL, "'mergeable' (true or false) is required",
+					       NULL);
 		if (nk_zone_set_mergeable(zone, json_object_get_boolean(m), &e) < 0)
 			return reply_nk_error(e);
 		json_object *r = json_object_new_object();
 		json_object_object_add(r, "mergeable",
 				       json_object_new_boolean(nk_zone_is_mergeable(zone)));
-		return reply_ok(r);
+		return vmm_reply_ok(r);
 	}
 	if (!strcmp(cmd, "migrate")) {
 		json_object *nodes_json;
 		_cleanup_error_ nk_error *e = NULL;
 		_cleanup_bitmap_ nk_bitmap *nodes = NULL;
-		struct nk_migration m;
 		if (!only_keys(req, migrate_keys, &reply))
-			return reply;
-		nk_zone *zone = find_zone(vmm, req, &reply);
-		if (!zone)
 			return reply;
 		if (!json_object_object_get_ex(req, "nodes", &nodes_json) ||
 		    !json_object_is_type(nodes_json, json_type_string))
-			return reply_error(
+			return vmm_reply_error(
 			    EINVAL, "'nodes' (a node list string such as \"1\") is required", NULL);
-		if (nk_parse_list(json_object_get_string(nodes_json), "node", &nodes, &e) < 0 ||
-		    nk_zone_migrate(zone, nodes, &m, &e) < 0)
+		/* Bounded before anything is set: a list costs its length only. */
+		if (nk_parse_list_max(json_object_get_string(nodes_json), "node list", VMM_NODE_MAX,
+				      &nodes, &e) < 0)
+			return vmm_reply_error(nk_error_code(e), nk_error_message(e),
+					       "name host nodes with memory, e.g. \"1\" or \"0-1\" "
+					       "(/sys/devices/system/node/has_memory)");
+		nk_zone *zone = find_zone(vmm, req, &reply);
+		if (!zone)
+			return reply;
+		if (vmm_migration_busy(vmm)) {
+			_cleanup_free_ char *msg = NULL;
+			if (asprintf(&msg, "a migration is running: zone %s",
+				     vmm->migration.zone_id) < 0)
+				msg = NULL;
+			return vmm_reply_error(EBUSY, msg ? msg : "a migration is running",
+					       "one at a time: 'numaksm vm info' shows how far it "
+					       "got");
+		}
+		if (vmm_migration_start(vmm, zone, nodes, &e) < 0)
 			return reply_nk_error(e);
-		json_object *r = json_object_new_object();
-		json_object_object_add(r, "moved_page_count", tool_json_u64(m.pages_moved));
-		json_object_object_add(r, "already_page_count", tool_json_u64(m.pages_already));
-		json_object_object_add(r, "failed_page_count", tool_json_u64(m.pages_failed));
-		json_object_object_add(r, "absent_page_count", tool_json_u64(m.pages_absent));
-		json_object_object_add(r, "seconds", tool_json_seconds(m.seconds));
-		json_object_object_add(r, "bytes_per_second",
-				       tool_json_u64((uint64_t)(m.mb_per_s * 1e6 + 0.5)));
-		return reply_ok(r);
+		*ret_flags |= VMM_REQUEST_LATER;
+		return NULL;
 	}
 	_cleanup_free_ char *msg = NULL;
 	if (asprintf(&msg, "unknown command '%s'", cmd) < 0)
 		msg = NULL;
-	return reply_error(EOPNOTSUPP, msg ? msg : "unknown command",
-			   "commands: info, pause, resume, stop, set-mergeable, migrate");
+	return vmm_reply_error(EOPNOTSUPP, msg ? msg : "unknown command",
+			       "commands: info, pause, resume, stop, set-mergeable, migrate");
 }
 
-char *vmm_control_handle(struct vmm *vmm, const char *request, size_t len, bool *ret_stop)
+char *vmm_control_handle(struct vmm *vmm, const char *request, size_t len, unsigned *ret_flags)
 {
 	json_tokener *tok = json_tokener_new();
 	json_object *req = tok ? json_tokener_parse_ex(tok, request, (int)len) : NULL;
 	char *reply;
 
-	*ret_stop = false;
+	*ret_flags = 0;
 	if (!req || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len)
-		reply = reply_error(EBADMSG, "the request is not one JSON object", NULL);
+		reply = vmm_reply_error(EBADMSG, "the request is not one JSON object", NULL);
 	else
-		reply = handle_request(vmm, req, ret_stop);
+		reply = handle_request(vmm, req, ret_flags);
 	json_object_put(req);
 	if (tok)
 		json_tokener_free(tok);

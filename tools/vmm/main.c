@@ -17,8 +17,6 @@
 #include "json.h"
 #include "vmm.h"
 
-#define MAX_CLIENTS 16
-
 static const char *vm_name = "?";
 /* --json: errors and log lines are JSON lines on stderr (docs/json.md). */
 static bool json_mode;
@@ -208,40 +206,75 @@ static void report_events(struct vmm *vmm, uint64_t *seen_passes, uint64_t *seen
 	pthread_mutex_unlock(&vmm->lock);
 }
 
-static void serve_client(struct vmm *vmm, struct pollfd *pfd, bool *ret_stop)
+/* ---- the control loop ----------------------------------------------------- */
+
+/*
+ * Control clients: MAX_CLIENTS at a time.  A client that sends nothing for
+ * CLIENT_IDLE_S is dropped; when every slot is taken, the client idle the
+ * longest makes room if it has been idle CLIENT_EVICT_S, else the new one
+ * is refused at once with the reason.  One waiting for a migration's end
+ * is neither (it has asked; the answer is the VMM's to give).
+ */
+#define MAX_CLIENTS    16
+#define CLIENT_IDLE_S  5.0
+#define CLIENT_EVICT_S 1.0
+
+struct client {
+	double active_at; /* accepted, or last request */
+	bool waiting;	  /* for the migration's reply */
+};
+
+static void drop_client(struct pollfd *pfd, struct client *c)
+{
+	close(pfd->fd);
+	*pfd = (struct pollfd){.fd = -1};
+	*c = (struct client){0};
+}
+
+/* Send a reply; a client that cannot take it (gone, or not reading) is dropped. */
+static void send_reply(struct pollfd *pfd, struct client *c, const char *reply)
+{
+	if (send(pfd->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		drop_client(pfd, c);
+}
+
+static void serve_client(struct vmm *vmm, struct pollfd *pfd, struct client *c, unsigned *ret_flags)
 {
 	_cleanup_free_ char *buf = malloc(VMM_MSG_MAX + 1);
 	struct iovec iov = {.iov_base = buf, .iov_len = VMM_MSG_MAX};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	_cleanup_free_ char *reply = NULL;
 
+	*ret_flags = 0;
 	if (!buf)
 		return;
 	ssize_t n = recvmsg(pfd->fd, &msg, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		close(pfd->fd);
-		pfd->fd = -1;
+		drop_client(pfd, c);
 		return;
 	}
+	c->active_at = now_s();
 	if (msg.msg_flags & MSG_TRUNC)
-		reply =
-		    strdup("{\"version\":1,\"ok\":false,\"errno\":90,\"error\":\"the request is "
-			   "larger than 256 KiB\"}");
+		reply = vmm_reply_error(EMSGSIZE, "the request is larger than 256 KiB", NULL);
 	else
-		reply = vmm_control_handle(vmm, buf, (size_t)n, ret_stop);
-	if (reply && send(pfd->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		close(pfd->fd);
-		pfd->fd = -1;
+		reply = vmm_control_handle(vmm, buf, (size_t)n, ret_flags);
+	if (*ret_flags & VMM_REQUEST_LATER) {
+		c->waiting = true;
+		pfd->events = 0; /* a hang-up is still reported */
 	}
+	if (reply)
+		send_reply(pfd, c, reply);
 }
 
-static void accept_client(struct vmm *vmm, struct pollfd *clients)
+static void accept_client(struct vmm *vmm, struct pollfd *fds, struct client *clients)
 {
 	int fd = accept4(vmm->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	double now = now_s();
+	int slot = -1, idlest = -1;
 
 	if (fd < 0)
 		return;
@@ -252,18 +285,73 @@ static void accept_client(struct vmm *vmm, struct pollfd *clients)
 		close(fd);
 		return;
 	}
-	for (int i = 0; i < MAX_CLIENTS; i++) {
-		if (clients[i].fd < 0) {
-			clients[i] = (struct pollfd){.fd = fd, .events = POLLIN};
-			return;
-		}
+	for (int i = 0; i < MAX_CLIENTS && slot < 0; i++) {
+		if (fds[i].fd < 0)
+			slot = i;
+		else if (!clients[i].waiting &&
+			 (idlest < 0 || clients[i].active_at < clients[idlest].active_at))
+			idlest = i;
 	}
-	close(fd); /* too many clients at once */
+	if (slot < 0 && idlest >= 0 && now - clients[idlest].active_at >= CLIENT_EVICT_S) {
+		vmm_log(
+		    NK_LOG_INFO,
+		    "control: all " VMM_STRINGIFY(MAX_CLIENTS) " client slots taken: dropping "
+							       "one idle for %.1f s to make room",
+		    now - clients[idlest].active_at);
+		drop_client(&fds[idlest], &clients[idlest]);
+		slot = idlest;
+	}
+	if (slot < 0) {
+		_cleanup_free_ char *reply = vmm_reply_error(
+		    EBUSY, "too many clients: all " VMM_STRINGIFY(MAX_CLIENTS) " are busy",
+		    "try again in a second");
+		if (reply)
+			(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
+	}
+	fds[slot] = (struct pollfd){.fd = fd, .events = POLLIN};
+	clients[slot] = (struct client){.active_at = now};
+}
+
+/* Drop the clients idle too long; @return the poll timeout until the next
+ * one would be (ms), or -1. */
+static int expire_clients(struct pollfd *fds, struct client *clients)
+{
+	double now = now_s(), next = -1;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (fds[i].fd < 0 || clients[i].waiting)
+			continue;
+		double left = clients[i].active_at + CLIENT_IDLE_S - now;
+		if (left <= 0)
+			drop_client(&fds[i], &clients[i]);
+		else if (next < 0 || left < next)
+			next = left;
+	}
+	return next < 0 ? -1 : (int)(next * 1000) + 1;
+}
+
+/* The migration ended (or, with `stop`, is stopped): answer who asked. */
+static void reap_migration(struct vmm *vmm, struct pollfd *fds, struct client *clients, bool stop)
+{
+	_cleanup_free_ char *reply = NULL;
+	if (!vmm_migration_reap(vmm, stop, &reply))
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (fds[i].fd < 0 || !clients[i].waiting)
+			continue;
+		clients[i].waiting = false;
+		clients[i].active_at = now_s();
+		fds[i].events = POLLIN;
+		if (reply)
+			send_reply(&fds[i], &clients[i], reply);
+	}
 }
 
 static int main_loop(struct vmm *vmm, int sig_fd)
 {
 	struct pollfd fds[3 + MAX_CLIENTS];
+	struct client clients[MAX_CLIENTS] = {{0}};
 	uint64_t seen_passes[NKG_MAX_VCPUS] = {0}, seen_verified[NKG_MAX_VCPUS] = {0};
 	bool stop = false;
 
@@ -274,7 +362,8 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 		fds[3 + i] = (struct pollfd){.fd = -1};
 
 	while (!stop) {
-		if (poll(fds, 3 + MAX_CLIENTS, -1) < 0) {
+		int timeout = expire_clients(&fds[3], clients);
+		if (poll(fds, 3 + MAX_CLIENTS, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			vmm_log(NK_LOG_ERROR, "poll: %s", strerror(errno));
@@ -285,6 +374,7 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 				vmm_log(NK_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
 				stop = true;
+				break;
 			}
 		}
 		if (fds[1].revents & POLLIN) {
@@ -292,23 +382,30 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 			if (read(vmm->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 				break;
 			report_events(vmm, seen_passes, seen_verified);
+			reap_migration(vmm, &fds[3], clients, false);
 			if (vmm_all_stopped(vmm) && !vmm->cfg->hold) {
 				vmm_log(NK_LOG_INFO, "the guest halted");
 				stop = true;
 			}
 		}
-		if (fds[2].revents & POLLIN)
-			accept_client(vmm, &fds[3]);
 		for (int i = 0; i < MAX_CLIENTS; i++) {
-			bool stop_request = false;
-			if (fds[3 + i].fd >= 0 && fds[3 + i].revents)
-				serve_client(vmm, &fds[3 + i], &stop_request);
-			if (stop_request) {
+			unsigned flags = 0;
+			if (fds[3 + i].fd >= 0 && clients[i].waiting &&
+			    (fds[3 + i].revents & (POLLHUP | POLLERR)))
+				drop_client(&fds[3 + i], &clients[i]); /* the migration goes on */
+			else if (fds[3 + i].fd >= 0 && fds[3 + i].revents)
+				serve_client(vmm, &fds[3 + i], &clients[i], &flags);
+			if (flags & VMM_REQUEST_STOP) {
 				vmm_log(NK_LOG_INFO, "stop requested on the control socket");
 				stop = true;
 			}
 		}
+		/* After the clients: those that left have made room. */
+		if (fds[2].revents & POLLIN)
+			accept_client(vmm, &fds[3], clients);
 	}
+	/* A migration stops at its next chunk; who waits for it is told. */
+	reap_migration(vmm, &fds[3], clients, true);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (fds[3 + i].fd >= 0)
 			close(fds[3 + i].fd);
@@ -338,6 +435,7 @@ static int result_status(struct vmm *vmm)
 
 static void teardown(struct vmm *vmm)
 {
+	vmm_migration_done(vmm);
 	vmm_vcpus_stop(vmm);
 	vmm_kvm_close(vmm);
 	for (size_t i = 0; i < vmm->n_zones; i++)

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include <json-c/json.h>
+
 #include "guest-abi.h"
 #include "numaksm/cleanup.h"
 #include "numaksm/core.h"
@@ -152,6 +154,31 @@ struct vmm_zone {
 	uint64_t gpa;
 };
 
+enum vmm_migration_state {
+	VMM_MIGRATION_NONE = 0, /* none since the VM started */
+	VMM_MIGRATION_RUNNING,
+	VMM_MIGRATION_DONE,
+	VMM_MIGRATION_FAILED,
+	VMM_MIGRATION_STOPPED, /* the VM stopped before it was done */
+};
+
+/* The running or last migration (migrate.c).  The worker writes the
+ * progress, state and error under vmm->lock; the rest is the loop's. */
+struct vmm_migration {
+	enum vmm_migration_state state;
+	nk_zone_move *move;
+	const char *zone_id;
+	nk_bitmap *nodes;
+	pthread_t thread;
+	bool thread_started; /* until joined */
+	bool stop;	     /* the worker stops at the next chunk */
+	bool finished;	     /* the worker is done: join it */
+	struct nk_migration so_far;
+	uint64_t done_bytes, total_bytes, page_size;
+	int error_code;
+	char *error;
+};
+
 struct vmm {
 	struct vmm_config *cfg;
 	struct vmm_layout layout;
@@ -176,6 +203,7 @@ struct vmm {
 	const char *socket_path;	   /* the registration's */
 	bool pins_saved;
 	double started_at;
+	struct vmm_migration migration;
 };
 
 /* kvm.c */
@@ -196,11 +224,39 @@ int vmm_fill(struct vmm *vmm, nk_error **err);
 /* control.c */
 int vmm_control_open(struct vmm *vmm, nk_error **err);
 void vmm_control_close(struct vmm *vmm);
-/* Handle one request (text) into a reply (allocated JSON text). */
-char *vmm_control_handle(struct vmm *vmm, const char *request, size_t len, bool *ret_stop);
+/* What the control loop does after a request. */
+enum {
+	VMM_REQUEST_STOP = 1 << 0,  /* stop the VM */
+	VMM_REQUEST_LATER = 1 << 1, /* the reply comes when the migration ends */
+};
+/* Largest node number a request may name: Linux has fewer nodes (1024 at
+ * most), and a list is refused at the first number above it. */
+#define VMM_NODE_MAX 1023
+/* Handle one request (text) into a reply (allocated JSON text), or NULL
+ * with VMM_REQUEST_LATER in *ret_flags. */
+char *vmm_control_handle(struct vmm *vmm, const char *request, size_t len, unsigned *ret_flags);
+/* Replies: {"version":2,"ok":true,"result":...} (takes `result`; NULL: {}),
+ * and {"version":2,"ok":false,"errno":N,"error":"...","hint":"..."}. */
+char *vmm_reply_ok(json_object *result);
+char *vmm_reply_error(int code, const char *msg, const char *hint);
 /* Print the VM's description (zones, vCPUs, guest progress, KSM) on stdout
  * as the `numaksm-vmm` document of docs/json.md. */
 void vmm_info_print(struct vmm *vmm);
 const char *vmm_vcpu_state_name(enum vmm_vcpu_state state);
+
+/* migrate.c */
+/* Start moving `zone` to `nodes` in a worker (checks and binds first).
+ * @return 0; -errno with the reason, nothing started. */
+int vmm_migration_start(struct vmm *vmm, nk_zone *zone, const nk_bitmap *nodes, nk_error **err);
+/* Whether a worker runs (or has ended and is not joined yet). */
+bool vmm_migration_busy(struct vmm *vmm);
+/* Join the worker if it ended, or, with `stop`, stop it at its next chunk
+ * and join it; end the move.  @return whether it was joined, with the
+ * reply for the client that asked in *ret_reply (may be NULL). */
+bool vmm_migration_reap(struct vmm *vmm, bool stop, char **ret_reply);
+/* Stop and join any worker, and free the record (the VM's end). */
+void vmm_migration_done(struct vmm *vmm);
+/* The info's "migration": the running or last one, or NULL. */
+json_object *vmm_migration_json(struct vmm *vmm);
 
 #endif
