@@ -401,6 +401,19 @@ static void print_info(json_object *info)
 	} else {
 		printf("KSM (process): n/a (no /proc/PID/ksm_stat)\n");
 	}
+	json_object *m = get(info, "migration");
+	if (m) {
+		printf("Migration of zone %s to nodes %s: %s, %s of %s gone through",
+		       get_str(m, "zone", "?"), or_none(get_str(m, "nodes", NULL)),
+		       get_str(m, "state", "?"),
+		       tool_format_bytes(a, sizeof(a), get_u64(m, "done_bytes")),
+		       tool_format_bytes(b, sizeof(b), get_u64(m, "total_bytes")));
+		printf(", %s moved, %" PRIu64 " pages failed, %.3f s\n",
+		       tool_format_bytes(a, sizeof(a), get_u64(m, "moved_bytes")),
+		       get_u64(m, "failed_page_count"), get_double(m, "seconds"));
+		if (get_str(m, "error", NULL))
+			printf("  error: %s\n", get_str(m, "error", NULL));
+	}
 }
 
 static int vm_info(const struct vm_args *a, nk_error **err)

@@ -168,6 +168,7 @@ has out "zero 20%, shared 50%, unique 30% (8 patterns), redirty 0.5%, seed 0x000
 has out "Fill: 4096 pages written by the host in 0.250 s"
 has out "Load: /srv/images/blob.bin at guest address 0x400000, 1 MiB"
 has out "KSM (process): rmap items 4096, merging 2048 pages, zero pages 16; saves 6 MiB of 1 GiB mergeable"
+has out "Migration of zone z1 to nodes 0: running, 1 GiB of 4 GiB gone through, 768 MiB moved, 0 pages failed, 1.500 s"
 sent "$t/log" '{"command":"info","version":2}'
 vm info vm1 --json
 exits 0
