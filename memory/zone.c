@@ -178,6 +178,57 @@ static int check_pools(const struct nk_hostinfo *info, const struct nk_zone_spec
 	return 0;
 }
 
+static const char *gib(uint64_t kb, char *buf, size_t size)
+{
+	snprintf(buf, size, "%.1f GiB", (double)kb / (1024.0 * 1024.0));
+	return buf;
+}
+
+static int memory_shortage(const char *id, const char *where, uint64_t have_kb, uint64_t need_kb,
+			   nk_error **err)
+{
+	char a[32], b[32];
+	nk_error_set(err, ENOMEM,
+		     "zone %s: %s can give %s now (free, or cache it can drop), %s needed", id,
+		     where, gib(have_kb, a, sizeof(a)), gib(need_kb, b, sizeof(b)));
+	return nk_error_hint(err, "free memory there, choose other nodes or a smaller size, or "
+				  "pass --force to map it anyway (its faults then reclaim, swap "
+				  "or meet the OOM killer)");
+}
+
+/* Memory a 4K or THP zone (hugetlb has its pools) would take: refused
+ * before mapping when its nodes, or the host, cannot give it now, so that
+ * no prefault (or guest) runs into the OOM killer later. */
+static int check_memory(const struct nk_hostinfo *info, const struct nk_zone_spec *spec,
+			const char *id, nk_error **err)
+{
+	uint64_t need_kb = spec->size_bytes / 1024;
+	bool by_node = spec->nodes &&
+		       (spec->policy == NK_POLICY_BIND || spec->policy == NK_POLICY_INTERLEAVE ||
+			spec->policy == NK_POLICY_WEIGHTED_INTERLEAVE);
+	if (by_node) {
+		unsigned n_nodes = nk_bitmap_weight(spec->nodes);
+		uint64_t sum = 0, share = (need_kb + n_nodes - 1) / n_nodes;
+		nk_bitmap_foreach (n, spec->nodes) {
+			const struct nk_numa_node *node = nk_hostinfo_node(info, n);
+			uint64_t have = node ? node->mem_available_kb : 0;
+			char where[32];
+			snprintf(where, sizeof(where), "node %d", n);
+			sum += have;
+			/* Interleave takes an equal share from every node. */
+			if (spec->policy == NK_POLICY_INTERLEAVE && have < share)
+				return memory_shortage(id, where, have, share, err);
+			if (n_nodes == 1 && have < need_kb)
+				return memory_shortage(id, where, have, need_kb, err);
+		}
+		if (sum < need_kb)
+			return memory_shortage(id, "its nodes together", sum, need_kb, err);
+	}
+	if (info->mem_available_kb && info->mem_available_kb < need_kb)
+		return memory_shortage(id, "the host", info->mem_available_kb, need_kb, err);
+	return 0;
+}
+
 /* Try the policy on a scratch page: a policy this kernel lacks is refused
  * before the zone is mapped. */
 static int probe_policy(enum nk_policy policy, const nk_bitmap *nodes, const char *id,
@@ -522,6 +573,11 @@ _nk_export_ int nk_zone_create(nk_host *host, const struct nk_zone_spec *spec, n
 	z->size = z->spec.size_bytes;
 	if (z->spec.backing == NK_BACKING_HUGETLB && !z->spec.no_pool_check) {
 		r = check_pools(info, &z->spec, id, z->page_size / 1024, err);
+		if (r < 0)
+			goto fail;
+	}
+	if (z->spec.backing != NK_BACKING_HUGETLB && !z->spec.force) {
+		r = check_memory(info, &z->spec, id, err);
 		if (r < 0)
 			goto fail;
 	}

@@ -184,6 +184,10 @@ static int read_node(nk_host *host, int id, struct nk_numa_node *node, nk_error 
 	if (nk_parse_meminfo(text, "MemTotal", &node->mem_total_kb) < 0 ||
 	    nk_parse_meminfo(text, "MemFree", &node->mem_free_kb) < 0)
 		return nk_error_set(err, EINVAL, "%s: no MemTotal/MemFree lines", path);
+	uint64_t inactive_file = 0, slab = 0;
+	nk_parse_meminfo(text, "Inactive(file)", &inactive_file);
+	nk_parse_meminfo(text, "SReclaimable", &slab);
+	node->mem_available_kb = node->mem_free_kb + inactive_file + slab;
 	free(TAKE_PTR(text));
 
 	snprintf(path, sizeof(path), NODE_DIR "/node%d/distance", id);
@@ -277,6 +281,7 @@ static int read_hugepages(nk_host *host, struct nk_hostinfo *info, nk_error **er
 	if (read_optional(host, "/proc/meminfo", &text, err) >= 0) {
 		nk_parse_meminfo(text, "Hugepagesize", &info->default_hugepage_kb);
 		nk_parse_meminfo(text, "MemTotal", &info->mem_total_kb);
+		nk_parse_meminfo(text, "MemAvailable", &info->mem_available_kb);
 	}
 	free(TAKE_PTR(text));
 	if (read_optional(host, "/proc/cpuinfo", &text, err) >= 0)

@@ -20,12 +20,16 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: numaksm zone try SPEC [--json]\n\n"
+	fprintf(out, "Usage: numaksm zone try SPEC [--force] [--json]\n\n"
 		     "Create a guest RAM zone, prefault it, show where its pages are and release\n"
 		     "it.  SPEC is key=value,...: size=4G (required), hugepages=2M|1G|none,\n"
 		     "thp=on, policy=default|bind|preferred|preferred-many|interleave|\n"
 		     "weighted-interleave, nodes=LIST, mergeable=on, prefault=on, dump=off,\n"
-		     "shared=on, threads=N, id=NAME.\n");
+		     "shared=on, threads=N, id=NAME.\n\n"
+		     "A 4K or THP zone larger than its nodes (or the host) can give now, and a\n"
+		     "hugetlb zone larger than the pools, is refused before it is mapped;\n"
+		     "--force maps a 4K or THP one anyway (its faults then reclaim, swap or meet\n"
+		     "the OOM killer).\n");
 }
 
 static void progress_bar(uint64_t done, uint64_t total, void *userdata)
@@ -44,18 +48,22 @@ int cmd_zone(int argc, char **argv, nk_error **err)
 {
 	static const struct option opts[] = {
 	    {"json", no_argument, NULL, 'j'},
+	    {"force", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	bool json = false, drawn = false;
+	bool json = false, drawn = false, force = false;
 	int c, r;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jfh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'f':
+			force = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -78,6 +86,7 @@ int cmd_zone(int argc, char **argv, nk_error **err)
 		tool_mark_usage();
 		return r;
 	}
+	spec.force = force;
 	/* Prefault after creation so the bar can follow it. */
 	bool prefault = spec.prefault;
 	bool hugetlb_bound = spec.backing == NK_BACKING_HUGETLB && spec.policy != NK_POLICY_DEFAULT;

@@ -358,6 +358,38 @@ static void test_placement_sampling(void **state)
 
 /* Touching pages the pool cannot back raises SIGBUS: the guard must turn
  * it into an error, and MADV_POPULATE_WRITE must report it the same way. */
+/* More than the host can give: refused before anything is mapped (even
+ * without prefault: the guest would fault it in), unless forced. */
+static void test_memory_shortage(void **state)
+{
+	char *meminfo = read_attr("/proc/meminfo"), text[128];
+	unsigned long long total_kb = 0;
+	assert_non_null(meminfo);
+	assert_int_equal(sscanf(strstr(meminfo, "MemTotal:"), "MemTotal: %llu kB", &total_kb), 1);
+	free(meminfo);
+	unsigned long long huge_g = total_kb * 2 / 1048576 + 1;
+	snprintf(text, sizeof(text), "id=big,size=%lluG,prefault=off", huge_g);
+	create_fails(text, ENOMEM, "zone big: the host can give", "pass --force");
+	snprintf(text, sizeof(text), "id=big,size=%lluG,policy=bind,nodes=0,prefault=off", huge_g);
+	create_fails(text, ENOMEM, "zone big: node 0 can give", "choose other nodes");
+	assert_false(memfd_mapped("big"));
+
+	/* --force: the check is skipped; what the kernel then says is its own
+	 * (an overcommit refusal, or a mapping never faulted in). */
+	struct nk_zone_spec spec;
+	nk_zone *z = NULL;
+	nk_error *err = NULL;
+	nk_zone_spec_init(&spec);
+	snprintf(text, sizeof(text), "id=big,size=%lluG,prefault=off", huge_g);
+	assert_int_equal(nk_zone_spec_parse(text, &spec, NULL), 0);
+	spec.force = true;
+	if (nk_zone_create(host, &spec, &z, &err) < 0)
+		assert_null(strstr(nk_error_message(err), "can give"));
+	nk_error_free(err);
+	nk_zone_free(z);
+	nk_zone_spec_done(&spec);
+}
+
 static void test_prefault_never_sigbus(void **state)
 {
 	uint64_t got = 0, fail = 1;
@@ -462,6 +494,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_hugetlb_and_pool_shortage, restore_host),
 	    cmocka_unit_test_teardown(test_ksm_merges_mergeable_twins_only, restore_host),
 	    cmocka_unit_test_teardown(test_placement_sampling, restore_host),
+	    cmocka_unit_test_teardown(test_memory_shortage, restore_host),
 	    cmocka_unit_test_teardown(test_prefault_never_sigbus, restore_host),
 	    cmocka_unit_test_teardown(test_migrate_single_node, restore_host),
 	};

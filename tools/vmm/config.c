@@ -63,6 +63,8 @@ void vmm_usage(FILE *out)
 	      "                         passes=N (0: forever), period=MS, redirty=PCT, verify=on\n"
 	      "  --hold                 keep running after the guest halts, until stopped\n"
 	      "  --json                 print the VM's layout as JSON once it runs\n"
+	      "  --force                map guest RAM its nodes (or the host) cannot give now\n"
+	      "                         (refused without: the guest would meet the OOM killer)\n"
 	      "  --runtime-dir DIR      socket and registry (default $NUMAKSM_RUNTIME_DIR\n"
 	      "                         or /run/numaksm)\n"
 	      "  -h, --help             this help\n"
@@ -550,6 +552,7 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		OPT_FILL,
 		OPT_WORKLOAD,
 		OPT_HOLD,
+		OPT_FORCE,
 		OPT_JSON,
 		OPT_RUNDIR,
 		OPT_NAME
@@ -565,6 +568,7 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 	    {"workload", required_argument, NULL, OPT_WORKLOAD},
 	    {"hold", no_argument, NULL, OPT_HOLD},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"force", no_argument, NULL, OPT_FORCE},
 	    {"runtime-dir", required_argument, NULL, OPT_RUNDIR},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -621,6 +625,9 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		case OPT_JSON:
 			cfg->json = true;
 			break;
+		case OPT_FORCE:
+			cfg->force = true;
+			break;
 		case OPT_RUNDIR:
 			free(cfg->runtime_dir);
 			cfg->runtime_dir = strdup(optarg);
@@ -648,6 +655,8 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		return nk_error_set(err, EINVAL,
 				    "guest RAM is required: --memory size=... or "
 				    "--memory-zone id=...,size=...");
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		cfg->zones[i].spec.force = cfg->force;
 	if (cfg->threads_per_core > 1 && cfg->vcpus % cfg->threads_per_core)
 		return nk_error_set(err, EINVAL, "--cpus: count=%u is not a multiple of threads=%u",
 				    cfg->vcpus, cfg->threads_per_core);

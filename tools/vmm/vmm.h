@@ -81,6 +81,7 @@ struct vmm_config {
 	struct vmm_content_cfg fill;
 	struct vmm_workload_cfg workload;
 	bool hold;
+	bool force; /* map zones larger than what their nodes can give now */
 	bool json;
 	char *runtime_dir;
 };

@@ -51,6 +51,10 @@ struct nk_zone_spec {
 	bool prefault;		   /**< populate every page at creation (default on) */
 	bool dump;		   /**< include in core dumps (default on) */
 	unsigned prefault_threads; /**< 0: chosen from the size and the CPUs available */
+	/** Map the zone even when its nodes (or the host) cannot give that much
+	 *  memory now (--force): its faults then reclaim, swap or meet the OOM
+	 *  killer.  Without it such a zone is refused before it is mapped. */
+	bool force;
 	/** Internal knobs for tests: skip the pool check before mapping, or
 	 *  prefault by touching pages even where MADV_POPULATE_WRITE works. */
 	bool no_pool_check;

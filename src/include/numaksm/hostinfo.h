@@ -40,6 +40,9 @@ struct nk_numa_node {
 	nk_bitmap *cpus;       /**< the node's CPUs (empty for a memory-only node) */
 	uint64_t mem_total_kb; /**< MemTotal from nodeN/meminfo */
 	uint64_t mem_free_kb;  /**< MemFree from nodeN/meminfo */
+	/** What the node can give without swapping: MemFree plus the page cache
+	 *  and slab the kernel can drop (Inactive(file), SReclaimable). */
+	uint64_t mem_available_kb;
 	bool has_memory;       /**< in /sys/devices/system/node/has_memory */
 	uint64_t *distances;   /**< distance to nodes[j], same order as nk_hostinfo.nodes */
 	size_t n_distances;
@@ -62,6 +65,7 @@ struct nk_hostinfo {
 	size_t n_nodes;
 	nk_bitmap *online_cpus;
 	uint64_t mem_total_kb; /**< MemTotal from /proc/meminfo */
+	uint64_t mem_available_kb; /**< MemAvailable from /proc/meminfo; 0 when absent */
 
 	/* Hugepages */
 	struct nk_hugepage_pool *hugepages; /**< host-wide pools, ascending size */
