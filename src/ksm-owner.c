@@ -10,6 +10,12 @@
  * The place is fixed, whatever runtime directory a program was given: KSM's
  * knobs are host-wide, and two tuners with two runtime directories would
  * each have saved the other's settings as the originals.
+ *
+ * The lock is a POSIX record lock, the process's own: a benchmark's forked
+ * workers do not keep it held once the benchmark lets it go (an flock is
+ * shared with every child that inherits the descriptor).  Such a lock goes
+ * when the process closes any descriptor of the file, so the owner never
+ * opens it again: it answers questions about itself from `self`.
  */
 #include "ksm-internal.h"
 #include "numaksm/rundir.h"
@@ -28,6 +34,9 @@ struct nk_ksm_owner {
 	struct ksm_state state;
 	bool has_state; /* ksm.state written: the knobs are to be restored */
 };
+
+/* The owner this process is, if any (one at a time). */
+static nk_ksm_owner *self;
 
 /* ---- the state file --------------------------------------------------- */
 
@@ -174,23 +183,34 @@ static int recover(nk_host *host, nk_rundir *dir, bool dry_run, nk_error **err)
 
 /* ---- the lock ------------------------------------------------------------ */
 
-/* The holder's pid and program, from the lock file ("PID PROGRAM\n"). */
-static void read_holder(int fd, pid_t *ret_pid, char *program, size_t size)
+/* The holder's program, from the lock file ("PID PROGRAM\n"). */
+static void read_program(int fd, char *program, size_t size)
 {
 	char buf[96] = {0};
-	long long pid = 0;
+	char *space = NULL;
 	if (pread(fd, buf, sizeof(buf) - 1, 0) > 0) {
 		nk_strip_newline(buf);
-		char *space = strchr(buf, ' ');
-		if (space)
-			*space++ = '\0';
-		nk_parse_int(buf, 1, INT32_MAX, &pid, NULL);
-		if (program)
-			snprintf(program, size, "%s", space && *space ? space : "?");
-	} else if (program) {
-		snprintf(program, size, "?");
+		space = strchr(buf, ' ');
 	}
-	*ret_pid = (pid_t)pid;
+	snprintf(program, size, "%s", space && space[1] ? space + 1 : "?");
+}
+
+/* Who holds the lock of `dir`, found without taking it (F_GETLK): 1 with
+ * its pid, 0 when nobody does. */
+static int holder_of(nk_rundir *dir, pid_t *ret_pid, char *program, size_t size)
+{
+	_cleanup_close_ int fd =
+	    openat(nk_rundir_fd(dir), LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_GETLK, &lk) < 0 ||
+	    lk.l_type == F_UNLCK)
+		return 0;
+	if (ret_pid)
+		*ret_pid = lk.l_pid;
+	if (program)
+		read_program(fd, program, size);
+	return 1;
 }
 
 static const char *dir_of(const char *dir)
@@ -201,36 +221,33 @@ static const char *dir_of(const char *dir)
 _nk_export_ int nk_ksm_holder(const char *dir, pid_t *ret_pid, char *program, size_t size)
 {
 	_cleanup_(nk_rundir_freep) nk_rundir *d = NULL;
+	if (self && strcmp(nk_rundir_path(self->dir), dir_of(dir)) == 0) {
+		if (ret_pid)
+			*ret_pid = getpid();
+		if (program)
+			snprintf(program, size, "%s", self->state.program);
+		return 1;
+	}
 	if (nk_rundir_open(dir_of(dir), 0, &d, NULL) < 0)
 		return 0; /* none yet (or not ours to read): nobody holds it */
-	_cleanup_close_ int fd =
-	    nk_rundir_lock(d, LOCK_NAME, NK_RUNDIR_LOCK_SHARED | NK_RUNDIR_LOCK_NONBLOCK, NULL);
-	if (fd != -EWOULDBLOCK)
-		return 0; /* absent, or free */
-	_cleanup_close_ int raw =
-	    openat(nk_rundir_fd(d), LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	pid_t pid = 0;
-	if (raw >= 0)
-		read_holder(raw, &pid, program, size);
-	else if (program)
-		snprintf(program, size, "?");
-	if (ret_pid)
-		*ret_pid = pid;
-	return 1;
+	return holder_of(d, ret_pid, program, size);
 }
 
 /* Take the lock without waiting: -EBUSY naming the holder. */
 static int lock_take(nk_rundir *dir, const char *program, int *ret_fd, nk_error **err)
 {
-	_cleanup_close_ int fd =
-	    nk_rundir_lock(dir, LOCK_NAME, NK_RUNDIR_LOCK_CREATE | NK_RUNDIR_LOCK_NONBLOCK, err);
+	if (self) {
+		nk_error_set(err, EBUSY, "this process owns KSM's knobs already, as %s",
+			     self->state.program);
+		return nk_error_hint(err, "release them first (nk_ksm_owner_release())");
+	}
+	_cleanup_close_ int fd = nk_rundir_lock(
+	    dir, LOCK_NAME,
+	    NK_RUNDIR_LOCK_CREATE | NK_RUNDIR_LOCK_NONBLOCK | NK_RUNDIR_LOCK_PROCESS, err);
 	if (fd == -EWOULDBLOCK) {
 		char holder[64] = "?";
 		pid_t pid = 0;
-		_cleanup_close_ int raw = openat(nk_rundir_fd(dir), LOCK_NAME,
-						 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (raw >= 0)
-			read_holder(raw, &pid, holder, sizeof(holder));
+		holder_of(dir, &pid, holder, sizeof(holder));
 		nk_error_set(err, EBUSY,
 			     "KSM's knobs are another program's now: %s (pid %d) holds %s/%s",
 			     holder, (int)pid, nk_rundir_path(dir), LOCK_NAME);
@@ -376,6 +393,8 @@ static void signals_disarm(const nk_ksm_owner *o)
 
 static void owner_release(nk_ksm_owner *o)
 {
+	if (self == o)
+		self = NULL;
 	signals_disarm(o);
 	if (o->lock_fd >= 0)
 		close(o->lock_fd);
@@ -409,6 +428,7 @@ _nk_export_ int nk_ksm_own(nk_host *host, const char *dir, const char *program, 
 	o->state.pid = getpid();
 	snprintf(o->state.program, sizeof(o->state.program), "%s", program);
 	boot_id_of(host, o->state.boot_id, sizeof(o->state.boot_id));
+	self = o;
 	if (mask && (r = nk_ksm_owner_save(o, mask, err)) < 0)
 		return r;
 	*ret = TAKE_PTR(o);

@@ -459,17 +459,20 @@ static int still_named(const nk_rundir *dir, const char *name, int fd)
 _nk_export_ int nk_rundir_lock(const nk_rundir *dir, const char *name, unsigned flags,
 			       nk_error **err)
 {
-	bool shared = flags & NK_RUNDIR_LOCK_SHARED;
+	bool shared = flags & NK_RUNDIR_LOCK_SHARED, wait = !(flags & NK_RUNDIR_LOCK_NONBLOCK);
 	int open_flags =
 	    (shared ? O_RDONLY : O_RDWR) | (flags & NK_RUNDIR_LOCK_CREATE ? O_CREAT : 0);
-	int op = (shared ? LOCK_SH : LOCK_EX) | (flags & NK_RUNDIR_LOCK_NONBLOCK ? LOCK_NB : 0);
+	int op = (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB);
+	struct flock record = {.l_type = shared ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
 
 	for (unsigned attempt = 0; attempt < 64; attempt++) {
 		_cleanup_close_ int fd = open_file(dir, name, open_flags, err);
 		if (fd < 0)
 			return fd;
-		while (flock(fd, op) < 0) {
-			if (errno == EWOULDBLOCK)
+		while (flags & NK_RUNDIR_LOCK_PROCESS
+			   ? fcntl(fd, wait ? F_SETLKW : F_SETLK, &record)
+			   : flock(fd, op)) {
+			if (errno == EWOULDBLOCK || errno == EACCES)
 				return -EWOULDBLOCK;
 			if (errno != EINTR)
 				return nk_error_set(err, errno, "cannot lock %s/%s: %s", dir->path,

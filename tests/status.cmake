@@ -16,7 +16,8 @@ target_compile_definitions(test-cgroup
 
 # Host: a QEMU TCG guest with KSM on; status, place and undo on this host's cgroups.
 add_test(NAME host/status-qemu
-         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/test-status-qemu.sh $<TARGET_FILE:numaksm-cli>)
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/test-status-qemu.sh $<TARGET_FILE:numaksm-cli>
+                 $<TARGET_FILE:test-ksm-owner>)
 set_tests_properties(host/status-qemu PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
                                                 RESOURCE_LOCK vm-processes)
 

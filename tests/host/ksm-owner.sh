@@ -44,6 +44,7 @@ restore() {
 	rm -rf "$t"
 }
 trap restore EXIT
+trap 'exit 1' INT TERM HUP
 failed=0
 checks=0
 fail() { echo "FAIL: $*"; failed=$((failed + 1)); }

@@ -5,7 +5,8 @@
  * (nk_ksm_owner_restore_on_signals()), writes KEY=VALUE..., prints "ready"
  * and waits to be signalled.
  *
- * Usage: test-ksm-owner KEY=VALUE...
+ * Usage: test-ksm-owner [KEY=VALUE...]  (none: only hold the ownership, so
+ *        that no tuner or benchmark changes KSM while a test does)
  */
 #include <stdio.h>
 #include <unistd.h>

@@ -8,9 +8,10 @@
 # with nothing changed) and `place --undo` return every thread where it was.
 # KSM's knobs are put back and QEMU is killed, whatever happens.
 #
-# Usage: test-status-qemu.sh NUMAKSM
+# Usage: test-status-qemu.sh NUMAKSM TEST-KSM-OWNER
 set -u
 numaksm=$1
+ksm_owner=$2
 name=numaksm-test-$$
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 for tool in qemu-system-x86_64 python3 cpio gzip; do
@@ -25,13 +26,21 @@ ksm=/sys/kernel/mm/ksm
 [ -w $ksm/run ] || { echo "needs KSM"; exit 77; }
 [ -r /proc/self/ksm_stat ] || { echo "needs /proc/PID/ksm_stat (Linux 6.1)"; exit 77; }
 
-# No tuner (nor another test) may drive KSM meanwhile: hold the host-wide
-# KSM lock for the whole test (fd 9), saying who holds it.
-lock=/run/numaksm/ksm.lock
-mkdir -p -m 0700 /run/numaksm
-exec 9>> "$lock"
-flock -n 9 || { echo "another program owns KSM's knobs: $(cat "$lock")"; exit 77; }
-printf '%d test-status-qemu\n' $$ > "$lock"
+# No tuner (nor another test) may drive KSM meanwhile: own KSM's knobs for
+# the whole test through a stand-in owner that holds the host-wide lock.
+"$ksm_owner" > /tmp/numaksm-status-qemu-owner.$$ 2>&1 &
+owner=$!
+i=0
+until grep -q ready /tmp/numaksm-status-qemu-owner.$$ 2> /dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 $owner 2> /dev/null; then
+		echo "KSM is not ours: $(cat /tmp/numaksm-status-qemu-owner.$$)"
+		rm -f /tmp/numaksm-status-qemu-owner.$$
+		exit 77
+	fi
+	sleep 0.05
+done
+rm -f /tmp/numaksm-status-qemu-owner.$$
 
 t=$(mktemp -d)
 export NUMAKSM_RUNTIME_DIR="$t/run"
@@ -51,6 +60,8 @@ cleanup() {
 	fi
 	# A placement left behind by a failure is undone.
 	"$numaksm" place --undo "$name" > /dev/null 2>&1
+	# KSM is anyone's again.
+	kill "$owner" 2> /dev/null && wait "$owner" 2> /dev/null
 	rm -rf "$t"
 }
 trap cleanup EXIT

@@ -40,6 +40,7 @@ restore() {
 	rm -rf "$t"
 }
 trap restore EXIT
+trap 'exit 1' INT TERM HUP
 failed=0
 fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 knob() { sed 's/.*\[\(.*\)\].*/\1/' $ksm/$1; }

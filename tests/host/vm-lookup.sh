@@ -26,6 +26,7 @@ cleanup() {
 	rm -rf "$t"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 fail() {
 	echo "FAIL: $*"

@@ -99,6 +99,10 @@ enum nk_rundir_lock_flags {
 	NK_RUNDIR_LOCK_SHARED = 1 << 0,	  /**< a shared lock (default: exclusive) */
 	NK_RUNDIR_LOCK_NONBLOCK = 1 << 1, /**< do not wait: -EWOULDBLOCK when held */
 	NK_RUNDIR_LOCK_CREATE = 1 << 2,	  /**< create the file (mode 0600) when absent */
+	/** A POSIX record lock (fcntl F_SETLK) instead of flock(): held by this
+	 *  process alone, not by the children it forks, and released when the
+	 *  process closes any descriptor of the file (do not open it again). */
+	NK_RUNDIR_LOCK_PROCESS = 1 << 3,
 };
 
 /**
