@@ -24,7 +24,8 @@
 #include "memory-internal.h"
 
 static nk_host *host;
-static char *saved_values[5]; /* host state restored after every test, see below */
+static char *saved_values[1];	/* host state restored after every test, see below */
+static nk_ksm_owner *ksm_owner; /* KSM's knobs while a test owns them */
 
 #define HP2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 #define KSM  "/sys/kernel/mm/ksm/"
@@ -275,11 +276,10 @@ static void test_ksm_merges_mergeable_twins_only(void **state)
 	 * writes are saved first, so even a killed test leaves them to
 	 * 'numaksm ksm restore'. */
 	nk_error *own_err = NULL;
-	nk_ksm_owner *owner = NULL;
 	if (nk_ksm_own(host, NULL, "test-zone",
 		       NK_KSM_BIT(NK_KSM_RUN) | NK_KSM_BIT(NK_KSM_SLEEP_MILLISECS) |
 			   NK_KSM_BIT(NK_KSM_PAGES_TO_SCAN) | NK_KSM_BIT(NK_KSM_ADVISOR_MODE),
-		       &owner, &own_err) < 0) {
+		       &ksm_owner, &own_err) < 0) {
 		print_message("skipped: %s\n", nk_error_message(own_err));
 		nk_error_free(own_err);
 		skip();
@@ -293,7 +293,7 @@ static void test_ksm_merges_mergeable_twins_only(void **state)
 	fill_pattern(b);
 	fill_pattern(c);
 
-	if (saved_values[4])
+	if (nk_ksm_has(nk_ksm_owner_saved(ksm_owner), NK_KSM_ADVISOR_MODE))
 		write_attr(KSM "advisor_mode", "none"); /* else pages_to_scan is refused */
 	write_attr(KSM "sleep_millisecs", "0");
 	write_attr(KSM "pages_to_scan", "10000");
@@ -329,7 +329,8 @@ static void test_ksm_merges_mergeable_twins_only(void **state)
 	nk_zone_free(a);
 	nk_zone_free(b);
 	nk_zone_free(c);
-	assert_int_equal(nk_ksm_owner_release(owner, true, NULL), 0);
+	assert_int_equal(nk_ksm_owner_release(ksm_owner, true, NULL), 0);
+	ksm_owner = NULL;
 }
 
 static void test_placement_sampling(void **state)
@@ -358,6 +359,36 @@ static void test_placement_sampling(void **state)
 
 /* Touching pages the pool cannot back raises SIGBUS: the guard must turn
  * it into an error, and MADV_POPULATE_WRITE must report it the same way. */
+/* Two zones with the same flags, mapped next to each other, are one
+ * mapping to the kernel until their flags differ: switching KSM off and on
+ * again for either must work however the kernel splits and merges them. */
+static void test_adjacent_zones_toggled(void **state)
+{
+	nk_zone *a = create("id=adj0,size=16M,mergeable=on,prefault=off");
+	nk_zone *b = create("id=adj1,size=16M,mergeable=on,prefault=off");
+	char *lo = nk_zone_addr(a) < nk_zone_addr(b) ? nk_zone_addr(a) : nk_zone_addr(b);
+	char *hi = lo == (char *)nk_zone_addr(a) ? nk_zone_addr(b) : nk_zone_addr(a);
+	nk_error *err = NULL;
+	/* The point of the test: the kernel put them side by side. */
+	if (lo + 16 * 1048576 != hi)
+		print_message("note: the zones are not adjacent here (%p, %p)\n", (void *)lo,
+			      (void *)hi);
+	nk_zone *order[] = {b, a, b, a};
+	bool want[] = {false, false, true, true};
+	for (size_t i = 0; i < 4; i++) {
+		if (nk_zone_set_mergeable(order[i], want[i], &err) < 0)
+			fail_msg("step %zu: %s", i, nk_error_message(err));
+		assert_int_equal(nk_zone_is_mergeable(order[i]), want[i]);
+	}
+	/* The higher one off, then on, with the lower one on throughout. */
+	nk_zone *higher = hi == (char *)nk_zone_addr(a) ? a : b;
+	assert_int_equal(nk_zone_set_mergeable(higher, false, NULL), 0);
+	assert_int_equal(nk_zone_set_mergeable(higher, true, &err), 0);
+	assert_true(nk_zone_is_mergeable(a) && nk_zone_is_mergeable(b));
+	nk_zone_free(a);
+	nk_zone_free(b);
+}
+
 /* More than the host can give: refused before anything is mapped (even
  * without prefault: the guest would fault it in), unless forced. */
 static void test_memory_shortage(void **state)
@@ -432,22 +463,17 @@ static void test_migrate_single_node(void **state)
 }
 
 /* Host state the tests change, saved once and restored after every test,
- * whether it passed or not. */
-static const char *const saved_paths[] = {
-    HP2M, KSM "run", KSM "sleep_millisecs", KSM "pages_to_scan", KSM "advisor_mode",
-};
-static char *saved_values[5];
+ * whether it passed or not: the 2M pool here, KSM's knobs by their owner
+ * (a test that failed half-way has not released it). */
+static const char *const saved_paths[] = {HP2M};
 
 static int restore_host(void **state)
 {
-	/* advisor_mode last: while it is on, pages_to_scan cannot be written. */
-	static const int order[] = {3, 2, 1, 0, 4};
-	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
-		int i = order[k];
-		if (saved_values[i] &&
-		    nk_host_write(host, saved_paths[i], saved_values[i], NULL) < 0)
-			return -1;
-	}
+	if (ksm_owner && nk_ksm_owner_release(ksm_owner, true, NULL) < 0)
+		return -1;
+	ksm_owner = NULL;
+	if (saved_values[0] && nk_host_write(host, saved_paths[0], saved_values[0], NULL) < 0)
+		return -1;
 	return 0;
 }
 
@@ -455,27 +481,16 @@ static int group_setup(void **state)
 {
 	if (nk_host_open("/", &host, NULL) < 0)
 		return -1;
-	for (int i = 0; i < 5; i++) {
-		saved_values[i] = read_attr(saved_paths[i]);
-		if (saved_values[i])
-			saved_values[i][strcspn(saved_values[i], "\n")] = '\0';
-	}
-	/* "[none] scan-time" is read, "none" is written back. */
-	if (saved_values[4]) {
-		char *mode = NULL;
-		if (nk_parse_selector(saved_values[4], &mode) < 0)
-			return -1;
-		free(saved_values[4]);
-		saved_values[4] = mode;
-	}
+	saved_values[0] = read_attr(saved_paths[0]);
+	if (saved_values[0])
+		saved_values[0][strcspn(saved_values[0], "\n")] = '\0';
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	int r = restore_host(state);
-	for (int i = 0; i < 5; i++)
-		free(saved_values[i]);
+	free(saved_values[0]);
 	nk_host_free(host);
 	return r;
 }
@@ -494,6 +509,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_hugetlb_and_pool_shortage, restore_host),
 	    cmocka_unit_test_teardown(test_ksm_merges_mergeable_twins_only, restore_host),
 	    cmocka_unit_test_teardown(test_placement_sampling, restore_host),
+	    cmocka_unit_test_teardown(test_adjacent_zones_toggled, restore_host),
 	    cmocka_unit_test_teardown(test_memory_shortage, restore_host),
 	    cmocka_unit_test_teardown(test_prefault_never_sigbus, restore_host),
 	    cmocka_unit_test_teardown(test_migrate_single_node, restore_host),
