@@ -27,3 +27,13 @@ add_test(NAME host/ksm-owner
                  $<TARGET_FILE:test-ksm-owner>)
 set_tests_properties(host/ksm-owner PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
                                                RUN_SERIAL TRUE)
+
+# Host: a soak of the long runners (the tuner placing VMs, status --watch)
+# while VM-like processes, mergeable processes and zones come and go: they
+# exit cleanly (no leak under ASan), with as many descriptors as before and
+# a flat RSS.  NUMAKSM_SOAK_SECONDS makes it longer by hand.
+add_test(NAME host/soak
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/soak.sh $<TARGET_FILE:numaksm-cli>
+                 $<TARGET_FILE:test-pin-fake-vmm> $<TARGET_FILE:test-tuner-fleet>)
+set_tests_properties(host/soak PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
+                                          RUN_SERIAL TRUE)
