@@ -15,6 +15,9 @@
 #include <inttypes.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 /* How often the tuner looks for new mergeable processes. */
 #define PROCESS_SCAN_S 5
@@ -30,6 +33,16 @@ struct seen_vm {
 	uint64_t start_time;
 };
 
+/* A placement running in a process of its own: migrating a VM's pages can
+ * take minutes, and the tuner must answer SIGTERM (and restore KSM) now. */
+struct placing {
+	pid_t pid; /* the worker */
+	char name[64];
+};
+#define MAX_PLACING 16
+/* How long a stopping tuner waits for placements after restoring KSM. */
+#define PLACING_WAIT_S 20
+
 struct nk_tuned {
 	nk_host *host;
 	nk_ksm_owner *owner; /* NULL in a dry run */
@@ -41,6 +54,8 @@ struct nk_tuned {
 	struct nk_tuner_sample last;
 	struct seen_vm *seen; /* VMs the [vm] rules were matched against */
 	size_t n_seen;
+	struct placing placing[MAX_PLACING];
+	size_t n_placing;
 	double vms_scanned_at; /* < 0 before the first scan */
 };
 
@@ -225,6 +240,31 @@ static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_v
 			rule->memory_max_bytes);
 		return;
 	}
+	if (t->n_placing == MAX_PLACING) {
+		nk_warn("not placing %s (pid %d) now: %d placements are running", vm->name, vm->pid,
+			MAX_PLACING);
+		return;
+	}
+	/* The placement runs in a worker: the tuner goes on tuning and answers
+	 * SIGTERM at once.  The worker logs for itself, and holds none of the
+	 * tuner's locks (KSM's is the tuner's process's own). */
+	pid_t pid = fork();
+	if (pid < 0) {
+		nk_warn("cannot place %s (pid %d): fork: %s", vm->name, vm->pid, strerror(errno));
+		return;
+	}
+	if (pid > 0) {
+		struct placing *p = &t->placing[t->n_placing++];
+		p->pid = pid;
+		snprintf(p->name, sizeof(p->name), "%s", vm->name);
+		return;
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	const char *delay = getenv("NUMAKSM_TEST_PLACE_DELAY_S"); /* for the stop test */
+	if (delay)
+		sleep((unsigned)atoi(delay));
 	int r = nk_cgroup_place(t->host, vm, &req, &report, &err);
 	if (r == -EEXIST)
 		nk_info("%s (pid %d) is placed already", vm->name, vm->pid);
@@ -236,6 +276,34 @@ static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_v
 			vm->pid, report->group, rule->glob, rule->file, rule->line,
 			nodes ? nodes : "?", req.pin_vcpus ? ", vCPUs pinned" : "");
 	nk_cgroup_report_free(report);
+	_exit(r < 0 && r != -EEXIST ? 1 : 0);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Collect the placement workers that ended; with `wait_s` > 0, wait that
+ * long at most for the others. */
+static void reap_placing(nk_tuned *t, double wait_s)
+{
+	double end = now_s() + wait_s;
+	for (;;) {
+		for (size_t i = 0; i < t->n_placing;) {
+			if (waitpid(t->placing[i].pid, NULL, WNOHANG) == 0) {
+				i++;
+				continue;
+			}
+			t->placing[i] = t->placing[--t->n_placing];
+		}
+		if (!t->n_placing || now_s() >= end)
+			break;
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* Match VMs seen for the first time against the [vm] rules, every
@@ -284,6 +352,7 @@ _nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_err
 		return r;
 	nk_tuner_decide(t->tuner, &s, &d);
 	t->last = s;
+	reap_placing(t, 0);
 	place_new(t, s.time_s);
 	if (d.changed)
 		nk_info("%s%s", t->dry_run ? "(dry run) " : "", d.reason);
@@ -346,10 +415,18 @@ _nk_export_ int nk_tuned_stop(nk_tuned *t, nk_error **err)
 {
 	if (t->dry_run)
 		return 0;
+	/* KSM first, whatever placements are still running. */
 	int r = nk_ksm_owner_release(t->owner, true, err);
 	t->owner = NULL;
-	if (r < 0)
-		return r;
-	nk_info("tuner stopped: KSM settings restored");
-	return 0;
+	if (r >= 0)
+		nk_info("tuner stopped: KSM settings restored");
+	if (t->n_placing) {
+		nk_info("waiting up to %d s for %zu placement(s) to finish", PLACING_WAIT_S,
+			t->n_placing);
+		reap_placing(t, PLACING_WAIT_S);
+		for (size_t i = 0; i < t->n_placing; i++)
+			nk_warn("still placing %s (worker pid %d): left to finish",
+				t->placing[i].name, (int)t->placing[i].pid);
+	}
+	return r;
 }

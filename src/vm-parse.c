@@ -200,6 +200,10 @@ int vm_pick_guest_ram(const struct nk_proc_vma *vmas, size_t n, uint64_t ram_byt
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		int rank = ram_rank(&vmas[i]);
+		/* A reservation far larger than the guest's RAM (a sanitizer's
+		 * shadow, a runtime's heap) holds no guest RAM. */
+		if (rank == 1 && ram_bytes && vmas[i].end - vmas[i].start > 2 * ram_bytes)
+			rank = 0;
 		if (rank > 0)
 			idx[k++] = i;
 		if (rank > best)

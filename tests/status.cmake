@@ -25,4 +25,5 @@ set_tests_properties(host/status-qemu PROPERTIES LABELS host TIMEOUT 300 SKIP_RE
 add_executable(test-status-zone host/test-status-zone.c)
 target_link_libraries(test-status-zone PRIVATE numaksm_obj PkgConfig::CMOCKA)
 add_test(NAME host/status-zone COMMAND test-status-zone)
-set_tests_properties(host/status-zone PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77)
+set_tests_properties(host/status-zone PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
+                                                RESOURCE_LOCK vm-processes)

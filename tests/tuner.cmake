@@ -24,7 +24,7 @@ add_executable(test-ksm-owner host/test-ksm-owner.c)
 target_link_libraries(test-ksm-owner PRIVATE numaksm_obj)
 add_test(NAME host/ksm-owner
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/ksm-owner.sh $<TARGET_FILE:numaksm-cli>
-                 $<TARGET_FILE:test-ksm-owner>)
+                 $<TARGET_FILE:test-ksm-owner> $<TARGET_FILE:test-pin-fake-vmm>)
 set_tests_properties(host/ksm-owner PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
                                                RUN_SERIAL TRUE)
 

@@ -16,7 +16,8 @@ add_executable(test-pin-live host/test-pin-live.c)
 target_link_libraries(test-pin-live PRIVATE numaksm_obj PkgConfig::CMOCKA)
 target_include_directories(test-pin-live PRIVATE ${PROJECT_SOURCE_DIR}/src/basic ${PROJECT_SOURCE_DIR}/vcpu)
 add_test(NAME host/pin-live COMMAND test-pin-live)
-set_tests_properties(host/pin-live PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77)
+set_tests_properties(host/pin-live PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
+                                             RESOURCE_LOCK vm-processes)
 
 # Host: `numaksm pin apply|show` end to end on stand-in VMMs.
 add_executable(test-pin-fake-vmm host/test-pin-fake-vmm.c)

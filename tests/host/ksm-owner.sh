@@ -11,12 +11,15 @@
 #      SIGINT and SIGHUP put the knobs back and remove the saved state;
 #      after SIGKILL, `numaksm ksm restore` does;
 #   3. one owner per host: while it runs, the tuner and `ksm set` are
-#      refused whatever runtime directory they are given.
+#      refused whatever runtime directory they are given;
+#   4. a slow placement by the tuner's [vm] rule does not hold its stop:
+#      SIGTERM restores KSM at once, the placement finishes after.
 # KSM's knobs as found are put back at the end (trap on EXIT).
-#   ksm-owner.sh NUMAKSM TEST-KSM-OWNER
+#   ksm-owner.sh NUMAKSM TEST-KSM-OWNER FAKE_VMM
 set -u
 numaksm=$1
 owner=$2
+fake=$3
 ksm=/sys/kernel/mm/ksm
 state=/run/numaksm/ksm.state
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
@@ -37,8 +40,12 @@ for k in $knobs; do
 	fi
 done
 holder=""
+vm=""
+tuner=""
 restore() {
 	[ -n "$holder" ] && kill -9 "$holder" 2> /dev/null
+	[ -n "$tuner" ] && kill -TERM "$tuner" 2> /dev/null && wait "$tuner"
+	[ -n "$vm" ] && kill -9 "$vm" 2> /dev/null && "$numaksm" place --undo slowplace > /dev/null 2>&1
 	rm -f "$state"
 	for k in $present; do cat "$t/saved.$k" > $ksm/$k 2> /dev/null; done
 	rm -rf "$t"
@@ -173,6 +180,47 @@ kill "$holder"
 wait "$holder" 2> /dev/null
 holder=""
 expect "the owner stopped"
+
+# ---- 4. a slow placement does not hold the tuner's stop ---------------------------
+"$fake" qemu 1 slowplace > "$t/vm.ready" &
+vm=$!
+i=0
+until grep -q ready "$t/vm.ready" 2> /dev/null; do
+	i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05
+done
+printf '[ksm]\nmode = on\n[vm "slowplace"]\nnodes = 0\n' > "$t/slow.conf"
+NUMAKSM_TEST_PLACE_DELAY_S=4 "$numaksm" tuned --config "$t/slow.conf" 2> "$t/slow.log" &
+tuner=$!
+i=0
+until grep -q "tuner started" "$t/slow.log" 2> /dev/null; do
+	i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05
+done
+sleep 1 # the placement worker is waiting now
+checks=$((checks + 1))
+[ "$(knob pages_to_scan)/$(knob run)" != "123/0" ] || fail "the tuner changed nothing"
+before=$(date +%s%N)
+kill -TERM "$tuner"
+i=0
+until grep -q "tuner stopped: KSM settings restored" "$t/slow.log"; do
+	i=$((i + 1)); [ $i -gt 200 ] && break; sleep 0.01
+done
+took_ms=$((($(date +%s%N) - before) / 1000000))
+echo "SIGTERM during a placement: KSM restored after $took_ms ms"
+checks=$((checks + 1))
+[ $took_ms -lt 1000 ] || fail "KSM was restored $took_ms ms after SIGTERM"
+expect "SIGTERM during a placement"
+wait "$tuner"
+rc=$?
+tuner=""
+checks=$((checks + 1))
+[ $rc = 0 ] || fail "the tuner exited $rc"
+checks=$((checks + 1))
+grep -q "placed slowplace (pid $vm)" "$t/slow.log" ||
+	fail "the placement did not finish: $(tail -n 3 "$t/slow.log")"
+"$numaksm" place --undo slowplace > /dev/null 2>&1 || fail "cannot undo the placement"
+kill "$vm"
+wait "$vm" 2> /dev/null
+vm=""
 
 echo "$checks checks, $failed failed"
 [ $failed = 0 ]

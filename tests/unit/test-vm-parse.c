@@ -252,6 +252,21 @@ static void test_guest_ram_choice(void **state)
 	assert_int_equal(k, 1);
 	free(idx);
 	nk_proc_vmas_free(v, n);
+
+	/* -m 64: a 14 TiB reservation (a sanitizer's shadow) is not guest
+	 * RAM, the 64 MiB mapping is. */
+	static const char shadow[] = "100000000000-1e0000000000 rw-p 00000000 00:00 0 \n"
+				     "Rss:                 512 kB\n"
+				     "VmFlags: rd wr mr mw me nr\n"
+				     "7f0000000000-7f0004000000 rw-p 00000000 00:00 0 \n"
+				     "Rss:                1024 kB\n"
+				     "VmFlags: rd wr mr mw me ac\n";
+	assert_int_equal(nk_proc_smaps_parse(shadow, &v, &n), 0);
+	assert_int_equal(vm_pick_guest_ram(v, n, 64ull << 20, &idx, &k), 0);
+	assert_int_equal(k, 1);
+	assert_int_equal(idx[0], 1);
+	free(idx);
+	nk_proc_vmas_free(v, n);
 }
 
 static void test_numa_maps(void **state)
