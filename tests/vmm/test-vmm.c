@@ -1146,8 +1146,9 @@ static void test_limits_migrate(const char *name, pid_t pid, uint64_t size)
 				json_object_put(r2);
 			}
 		}
-		json_object_put(reply);
-		if (m && strcmp(state, "running"))
+		bool finished = m && strcmp(state, "running");
+		json_object_put(reply); /* state and m belong to reply */
+		if (finished)
 			break;
 		if (!m && running_seen == 0 && now_s() - t0 > 5)
 			break; /* an info that knows no migration: answered after it */
