@@ -43,8 +43,8 @@ struct nk_numa_node {
 	/** What the node can give without swapping: MemFree plus the page cache
 	 *  and slab the kernel can drop (Inactive(file), SReclaimable). */
 	uint64_t mem_available_kb;
-	bool has_memory;       /**< in /sys/devices/system/node/has_memory */
-	uint64_t *distances;   /**< distance to nodes[j], same order as nk_hostinfo.nodes */
+	bool has_memory;     /**< in /sys/devices/system/node/has_memory */
+	uint64_t *distances; /**< distance to nodes[j], same order as nk_hostinfo.nodes */
 	size_t n_distances;
 	struct nk_hugepage_pool *hugepages; /**< one per hugepage size, ascending */
 	size_t n_hugepages;
@@ -64,7 +64,7 @@ struct nk_hostinfo {
 	struct nk_numa_node *nodes; /**< online nodes, ascending id */
 	size_t n_nodes;
 	nk_bitmap *online_cpus;
-	uint64_t mem_total_kb; /**< MemTotal from /proc/meminfo */
+	uint64_t mem_total_kb;	   /**< MemTotal from /proc/meminfo */
 	uint64_t mem_available_kb; /**< MemAvailable from /proc/meminfo; 0 when absent */
 
 	/* Hugepages */
