@@ -145,7 +145,8 @@ int main(int argc, char **argv)
 
 	if (argc >= 3 && strcmp(argv[1], CHILD_FLAG) == 0)
 		return vm_main(argc, argv);
-	for (int i = 1; i < argc; i++) {
+	/* Options and their values, in pairs. */
+	for (int i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
@@ -164,7 +165,6 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		i++;
 	}
 	if (vms < 1 || vms > 4096 || ram_mib < 1 || ram_mib > 1024 || rounds < 1 || rounds > 100) {
 		usage(stderr);

@@ -27,6 +27,8 @@
 /* ---- libcgroup ------------------------------------------------------------- */
 
 static void lib_logger(void *userdata, int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void lib_logger(void *userdata, int level, const char *fmt, va_list ap)
 {
 	_cleanup_free_ char *msg = NULL;
 	if (vasprintf(&msg, fmt, ap) >= 0)

@@ -382,7 +382,6 @@ static int enable_controllers(struct run *run, unsigned h, const char *rel, nk_e
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(controllers); i++) {
-		_cleanup_bitmap_ nk_bitmap *unused = NULL;
 		char value[32];
 		bool on = false;
 		size_t n = strlen(controllers[i]);

@@ -14,6 +14,7 @@ struct nk_error {
  * caller passed no nk_error (err == NULL). */
 static __thread int last_code = EIO;
 
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static char *vformat(const char *fmt, va_list ap)
 {
 	char *s = NULL;

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 /* Run the CLI; return its exit code, its stdout and stderr joined in *out. */
+static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run(char **out, const char *fmt, ...)
 {
 	char args[1024], cmd[1400];

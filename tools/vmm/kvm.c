@@ -429,7 +429,7 @@ static void kick_handler(int sig)
 
 static int pin_self(struct vmm_vcpu *v, char **ret_error)
 {
-	_cleanup_free_ char *want = NULL, *got = NULL;
+	_cleanup_free_ char *want = NULL;
 	cpu_set_t set, check;
 
 	if (!v->cpus)
