@@ -15,6 +15,11 @@
 typedef int (*ksm_write_fn)(nk_host *host, const char *path, const char *value, nk_error **err,
 			    void *userdata);
 
+/* The text of /sys/kernel/mm/ksm/FILE as the kernel writes it (newline
+ * stripped) into field `f`'s value: "[none] scan-time" for the advisor, a
+ * signed number for general_profit.  -EINVAL when malformed. */
+int ksm_parse_file(enum nk_ksm_field f, const char *text, uint64_t *ret);
+
 int ksm_apply_with(nk_host *host, const struct nk_ksm *want, unsigned flags, ksm_write_fn write,
 		   void *userdata, struct nk_ksm *ret_previous, nk_error **err);
 

@@ -138,9 +138,7 @@ _nk_export_ const char *nk_ksm_format_value(enum nk_ksm_field f, uint64_t value,
 	}
 }
 
-/* The text of a file as written, into a value: "[none] scan-time" for the
- * advisor, a signed number for general_profit. */
-static int parse_file(enum nk_ksm_field f, const char *text, uint64_t *ret)
+int ksm_parse_file(enum nk_ksm_field f, const char *text, uint64_t *ret)
 {
 	_cleanup_free_ char *choice = NULL;
 	long long v;
@@ -270,7 +268,7 @@ _nk_export_ int nk_ksm_read(nk_host *host, uint64_t mask, struct nk_ksm *ret, nk
 		if (r < 0)
 			return nk_error_set(err, -r, "cannot read %s: %s", path, strerror(-r));
 		nk_strip_newline(text);
-		if (parse_file((enum nk_ksm_field)f, text, &k.value[f]) < 0)
+		if (ksm_parse_file((enum nk_ksm_field)f, text, &k.value[f]) < 0)
 			return nk_error_set(err, EINVAL, "%s: unexpected '%s'", path, text);
 		k.mask |= BIT(f);
 	}
