@@ -11,10 +11,29 @@
 
 /* ---- command lines ------------------------------------------------------- */
 
-/* Each argument of a NUL-separated command line. */
+/* Each argument of a NUL-separated command line.  The last one may run to
+ * the end without a NUL (a cut command line, or one a process rewrote):
+ * an argument is read as its arg_len() bytes, never past `len`. */
 #define for_each_arg(a, cmdline, len)                                                              \
 	for (const char *a = (cmdline), *a##_end = (cmdline) + (len); a < a##_end;                 \
-	     a += strnlen(a, (size_t)(a##_end - a)) + 1)
+	     a += arg_len(a, a##_end) + 1)
+
+static size_t arg_len(const char *a, const char *end)
+{
+	return strnlen(a, (size_t)(end - a));
+}
+
+/* Whether the argument `a` of `n` bytes is `s`, or starts with `s` and '='. */
+static bool arg_is(const char *a, size_t n, const char *s)
+{
+	return n == strlen(s) && memcmp(a, s, n) == 0;
+}
+
+static bool arg_is_assignment(const char *a, size_t n, const char *s)
+{
+	size_t k = strlen(s);
+	return n > k && memcmp(a, s, k) == 0 && a[k] == '=';
+}
 
 int vm_cmdline_option(const char *cmdline, size_t len, const char *option, char **ret_value)
 {
@@ -24,10 +43,11 @@ int vm_cmdline_option(const char *cmdline, size_t len, const char *option, char 
 	*ret_value = NULL;
 	for_each_arg(a, cmdline, len)
 	{
-		const char *v = NULL, *next = a + strnlen(a, (size_t)(end - a)) + 1;
-		if (strcmp(a, option) == 0 && next < end)
+		size_t a_len = arg_len(a, end);
+		const char *v = NULL, *next = a + a_len + 1;
+		if (arg_is(a, a_len, option) && next < end)
 			v = next;
-		else if (strncmp(a, option, n) == 0 && a[n] == '=')
+		else if (arg_is_assignment(a, a_len, option))
 			v = a + n + 1;
 		if (!v)
 			continue;
@@ -132,17 +152,22 @@ static int numaksm_ram(const char *cmdline, size_t len, uint64_t *ret_bytes)
 
 	for_each_arg(a, cmdline, len)
 	{
-		const char *next = a + strnlen(a, (size_t)(end - a)) + 1, *v = NULL;
-		if ((!strcmp(a, "--memory") || !strcmp(a, "--memory-zone")) && next < end)
+		size_t a_len = arg_len(a, end);
+		const char *next = a + a_len + 1, *v = NULL;
+		if ((arg_is(a, a_len, "--memory") || arg_is(a, a_len, "--memory-zone")) &&
+		    next < end)
 			v = next;
-		else if (!strncmp(a, "--memory=", 9))
+		else if (arg_is_assignment(a, a_len, "--memory"))
 			v = a + 9;
-		else if (!strncmp(a, "--memory-zone=", 14))
+		else if (arg_is_assignment(a, a_len, "--memory-zone"))
 			v = a + 14;
 		uint64_t bytes;
 		if (!v)
 			continue;
-		int r = size_item(v, false, &bytes);
+		_cleanup_free_ char *value = strndup(v, (size_t)(end - v));
+		if (!value)
+			return -ENOMEM;
+		int r = size_item(value, false, &bytes);
 		if (r == -ENOMEM)
 			return r;
 		if (r == 0)
@@ -159,7 +184,7 @@ static bool started_by_libvirt(const char *cmdline, size_t len)
 	static const char mark[] = "/libvirt/qemu/domain-";
 	for_each_arg(a, cmdline, len)
 	{
-		if (strstr(a, mark))
+		if (memmem(a, arg_len(a, cmdline + len), mark, sizeof(mark) - 1))
 			return true;
 	}
 	return false;

@@ -28,6 +28,15 @@ static size_t cmdline(char *buf, size_t size, const char *args)
 	return n;
 }
 
+/* `n` bytes of `s` in a buffer of exactly that size, no NUL after them. */
+static char *exactly(const char *s, size_t n)
+{
+	char *b = malloc(n);
+	assert_non_null(b);
+	memcpy(b, s, n);
+	return b;
+}
+
 static const char stat_line[] =
     "14045 (CPU 0/TCG) S 1 14042 14042 0 -1 138412224 5393 0 0 0 758 120 0 0 20 0 3 0 248365 "
     "1576435712 43315 18446744073709551615 94621176172544 94621182032981 140726261005888 0 0 "
@@ -420,6 +429,35 @@ static void test_cmdline(void **state)
 	assert_null(v);
 	assert_int_equal(vm_cmdline_option(buf, len, "--d", &v), 0);
 	assert_null(v);
+
+	/* A last argument without its NUL (a cut command line, or one its process
+	 * rewrote) is read within the length: in a buffer of exactly that length,
+	 * ASan sees any byte read past it. */
+	static const char cut[] = "qemu-system-x86_64\0-m\0size=2G\0-name\0db\0-chardev\0"
+				  "/var/lib/libvirt/qemu/domain-1-db";
+	len = sizeof(cut) - 1;
+	char *exact = exactly(cut, len);
+	assert_int_equal(vm_kind_of("qemu-system-x86", exact, exact, len), NK_VM_LIBVIRT);
+	assert_int_equal(vm_kind_of("qemu-system-x86", exact, exact, len - 5), NK_VM_QEMU);
+	assert_int_equal(vm_cmdline_name(NK_VM_LIBVIRT, exact, len, &v), 0);
+	assert_string_equal(v, "db");
+	free(v);
+	assert_int_equal(vm_cmdline_option(exact, len - 3, "-chardev", &v), 0);
+	assert_string_equal(v, "/var/lib/libvirt/qemu/domain-1");
+	free(v);
+	assert_int_equal(vm_cmdline_ram(NK_VM_LIBVIRT, exact, len, &bytes), 0);
+	assert_int_equal(bytes, 2ull << 30);
+	/* Cut right after an option's name. */
+	assert_int_equal(vm_cmdline_option(exact, 35, "-name", &v), 0);
+	assert_null(v);
+	free(exact);
+	static const char vmm[] = "numaksm-vmm\0--memory-zone\0id=a,size=1G\0--memory=size=2G";
+	exact = exactly(vmm, sizeof(vmm) - 1);
+	assert_int_equal(vm_cmdline_ram(NK_VM_NUMAKSM, exact, sizeof(vmm) - 1, &bytes), 0);
+	assert_int_equal(bytes, 3ull << 30);
+	assert_int_equal(vm_cmdline_ram(NK_VM_NUMAKSM, exact, sizeof(vmm) - 3, &bytes), 0);
+	assert_int_equal(bytes, 1ull << 30); /* "size=" is no size */
+	free(exact);
 }
 
 /* vCPU thread names, by kind: the kind table's, as status and pin read them. */
