@@ -265,7 +265,9 @@ _nk_export_ int nk_parse_meminfo(const char *text, const char *key, uint64_t *re
 
 	if (!p)
 		return -ENOENT;
-	p = skip_space(p);
+	/* The value is on the key's line: never a number from the next one. */
+	while (*p == ' ' || *p == '\t')
+		p++;
 	if (parse_digits(&p, &v) < 0)
 		return -EINVAL;
 	while (*p == ' ' || *p == '\t')

@@ -300,6 +300,9 @@ static void test_meminfo(void **state)
 	assert_int_equal(nk_parse_meminfo("MemTotal: abc kB\n", "MemTotal", &v), -EINVAL);
 	assert_int_equal(nk_parse_meminfo("MemTotal: 12 MB\n", "MemTotal", &v), -EINVAL);
 	assert_int_equal(nk_parse_meminfo("MemTotal:", "MemTotal", &v), -EINVAL);
+	/* A key without its value takes none from the next line. */
+	assert_int_equal(nk_parse_meminfo("MemTotal:\n20 kB\n", "MemTotal", &v), -EINVAL);
+	assert_int_equal(nk_parse_meminfo("Rss:\n\n 20\n", "Rss", &v), -EINVAL);
 	assert_int_equal(nk_parse_meminfo("MemTot", "MemTotal", &v), -ENOENT);
 	assert_int_equal(nk_parse_meminfo("", "MemTotal", &v), -ENOENT);
 	assert_int_equal(nk_parse_meminfo("MemTotal: 12", "MemTotal", &v), 0);
