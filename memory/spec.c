@@ -115,9 +115,11 @@ _nk_export_ int nk_zone_spec_parse(const char *text, struct nk_zone_spec *spec, 
 			r = parse_bool(kv, value, &thp, err);
 			if (r < 0)
 				return r;
-			if (thp)
+			if (thp) {
+				/* THP replaces hugetlb given before, page size and all. */
 				spec->backing = NK_BACKING_THP;
-			else if (spec->backing == NK_BACKING_THP)
+				spec->hugepage_kb = 0;
+			} else if (spec->backing == NK_BACKING_THP)
 				spec->backing = NK_BACKING_4K;
 		} else if (!strcmp(kv, "policy")) {
 			size_t i;

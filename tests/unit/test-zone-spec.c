@@ -58,6 +58,14 @@ static void test_parse_full(void **state)
 	assert_int_equal(nk_zone_spec_parse("size=1G,hugepages=1GiB", &s, NULL), 0);
 	assert_int_equal(s.hugepage_kb, 1048576);
 	nk_zone_spec_done(&s);
+
+	/* THP after hugepages: no hugetlb page size is left behind (the VMM
+	 * would align the zone by it). */
+	nk_zone_spec_init(&s);
+	assert_int_equal(nk_zone_spec_parse("size=1G,hugepages=1G,thp=on", &s, NULL), 0);
+	assert_int_equal(s.backing, NK_BACKING_THP);
+	assert_int_equal(s.hugepage_kb, 0);
+	nk_zone_spec_done(&s);
 }
 
 static void expect_bad(const char *text, const char *in_message)
