@@ -275,7 +275,10 @@ static int ksm_key(struct parser *ps, const char *key, const char *value)
 		return 0;
 	}
 	if (strcmp(key, "converge_sleep") == 0) {
-		if (conf_parse_duration(value, &d) < 0 || d > 10 || fmod(d * 1000, 1) > 1e-9)
+		/* Whole in decimal is not always whole in binary: 4007ms is
+		 * 4006.9999999999995 ms once parsed. */
+		if (conf_parse_duration(value, &d) < 0 || d > 10 ||
+		    fabs(d * 1000 - round(d * 1000)) > 1e-9)
 			return bad_value(ps, key, value, "whole milliseconds up to 10s (20ms)");
 		c->converge_sleep_ms = (unsigned)llround(d * 1000);
 		return 0;

@@ -95,6 +95,19 @@ static void test_full_file(void **state)
 	assert_null(nk_conf_vm(p, 2));
 	nk_conf_free(p);
 
+	/* Every whole number of milliseconds up to 10s, 4007ms and 4.007s too
+	 * (not whole once in binary). */
+	for (unsigned ms = 0; ms <= 10000; ms++) {
+		char text[64];
+		snprintf(text, sizeof(text), "[ksm]\nconverge_sleep = %ums\n", ms);
+		p = parse_ok(text);
+		assert_int_equal(nk_conf_tuner(p)->converge_sleep_ms, ms);
+		nk_conf_free(p);
+	}
+	p = parse_ok("[ksm]\nconverge_sleep = 4.007s\n");
+	assert_int_equal(nk_conf_tuner(p)->converge_sleep_ms, 4007);
+	nk_conf_free(p);
+
 	/* Empty: every default. */
 	p = parse_ok("");
 	struct nk_tuner_config d;
