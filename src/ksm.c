@@ -660,9 +660,12 @@ _nk_export_ int nk_ksm_proc_read(nk_host *host, pid_t pid, struct nk_ksm_proc_st
 _nk_export_ uint64_t nk_ksm_proc_saved_bytes(const struct nk_ksm_proc_stat *p,
 					     const struct nk_ksm *host, uint64_t page_size)
 {
-	uint64_t sharing = nk_ksm_get(host, NK_KSM_PAGES_SHARING);
-	uint64_t merged = 0, denom = nk_ksm_get(host, NK_KSM_PAGES_SHARED) + sharing;
+	/* In integers wide enough for any counts: at most merging_pages, and no
+	 * double rounded past what a uint64_t holds. */
+	uint64_t sharing = nk_ksm_get(host, NK_KSM_PAGES_SHARING), merged = 0;
+	unsigned __int128 denom =
+	    (unsigned __int128)nk_ksm_get(host, NK_KSM_PAGES_SHARED) + sharing;
 	if (denom)
-		merged = (uint64_t)((double)p->merging_pages * (double)sharing / (double)denom);
+		merged = (uint64_t)((unsigned __int128)p->merging_pages * sharing / denom);
 	return (merged + p->zero_pages) * page_size;
 }

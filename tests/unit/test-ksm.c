@@ -76,6 +76,16 @@ static void test_saved_bytes(void **state)
 	assert_int_equal(nk_ksm_proc_saved_bytes(&p, &c, 4096), (300 + 10) * 4096);
 	struct nk_ksm none = {0};
 	assert_int_equal(nk_ksm_proc_saved_bytes(&p, &none, 4096), 10 * 4096);
+
+	/* Counts no double holds exactly: never more than the merging pages. */
+	struct nk_ksm_proc_stat big = {.merging_pages = UINT64_MAX};
+	struct nk_ksm half = {0};
+	nk_ksm_set(&half, NK_KSM_PAGES_SHARING, 5);
+	assert_true(nk_ksm_proc_saved_bytes(&big, &half, 1) == UINT64_MAX);
+	nk_ksm_set(&half, NK_KSM_PAGES_SHARED, 5);
+	assert_true(nk_ksm_proc_saved_bytes(&big, &half, 1) == UINT64_MAX / 2);
+	big.merging_pages = (1ull << 53) + 3;
+	assert_true(nk_ksm_proc_saved_bytes(&big, &half, 1) == (1ull << 52) + 1);
 }
 
 static void test_read_captured_tree(void **state)
