@@ -193,6 +193,15 @@ static void test_refusals(void **state)
 	REFUSED("one range", "--memory-zone", "id=a,size=64M", "--numa",
 		"guest_node=0,cpus=[0,2],zones=a", "--cpus", "3");
 	REFUSED("--name", "--memory", "size=64M", "--name", "../x");
+
+	/* A parse that stops inside a group of short options leaves nothing
+	 * behind for the next one: this "-h" is not seen again. */
+	REFUSED("unknown option '-x'", "--memory", "size=64M", "-xh");
+	struct vmm_config c;
+	struct vmm_layout l;
+	const char *m;
+	assert_int_equal(setup(&c, &l, &m, "--name", "t", "--memory", "size=64M", NULL), 0);
+	vmm_config_done(&c);
 }
 
 static void test_loads_cut_work(void **state)

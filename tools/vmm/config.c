@@ -576,7 +576,9 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 	bool have_memory = false, have_zone = false;
 	int opt, r = 0;
 
-	optind = 1;
+	/* 0, not 1: glibc then starts afresh, not inside a group of short
+	 * options where an earlier parse (a test's) stopped. */
+	optind = 0;
 	opterr = 0;
 	while (r == 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
