@@ -40,9 +40,15 @@ _nk_export_ nk_bitmap *nk_bitmap_dup(const nk_bitmap *b)
 /* Make room for bit `bit` (at most NK_BITMAP_MAX_BIT). */
 static int grow(nk_bitmap *b, unsigned bit)
 {
-	size_t n = bit / 64 + 1;
-	if (n <= b->nwords)
+	size_t need = bit / 64 + 1;
+	if (need <= b->nwords)
 		return 0;
+	/* Twice as large at least: bits set one by one in rising order, as a
+	 * list such as "0,1,2,...,1048576" gives them, grow it a word at a time
+	 * otherwise, copying it again each time. */
+	size_t n = need > 2 * b->nwords ? need : 2 * b->nwords;
+	if (n > NK_BITMAP_MAX_BIT / 64 + 1)
+		n = NK_BITMAP_MAX_BIT / 64 + 1;
 	uint64_t *words = realloc(b->words, n * sizeof(uint64_t));
 	if (!words)
 		return -ENOMEM;
