@@ -41,19 +41,6 @@ struct host_sample {
 	double when;		   /* CLOCK_MONOTONIC seconds */
 };
 
-/* What --watch carries from one reading to the next. */
-struct watch_state {
-	bool have_prev;
-	int prev_ksmd_pid;
-	double prev_ksmd_cpu_seconds;
-	double prev_when;
-	uint64_t scans_seen;	/* full_scans at the last change (or the first reading) */
-	double scan_end;	/* when full_scans last changed; < 0 before the first change */
-	double scan_seconds;	/* time per full scan between two changes; < 0 unknown */
-	double scan_resolution; /* +/- of scan_seconds: the watch interval */
-	double ksmd_ratio; /* ksmd's CPU-seconds per second over the last interval; < 0 unknown */
-};
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -100,45 +87,9 @@ static int read_host(nk_host *host, struct host_sample *ret, nk_error **err)
 	return 0;
 }
 
-static void watch_update(struct watch_state *w, struct host_sample *h)
+static void watch_update(struct tool_ksm_watch *w, struct host_sample *h)
 {
-	if (!h->ksm.present)
-		return;
-	uint64_t scans = nk_ksm_get(&h->info->ksm, NK_KSM_FULL_SCANS);
-	if (!w->have_prev) {
-		w->scans_seen = scans;
-		w->scan_end = -1;
-		w->scan_seconds = -1;
-		w->ksmd_ratio = -1;
-	} else {
-		/* A scan ended between the last reading and this one.  The time
-		 * between two such ends, over the scans in between, is the time
-		 * of one scan, to within one interval. */
-		if (scans < w->scans_seen) {
-			/* The counter went back (KSM was reset): start over. */
-			w->scans_seen = scans;
-			w->scan_end = -1;
-		} else if (scans > w->scans_seen) {
-			if (w->scan_end >= 0) {
-				w->scan_seconds =
-				    (h->when - w->scan_end) / (double)(scans - w->scans_seen);
-				w->scan_resolution = h->when - w->prev_when;
-			}
-			w->scan_end = h->when;
-			w->scans_seen = scans;
-		}
-		if (h->ksm.ksmd_pid > 0 && w->prev_ksmd_pid == h->ksm.ksmd_pid &&
-		    h->when > w->prev_when)
-			w->ksmd_ratio = (h->ksm.ksmd_cpu_seconds - w->prev_ksmd_cpu_seconds) /
-					(h->when - w->prev_when);
-	}
-	w->prev_ksmd_pid = h->ksm.ksmd_pid;
-	w->prev_ksmd_cpu_seconds = h->ksm.ksmd_cpu_seconds;
-	w->prev_when = h->when;
-	w->have_prev = true;
-	h->ksm.scan_seconds = w->scan_seconds;
-	h->ksm.scan_resolution_seconds = w->scan_resolution;
-	h->ksm.ksmd_ratio_interval = w->ksmd_ratio;
+	tool_ksm_watch_update(w, &h->ksm, h->when);
 }
 
 /* The VMs to show: those named, or all found. */
@@ -372,7 +323,7 @@ static void print_json(const struct host_sample *h, const struct status_args *a,
 
 /* ---- text ----------------------------------------------------------------- */
 
-static void print_host_text(const struct host_sample *h, const struct watch_state *w)
+static void print_host_text(const struct host_sample *h, const struct tool_ksm_watch *w)
 {
 	const struct nk_hostinfo *info = h->info;
 	const struct tool_ksm_facts *f = &h->ksm;
@@ -555,7 +506,7 @@ static void print_vm_text(const struct nk_vm_info *vm)
 	}
 }
 
-static void print_text(const struct host_sample *h, const struct watch_state *w,
+static void print_text(const struct host_sample *h, const struct tool_ksm_watch *w,
 		       const struct vm_sample *vs, const char *root, bool live)
 {
 	if (!live)
@@ -641,7 +592,7 @@ static int parse_args(int argc, char **argv, struct status_args *a, nk_error **e
 int cmd_status(int argc, char **argv, nk_error **err)
 {
 	struct status_args a = {0};
-	struct watch_state w = {0};
+	struct tool_ksm_watch w = {0};
 	struct nk_vm_ref *fixed = NULL;
 	size_t n_fixed = 0;
 	nk_host *host = NULL;

@@ -596,3 +596,43 @@ const char *tool_json_backing(enum nk_backing backing)
 	}
 	return "unknown";
 }
+
+void tool_ksm_watch_update(struct tool_ksm_watch *w, struct tool_ksm_facts *f, double when)
+{
+	if (!f->present || !f->ksm)
+		return;
+	uint64_t scans = nk_ksm_get(f->ksm, NK_KSM_FULL_SCANS);
+	if (!w->have_prev) {
+		w->scans_seen = scans;
+		w->scan_end = -1;
+		w->scan_seconds = -1;
+		w->ksmd_ratio = -1;
+	} else {
+		/* A scan ended between the last reading and this one.  The time
+		 * between two such ends, over the scans in between, is the time
+		 * of one scan, to within one interval. */
+		if (scans < w->scans_seen) {
+			/* The counter went back (KSM was reset): start over. */
+			w->scans_seen = scans;
+			w->scan_end = -1;
+		} else if (scans > w->scans_seen) {
+			if (w->scan_end >= 0) {
+				w->scan_seconds =
+				    (when - w->scan_end) / (double)(scans - w->scans_seen);
+				w->scan_resolution = when - w->prev_when;
+			}
+			w->scan_end = when;
+			w->scans_seen = scans;
+		}
+		if (f->ksmd_pid > 0 && w->prev_ksmd_pid == f->ksmd_pid && when > w->prev_when)
+			w->ksmd_ratio = (f->ksmd_cpu_seconds - w->prev_ksmd_cpu_seconds) /
+					(when - w->prev_when);
+	}
+	w->prev_ksmd_pid = f->ksmd_pid;
+	w->prev_ksmd_cpu_seconds = f->ksmd_cpu_seconds;
+	w->prev_when = when;
+	w->have_prev = true;
+	f->scan_seconds = w->scan_seconds;
+	f->scan_resolution_seconds = w->scan_resolution;
+	f->ksmd_ratio_interval = w->ksmd_ratio;
+}

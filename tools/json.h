@@ -101,6 +101,25 @@ struct tool_ksm_facts {
  */
 void tool_ksm_facts(nk_host *host, const struct nk_ksm *ksm, bool present,
 		    struct tool_ksm_facts *facts);
+/*
+ * What a long runner (status --watch, the exporter) carries from one KSM
+ * reading to the next, to measure what one reading cannot: how long a full
+ * scan takes and ksmd's CPU share now.  Zero it before the first reading.
+ */
+struct tool_ksm_watch {
+	bool have_prev;
+	int prev_ksmd_pid;
+	double prev_ksmd_cpu_seconds;
+	double prev_when;
+	uint64_t scans_seen;	/* full_scans at the last change (or the first reading) */
+	double scan_end;	/* when full_scans last changed; < 0 before the first change */
+	double scan_seconds;	/* time per full scan between two changes; < 0 unknown */
+	double scan_resolution; /* +/- of scan_seconds: the interval between readings */
+	double ksmd_ratio; /* ksmd's CPU-seconds per second over the last interval; < 0 unknown */
+};
+/* Take the reading `facts` made at `when` (CLOCK_MONOTONIC seconds), and
+ * fill its scan_seconds, scan_resolution_seconds and ksmd_ratio_interval. */
+void tool_ksm_watch_update(struct tool_ksm_watch *w, struct tool_ksm_facts *facts, double when);
 /* The KSM object: state, knobs and counters (the kernel's files and
  * values), savings, ksmd, last full scan, tuner. */
 json_object *tool_json_ksm(const struct tool_ksm_facts *facts);
