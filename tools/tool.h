@@ -66,5 +66,6 @@ int cmd_tuned(int argc, char **argv, nk_error **err);
 int cmd_status(int argc, char **argv, nk_error **err);
 int cmd_place(int argc, char **argv, nk_error **err);
 int cmd_vm(int argc, char **argv, nk_error **err);
+int cmd_exporter(int argc, char **argv, nk_error **err);
 
 #endif

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Prometheus metrics of the host and its VMs.  Names follow Prometheus's
+ * conventions: a numaksm_ prefix, base units (bytes, seconds, ratios),
+ * _total for counters, and labels, not names, for the node, page size and
+ * VM.  A VM's labels are vm (its name), kind and pid: one series per VM
+ * process, so their number is the number of VMs on the host.  Every family
+ * is written whole (HELP, TYPE, then its samples) as the format requires.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <numaksm/hostinfo.h>
+#include <numaksm/ksm.h>
+#include <numaksm/rundir.h>
+#include <numaksm/vcpu.h>
+#include <numaksm/vm.h>
+
+#include "metrics.h"
+
+const char *metrics_label_escape(const char *value, char *buf, size_t size)
+{
+	size_t o = 0;
+	for (const char *p = value ? value : ""; *p && o + 3 < size; p++) {
+		if (*p == '\\' || *p == '"') {
+			buf[o++] = '\\';
+			buf[o++] = *p;
+		} else if (*p == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else {
+			buf[o++] = *p;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void family(FILE *o, const char *name, const char *type, const char *help)
+{
+	fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A sample: `labels` is "" or `a="x",b="y"` (escaped already). */
+static void sample_u64(FILE *o, const char *name, const char *labels, uint64_t v)
+{
+	fprintf(o, "%s%s%s%s %" PRIu64 "\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
+		v);
+}
+
+static void sample_i64(FILE *o, const char *name, const char *labels, int64_t v)
+{
+	fprintf(o, "%s%s%s%s %" PRId64 "\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
+		v);
+}
+
+static void sample_f(FILE *o, const char *name, const char *labels, double v)
+{
+	fprintf(o, "%s%s%s%s %.9g\n", name, *labels ? "{" : "", labels, *labels ? "}" : "", v);
+}
+
+/* ---- KSM ------------------------------------------------------------------ */
+
+/* The counters that only grow (until a reboot): _total. */
+static bool ksm_monotonic(enum nk_ksm_field f)
+{
+	return f == NK_KSM_PAGES_SCANNED || f == NK_KSM_PAGES_SKIPPED || f == NK_KSM_FULL_SCANS;
+}
+
+/*
+ * Each field of /sys/kernel/mm/ksm as it is named in base units: a file in
+ * milliseconds becomes _seconds, a percentage a _ratio, bytes _bytes; the
+ * advisor's mode is a state set (one series per mode, 1 for the current).
+ */
+static void write_ksm_field(FILE *o, const struct nk_ksm *k, enum nk_ksm_field f)
+{
+	const struct nk_ksm_field_info *info = nk_ksm_field(f);
+	char name[96], base[64], help[160];
+	const char *type = ksm_monotonic(f) ? "counter" : "gauge";
+	double scale = 1;
+	uint64_t v = nk_ksm_get(k, f);
+
+	snprintf(base, sizeof(base), "%s", info->name);
+	if (!strncmp(base, "ksm_", 4)) /* ksm_zero_pages */
+		memmove(base, base + 4, strlen(base + 4) + 1);
+	size_t len = strlen(base);
+	if (!strcmp(info->unit, "milliseconds")) {
+		if (len > 10 && !strcmp(base + len - 10, "_millisecs"))
+			base[len - 10] = '\0';
+		snprintf(name, sizeof(name), "numaksm_ksm_%s_seconds", base);
+		scale = 1e-3;
+	} else if (!strcmp(info->unit, "seconds")) {
+		snprintf(name, sizeof(name), "numaksm_ksm_%s_seconds", base);
+	} else if (!strcmp(info->unit, "percent")) {
+		snprintf(name, sizeof(name), "numaksm_ksm_%s_ratio", base);
+		scale = 1e-2;
+	} else if (!strcmp(info->unit, "bytes")) {
+		snprintf(name, sizeof(name), "numaksm_ksm_%s_bytes", base);
+	} else {
+		snprintf(name, sizeof(name), "numaksm_ksm_%s%s", base,
+			 ksm_monotonic(f) ? "_total" : "");
+	}
+	snprintf(help, sizeof(help), "KSM's %s (/sys/kernel/mm/ksm/%s): %s", info->name, info->name,
+		 info->help);
+	family(o, name, type, help);
+	if (info->type == NK_KSM_TYPE_ADVISOR) {
+		sample_u64(o, name, "mode=\"none\"", v == NK_KSM_ADVISOR_NONE);
+		sample_u64(o, name, "mode=\"scan-time\"", v == NK_KSM_ADVISOR_SCAN_TIME);
+	} else if (info->type == NK_KSM_TYPE_SIGNED) {
+		sample_i64(o, name, "", (int64_t)v);
+	} else if (scale != 1) {
+		sample_f(o, name, "", (double)v * scale);
+	} else {
+		sample_u64(o, name, "", v);
+	}
+}
+
+static void write_ksm(FILE *o, const struct tool_ksm_facts *f)
+{
+	const struct nk_ksm *k = f->ksm;
+	char labels[128], esc[64];
+
+	family(o, "numaksm_ksm_present", "gauge", "1 when the kernel has KSM (/sys/kernel/mm/ksm)");
+	sample_u64(o, "numaksm_ksm_present", "", f->present && k);
+	if (!f->present || !k)
+		return;
+	for (int i = 0; i < NK_KSM_FIELD_COUNT; i++)
+		if (nk_ksm_has(k, (enum nk_ksm_field)i))
+			write_ksm_field(o, k, (enum nk_ksm_field)i);
+	if (f->page_size) {
+		family(o, "numaksm_ksm_saved_bytes", "gauge",
+		       "memory KSM saves host-wide: (pages_sharing + ksm_zero_pages) * page size");
+		sample_u64(o, "numaksm_ksm_saved_bytes", "", nk_ksm_saved_pages(k) * f->page_size);
+		family(o, "numaksm_ksm_tracked_bytes", "gauge",
+		       "memory KSM keeps reverse-map items for: every page it scans");
+		sample_u64(o, "numaksm_ksm_tracked_bytes", "",
+			   nk_ksm_tracked_pages(k) * f->page_size);
+	}
+	if (f->ksmd_pid > 0) {
+		family(o, "numaksm_ksmd_cpu_seconds_total", "counter",
+		       "CPU time the ksmd kernel thread has used since boot");
+		sample_f(o, "numaksm_ksmd_cpu_seconds_total", "", f->ksmd_cpu_seconds);
+	}
+	if (f->scan_seconds >= 0) {
+		family(o, "numaksm_ksm_last_full_scan_seconds", "gauge",
+		       "how long KSM's last full scans took, measured between scrapes (to within "
+		       "one scrape interval)");
+		sample_f(o, "numaksm_ksm_last_full_scan_seconds", "", f->scan_seconds);
+	}
+	if (f->tuner_running >= 0) {
+		family(o, "numaksm_ksm_owner_info", "gauge",
+		       "the process that owns KSM's knobs now (the numaksm tuner, a benchmark): 1, "
+		       "with its program and pid; no series when none does");
+		if (f->tuner_running > 0) {
+			snprintf(labels, sizeof(labels), "program=\"%s\",pid=\"%d\"",
+				 metrics_label_escape(f->tuner_program, esc, sizeof(esc)),
+				 f->tuner_pid);
+			sample_u64(o, "numaksm_ksm_owner_info", labels, 1);
+		}
+	}
+}
+
+/* ---- NUMA nodes and hugepages -------------------------------------------- */
+
+static void write_nodes(FILE *o, const struct nk_hostinfo *info)
+{
+	char labels[96];
+
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} memory[] = {
+	    {"numaksm_node_memory_total_bytes", "memory of each NUMA node (MemTotal)",
+	     offsetof(struct nk_numa_node, mem_total_kb)},
+	    {"numaksm_node_memory_free_bytes", "free memory of each NUMA node (MemFree)",
+	     offsetof(struct nk_numa_node, mem_free_kb)},
+	    {"numaksm_node_memory_available_bytes",
+	     "memory each NUMA node can give without swapping: free, plus page cache and slab "
+	     "the kernel can drop",
+	     offsetof(struct nk_numa_node, mem_available_kb)},
+	};
+	for (size_t m = 0; m < sizeof(memory) / sizeof(memory[0]); m++) {
+		family(o, memory[m].name, "gauge", memory[m].help);
+		for (size_t i = 0; i < info->n_nodes; i++) {
+			snprintf(labels, sizeof(labels), "node=\"%d\"", info->nodes[i].id);
+			sample_u64(
+			    o, memory[m].name, labels,
+			    *(const uint64_t *)((const char *)&info->nodes[i] + memory[m].offset) *
+				1024);
+		}
+	}
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} pools[] = {
+	    {"numaksm_node_hugepages", "hugepages in each node's pool of each size (nr_hugepages)",
+	     offsetof(struct nk_hugepage_pool, total)},
+	    {"numaksm_node_hugepages_free", "free hugepages in each node's pool of each size",
+	     offsetof(struct nk_hugepage_pool, free)},
+	    {"numaksm_node_hugepages_surplus",
+	     "surplus hugepages (above nr_hugepages) in each node's pool of each size",
+	     offsetof(struct nk_hugepage_pool, surplus)},
+	};
+	for (size_t p = 0; p < sizeof(pools) / sizeof(pools[0]); p++) {
+		family(o, pools[p].name, "gauge", pools[p].help);
+		for (size_t i = 0; i < info->n_nodes; i++)
+			for (size_t j = 0; j < info->nodes[i].n_hugepages; j++) {
+				const struct nk_hugepage_pool *pool = &info->nodes[i].hugepages[j];
+				snprintf(labels, sizeof(labels),
+					 "node=\"%d\",page_size_bytes=\"%" PRIu64 "\"",
+					 info->nodes[i].id, pool->size_kb * 1024);
+				sample_u64(
+				    o, pools[p].name, labels,
+				    *(const uint64_t *)((const char *)pool + pools[p].offset));
+			}
+	}
+}
+
+/* ---- VMs ------------------------------------------------------------------ */
+
+struct vm_row {
+	struct nk_vm_info *vm;
+	char labels[512]; /* vm="...",kind="...",pid="..." */
+	/* In the pinning state (pins.json): its vCPU threads that may run, or
+	 * last ran, off the CPUs planned for it. */
+	bool pinned;
+	unsigned vcpus_off_plan;
+};
+
+/* Fill `row`'s pinning from the state: the CPUs planned for its process
+ * are its dedicated and shared ones. */
+static void row_pinning(struct vm_row *row, const nk_pin_state *pins)
+{
+	struct nk_pin_entry e;
+	const struct nk_vm_info *vm = row->vm;
+	for (unsigned i = 0; pins && nk_pin_state_entry(pins, i, &e) == 0; i++) {
+		if (e.pid != vm->ref.pid)
+			continue;
+		row->pinned = true;
+		for (size_t t = 0; vm->has_threads && t < vm->threads.vcpu_count; t++) {
+			const struct nk_vm_thread *th = &vm->threads.threads[t];
+			bool planned = th->affinity && nk_bitmap_weight(th->affinity) &&
+				       (nk_bitmap_is_subset(th->affinity, e.dedicated) ||
+					nk_bitmap_is_subset(th->affinity, e.shared));
+			bool ran_there = th->last_cpu < 0 ||
+					 nk_bitmap_test(e.dedicated, (unsigned)th->last_cpu) ||
+					 nk_bitmap_test(e.shared, (unsigned)th->last_cpu);
+			if (!planned || !ran_there)
+				row->vcpus_off_plan++;
+		}
+		return;
+	}
+}
+
+/* Bytes of guest RAM resident in 4 KiB pages, THP and hugetlb pages. */
+static uint64_t vm_4k_bytes(const struct nk_vm_info *vm)
+{
+	uint64_t big = vm->guest_hugetlb_bytes + vm->guest_thp_bytes;
+	return vm->guest_rss_bytes > big ? vm->guest_rss_bytes - big : 0;
+}
+
+static void write_vms(FILE *o, const struct vm_row *rows, size_t n)
+{
+	char labels[640], esc[256];
+
+	family(o, "numaksm_vm_info", "gauge",
+	       "each VM process found: 1, with what it is taken for (trust), its program and "
+	       "what backs its guest RAM");
+	for (size_t i = 0; i < n; i++) {
+		const struct nk_vm_info *vm = rows[i].vm;
+		const char *backing =
+		    !vm->n_regions ? "unknown"
+		    : vm->guest_rss_bytes && vm->guest_hugetlb_bytes == vm->guest_rss_bytes
+			? "hugetlb"
+		    : vm->guest_hugetlb_bytes ? "mixed"
+		    : vm->guest_thp_bytes     ? "thp"
+					      : "4k";
+		snprintf(labels, sizeof(labels), "%s,trust=\"%s\",backing=\"%s\",program=\"%s\"",
+			 rows[i].labels, nk_vm_trust_name(vm->ref.trust), backing,
+			 metrics_label_escape(vm->ref.argv0, esc, sizeof(esc)));
+		sample_u64(o, "numaksm_vm_info", labels, 1);
+	}
+	family(o, "numaksm_vm_guest_ram_bytes", "gauge",
+	       "the VM's guest RAM: its command line's size when known, else its mappings'");
+	for (size_t i = 0; i < n; i++)
+		sample_u64(o, "numaksm_vm_guest_ram_bytes", rows[i].labels,
+			   rows[i].vm->guest_ram_bytes);
+	family(o, "numaksm_vm_guest_ram_resident_bytes", "gauge",
+	       "guest RAM resident, by what backs it (backing: 4k, thp, hugetlb)");
+	for (size_t i = 0; i < n; i++) {
+		const struct nk_vm_info *vm = rows[i].vm;
+		const struct {
+			const char *backing;
+			uint64_t bytes;
+		} by[] = {{"4k", vm_4k_bytes(vm)},
+			  {"thp", vm->guest_thp_bytes},
+			  {"hugetlb", vm->guest_hugetlb_bytes}};
+		for (size_t b = 0; b < 3; b++) {
+			snprintf(labels, sizeof(labels), "%s,backing=\"%s\"", rows[i].labels,
+				 by[b].backing);
+			sample_u64(o, "numaksm_vm_guest_ram_resident_bytes", labels, by[b].bytes);
+		}
+	}
+	family(o, "numaksm_vm_resident_bytes", "gauge",
+	       "the whole VM process's resident memory (Rss, hugetlb pages included)");
+	for (size_t i = 0; i < n; i++)
+		sample_u64(o, "numaksm_vm_resident_bytes", rows[i].labels, rows[i].vm->rss_bytes);
+	family(o, "numaksm_vm_node_resident_bytes", "gauge",
+	       "guest RAM resident on each NUMA node (sampled unless numa_maps gives it whole)");
+	for (size_t i = 0; i < n; i++) {
+		const struct nk_vm_info *vm = rows[i].vm;
+		if (!vm->has_placement)
+			continue;
+		for (size_t node = 0; node < vm->placement.n_node_bytes; node++) {
+			if (!vm->placement.node_bytes[node])
+				continue;
+			snprintf(labels, sizeof(labels), "%s,node=\"%zu\"", rows[i].labels, node);
+			sample_u64(o, "numaksm_vm_node_resident_bytes", labels,
+				   vm->placement.node_bytes[node]);
+		}
+	}
+	static const struct {
+		const char *name, *help;
+	} ksm[] = {
+	    {"numaksm_vm_ksm_merging_pages", "the VM's pages merged by KSM (ksm_merging_pages)"},
+	    {"numaksm_vm_ksm_zero_pages", "the VM's pages KSM mapped to the zero page"},
+	    {"numaksm_vm_ksm_rmap_items", "reverse-map items KSM keeps for the VM's pages"},
+	    {"numaksm_vm_ksm_saved_bytes",
+	     "memory KSM saves the VM, shared pages counted by the host's sharing ratio"},
+	};
+	for (size_t m = 0; m < sizeof(ksm) / sizeof(ksm[0]); m++) {
+		family(o, ksm[m].name, "gauge", ksm[m].help);
+		for (size_t i = 0; i < n; i++) {
+			const struct nk_vm_info *vm = rows[i].vm;
+			if (!vm->has_ksm)
+				continue;
+			if (m == 0 && vm->ksm.has_merging_pages)
+				sample_u64(o, ksm[m].name, rows[i].labels, vm->ksm.merging_pages);
+			else if (m == 1 && vm->ksm.has_zero_pages)
+				sample_u64(o, ksm[m].name, rows[i].labels, vm->ksm.zero_pages);
+			else if (m == 2)
+				sample_u64(o, ksm[m].name, rows[i].labels, vm->ksm.rmap_items);
+			else if (m == 3 && vm->has_ksm_saved)
+				sample_u64(o, ksm[m].name, rows[i].labels, vm->ksm_saved_bytes);
+		}
+	}
+	family(o, "numaksm_vm_mergeable_bytes", "gauge",
+	       "size of the VM's mappings KSM may merge (MADV_MERGEABLE)");
+	for (size_t i = 0; i < n; i++)
+		sample_u64(o, "numaksm_vm_mergeable_bytes", rows[i].labels,
+			   rows[i].vm->mergeable_bytes);
+	family(o, "numaksm_vm_vcpu_threads", "gauge", "the VM's vCPU threads found");
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].vm->has_threads)
+			sample_u64(o, "numaksm_vm_vcpu_threads", rows[i].labels,
+				   rows[i].vm->threads.vcpu_count);
+	family(o, "numaksm_vm_pinned", "gauge",
+	       "1 when the VM has a vCPU pinning plan (numaksm pin apply, pins.json), else 0");
+	for (size_t i = 0; i < n; i++)
+		sample_u64(o, "numaksm_vm_pinned", rows[i].labels, rows[i].pinned);
+	family(o, "numaksm_vm_vcpus_off_plan", "gauge",
+	       "vCPU threads of a pinned VM allowed on, or last run on, CPUs outside its plan");
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].pinned)
+			sample_u64(o, "numaksm_vm_vcpus_off_plan", rows[i].labels,
+				   rows[i].vcpus_off_plan);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_error **err)
+{
+	double t0 = now_s();
+	struct nk_hostinfo *info = NULL;
+	struct tool_ksm_facts facts;
+	struct nk_vm_ref *refs = NULL;
+	struct vm_row *rows = NULL;
+	size_t n_rows = 0;
+	uint64_t vm_errors = 0;
+	int r;
+
+	state->scrapes++;
+	r = nk_hostinfo_read(host, &info, err);
+	if (r < 0) {
+		state->errors++;
+		return r;
+	}
+	tool_ksm_facts(host, &info->ksm, info->ksm_present, &facts);
+	tool_ksm_watch_update(&state->watch, &facts, t0);
+
+	nk_error *e = NULL;
+	int n = nk_vm_find_all(host, &refs, &e);
+	if (n < 0) {
+		vm_errors++;
+		nk_error_free(e);
+		n = 0;
+	}
+	rows = calloc(n ? (size_t)n : 1, sizeof(*rows));
+	if (!rows) {
+		nk_vm_refs_free(refs, (size_t)n);
+		nk_hostinfo_free(info);
+		return nk_error_set(err, ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < n; i++) {
+		e = NULL;
+		r = nk_vm_read(host, &refs[i], info->ksm_present ? &info->ksm : NULL,
+			       NK_VM_READ_PLACEMENT | NK_VM_READ_THREADS, &rows[n_rows].vm, &e);
+		nk_error_free(e);
+		if (r == -ESRCH)
+			continue; /* it ended meanwhile */
+		if (r < 0) {
+			vm_errors++;
+			continue;
+		}
+		char name[256], kind[64];
+		snprintf(rows[n_rows].labels, sizeof(rows[n_rows].labels),
+			 "vm=\"%s\",kind=\"%s\",pid=\"%d\"",
+			 metrics_label_escape(rows[n_rows].vm->ref.name, name, sizeof(name)),
+			 metrics_label_escape(nk_vm_kind_name(rows[n_rows].vm->ref.kind), kind,
+					      sizeof(kind)),
+			 rows[n_rows].vm->ref.pid);
+		n_rows++;
+	}
+	nk_vm_refs_free(refs, (size_t)n);
+	/* The pinning state, read-only (shared lock), on the live host, when
+	 * numaksm has pinned a VM (pins.json exists): without it the state would
+	 * be rebuilt from every process's threads, a third of a scrape. */
+	nk_pin_state *pins = NULL;
+	nk_rundir *rundir = NULL;
+	bool has_pins =
+	    nk_host_is_live(host) && nk_rundir_open(NULL, 0, &rundir, NULL) == 0 &&
+	    faccessat(nk_rundir_fd(rundir), "pins.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	nk_rundir_free(rundir);
+	if (has_pins && nk_pin_state_open(host, NULL, 0, &pins, NULL) == 0)
+		for (size_t i = 0; i < n_rows; i++)
+			row_pinning(&rows[i], pins);
+	nk_pin_state_free(pins);
+
+	write_ksm(out, &facts);
+	write_nodes(out, info);
+	write_vms(out, rows, n_rows);
+	state->errors += vm_errors;
+	family(out, "numaksm_vms", "gauge", "VM processes found on the host");
+	sample_u64(out, "numaksm_vms", "", n_rows);
+	family(out, "numaksm_exporter_scrapes_total", "counter",
+	       "scrapes served, this one included");
+	sample_u64(out, "numaksm_exporter_scrapes_total", "", state->scrapes);
+	family(out, "numaksm_exporter_errors_total", "counter",
+	       "failed scrapes, and VMs that could not be read (those that ended are not counted)");
+	sample_u64(out, "numaksm_exporter_errors_total", "", state->errors);
+	family(out, "numaksm_exporter_scrape_duration_seconds", "gauge",
+	       "how long reading the host and its VMs took for this scrape");
+	double took = now_s() - t0;
+	sample_f(out, "numaksm_exporter_scrape_duration_seconds", "", took);
+	state->last_duration = took;
+
+	for (size_t i = 0; i < n_rows; i++)
+		nk_vm_info_free(rows[i].vm);
+	free(rows);
+	nk_hostinfo_free(info);
+	return 0;
+}
