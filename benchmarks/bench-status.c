@@ -12,7 +12,11 @@
  *                        [--cli PATH]
  *
  * With --cli it also times the command itself end to end,
- * `PATH status --json > /dev/null`, output included.
+ * `PATH status --json > /dev/null`, output included.  With --exporter it
+ * starts `PATH exporter` and times scrapes of /metrics over HTTP, rounds
+ * alternating with `PATH status --json` (the ratio of their medians), and
+ * the exporter's CPU: per scrape, idle, and as a share of one core at a
+ * 15 s scrape interval (target: scrape under 100 ms, under 0.1% of a core).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,7 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,21 +133,136 @@ static double time_cli(const char *cli)
 	return now_ms() - start;
 }
 
+/* The CPU time a process has used, in ms (utime + stime of its stat). */
+static double cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st;
+	/* After the comm: state (3) ... utime (14), stime (15). */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* GET /metrics from 127.0.0.1:port, read to the end: ms, or < 0. */
+static double scrape_ms(int port, size_t *ret_bytes)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				  "Connection: close\r\n\r\n";
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	char buf[65536];
+	size_t total = 0;
+	ssize_t n;
+	double start = now_ms();
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (total == 0 && strncmp(buf, "HTTP/1.1 200", 12) != 0)
+			break;
+		total += (size_t)n;
+	}
+	close(fd);
+	*ret_bytes = total;
+	return total ? now_ms() - start : -1;
+}
+
+/* The exporter against status --json, side by side; its CPU use. */
+static int bench_exporter(const char *cli, unsigned rounds)
+{
+	int port = 20000 + (int)(getpid() % 20000), rc = 0;
+	char listen[32];
+	size_t bytes = 0;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(cli, cli, "exporter", "--listen", listen, (char *)NULL);
+		_exit(127);
+	}
+	double *scrape = calloc(rounds, sizeof(double)), *status = calloc(rounds, sizeof(double));
+	double up = -1;
+	for (int i = 0; i < 200 && up < 0; i++) {
+		usleep(25000);
+		up = scrape_ms(port, &bytes); /* also warms it up */
+	}
+	if (up < 0 || !scrape || !status) {
+		fprintf(stderr, "numaksm-bench-status: %s exporter did not answer on %s\n", cli,
+			listen);
+		rc = 1;
+		goto out;
+	}
+	double cpu0 = cpu_ms(pid);
+	for (unsigned r = 0; r < rounds; r++) {
+		/* Alternate which side goes first. */
+		if (r % 2 == 0) {
+			scrape[r] = scrape_ms(port, &bytes);
+			status[r] = time_cli(cli);
+		} else {
+			status[r] = time_cli(cli);
+			scrape[r] = scrape_ms(port, &bytes);
+		}
+		if (scrape[r] < 0 || status[r] < 0) {
+			rc = 1;
+			goto out;
+		}
+	}
+	double per_scrape = (cpu_ms(pid) - cpu0) / rounds;
+	double idle0 = cpu_ms(pid);
+	sleep(5);
+	double idle_per_s = (cpu_ms(pid) - idle0) / 5.0;
+	double ratios[100];
+	for (unsigned r = 0; r < rounds; r++)
+		ratios[r] = scrape[r] / status[r];
+	qsort(scrape, rounds, sizeof(double), cmp_double);
+	qsort(status, rounds, sizeof(double), cmp_double);
+	qsort(ratios, rounds, sizeof(double), cmp_double);
+	printf("exporter scrape of /metrics (%zu bytes): median %.1f ms, min %.1f ms over %u "
+	       "rounds; status --json median %.1f ms; scrape/status median ratio %.2f\n",
+	       bytes, scrape[rounds / 2], scrape[0], rounds, status[rounds / 2],
+	       ratios[rounds / 2]);
+	printf("exporter CPU: %.1f ms per scrape, %.3f ms per second idle: %.3f%% of a core at a "
+	       "15 s scrape interval\n",
+	       per_scrape, idle_per_s, 100.0 * (per_scrape + 15 * idle_per_s) / 15000.0);
+out:
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	free(scrape);
+	free(status);
+	return rc;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: numaksm-bench-status [--vms N] [--ram-mib MIB] [--rounds R] "
-		     "[--max-ms MS] [--cli PATH]\n\n"
+		     "[--max-ms MS] [--cli PATH] [--exporter PATH]\n\n"
 		     "Start N VM-like processes (default 200) with MIB of mergeable guest RAM\n"
 		     "each (default 4), and time reading all of them as `numaksm status` does,\n"
 		     "R times (default 5).  With --max-ms, exit 1 when the median is slower.\n"
-		     "With --cli, also time PATH status --json end to end.\n");
+		     "With --cli, also time PATH status --json end to end.\n"
+		     "With --exporter, time scrapes of PATH exporter against PATH status --json,\n"
+		     "and the exporter's CPU use.\n");
 }
 
 int main(int argc, char **argv)
 {
 	unsigned vms = 200, ram_mib = 4, rounds = 5;
 	double max_ms = 0;
-	const char *cli = NULL;
+	const char *cli = NULL, *exporter = NULL;
 	int fds[2];
 
 	if (argc >= 3 && strcmp(argv[1], CHILD_FLAG) == 0)
@@ -161,6 +283,8 @@ int main(int argc, char **argv)
 			max_ms = atof(v);
 		} else if (v && strcmp(argv[i], "--cli") == 0) {
 			cli = v;
+		} else if (v && strcmp(argv[i], "--exporter") == 0) {
+			exporter = v;
 		} else {
 			usage(stderr);
 			return 2;
@@ -220,6 +344,8 @@ int main(int argc, char **argv)
 	for (unsigned r = 0; cli_ms && rc == 0 && r < rounds; r++)
 		if ((cli_ms[r] = time_cli(cli)) < 0)
 			rc = 1;
+	if (exporter && rc == 0)
+		rc = bench_exporter(exporter, rounds);
 	for (unsigned i = 0; i < vms; i++)
 		if (pids[i] > 0)
 			kill(pids[i], SIGKILL);
