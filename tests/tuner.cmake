@@ -5,6 +5,7 @@ foreach(test test-tuner test-tuner-trace test-tuner-ksm test-conf)
   numaksm_unit_test(${test})
   target_include_directories(${test} PRIVATE ${PROJECT_SOURCE_DIR}/policy)
 endforeach()
+target_compile_definitions(test-conf PRIVATE EXAMPLE_CONF="${PROJECT_SOURCE_DIR}/dist/numaksm.conf")
 target_compile_definitions(test-tuner-ksm PRIVATE NUMAKSM_CLI="$<TARGET_FILE:numaksm-cli>")
 add_dependencies(test-tuner-ksm numaksm-cli)
 
@@ -37,3 +38,17 @@ add_test(NAME host/soak
                  $<TARGET_FILE:test-pin-fake-vmm> $<TARGET_FILE:test-tuner-fleet>)
 set_tests_properties(host/soak PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
                                           RUN_SERIAL TRUE)
+
+# The Debian package (cpack -G DEB) unpacked into a fresh root: its
+# binaries, unit, man pages and files, and `numaksm check` run from there.
+find_program(NUMAKSM_DPKG_DEB dpkg-deb)
+find_program(NUMAKSM_DPKG_SHLIBDEPS dpkg-shlibdeps)
+if(NUMAKSM_DPKG_DEB AND NUMAKSM_DPKG_SHLIBDEPS AND GO_MD2MAN)
+  add_test(NAME unit/deb
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/deb-check.sh ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR}
+                   ${CMAKE_INSTALL_PREFIX} ${CMAKE_INSTALL_BINDIR} ${CMAKE_INSTALL_LIBDIR}
+                   ${CMAKE_INSTALL_MANDIR})
+  set_tests_properties(unit/deb PROPERTIES LABELS unit TIMEOUT 300)
+else()
+  message(STATUS "dpkg-deb, dpkg-shlibdeps or go-md2man missing: no unit/deb test")
+endif()

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -238,6 +239,76 @@ static void test_value_parsers(void **state)
 	assert_int_equal(nk_parse_bool("y", &b), -EINVAL);
 }
 
+/* The example shipped as /usr/share/doc/numaksm/examples/numaksm.conf: as
+ * shipped (every line commented) it is the defaults; uncommented, it names
+ * every key the parser accepts, each with its default where it has one. */
+static char *read_example(void)
+{
+	FILE *f = fopen(EXAMPLE_CONF, "re");
+	assert_non_null(f);
+	static char text[16384];
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	return text;
+}
+
+static void assert_default_tuning(const struct nk_tuner_config *c,
+				  const struct nk_tuner_config *defaults)
+{
+	assert_true(c->mode == defaults->mode && c->cpu_budget == defaults->cpu_budget);
+	assert_true(c->interval_min_s == defaults->interval_min_s &&
+		    c->interval_max_s == defaults->interval_max_s);
+	assert_true(c->idle_scan_s == defaults->idle_scan_s && c->settle == defaults->settle);
+	assert_true(c->pressure_available == defaults->pressure_available &&
+		    c->pressure_psi == defaults->pressure_psi);
+	assert_true(c->grow_bytes == defaults->grow_bytes &&
+		    c->converge_sleep_ms == defaults->converge_sleep_ms);
+	assert_false(c->unmerge);
+}
+
+static void test_example_file(void **state)
+{
+	char *text = read_example();
+	nk_conf *p = parse_ok(text);
+	struct nk_tuner_config defaults;
+	nk_tuner_config_init(&defaults);
+	assert_default_tuning(nk_conf_tuner(p), &defaults);
+	assert_int_equal(nk_conf_tuner(p)->knobs.mask, 0);
+	assert_int_equal(nk_conf_vm_count(p), 0);
+	nk_conf_free(p);
+
+	/* Uncomment "#key = ..." and "#[section]" lines (not the prose). */
+	char *out = text;
+	for (char *line = text; *line;) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
+		bool setting = line[0] == '#' &&
+			       (line[1] == '[' ||
+				(line[1] >= 'a' && line[1] <= 'z' && memchr(line, '=', len)));
+		if (setting)
+			line++, len--;
+		memmove(out, line, len);
+		out += len;
+		line += len;
+	}
+	*out = '\0';
+	p = parse_ok(text);
+	const struct nk_tuner_config *c = nk_conf_tuner(p);
+	assert_default_tuning(c, &defaults);
+	static const enum nk_ksm_field knobs[] = {
+	    NK_KSM_MERGE_ACROSS_NODES, NK_KSM_MAX_PAGE_SHARING, NK_KSM_USE_ZERO_PAGES,
+	    NK_KSM_SMART_SCAN, NK_KSM_STABLE_NODE_CHAINS_PRUNE_MILLISECS};
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		assert_true(nk_ksm_has(&c->knobs, knobs[i]));
+	assert_int_equal(nk_conf_vm_count(p), 1);
+	const struct nk_vm_rule *r = nk_conf_vm(p, 0);
+	assert_non_null(r->nodes);
+	assert_non_null(r->cpus);
+	assert_true(r->memory_max_bytes && r->memory_high_bytes && r->mergeable == 1);
+	nk_conf_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +318,7 @@ int main(void)
 	    cmocka_unit_test(test_load),
 	    cmocka_unit_test(test_placement_request),
 	    cmocka_unit_test(test_value_parsers),
+	    cmocka_unit_test(test_example_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
