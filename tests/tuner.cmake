@@ -52,3 +52,20 @@ if(NUMAKSM_DPKG_DEB AND NUMAKSM_DPKG_SHLIBDEPS AND GO_MD2MAN)
 else()
   message(STATUS "dpkg-deb, dpkg-shlibdeps or go-md2man missing: no unit/deb test")
 endif()
+
+# numaksm-tuned.service: clean for `systemd-analyze verify` once installed;
+# and on this host its ExecStart= run as written, with its Environment=, a
+# notify socket and a journal stream: ready, reload and stop notifications,
+# journald log lines, KSM's knobs as before.
+find_program(NUMAKSM_SYSTEMD_ANALYZE systemd-analyze)
+if(NUMAKSM_SYSTEMD_ANALYZE)
+  add_test(NAME unit/tuned-unit-verify
+           COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tuned-unit.py verify ${PROJECT_BINARY_DIR})
+  set_tests_properties(unit/tuned-unit-verify PROPERTIES LABELS unit TIMEOUT 120)
+else()
+  message(STATUS "systemd-analyze missing: no unit/tuned-unit-verify test")
+endif()
+add_test(NAME host/tuned-unit
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tuned-unit.py run ${PROJECT_BINARY_DIR})
+set_tests_properties(host/tuned-unit PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
+                                                RUN_SERIAL TRUE RESOURCE_LOCK ksm)

@@ -2,14 +2,21 @@
 /*
  * numaksm tuned: the KSM tuner daemon.  Runs the control loop until
  * SIGTERM or SIGINT, then restores the KSM settings it found; SIGHUP reloads
- * the policy file.
+ * the policy file.  Under systemd (Type=notify) it tells the manager when it
+ * is ready, reloading and stopping, with a one-line status; under journald
+ * its log lines carry a priority and no timestamp of their own.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include <numaksm/policy.h>
 
@@ -38,10 +45,30 @@ static void usage(FILE *out)
 	    "                 replaying in tests, or a bug report)\n");
 }
 
+/* stderr is the journal's stream when JOURNAL_STREAM names it (as systemd
+ * sets it for a service), not merely inherited by a child. */
+static bool stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+static bool journal;
+
 static void log_line(enum nk_log_level level, const char *message, void *userdata)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug"};
+	static const int priorities[] = {3, 4, 6, 7}; /* LOG_ERR ... LOG_DEBUG */
 	struct timespec ts;
+	if (journal) {
+		/* The journal stamps the line and reads its priority from <N>. */
+		fprintf(stderr, "<%d>%s\n", priorities[level], message);
+		return;
+	}
 	struct tm tm;
 	char when[32];
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -82,14 +109,39 @@ static void trace_line(FILE *f, const struct nk_tuner_sample *s, const struct nk
 	fflush(f);
 }
 
+static void log_linef(enum nk_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void log_linef(enum nk_log_level level, const char *fmt, ...)
+{
+	char message[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	log_line(level, message, NULL);
+}
+
+/* The service manager's one-line status: the phase, the knobs, what KSM
+ * shares now. */
+static void notify_status(const char *prefix, const struct nk_tuner_decision *d,
+			  const struct nk_tuner_sample *s)
+{
+	sd_notifyf(0,
+		   "%sSTATUS=%s: run=%llu pages_to_scan=%llu sleep_millisecs=%llu; "
+		   "%llu pages sharing, %u mergeable processes",
+		   prefix, nk_tuner_phase_name(d->phase), (unsigned long long)d->run,
+		   (unsigned long long)d->pages_to_scan, (unsigned long long)d->sleep_millisecs,
+		   (unsigned long long)nk_ksm_get(&s->ksm, NK_KSM_PAGES_SHARING),
+		   s->mergeable_procs);
+}
+
 static int load_policy(const char *path, nk_conf **ret, nk_error **err)
 {
 	if (path)
 		return nk_conf_load(path, ret, err);
 	int r = nk_conf_load(DEFAULT_CONFIG, ret, NULL);
 	if (r == -ENOENT) {
-		fprintf(stderr, "numaksm-tuned: no %s: running with the defaults\n",
-			DEFAULT_CONFIG);
+		log_linef(NK_LOG_INFO, "no %s: running with the defaults", DEFAULT_CONFIG);
 		return nk_conf_parse("", "(defaults)", ret, err);
 	}
 	return r < 0 ? nk_conf_load(DEFAULT_CONFIG, ret, err) : r;
@@ -101,17 +153,23 @@ static void reload(nk_tuned *tuned, const char *config, nk_conf **policy)
 {
 	nk_conf *fresh = NULL;
 	nk_error *e = NULL;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the policy",
+		   (unsigned long long)now.tv_sec * 1000000 +
+		       (unsigned long long)now.tv_nsec / 1000);
 	if (load_policy(config, &fresh, &e) < 0 || nk_tuned_reload(tuned, fresh, &e) < 0) {
-		char message[1024];
-		snprintf(message, sizeof(message), "SIGHUP: keeping the running policy: %s",
-			 e ? nk_error_message(e) : "?");
-		log_line(NK_LOG_ERROR, message, NULL);
+		log_linef(NK_LOG_ERROR, "SIGHUP: keeping the running policy: %s",
+			  e ? nk_error_message(e) : "?");
+		sd_notifyf(0, "READY=1\nSTATUS=kept the running policy: %s",
+			   e ? nk_error_message(e) : "?");
 		nk_error_free(e);
 		nk_conf_free(fresh);
 		return;
 	}
 	nk_conf_free(*policy);
 	*policy = fresh;
+	sd_notify(0, "READY=1\nSTATUS=policy reloaded");
 }
 
 int cmd_tuned(int argc, char **argv, nk_error **err)
@@ -159,6 +217,7 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 	if (optind < argc)
 		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
 
+	journal = stderr_is_journal();
 	nk_conf *policy = NULL;
 	r = load_policy(config, &policy, err);
 	if (r < 0) {
@@ -192,6 +251,7 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 
 	struct nk_tuner_decision d;
 	unsigned failed = 0;
+	bool ready = false;
 	for (;;) {
 		nk_error *step_err = NULL;
 		r = nk_tuned_step(tuned, &d, once ? err : &step_err);
@@ -201,7 +261,7 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 			break;
 		double wait_s = d.interval_s;
 		if (r < 0) {
-			fprintf(stderr, "numaksm-tuned: warning: %s\n", nk_error_message(step_err));
+			log_line(NK_LOG_WARNING, nk_error_message(step_err), NULL);
 			if (++failed >= MAX_FAILED_ROUNDS) {
 				nk_error_set(err, -r, "%u rounds failed in a row; last: %s", failed,
 					     nk_error_message(step_err));
@@ -212,6 +272,10 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 			wait_s = 1;
 		} else {
 			failed = 0;
+			/* Ready once the first round has read KSM and applied a
+			 * decision. */
+			notify_status(ready ? "" : "READY=1\n", &d, nk_tuned_sample(tuned));
+			ready = true;
 		}
 		struct timespec timeout = {.tv_sec = (time_t)wait_s,
 					   .tv_nsec =
@@ -223,8 +287,7 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 		}
 		if (sig > 0) {
 			nk_log_set_handler(log_line, NULL, NK_LOG_INFO);
-			fprintf(stderr, "numaksm-tuned: %s: restoring the KSM settings\n",
-				strsignal(sig));
+			log_linef(NK_LOG_INFO, "%s: restoring the KSM settings", strsignal(sig));
 			r = 0;
 			break;
 		}
@@ -239,11 +302,12 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 		tuned = NULL;
 	} else {
 		nk_error *stop_err = NULL;
+		sd_notify(0, "STOPPING=1\nSTATUS=restoring the KSM settings");
 		int rs = nk_tuned_stop(tuned, r < 0 ? &stop_err : err);
 		if (rs < 0 && r >= 0)
 			r = rs;
 		if (stop_err)
-			fprintf(stderr, "numaksm-tuned: error: %s\n", nk_error_message(stop_err));
+			log_line(NK_LOG_ERROR, nk_error_message(stop_err), NULL);
 		nk_error_free(stop_err);
 	}
 out:
