@@ -2,15 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # `cpack -G DEB` makes a package that works once unpacked into a fresh root:
 # its binaries run from there against its own library, the unit starts the
-# packaged binary, and the man pages, .pc file, headers and example policy
-# file are in it.
+# packaged binary, and the man pages, .pc file, headers, example policy
+# file and bash completion are in it.
 #
-# Usage: deb-check.sh BUILD_DIR SOURCE_DIR PREFIX BINDIR LIBDIR MANDIR
+# Usage: deb-check.sh BUILD_DIR SOURCE_DIR PREFIX BINDIR LIBDIR MANDIR COMPLETIONSDIR
 set -eu
-build=$1 src=$2 prefix=$3 bindir=$4 libdir=$5 mandir=$6
+build=$1 src=$2 prefix=$3 bindir=$4 libdir=$5 mandir=$6 compdir=$7
 case $bindir in /*) ;; *) bindir=$prefix/$bindir ;; esac
 case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
 case $mandir in /*) ;; *) mandir=$prefix/$mandir ;; esac
+case $compdir in /*) ;; *) compdir=$prefix/$compdir ;; esac
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 fail() {
@@ -53,6 +54,7 @@ done
 unit=$(grep '/systemd/system/numaksm-tuned\.service$' "$t/list") ||
 	fail "the package lacks numaksm-tuned.service"
 expect "$prefix/share/doc/numaksm/examples/numaksm.conf"
+expect "$compdir/numaksm"
 echo "listing: $(wc -l < "$t/list") entries, all expected files present"
 
 # Unpacked into a fresh root.
@@ -94,4 +96,9 @@ head -5 "$t/check"
 grep -Eq '^(PASS|WARN|FAIL|INFO) +ksm ' "$t/check" || fail "numaksm check printed no ksm item"
 grep -Eq '^(PASS|WARN|FAIL|INFO) +numa ' "$t/check" || fail "numaksm check printed no numa item"
 
+# The packaged completion script completes with the packaged numaksm.
+words=$(PATH=$root$bindir:$PATH bash -c ". '$root$compdir/numaksm'
+	COMP_WORDS=(numaksm ksm se); COMP_CWORD=2; _numaksm; echo \"\${COMPREPLY[*]}\"")
+echo "completion: numaksm ksm se<TAB> -> $words"
+[ "$words" = set ] || fail "the packaged completion completes 'numaksm ksm se' to '$words'"
 echo "deb-check: OK"

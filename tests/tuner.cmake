@@ -47,7 +47,7 @@ if(NUMAKSM_DPKG_DEB AND NUMAKSM_DPKG_SHLIBDEPS AND GO_MD2MAN)
   add_test(NAME unit/deb
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/deb-check.sh ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR}
                    ${CMAKE_INSTALL_PREFIX} ${CMAKE_INSTALL_BINDIR} ${CMAKE_INSTALL_LIBDIR}
-                   ${CMAKE_INSTALL_MANDIR})
+                   ${CMAKE_INSTALL_MANDIR} ${NUMAKSM_BASH_COMPLETION_DIR})
   set_tests_properties(unit/deb PROPERTIES LABELS unit TIMEOUT 300)
 else()
   message(STATUS "dpkg-deb, dpkg-shlibdeps or go-md2man missing: no unit/deb test")
@@ -69,3 +69,15 @@ add_test(NAME host/tuned-unit
          COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tuned-unit.py run ${PROJECT_BINARY_DIR})
 set_tests_properties(host/tuned-unit PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
                                                 RUN_SERIAL TRUE RESOURCE_LOCK ksm)
+
+# Bash completion from the installed script: commands, options, knobs,
+# nodes and hugepage sizes; on the host, the names of stand-in VMs.
+add_test(NAME unit/completion
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/completion.sh $<TARGET_FILE:numaksm-cli>
+                 ${NUMAKSM_COMPLETION_FILE})
+set_tests_properties(unit/completion PROPERTIES LABELS unit TIMEOUT 60)
+add_test(NAME host/completion-vms
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/completion.sh $<TARGET_FILE:numaksm-cli>
+                 ${NUMAKSM_COMPLETION_FILE} $<TARGET_FILE:test-pin-fake-vmm>)
+set_tests_properties(host/completion-vms PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
+                                                    RESOURCE_LOCK vm-processes)

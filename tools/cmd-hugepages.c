@@ -90,6 +90,7 @@ static int reserve(int argc, char **argv, nk_error **err)
 	bool partial = false;
 	int c, r;
 
+	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_NONE);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:s:c:ph", opts, NULL)) != -1) {

@@ -138,6 +138,10 @@ static int parse_opts(int argc, char **argv, const char *allowed, struct ksm_opt
 	struct ksm_opts o = {0};
 	int c;
 
+	char offered[16];
+	snprintf(offered, sizeof(offered), "%sh", allowed);
+	tool_complete_options(argc, argv, opts, offered,
+			      strcmp(argv[0], "set") == 0 ? TOOL_VALUE_KNOB : TOOL_VALUE_NONE);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ucfr:dh", opts, NULL)) != -1) {

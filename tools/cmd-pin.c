@@ -165,6 +165,10 @@ static int parse_pin_args(int argc, char **argv, const char *sub, bool placement
 	memcpy(opts, all_opts, n_opts * sizeof(*opts));
 	memset(&opts[n_opts], 0, sizeof(*opts));
 	snprintf(cmd, sizeof(cmd), "pin %s", sub);
+	tool_complete_options(argc, argv, opts, NULL,
+			      placement && strcmp(sub, "plan") == 0
+				  ? TOOL_VALUE_NONE
+				  : TOOL_VALUE_VM | TOOL_VALUE_FIRST_ONLY);
 	a->req.threads_per_core = 1;
 	optind = 1;
 	opterr = 0;

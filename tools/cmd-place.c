@@ -99,6 +99,7 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 	};
 	int c, r = 0;
 
+	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_VM | TOOL_VALUE_FIRST_ONLY);
 	a->req.pin_vcpus = true;
 	optind = 1;
 	opterr = 0;

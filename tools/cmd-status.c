@@ -552,6 +552,7 @@ static int parse_args(int argc, char **argv, struct status_args *a, nk_error **e
 	};
 	int c;
 
+	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_VM);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":jw:er:h", opts, NULL)) != -1) {

@@ -188,6 +188,7 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 	bool once = false, debug = false;
 	int c, r;
 
+	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_NONE);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:1ndt:h", opts, NULL)) != -1) {

@@ -585,6 +585,11 @@ static int parse_args(int argc, char **argv, const struct vm_command *c, struct 
 	int opt, index;
 
 	snprintf(command, sizeof(command), "vm %s", c->name);
+	char offered[8];
+	snprintf(offered, sizeof(offered), "Rh%s%s", c->json ? "j" : "", c->nodes ? "n" : "");
+	tool_complete_options(argc, argv, opts, offered,
+			      c->n_args ? TOOL_VALUE_NUMAKSM_VM | TOOL_VALUE_FIRST_ONLY
+					: TOOL_VALUE_NONE);
 	optind = 1;
 	opterr = 0;
 	while ((index = -1, opt = getopt_long(argc, argv, ":h", opts, &index)) != -1) {

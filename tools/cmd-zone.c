@@ -55,6 +55,7 @@ int cmd_zone(int argc, char **argv, nk_error **err)
 	bool json = false, drawn = false, force = false;
 	int c, r;
 
+	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_NONE);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":jfh", opts, NULL)) != -1) {

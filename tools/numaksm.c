@@ -32,6 +32,7 @@ static const struct tool_command commands[] = {
     /* numaksm-vmm commands */
     {"vm", "numaksm-vmm VMs: list, info, pause, resume, stop, KSM, migrate", cmd_vm,
      "list info pause resume stop ksm migrate"},
+    {"completion", "print the bash completion script", cmd_completion, "bash"},
 };
 
 /* --json on the command line: errors and log lines as JSON on stderr, with
@@ -83,6 +84,7 @@ int tool_parse_report_opts(int argc, char **argv, const char *command, void (*us
 	struct tool_report_opts o = {0};
 	int c;
 
+	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_NONE);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, positional ? "+:jr:h" : ":jr:h", opts, NULL)) != -1) {
@@ -219,6 +221,10 @@ int main(int argc, char **argv)
 	char message[256];
 	int i = 1;
 
+	/* Hidden: what the completion script asks (tools/complete.c). */
+	if (argc >= 2 && strcmp(argv[1], "__complete") == 0)
+		return tool_complete_main(commands, sizeof(commands) / sizeof(commands[0]),
+					  argc - 1, argv + 1);
 	json_mode = tool_json_wanted(argc, argv);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -57,6 +57,39 @@ const char *tool_format_bytes(char *buf, size_t size, uint64_t bytes);
 /* "0-3,6" for a set ("" for NULL); the caller frees it. */
 char *tool_list_text(const nk_bitmap *b);
 
+/* What a value on the command line is, for completion. */
+enum tool_value {
+	TOOL_VALUE_NONE,
+	TOOL_VALUE_FILE,	       /* the shell completes file names */
+	TOOL_VALUE_NODE,	       /* a NUMA node of this host */
+	TOOL_VALUE_HUGEPAGE_SIZE,      /* a hugepage size of this host: 2M, 1G */
+	TOOL_VALUE_KNOB,	       /* KNOB= for each KSM knob of this kernel */
+	TOOL_VALUE_VM,		       /* the name of a running VM */
+	TOOL_VALUE_NUMAKSM_VM,	       /* the name of a running numaksm-vmm VM */
+	TOOL_VALUE_FIRST_ONLY = 0x100, /* or'ed: the first argument only */
+};
+
+/* Under `numaksm __complete`: whether the command runs only to complete. */
+bool tool_completing(void);
+
+/*
+ * Under `numaksm __complete`, called by a command just before it parses
+ * its options with `opts` (those whose val is in `only`, or all for NULL):
+ * print the completions of the last word of argv (an option, the value of
+ * the option before it, or an argument of kind `positional`) and exit.
+ * Otherwise it does nothing.
+ */
+void tool_complete_options(int argc, char **argv, const struct option *opts, const char *only,
+			   enum tool_value positional);
+
+/* Print the words of space-separated `list` that start with `prefix`. */
+void tool_complete_words(const char *list, const char *prefix);
+
+/* `numaksm __complete WORD... CURRENT`. */
+int tool_complete_main(const struct tool_command *commands, size_t n_commands, int argc,
+		       char **argv);
+
+int cmd_completion(int argc, char **argv, nk_error **err);
 int cmd_check(int argc, char **argv, nk_error **err);
 int cmd_pin(int argc, char **argv, nk_error **err);
 int cmd_hugepages(int argc, char **argv, nk_error **err);
