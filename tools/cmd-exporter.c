@@ -95,6 +95,7 @@ static int parse_args(int argc, char **argv, struct exporter_args *a, nk_error *
 
 	*a = (struct exporter_args){.listen = DEFAULT_LISTEN,
 				    .max_connections = DEFAULT_MAX_CONNECTIONS};
+	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_NONE);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, ":hl:r:t:c:w:", opts, NULL)) != -1) {
 		switch (opt) {

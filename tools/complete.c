@@ -151,6 +151,7 @@ static enum tool_value option_value(const char *name)
 	    {"size", TOOL_VALUE_HUGEPAGE_SIZE}, {"root", TOOL_VALUE_FILE},
 	    {"topology", TOOL_VALUE_FILE},	{"config", TOOL_VALUE_FILE},
 	    {"trace", TOOL_VALUE_FILE},		{"runtime-dir", TOOL_VALUE_FILE},
+	    {"textfile", TOOL_VALUE_FILE},	{"web.config.file", TOOL_VALUE_FILE},
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (strcmp(name, kinds[i].option) == 0)
