@@ -48,12 +48,16 @@ expect "$libdir/libnumaksm.so.0"
 expect "$libdir/pkgconfig/numaksm.pc"
 expect "$prefix/include/numaksm/core.h"
 expect "$prefix/include/numaksm/policy.h"
-for page in man1/numaksm.1 man1/numaksm-ksm.1 man5/numaksm.conf.5 man8/numaksm-tuned.8; do
+for page in man1/numaksm.1 man1/numaksm-ksm.1 man5/numaksm.conf.5 man8/numaksm-tuned.8 \
+	man8/numaksm-exporter.8; do
 	expect "$mandir/$page"
 done
 unit=$(grep '/systemd/system/numaksm-tuned\.service$' "$t/list") ||
 	fail "the package lacks numaksm-tuned.service"
+exporter_unit=$(grep '/systemd/system/numaksm-exporter\.service$' "$t/list") ||
+	fail "the package lacks numaksm-exporter.service"
 expect "$prefix/share/doc/numaksm/examples/numaksm.conf"
+expect "$prefix/share/numaksm/prometheus/numaksm-rules.yml"
 expect "$compdir/numaksm"
 echo "listing: $(wc -l < "$t/list") entries, all expected files present"
 
@@ -71,6 +75,8 @@ echo "unit: ExecStopPost=$stop"
 [ "$stop" = "$bindir/numaksm ksm restore" ] || fail "ExecStopPost is not the packaged binary: $stop"
 case $start in *--config*) fail "ExecStart names a policy file that may not exist" ;; esac
 [ -x "$root$bindir/numaksm" ] || fail "$root$bindir/numaksm is not executable"
+grep -qx "ExecStart=$bindir/numaksm exporter \$NUMAKSM_EXPORTER_ARGS" "$root$exporter_unit" ||
+	fail "the exporter's ExecStart is not the packaged binary: $(grep ExecStart= "$root$exporter_unit")"
 
 numaksm=$root$bindir/numaksm
 # It runs against the packaged library, not the build's or the host's.

@@ -72,17 +72,27 @@ def verify(build):
                         symlinks=True, dirs_exist_ok=True)
         os.makedirs(root + "/bin", exist_ok=True)
         shutil.copy2(shutil.which("kill") or "/bin/kill", root + "/bin/kill")
-        for cmd in service_lines(unit, "ExecStart") + service_lines(unit, "ExecStopPost"):
-            path = shlex.split(cmd)[0].lstrip("-@:+!")
-            if not os.access(root + path, os.X_OK):
-                print(f"FAIL: {path} is not in the installed tree")
-                return 1
-        # The man pages of Documentation= are checked in the package (unit/deb).
-        r = subprocess.run([analyze, "verify", "--man=no", "--root=" + root, unit],
-                           capture_output=True, text=True)
-        out = (r.stdout + r.stderr).strip()
-        print(f"systemd-analyze verify: exit {r.returncode}" + (f"\n{out}" if out else ", clean"))
-        return 0 if r.returncode == 0 and not out else 1
+        # Every unit installed: the tuner's and the exporter's.
+        units = sorted(glob.glob(os.path.dirname(unit) + "/numaksm-*.service"))
+        if [os.path.basename(u) for u in units] != ["numaksm-exporter.service",
+                                                     "numaksm-tuned.service"]:
+            print(f"FAIL: installed units {units}")
+            return 1
+        failed = 0
+        for unit in units:
+            for cmd in service_lines(unit, "ExecStart") + service_lines(unit, "ExecStopPost"):
+                path = shlex.split(cmd)[0].lstrip("-@:+!")
+                if not os.access(root + path, os.X_OK):
+                    print(f"FAIL: {path} is not in the installed tree")
+                    failed = 1
+            # The man pages of Documentation= are checked in the package (unit/deb).
+            r = subprocess.run([analyze, "verify", "--man=no", "--root=" + root, unit],
+                               capture_output=True, text=True)
+            out = (r.stdout + r.stderr).strip()
+            print(f"systemd-analyze verify {os.path.basename(unit)}: exit {r.returncode}"
+                  + (f"\n{out}" if out else ", clean"))
+            failed |= r.returncode != 0 or bool(out)
+        return failed
 
 
 def knobs():
