@@ -26,8 +26,7 @@ static const struct tool_command commands[] = {
     {"ksm", "KSM knobs, counters and savings; validated set; restore", cmd_ksm, "show set restore"},
     {"tuned", "the KSM tuner daemon: converge fast, then back off", cmd_tuned, NULL},
     {"status", "KSM, NUMA nodes and every VM: placement, sharing, vCPUs", cmd_status, NULL},
-    {"exporter", "Prometheus metrics of KSM, nodes and every VM on /metrics", cmd_exporter,
-     NULL},
+    {"exporter", "Prometheus metrics of KSM, nodes and every VM on /metrics", cmd_exporter, NULL},
     {"place", "put a VM in its own cgroup on chosen nodes and CPUs; --undo", cmd_place, NULL},
     /* numaksm-vmm commands */
     {"vm", "numaksm-vmm VMs: list, info, pause, resume, stop, KSM, migrate", cmd_vm,
