@@ -349,6 +349,7 @@ _nk_export_ struct nk_vm_info *nk_vm_info_free(struct nk_vm_info *vm)
 		free(vm->regions[i].name);
 	free(vm->regions);
 	free(vm->placement.node_bytes);
+	free(vm->placement.ksm_node_bytes);
 	nk_vm_threads_done(&vm->threads);
 	nk_proc_cgroups_free(vm->cgroups, vm->n_cgroups);
 	free(vm);
@@ -446,21 +447,32 @@ static int add_node_bytes(struct nk_vm_placement *p, size_t node, uint64_t bytes
 static int placement_move_pages(struct nk_vm_info *vm, bool exact, struct nk_vm_placement *ret,
 				nk_error **err)
 {
-	struct nk_vm_placement p = {.method = "move_pages", .exact = true};
+	/* KSM pages counted apart when the VM has any merged. */
+	bool ksm = vm->has_ksm && vm->ksm.merging_pages > 0;
+	struct nk_vm_placement p = {
+	    .method = "move_pages", .exact = true, .has_ksm_node_bytes = ksm};
 
 	for (size_t i = 0; i < vm->n_regions; i++) {
 		const struct nk_vm_region *g = &vm->regions[i];
 		struct nk_placement m;
 		uint64_t pages = g->size_bytes / g->page_size;
-		int r = nk_placement_measure(vm->ref.pid, g->start, pages * g->page_size,
-					     g->page_size, exact ? pages : 0, &m, err);
+		int r = nk_placement_measure_flags(vm->ref.pid, g->start, pages * g->page_size,
+						   g->page_size, exact ? pages : 0,
+						   ksm ? NK_PLACEMENT_KSM : 0, &m, err);
 		if (r < 0) {
 			free(p.node_bytes);
+			free(p.ksm_node_bytes);
 			return r;
 		}
-		for (size_t n = 0; r >= 0 && n < m.n_node_pages; n++)
+		if (g->page_size == 4096 && !m.has_ksm)
+			p.has_ksm_node_bytes = false; /* not privileged: cannot tell */
+		for (size_t n = 0; r >= 0 && n < m.n_node_pages; n++) {
 			if (m.node_pages[n])
 				r = add_node_bytes(&p, n, m.node_pages[n] * g->page_size);
+			if (r >= 0 && m.node_ksm_pages && m.node_ksm_pages[n])
+				r = vm_array_add(&p.ksm_node_bytes, &p.n_ksm_node_bytes, n,
+						 m.node_ksm_pages[n] * g->page_size);
+		}
 		p.exact &= m.exact;
 		p.sampled_pages += m.sampled;
 		p.absent_bytes += m.not_present * g->page_size;
@@ -469,8 +481,14 @@ static int placement_move_pages(struct nk_vm_info *vm, bool exact, struct nk_vm_
 		nk_placement_done(&m);
 		if (r < 0) {
 			free(p.node_bytes);
+			free(p.ksm_node_bytes);
 			return nk_error_set(err, ENOMEM, "out of memory");
 		}
+	}
+	if (!p.has_ksm_node_bytes) {
+		free(p.ksm_node_bytes);
+		p.ksm_node_bytes = NULL;
+		p.n_ksm_node_bytes = 0;
 	}
 	*ret = p;
 	return 0;

@@ -275,6 +275,11 @@ static json_object *json_vm(const struct nk_vm_info *vm, const struct nk_hostinf
 		    .absent_bytes = p->absent_bytes,
 		    .other_bytes = p->other_bytes,
 		    .error_bytes = p->error_bytes,
+		    /* None counted yet is 0 on every node, not "not told". */
+		    .ksm_node_bytes = !p->has_ksm_node_bytes ? NULL
+				      : p->ksm_node_bytes    ? p->ksm_node_bytes
+							     : &(const uint64_t){0},
+		    .n_ksm_node_bytes = p->n_ksm_node_bytes,
 		});
 	}
 	json_object_object_add(o, "placement", placement);

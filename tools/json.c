@@ -456,6 +456,11 @@ json_object *tool_json_placement(const struct tool_placement *p)
 		json_object *e = json_object_new_object();
 		json_object_object_add(e, "node", json_object_new_int((int)n));
 		json_object_object_add(e, "resident_bytes", tool_json_u64(p->node_bytes[n]));
+		json_object_object_add(
+		    e, "ksm_bytes",
+		    p->ksm_node_bytes
+			? tool_json_u64(n < p->n_ksm_node_bytes ? p->ksm_node_bytes[n] : 0)
+			: NULL);
 		json_object_array_add(per, e);
 		resident += p->node_bytes[n];
 	}

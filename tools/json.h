@@ -155,6 +155,9 @@ struct tool_placement {
 	size_t n_node_bytes;
 	uint64_t absent_bytes, other_bytes;
 	double error_bytes;
+	/* Of node_bytes, those in KSM pages; NULL: not told apart. */
+	const uint64_t *ksm_node_bytes;
+	size_t n_ksm_node_bytes;
 };
 json_object *tool_json_placement(const struct tool_placement *p);
 /* The same from a page count per node (nk_zone_placement, nk_placement_measure). */

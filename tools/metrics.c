@@ -325,6 +325,21 @@ static void write_vms(FILE *o, const struct vm_row *rows, size_t n)
 				   vm->placement.node_bytes[node]);
 		}
 	}
+	family(o, "numaksm_vm_node_ksm_bytes", "gauge",
+	       "of the guest RAM on each node, the bytes in KSM pages: shared with others, so not "
+	       "misplaced (when the VM has merged pages and the exporter runs as root)");
+	for (size_t i = 0; i < n; i++) {
+		const struct nk_vm_placement *p = &rows[i].vm->placement;
+		if (!rows[i].vm->has_placement || !p->has_ksm_node_bytes)
+			continue;
+		for (size_t node = 0; node < p->n_node_bytes; node++) {
+			if (!p->node_bytes[node])
+				continue;
+			snprintf(labels, sizeof(labels), "%s,node=\"%zu\"", rows[i].labels, node);
+			sample_u64(o, "numaksm_vm_node_ksm_bytes", labels,
+				   node < p->n_ksm_node_bytes ? p->ksm_node_bytes[node] : 0);
+		}
+	}
 	static const struct {
 		const char *name, *help;
 	} ksm[] = {

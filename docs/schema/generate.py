@@ -221,7 +221,10 @@ defs["cgroup_membership"] = obj(
     "A cgroup a process is in (tool_json_cgroup): a line of /proc/PID/cgroup; the hierarchy "
     "number is 0 for cgroup v2, null when not known.",
     hierarchy=null(L.uint), controllers=arr(STR), path=STR)
-defs["node_resident"] = obj(node=L.node, resident_bytes=L.bytes)
+defs["node_resident"] = obj(
+    "Memory on one node; ksm_bytes: how much of it is in KSM pages (shared, so not misplaced), "
+    "null where not told apart (no merged pages, not root, numa_maps).",
+    node=L.node, resident_bytes=L.bytes, ksm_bytes=null(L.bytes))
 defs["placement"] = obj(
     "Where memory is, node by node (tool_json_placement).  per_node lists the nodes holding "
     "any of it, ascending; error_bytes bounds each estimate when not exact (95%).",

@@ -161,6 +161,7 @@ static json_object *zone(int i)
 		json_object *node = json_object_new_object();
 		json_object_object_add(node, "node", json_object_new_int(n));
 		add_u64(node, "resident_bytes", i ? 256ull << 20 : 1ull << 30);
+		json_object_object_add(node, "ksm_bytes", NULL);
 		json_object_array_add(nodes, node);
 	}
 	json_object_object_add(p, "per_node", nodes);

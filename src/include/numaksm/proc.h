@@ -165,6 +165,10 @@ struct nk_placement {
 	uint64_t not_present; /**< pages not faulted in */
 	uint64_t other;	      /**< zero page, unmapped or unreadable */
 	double error_pages;   /**< 95% bound on each per-node estimate (0 when exact) */
+	/** With NK_PLACEMENT_KSM, when it could be told (root, 4 KiB pages): of
+	 *  node_pages, those that are KSM pages, per node id; NULL otherwise. */
+	bool has_ksm;
+	uint64_t *node_ksm_pages;
 };
 
 /** Free what a placement owns. */
@@ -180,6 +184,20 @@ void nk_placement_done(struct nk_placement *p);
  */
 int nk_placement_measure(pid_t pid, uint64_t addr, uint64_t size, uint64_t page_size,
 			 uint64_t max_samples, struct nk_placement *ret, nk_error **err);
+
+/** nk_placement_measure_flags() flags. */
+enum nk_placement_flags {
+	/** Count the KSM pages among each node's: a KSM page sits on one node
+	 *  for every process that shares it (with merge_across_nodes=1, on
+	 *  whichever node it was merged on), so these are not misplaced pages.
+	 *  Reads /proc/PID/pagemap and /proc/kpageflags (CAP_SYS_ADMIN). */
+	NK_PLACEMENT_KSM = 1 << 0,
+};
+
+/** nk_placement_measure() with `flags` (enum nk_placement_flags). */
+int nk_placement_measure_flags(pid_t pid, uint64_t addr, uint64_t size, uint64_t page_size,
+			       uint64_t max_samples, unsigned flags, struct nk_placement *ret,
+			       nk_error **err);
 
 #ifdef __cplusplus
 }

@@ -178,6 +178,13 @@ struct nk_vm_placement {
 	uint64_t other_bytes;	/**< the zero page or unreadable (move_pages only) */
 	double error_bytes;	/**< 95% bound on each per-node figure when sampled */
 	uint64_t sampled_pages; /**< pages looked at (move_pages; every page when exact) */
+	/** Of node_bytes, the bytes in KSM pages, per node id (when the VM has
+	 *  merged pages and they could be told apart: root, move_pages).  A KSM
+	 *  page sits on one node for all who share it, so these are not
+	 *  misplaced; with merge_across_nodes=1 they may be on any node. */
+	bool has_ksm_node_bytes;
+	uint64_t *ksm_node_bytes;
+	size_t n_ksm_node_bytes;
 };
 
 /** What numaksm knows about one VM.  Free with nk_vm_info_free(). */
