@@ -20,6 +20,7 @@
 #include <numaksm/hostinfo.h>
 #include <numaksm/ksm.h>
 #include <numaksm/proc.h>
+#include <numaksm/vcpu.h>
 #include <numaksm/vm.h>
 
 #include "json.h"
@@ -28,6 +29,7 @@
 struct status_args {
 	bool json;
 	bool exact;
+	bool long_view; /* every VM in detail, not a line each */
 	double watch_s; /* 0: once */
 	const char *root;
 	char **selectors;
@@ -44,13 +46,16 @@ struct host_sample {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: numaksm status [--json] [--watch SECONDS] [--exact] [--root DIR] "
+		"Usage: numaksm status [--long] [--json] [--watch SECONDS] [--exact] [--root DIR] "
 		"[NAME|PID ...]\n\n"
 		"Show the host's KSM state, knobs and savings, ksmd's CPU use, memory and\n"
 		"hugepages per NUMA node and THP; then every VM found (numaksm-vmm, QEMU,\n"
-		"Cloud Hypervisor, Firecracker, crosvm) or the VMs and processes named: RSS,\n"
-		"guest RAM and its backing, pages per node, KSM figures, vCPU threads and\n"
-		"cgroups.  A VM that exits while it is read is left out.\n\n"
+		"Cloud Hypervisor, Firecracker, crosvm), a line each: name, kind, PID, guest\n"
+		"RAM and its backing, the share on its main node, KSM's saving, pinned or\n"
+		"not.  The VMs and processes named, or all with --long, in detail: RSS,\n"
+		"pages per node, KSM figures, vCPU threads and cgroups.  A VM that exits\n"
+		"while it is read is left out.\n\n"
+		"  --long           every VM in detail\n"
 		"  --json           machine-readable (with --watch: one JSON object per line)\n"
 		"  --watch SECONDS  repeat every SECONDS until interrupted; measures ksmd's CPU\n"
 		"                   use and the duration of a full KSM scan\n"
@@ -511,17 +516,118 @@ static void print_vm_text(const struct nk_vm_info *vm)
 	}
 }
 
-static void print_text(const struct host_sample *h, const struct tool_ksm_watch *w,
-		       const struct vm_sample *vs, const char *root, bool live)
+/* The node holding most of the VM's guest RAM, its share, and the share in
+ * KSM pages held on other nodes (-1: not told apart). */
+struct vm_locality {
+	int node; /* -1: nothing resident, or not measured */
+	double share, ksm_elsewhere;
+};
+
+static struct vm_locality vm_locality(const struct nk_vm_info *vm)
+{
+	struct vm_locality l = {.node = -1, .ksm_elsewhere = -1};
+	const struct nk_vm_placement *p = &vm->placement;
+	if (!vm->has_placement || !p->present_bytes)
+		return l;
+	/* The main node by the VM's own pages: KSM pages are where they were
+	 * merged, whoever shares them. */
+	uint64_t best = 0;
+	for (size_t n = 0; n < p->n_node_bytes; n++) {
+		uint64_t ksm =
+		    p->has_ksm_node_bytes && n < p->n_ksm_node_bytes ? p->ksm_node_bytes[n] : 0;
+		uint64_t own = p->node_bytes[n] > ksm ? p->node_bytes[n] - ksm : 0;
+		if (l.node < 0 || own > best) {
+			best = own;
+			l.node = (int)n;
+		}
+	}
+	l.share = (double)p->node_bytes[l.node] / (double)p->present_bytes;
+	if (p->has_ksm_node_bytes) {
+		uint64_t elsewhere = 0;
+		for (size_t n = 0; n < p->n_ksm_node_bytes; n++)
+			if ((int)n != l.node)
+				elsewhere += p->ksm_node_bytes[n];
+		l.ksm_elsewhere = (double)elsewhere / (double)p->present_bytes;
+	}
+	return l;
+}
+
+/* One line per VM under a header, like virsh list; returns whether a VM
+ * has KSM pages on another node than its own (a note follows the table). */
+static bool print_vm_table(const struct vm_sample *vs, const nk_pin_state *pins)
+{
+	bool ksm_note = false;
+	size_t width = 4;
+	for (size_t i = 0; i < vs->n; i++)
+		if (vs->vms[i]->ref.trust != NK_VM_TRUST_NONE &&
+		    strlen(vs->vms[i]->ref.name) > width)
+			width = strlen(vs->vms[i]->ref.name);
+	if (width > 32)
+		width = 32;
+	printf("%-*s  %-16s %7s %10s  %-11s %-22s %10s  %s\n", (int)width, "NAME", "KIND", "PID",
+	       "GUEST RAM", "BACKING", "ON NODE", "KSM SAVED", "PINNED");
+	for (size_t i = 0; i < vs->n; i++) {
+		const struct nk_vm_info *vm = vs->vms[i];
+		char ram[32], backing[48], saved[32], where[48] = "n/a", pinned[40];
+		unsigned off = 0;
+		if (vm->ref.trust == NK_VM_TRUST_NONE)
+			continue;
+		struct vm_locality l = vm_locality(vm);
+		if (l.node >= 0) {
+			int n = snprintf(where, sizeof(where), "node%d %.0f%%", l.node,
+					 100.0 * l.share);
+			if (l.ksm_elsewhere >= 0.005) {
+				snprintf(where + n, sizeof(where) - (size_t)n, " +%.0f%% KSM",
+					 100.0 * l.ksm_elsewhere);
+				ksm_note = true;
+			}
+		}
+		if (vm->has_ksm_saved)
+			tool_format_bytes(saved, sizeof(saved), vm->ksm_saved_bytes);
+		else
+			snprintf(saved, sizeof(saved), "n/a");
+		if (!tool_vm_pinning(pins, vm, &off))
+			snprintf(pinned, sizeof(pinned), "no");
+		else if (off)
+			snprintf(pinned, sizeof(pinned), "yes, %u vCPU%s off", off,
+				 off == 1 ? "" : "s");
+		else
+			snprintf(pinned, sizeof(pinned), "yes");
+		printf("%-*.*s  %-16s %7d %10s  %-11s %-22s %10s  %s\n", (int)width, (int)width,
+		       vm->ref.name, nk_vm_kind_name(vm->ref.kind), vm->ref.pid,
+		       tool_format_bytes(ram, sizeof(ram), vm->guest_ram_bytes),
+		       backing_label(vm, backing, sizeof(backing)), where, saved, pinned);
+	}
+	return ksm_note;
+}
+
+static void print_text(nk_host *host, const struct host_sample *h, const struct tool_ksm_watch *w,
+		       const struct vm_sample *vs, bool long_view, bool live)
 {
 	if (!live)
-		printf("Host tree %s (captured)\n", root);
+		printf("Host tree %s (captured)\n", nk_host_root(host));
 	print_host_text(h, w);
 	size_t lookalikes = 0;
 	for (size_t i = 0; i < vs->n; i++)
 		lookalikes += vs->vms[i]->ref.trust == NK_VM_TRUST_NONE;
 	printf("\n%zu VM%s\n", vs->n - lookalikes, vs->n - lookalikes == 1 ? "" : "s");
-	for (size_t i = 0; i < vs->n; i++)
+	if (!long_view && vs->n > lookalikes) {
+		nk_pin_state *pins = live ? tool_pins_open(host) : NULL;
+		bool ksm_note = print_vm_table(vs, pins);
+		nk_pin_state_free(pins);
+		if (ksm_note) {
+			bool across = h->info->ksm_present &&
+				      nk_ksm_has(&h->info->ksm, NK_KSM_MERGE_ACROSS_NODES) &&
+				      nk_ksm_get(&h->info->ksm, NK_KSM_MERGE_ACROSS_NODES) == 1;
+			printf("\n+N%% KSM: pages the VM shares through KSM, kept on another node: "
+			       "not misplaced.\n");
+			if (across)
+				printf("  merge_across_nodes=1 keeps one copy for all nodes; with "
+				       "'numaksm ksm set merge_across_nodes=0'\n  (it unmerges "
+				       "first) every node keeps its own copy, local to its VMs.\n");
+		}
+	}
+	for (size_t i = 0; long_view && i < vs->n; i++)
 		if (vs->vms[i]->ref.trust != NK_VM_TRUST_NONE)
 			print_vm_text(vs->vms[i]);
 	if (!lookalikes)
@@ -551,16 +657,20 @@ static void on_signal(int sig)
 static int parse_args(int argc, char **argv, struct status_args *a, nk_error **err)
 {
 	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},  {"watch", required_argument, NULL, 'w'},
-	    {"exact", no_argument, NULL, 'e'}, {"root", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},  {0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"watch", required_argument, NULL, 'w'},
+	    {"exact", no_argument, NULL, 'e'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"long", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 
 	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_VM);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jw:er:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jw:elr:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			a->json = true;
@@ -579,6 +689,9 @@ static int parse_args(int argc, char **argv, struct status_args *a, nk_error **e
 		}
 		case 'e':
 			a->exact = true;
+			break;
+		case 'l':
+			a->long_view = true;
 			break;
 		case 'r':
 			a->root = optarg;
@@ -653,8 +766,9 @@ int cmd_status(int argc, char **argv, nk_error **err)
 		} else {
 			if (round > 0)
 				printf("\n----------------------------------------\n");
-			print_text(&h, a.watch_s > 0 ? &w : NULL, &vs, nk_host_root(host),
-				   nk_host_is_live(host));
+			/* The VMs named are shown in detail, as all are with --long. */
+			print_text(host, &h, a.watch_s > 0 ? &w : NULL, &vs,
+				   a.long_view || a.n_selectors > 0, nk_host_is_live(host));
 			fflush(stdout);
 		}
 		vm_sample_done(&vs);

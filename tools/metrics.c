@@ -8,21 +8,19 @@
  * is written whole (HELP, TYPE, then its samples) as the format requires.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <numaksm/hostinfo.h>
 #include <numaksm/ksm.h>
-#include <numaksm/rundir.h>
 #include <numaksm/vcpu.h>
 #include <numaksm/vm.h>
 
 #include "metrics.h"
+#include "tool.h"
 
 const char *metrics_label_escape(const char *value, char *buf, size_t size)
 {
@@ -233,31 +231,6 @@ struct vm_row {
 	unsigned vcpus_off_plan;
 };
 
-/* Fill `row`'s pinning from the state: the CPUs planned for its process
- * are its dedicated and shared ones. */
-static void row_pinning(struct vm_row *row, const nk_pin_state *pins)
-{
-	struct nk_pin_entry e;
-	const struct nk_vm_info *vm = row->vm;
-	for (unsigned i = 0; pins && nk_pin_state_entry(pins, i, &e) == 0; i++) {
-		if (e.pid != vm->ref.pid)
-			continue;
-		row->pinned = true;
-		for (size_t t = 0; vm->has_threads && t < vm->threads.vcpu_count; t++) {
-			const struct nk_vm_thread *th = &vm->threads.threads[t];
-			bool planned = th->affinity && nk_bitmap_weight(th->affinity) &&
-				       (nk_bitmap_is_subset(th->affinity, e.dedicated) ||
-					nk_bitmap_is_subset(th->affinity, e.shared));
-			bool ran_there = th->last_cpu < 0 ||
-					 nk_bitmap_test(e.dedicated, (unsigned)th->last_cpu) ||
-					 nk_bitmap_test(e.shared, (unsigned)th->last_cpu);
-			if (!planned || !ran_there)
-				row->vcpus_off_plan++;
-		}
-		return;
-	}
-}
-
 /* Bytes of guest RAM resident in 4 KiB pages, THP and hugetlb pages. */
 static uint64_t vm_4k_bytes(const struct nk_vm_info *vm)
 {
@@ -448,18 +421,10 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 		n_rows++;
 	}
 	nk_vm_refs_free(refs, (size_t)n);
-	/* The pinning state, read-only (shared lock), on the live host, when
-	 * numaksm has pinned a VM (pins.json exists): without it the state would
-	 * be rebuilt from every process's threads, a third of a scrape. */
-	nk_pin_state *pins = NULL;
-	nk_rundir *rundir = NULL;
-	bool has_pins =
-	    nk_host_is_live(host) && nk_rundir_open(NULL, 0, &rundir, NULL) == 0 &&
-	    faccessat(nk_rundir_fd(rundir), "pins.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	nk_rundir_free(rundir);
-	if (has_pins && nk_pin_state_open(host, NULL, 0, &pins, NULL) == 0)
-		for (size_t i = 0; i < n_rows; i++)
-			row_pinning(&rows[i], pins);
+	/* The pinning state, read-only (shared lock), when there is one. */
+	nk_pin_state *pins = tool_pins_open(host);
+	for (size_t i = 0; pins && i < n_rows; i++)
+		rows[i].pinned = tool_vm_pinning(pins, rows[i].vm, &rows[i].vcpus_off_plan);
 	nk_pin_state_free(pins);
 
 	write_ksm(out, &facts);

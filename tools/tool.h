@@ -89,6 +89,14 @@ void tool_complete_words(const char *list, const char *prefix);
 int tool_complete_main(const struct tool_command *commands, size_t n_commands, int argc,
 		       char **argv);
 
+/* pinning.c: the pinning state (pins.json) read-only, when there is one
+ * (NULL otherwise; nk_pin_state_free() it), and whether `vm` is in it, with
+ * its vCPU threads allowed on, or last run on, CPUs off its plan. */
+struct nk_vm_info;
+typedef struct nk_pin_state nk_pin_state;
+nk_pin_state *tool_pins_open(nk_host *host);
+bool tool_vm_pinning(const nk_pin_state *pins, const struct nk_vm_info *vm, unsigned *ret_off_plan);
+
 int cmd_completion(int argc, char **argv, nk_error **err);
 int cmd_check(int argc, char **argv, nk_error **err);
 int cmd_pin(int argc, char **argv, nk_error **err);

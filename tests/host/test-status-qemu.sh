@@ -165,6 +165,14 @@ assert vm["vcpu_count"] == 1, vm["vcpu_count"]
 assert vm["threads"][0]["name"].startswith("CPU 0/"), vm["threads"][0]
 p = vm["placement"]
 assert p["method"] == "move_pages" and sum(n["resident_bytes"] for n in p["per_node"]) > 0, p
+# The guest's KSM pages are told apart on each node (every page looked at:
+# 256 MiB is under the sample size): as many as it has merged, but for those
+# in its other mergeable mappings (ROMs, video memory).
+assert p["exact"] and all(n["ksm_bytes"] is not None for n in p["per_node"]), p
+ksm_bytes = sum(n["ksm_bytes"] for n in p["per_node"])
+outside = k["mergeable_bytes"] - sum(r["size_bytes"] for r in ram["regions"])
+merged = k["merging_page_count"] * 4096
+assert merged - outside <= ksm_bytes <= merged and ksm_bytes > 0, (ksm_bytes, merged, outside)
 assert p["resident_bytes"] == sum(n["resident_bytes"] for n in p["per_node"]), p
 host = doc["host"]
 assert host["ksm"]["present"] and host["ksm"]["ksmd"]["pid"] > 0, host["ksm"]
@@ -172,7 +180,12 @@ print(f"status: {name} PID {pid}, RSS {vm['rss_bytes']}, KSM merging {k['merging
 PY
 	"$validate" -q status "$t/out" || fail "status --json is not valid against its schema"
 fi
-expect 0 "$name: qemu, PID $qemu" status
+expect 0 "$name: qemu, PID $qemu" status --long
+# A line each: name, kind, PID, guest RAM, backing, main node, saving, pinned.
+if expect 0 "NAME" status; then
+	grep -Eq "^$name +qemu +$qemu +256 MiB +.* node[0-9]+ [0-9]+%.* no$" "$t/out" ||
+		fail "status: no line for $name: $(cat "$t/out")"
+fi
 expect 0 "pages per node (" status "$qemu"
 expect 1 "no VM named 'no-such-vm'" status no-such-vm
 expect 2 "invalid --watch" status --watch 0

@@ -85,13 +85,18 @@ check [ "$(json_of "$lookalike" "$t/one.json")" = "absent" ]
 check [ "$(json_of "$lookalike" "$t/all.json")" = "none False $user" ]
 check [ "$(json_of "$only" "$t/all.json")" = "none False $user" ]
 check [ "$(json_of "$root_vm" "$t/all.json")" = "owner True 0" ]
-"$numaksm" status > "$t/all.txt" 2> /dev/null
+"$numaksm" status --long > "$t/all.txt" 2> /dev/null
 check grep -q "^trust-db1: qemu, PID $root_vm (qemu-system-x86), .*; run by root$" "$t/all.txt"
 check grep -q "look-alikes: named like a VMM, but no KVM VM, not registered, not run by root" \
 	"$t/all.txt"
 check grep -q "^  trust-db1: qemu, PID $lookalike (qemu-system-x86), uid $user$" "$t/all.txt"
 check grep -q "^  trust-only: qemu, PID $only (qemu-system-x86), uid $user$" "$t/all.txt"
 if grep -q "^trust-only: " "$t/all.txt"; then fail "the look-alike is listed among the VMs"; fi
+# A line each: the root's VM, never a look-alike.
+"$numaksm" status > "$t/table.txt" 2> /dev/null
+check grep -Eq "^trust-db1 +qemu +$root_vm +" "$t/table.txt"
+check [ "$(grep -c "^trust-db1 " "$t/table.txt")" = 1 ]
+if grep -q "^trust-only " "$t/table.txt"; then fail "the look-alike is in the table"; fi
 
 # ---- place and pin apply refuse it by name, change nothing -----------------------
 cgroups_before=$(cat "/proc/$only/cgroup")
