@@ -20,12 +20,14 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "Usage: numaksm hugepages [--json] [--root DIR]\n"
-	    "       numaksm hugepages reserve [--node N] --size SIZE --count C [--partial]\n\n"
+	    "       numaksm hugepages reserve [--node N] --size SIZE --count C|--add N "
+	    "[--partial]\n\n"
 	    "Show the hugepage pools of every size, host-wide and per NUMA node, or set\n"
 	    "one pool and report how many pages the kernel actually gave.\n\n"
 	    "  --node N     the node's pool (default: the host-wide pool)\n"
 	    "  --size SIZE  page size: 2M, 1G\n"
 	    "  --count C    pages the pool should hold\n"
+	    "  --add N      N pages more than the pool holds now\n"
 	    "  --partial    keep what the kernel gave when it gives fewer pages than asked\n"
 	    "               (by default the pool is put back as it was and the command fails)\n");
 }
@@ -81,11 +83,15 @@ static int show(const char *root, bool json, nk_error **err)
 static int reserve(int argc, char **argv, nk_error **err)
 {
 	static const struct option opts[] = {
-	    {"node", required_argument, NULL, 'n'},  {"size", required_argument, NULL, 's'},
-	    {"count", required_argument, NULL, 'c'}, {"partial", no_argument, NULL, 'p'},
-	    {"help", no_argument, NULL, 'h'},	     {0},
+	    {"node", required_argument, NULL, 'n'},
+	    {"size", required_argument, NULL, 's'},
+	    {"count", required_argument, NULL, 'c'},
+	    {"partial", no_argument, NULL, 'p'},
+	    {"add", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	long long node = -1, count = -1;
+	long long node = -1, count = -1, add = -1;
 	uint64_t size_bytes = 0;
 	bool partial = false;
 	int c, r;
@@ -93,7 +99,7 @@ static int reserve(int argc, char **argv, nk_error **err)
 	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_NONE);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":n:s:c:ph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:s:c:a:ph", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (nk_parse_int(optarg, 0, 1 << 20, &node, err) < 0) {
@@ -113,6 +119,12 @@ static int reserve(int argc, char **argv, nk_error **err)
 				return nk_error_prefix(err, "--count");
 			}
 			break;
+		case 'a':
+			if (nk_parse_int(optarg, 1, 1ll << 40, &add, err) < 0) {
+				tool_mark_usage();
+				return nk_error_prefix(err, "--add");
+			}
+			break;
 		case 'p':
 			partial = true;
 			break;
@@ -125,8 +137,11 @@ static int reserve(int argc, char **argv, nk_error **err)
 	}
 	if (optind < argc)
 		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
-	if (!size_bytes || count < 0)
-		return tool_usage_error(err, "hugepages reserve needs --size and --count");
+	if (count >= 0 && add >= 0)
+		return tool_usage_error(err, "--count and --add: give one (the pool's size, or "
+					     "pages to add)");
+	if (!size_bytes || (count < 0 && add < 0))
+		return tool_usage_error(err, "hugepages reserve needs --size and --count or --add");
 	if (size_bytes % 1024)
 		return tool_usage_error(err, "--size must be a whole number of kB");
 
@@ -144,7 +159,19 @@ static int reserve(int argc, char **argv, nk_error **err)
 	else
 		snprintf(path, sizeof(path),
 			 "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages", size_kb);
-	nk_host_read_u64(host, path, &before, NULL);
+	r = nk_host_read_u64(host, path, &before, err);
+	if (r < 0 && add >= 0) {
+		char psz[32];
+		nk_host_free(host);
+		return nk_error_hint(err,
+				     "is %s a hugepage size of this host? see 'numaksm "
+				     "hugepages'",
+				     tool_format_bytes(psz, sizeof(psz), size_bytes));
+	}
+	if (add >= 0)
+		count = (long long)before + add;
+	nk_error_free(*err);
+	*err = NULL;
 	r = nk_hugepages_reserve(host, (int)node, size_kb, (uint64_t)count, &got, err);
 	if (r < 0) {
 		nk_host_free(host);

@@ -28,12 +28,22 @@ assert p["page_count"] >= n0["page_count"], p
 print("hugepages --json: node 0 holds", n0["page_count"])
 PY
 
+# --add: that many more than the pool holds now.
+"$numaksm" hugepages reserve --node 0 --size 2M --add 1 > "$t/out" || failed=1
+grep -q "node 0: 2 MiB pool $want -> $((want + 1)) pages (asked $((want + 1)))" "$t/out" ||
+	{ cat "$t/out"; failed=1; }
+"$numaksm" hugepages reserve --node 0 --size 2M --count "$want" > /dev/null || failed=1
+"$numaksm" hugepages reserve --size 2M --add 1 --count 3 2> "$t/err"
+[ $? = 2 ] && grep -q -- "--count and --add: give one" "$t/err" || { cat "$t/err"; failed=1; }
+"$numaksm" hugepages reserve --size 2M --add 0 2> "$t/err"
+[ $? = 2 ] && grep -q -- "--add: number '0' is out of range" "$t/err" || { cat "$t/err"; failed=1; }
+
 "$numaksm" hugepages reserve --node 999 --size 2M --count 1 2> "$t/err"
 [ $? = 1 ] && grep -q "node 999 does not exist" "$t/err" || { cat "$t/err"; failed=1; }
 "$numaksm" hugepages reserve --size 3M --count 1 2> "$t/err"
 [ $? = 1 ] && grep -q "offers no 3072 kB hugepages" "$t/err" || { cat "$t/err"; failed=1; }
 "$numaksm" hugepages reserve --size 2M 2> "$t/err"
-[ $? = 2 ] && grep -q "needs --size and --count" "$t/err" || { cat "$t/err"; failed=1; }
+[ $? = 2 ] && grep -q "needs --size and --count or --add" "$t/err" || { cat "$t/err"; failed=1; }
 "$numaksm" hugepages reserve --node x --size 2M --count 1 2> "$t/err"
 [ $? = 2 ] && grep -q -- "--node: invalid number 'x'" "$t/err" || { cat "$t/err"; failed=1; }
 [ "$(cat "$pool")" = "$want" ] || { echo "a refused command changed the pool"; failed=1; }
