@@ -36,20 +36,15 @@ _nk_export_ const char *nk_policy_name(enum nk_policy policy)
 	return "unknown";
 }
 
+/* One boolean spelling everywhere (nk_parse_bool): on/off, yes/no, true/false, 1/0. */
 static int parse_bool(const char *key, const char *value, bool *ret, nk_error **err)
 {
-	if (!strcasecmp(value, "on") || !strcasecmp(value, "yes") || !strcmp(value, "1") ||
-	    !strcasecmp(value, "true")) {
-		*ret = true;
+	if (nk_parse_bool(value, ret) == 0)
 		return 0;
-	}
-	if (!strcasecmp(value, "off") || !strcasecmp(value, "no") || !strcmp(value, "0") ||
-	    !strcasecmp(value, "false")) {
-		*ret = false;
-		return 0;
-	}
-	return nk_error_set(err, EINVAL, "invalid value '%s' for '%s': expected on or off", value,
-			    key);
+	return nk_error_set(err, EINVAL,
+			    "invalid value '%s' for '%s': expected on or off (yes/no, true/false, "
+			    "1/0)",
+			    value, key);
 }
 
 _nk_export_ int nk_zone_spec_parse(const char *text, struct nk_zone_spec *spec, nk_error **err)

@@ -31,6 +31,14 @@ expect() {
 fixture=$fixtures/debian12-hybrid-1node
 expect 2 "Usage: numaksm"
 expect 2 "unknown command 'bogus'" bogus
+expect 2 "unknown command 'stauts': did you mean 'status'?" stauts
+expect 2 "did you mean '--long'? see 'numaksm status --help'" status --lnog
+expect 2 "did you mean '--force'? see 'numaksm zone --help'" zone try size=1M --forse
+expect 0 "Usage: numaksm status" help status
+expect 0 "numaksm ksm set [--unmerge]" help ksm set
+expect 0 "help COMMAND [SUBCOMMAND]" help
+expect 2 "unknown command 'stuff'" help stuff
+expect 2 "invalid value 'maybe' for 'mergeable': expected on or off (yes/no, true/false, 1/0)" zone try size=1M,mergeable=maybe
 expect 2 "unknown option '--frobnicate'" --frobnicate check
 expect 0 "Usage: numaksm check" check --help
 expect 0 "numaksm " --version

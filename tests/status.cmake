@@ -27,3 +27,14 @@ target_link_libraries(test-status-zone PRIVATE numaksm_obj PkgConfig::CMOCKA)
 add_test(NAME host/status-zone COMMAND test-status-zone)
 set_tests_properties(host/status-zone PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
                                                 RESOURCE_LOCK vm-processes)
+
+# Host: numaksm top in a terminal (tmux): stand-in VMs, redrawn in place,
+# sorted by the key pressed, q quits with the terminal put back.
+find_program(NUMAKSM_TMUX tmux)
+if(NUMAKSM_TMUX)
+  add_test(NAME host/top-tmux
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/top-tmux.sh $<TARGET_FILE:numaksm-cli>
+                   $<TARGET_FILE:test-pin-fake-vmm>)
+  set_tests_properties(host/top-tmux PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
+                                                RESOURCE_LOCK vm-processes)
+endif()

@@ -8,10 +8,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -783,4 +785,296 @@ int cmd_status(int argc, char **argv, nk_error **err)
 	nk_vm_refs_free(fixed, n_fixed);
 	nk_host_free(host);
 	return r < 0 ? r : exit_code;
+}
+
+/* ---- top: the table, redrawn in place --------------------------------------- */
+
+enum top_sort { SORT_SAVED, SORT_RSS, SORT_LOCALITY, SORT_NAME };
+static const char *const top_sort_names[] = {"KSM saved", "RSS", "locality", "name"};
+
+static enum top_sort top_sort_key;
+
+static int top_compare(const void *a, const void *b)
+{
+	const struct nk_vm_info *x = *(struct nk_vm_info *const *)a,
+				*y = *(struct nk_vm_info *const *)b;
+	switch (top_sort_key) {
+	case SORT_SAVED:
+		if (x->ksm_saved_bytes != y->ksm_saved_bytes)
+			return x->ksm_saved_bytes > y->ksm_saved_bytes ? -1 : 1;
+		break;
+	case SORT_RSS:
+		if (x->rss_bytes != y->rss_bytes)
+			return x->rss_bytes > y->rss_bytes ? -1 : 1;
+		break;
+	case SORT_LOCALITY: { /* the least local first */
+		struct vm_locality lx = vm_locality(x), ly = vm_locality(y);
+		if (lx.share != ly.share)
+			return lx.share < ly.share ? -1 : 1;
+		break;
+	}
+	case SORT_NAME:
+		break;
+	}
+	int c = strcmp(x->ref.name, y->ref.name);
+	return c ? c : (x->ref.pid > y->ref.pid) - (x->ref.pid < y->ref.pid);
+}
+
+static struct termios top_saved_termios;
+static bool top_raw;
+
+static void top_restore_terminal(void)
+{
+	if (top_raw) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &top_saved_termios);
+		top_raw = false;
+		fputs("\033[?25h", stdout); /* the cursor back */
+		fflush(stdout);
+	}
+}
+
+static void top_usage(FILE *out)
+{
+	fprintf(out, "Usage: numaksm top [--interval SECONDS] [--sort saved|rss|locality|name]\n"
+		     "                   [--batch] [--iterations N] [--root DIR]\n\n"
+		     "status's table of VMs, redrawn in place every SECONDS (default 2), with the\n"
+		     "host's KSM rate (pages merged and scanned per second) and ksmd's CPU share.\n"
+		     "Keys: s sort by KSM saved, r by RSS, l by locality (least local first),\n"
+		     "n by name, q quit.  --batch (or when stdout is not a terminal) prints one\n"
+		     "frame after the other, for a log; --iterations stops after N frames.\n");
+}
+
+static void top_header(const struct host_sample *h, const struct host_sample *prev, double interval)
+{
+	const struct nk_ksm *k = &h->info->ksm;
+	char a[32], when[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	printf("numaksm top - %s, every %.1f s, sorted by %s (s saved, r RSS, l locality, n "
+	       "name, q quit)\n",
+	       when, interval, top_sort_names[top_sort_key]);
+	if (!h->ksm.present) {
+		printf("KSM: not available on this kernel\n");
+		return;
+	}
+	printf("KSM %s: saved %s", tool_ksm_state(nk_ksm_get(k, NK_KSM_RUN)),
+	       h->ksm.page_size
+		   ? tool_format_bytes(a, sizeof(a), nk_ksm_saved_pages(k) * h->ksm.page_size)
+		   : "n/a");
+	if (prev && h->when > prev->when) {
+		const struct nk_ksm *p = &prev->info->ksm;
+		double dt = h->when - prev->when;
+		double merged =
+		    ((double)nk_ksm_saved_pages(k) - (double)nk_ksm_saved_pages(p)) / dt;
+		printf(", %+.0f pages/s merged", merged);
+		if (nk_ksm_has(k, NK_KSM_PAGES_SCANNED) && nk_ksm_has(p, NK_KSM_PAGES_SCANNED))
+			printf(", %.0f pages/s scanned",
+			       ((double)nk_ksm_get(k, NK_KSM_PAGES_SCANNED) -
+				(double)nk_ksm_get(p, NK_KSM_PAGES_SCANNED)) /
+				   dt);
+	}
+	if (h->ksm.ksmd_ratio_interval >= 0)
+		printf("; ksmd %.1f%% CPU", 100.0 * h->ksm.ksmd_ratio_interval);
+	if (nk_ksm_has(k, NK_KSM_MERGE_ACROSS_NODES))
+		printf("; merge_across_nodes %" PRIu64, nk_ksm_get(k, NK_KSM_MERGE_ACROSS_NODES));
+	if (h->ksm.tuner_running > 0)
+		printf("; knobs owned by %s (PID %d)", h->ksm.tuner_program, h->ksm.tuner_pid);
+	printf("\n");
+	for (size_t i = 0; i < h->info->n_nodes; i++) {
+		const struct nk_numa_node *n = &h->info->nodes[i];
+		char b[32];
+		printf("%snode %d: %s free of %s", i ? "; " : "", n->id,
+		       tool_format_bytes(a, sizeof(a), n->mem_free_kb * 1024),
+		       tool_format_bytes(b, sizeof(b), n->mem_total_kb * 1024));
+	}
+	printf("\n\n");
+}
+
+int cmd_top(int argc, char **argv, nk_error **err)
+{
+	static const struct option opts[] = {
+	    {"interval", required_argument, NULL, 'i'},
+	    {"sort", required_argument, NULL, 's'},
+	    {"batch", no_argument, NULL, 'b'},
+	    {"iterations", required_argument, NULL, 'n'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	double interval = 2;
+	long long iterations = 0;
+	bool batch = false;
+	const char *root = NULL;
+	int c;
+
+	top_sort_key = SORT_SAVED;
+	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_NONE);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":i:s:bn:r:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': {
+			char *end;
+			errno = 0;
+			interval = strtod(optarg, &end);
+			if (end == optarg || *end || errno || !(interval >= 0.1) || interval > 3600)
+				return tool_usage_error(err,
+							"invalid --interval '%s': expected seconds "
+							"from 0.1 to 3600",
+							optarg);
+			break;
+		}
+		case 's': {
+			static const char *const keys[] = {"saved", "rss", "locality", "name"};
+			size_t k = 0;
+			while (k < 4 && strcmp(optarg, keys[k]))
+				k++;
+			if (k == 4)
+				return tool_usage_error(
+				    err,
+				    "invalid --sort '%s': expected saved, rss, locality or name",
+				    optarg);
+			top_sort_key = (enum top_sort)k;
+			break;
+		}
+		case 'b':
+			batch = true;
+			break;
+		case 'n':
+			if (nk_parse_int(optarg, 1, 1000000, &iterations, err) < 0) {
+				tool_mark_usage();
+				return nk_error_prefix(err, "--iterations");
+			}
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'h':
+			top_usage(stdout);
+			return EXIT_OK;
+		default:
+			return tool_getopt_error(err, "top", c, argv);
+		}
+	}
+	if (optind < argc)
+		return tool_usage_error(err, "unexpected argument '%s'", argv[optind]);
+
+	nk_host *host = NULL;
+	int r = nk_host_open(root, &host, err);
+	if (r < 0) {
+		tool_mark_usage();
+		return r;
+	}
+	if (!isatty(STDOUT_FILENO))
+		batch = true;
+	bool keys = !batch && isatty(STDIN_FILENO);
+	if (keys && tcgetattr(STDIN_FILENO, &top_saved_termios) == 0) {
+		struct termios raw = top_saved_termios;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) {
+			top_raw = true;
+			atexit(top_restore_terminal);
+			fputs("\033[?25l", stdout); /* no cursor blinking over the table */
+		}
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+
+	struct tool_ksm_watch w = {0};
+	struct host_sample prev = {0};
+	bool redraw_only = false;
+	struct vm_sample vs = {0};
+	for (long long frame = 0; !stop && (!iterations || frame < iterations);) {
+		struct host_sample h = {0};
+		if (!redraw_only) {
+			struct nk_vm_ref *refs = NULL;
+			size_t n = 0;
+			r = read_host(host, &h, err);
+			if (r < 0)
+				break;
+			watch_update(&w, &h);
+			int found = nk_vm_find_all(host, &refs, err);
+			if (found < 0) {
+				r = found;
+				host_sample_done(&h);
+				break;
+			}
+			n = (size_t)found;
+			vm_sample_done(&vs);
+			r = read_vms(host, refs, n, &h, false, false, &vs);
+			nk_vm_refs_free(refs, n);
+			if (r < 0) {
+				host_sample_done(&h);
+				r = nk_error_set(err, -r, "out of memory");
+				break;
+			}
+		}
+		/* Look-alikes have no line; the others sorted by the key. */
+		qsort(vs.vms, vs.n, sizeof(*vs.vms), top_compare);
+		if (batch)
+			printf(frame ? "\n" : "");
+		else
+			fputs("\033[H\033[2J", stdout);
+		const struct host_sample *shown = redraw_only ? &prev : &h;
+		top_header(shown, redraw_only || !prev.info ? NULL : &prev, interval);
+		size_t vms = 0;
+		for (size_t i = 0; i < vs.n; i++)
+			vms += vs.vms[i]->ref.trust != NK_VM_TRUST_NONE;
+		if (vms) {
+			nk_pin_state *pins = nk_host_is_live(host) ? tool_pins_open(host) : NULL;
+			print_vm_table(&vs, pins);
+			nk_pin_state_free(pins);
+		} else {
+			printf("no VMs\n");
+		}
+		fflush(stdout);
+		if (!redraw_only) {
+			host_sample_done(&prev);
+			prev = h;
+			frame++;
+		}
+		redraw_only = false;
+		if (iterations && frame >= iterations)
+			break;
+		/* Wait for the interval, or a key. */
+		double until = now_s() + interval;
+		while (!stop) {
+			double left = until - now_s();
+			if (left <= 0)
+				break;
+			struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+			int ready = keys ? poll(&p, 1, (int)(left * 1000) + 1) : 0;
+			if (!keys) {
+				struct timespec ts = {(time_t)left,
+						      (long)((left - (double)(time_t)left) * 1e9)};
+				nanosleep(&ts, NULL);
+				break;
+			}
+			char ch;
+			if (ready <= 0 || read(STDIN_FILENO, &ch, 1) != 1)
+				continue;
+			if (ch == 'q') {
+				stop = 1;
+			} else if (strchr("srln", ch)) {
+				top_sort_key = ch == 's'   ? SORT_SAVED
+					       : ch == 'r' ? SORT_RSS
+					       : ch == 'l' ? SORT_LOCALITY
+							   : SORT_NAME;
+				redraw_only = true;
+				break;
+			}
+		}
+	}
+	vm_sample_done(&vs);
+	host_sample_done(&prev);
+	top_restore_terminal();
+	if (!batch && r >= 0)
+		printf("\n");
+	nk_host_free(host);
+	return r < 0 ? r : EXIT_OK;
 }

@@ -467,11 +467,14 @@ static int vm_stop(const struct vm_args *a, nk_error **err)
 static int vm_ksm(const struct vm_args *a, nk_error **err)
 {
 	json_object *result = NULL, *request = request_new("set-mergeable");
-	bool on = strcmp(a->args[2], "on") == 0;
+	bool on;
 
-	if (!on && strcmp(a->args[2], "off") != 0) {
+	if (nk_parse_bool(a->args[2], &on) < 0) {
 		json_object_put(request);
-		tool_usage_error(err, "invalid KSM setting '%s': expected on or off", a->args[2]);
+		tool_usage_error(err,
+				 "invalid KSM setting '%s': expected on or off (yes/no, "
+				 "true/false, 1/0)",
+				 a->args[2]);
 		return nk_error_hint(err, "see 'numaksm vm ksm --help'");
 	}
 	json_object_object_add(request, "zone", json_object_new_string(a->args[1]));

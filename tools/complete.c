@@ -170,9 +170,18 @@ static bool is_option_value(char **argv, int i, const struct option *opts)
 	return false;
 }
 
+/* The options the running command parses with: for a did-you-mean. */
+static const struct option *parsing_options;
+
+const struct option *tool_parsing_options(void)
+{
+	return parsing_options;
+}
+
 void tool_complete_options(int argc, char **argv, const struct option *opts, const char *only,
 			   enum tool_value positional)
 {
+	parsing_options = opts;
 	if (!completing)
 		return;
 	const char *cur = argv[argc - 1];

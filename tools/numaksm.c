@@ -26,6 +26,7 @@ static const struct tool_command commands[] = {
     {"ksm", "KSM knobs, counters and savings; validated set; restore", cmd_ksm, "show set restore"},
     {"tuned", "the KSM tuner daemon: converge fast, then back off", cmd_tuned, NULL},
     {"status", "KSM, NUMA nodes and every VM: placement, sharing, vCPUs", cmd_status, NULL},
+    {"top", "status's VMs redrawn in place, sorted; KSM's rate, ksmd's CPU", cmd_top, NULL},
     {"exporter", "Prometheus metrics of KSM, nodes and every VM on /metrics", cmd_exporter, NULL},
     {"place", "put a VM in its own cgroup on chosen nodes and CPUs; --undo", cmd_place, NULL},
     /* numaksm-vmm commands */
@@ -60,6 +61,54 @@ int tool_usage_error(nk_error **err, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* Levenshtein distance of a and b, stopping early above `cap`. */
+static size_t edit_distance(const char *a, const char *b, size_t cap)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64];
+	if (la >= 64 || lb >= 64)
+		return cap + 1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0], best = row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t v = diag + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < v)
+				v = row[j - 1] + 1;
+			if (up + 1 < v)
+				v = up + 1;
+			row[j] = v;
+			diag = up;
+			if (v < best)
+				best = v;
+		}
+		if (best > cap)
+			return cap + 1;
+	}
+	return row[lb];
+}
+
+const char *tool_did_you_mean(const char *typed, const char *const *words, size_t n, size_t stride)
+{
+	const char *best = NULL;
+	size_t best_d = 3; /* more than 2 edits: no guess */
+	for (size_t i = 0; i < n; i++) {
+		const char *w = *(const char *const *)((const char *)words + i * stride);
+		if (!w)
+			break;
+		size_t d = edit_distance(typed, w, 2);
+		/* "--vcpu" for "--vcpus", "sta" for "status": a prefix counts as near. */
+		if (d > 2 && strlen(typed) >= 3 && strncmp(w, typed, strlen(typed)) == 0)
+			d = 2;
+		if (d < best_d) {
+			best = w;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
 int tool_getopt_error(nk_error **err, const char *command, int opt, char **argv)
 {
 	extern int optind;
@@ -68,6 +117,21 @@ int tool_getopt_error(nk_error **err, const char *command, int opt, char **argv)
 		tool_usage_error(err, "option '%s' needs a value", arg);
 	else
 		tool_usage_error(err, "unknown option '%s'", arg);
+	const struct option *opts = tool_parsing_options();
+	if (opt != ':' && opts && strncmp(arg, "--", 2) == 0) {
+		char typed[64];
+		snprintf(typed, sizeof(typed), "%s", arg + 2);
+		char *eq = strchr(typed, '=');
+		if (eq)
+			*eq = '\0';
+		size_t n = 0;
+		while (opts[n].name)
+			n++;
+		const char *near = tool_did_you_mean(typed, &opts[0].name, n, sizeof(opts[0]));
+		if (near)
+			return nk_error_hint(err, "did you mean '--%s'? see 'numaksm %s --help'",
+					     near, command);
+	}
 	return nk_error_hint(err, "see 'numaksm %s --help'", command);
 }
 
@@ -190,6 +254,7 @@ static void usage(FILE *out)
 		     "NUMA-aware guest-memory manager and KSM tuner for KVM hosts.\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "  %-10s %s\n", "help", "help COMMAND [SUBCOMMAND]: that command's own help");
 	fprintf(out, "\nEvery command takes --help; reporting commands take --json and "
 		     "--root DIR (a captured host tree).\n"
 		     "Exit status: 0 success, 1 failure, 2 usage error.\n");
@@ -242,6 +307,22 @@ int main(int argc, char **argv)
 	nk_log_set_handler(log_to_stderr, NULL, level);
 	if (i >= argc)
 		return top_usage_error(NULL, false);
+	/* numaksm help [COMMAND [SUBCOMMAND]]: that command's own --help. */
+	char *help_argv[4];
+	if (strcmp(argv[i], "help") == 0) {
+		if (i + 1 >= argc) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		int n = 0;
+		for (int k = i + 1; k < argc && n < 2; k++)
+			help_argv[n++] = argv[k];
+		help_argv[n++] = (char *)"--help";
+		help_argv[n] = NULL;
+		argc = n;
+		argv = help_argv;
+		i = 0;
+	}
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(argv[i], commands[c].name) != 0)
 			continue;
@@ -255,6 +336,13 @@ int main(int argc, char **argv)
 		nk_error_free(err);
 		return r;
 	}
-	snprintf(message, sizeof(message), "unknown command '%s'", argv[i]);
+	const char *near =
+	    tool_did_you_mean(argv[i], &commands[0].name, sizeof(commands) / sizeof(commands[0]),
+			      sizeof(commands[0]));
+	if (near)
+		snprintf(message, sizeof(message), "unknown command '%s': did you mean '%s'?",
+			 argv[i], near);
+	else
+		snprintf(message, sizeof(message), "unknown command '%s'", argv[i]);
 	return top_usage_error(message, true);
 }

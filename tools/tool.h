@@ -82,6 +82,15 @@ bool tool_completing(void);
 void tool_complete_options(int argc, char **argv, const struct option *opts, const char *only,
 			   enum tool_value positional);
 
+/* The option table the running command passed to tool_complete_options()
+ * last (NULL before): what an unknown option is compared with. */
+const struct option *tool_parsing_options(void);
+
+/* The word of `words` (NULL-terminated, or `n` of them with a stride) that
+ * `typed` most likely meant: at most 2 edits away, or one it starts; NULL
+ * when none is close. */
+const char *tool_did_you_mean(const char *typed, const char *const *words, size_t n, size_t stride);
+
 /* Print the words of space-separated `list` that start with `prefix`. */
 void tool_complete_words(const char *list, const char *prefix);
 
@@ -105,6 +114,7 @@ int cmd_zone(int argc, char **argv, nk_error **err);
 int cmd_ksm(int argc, char **argv, nk_error **err);
 int cmd_tuned(int argc, char **argv, nk_error **err);
 int cmd_status(int argc, char **argv, nk_error **err);
+int cmd_top(int argc, char **argv, nk_error **err);
 int cmd_place(int argc, char **argv, nk_error **err);
 int cmd_vm(int argc, char **argv, nk_error **err);
 int cmd_exporter(int argc, char **argv, nk_error **err);
