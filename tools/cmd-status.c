@@ -32,6 +32,7 @@ struct status_args {
 	bool json;
 	bool exact;
 	bool long_view; /* every VM in detail, not a line each */
+	bool csv;	/* a CSV row per VM (and round) */
 	double watch_s; /* 0: once */
 	const char *root;
 	char **selectors;
@@ -58,6 +59,8 @@ static void usage(FILE *out)
 		"pages per node, KSM figures, vCPU threads and cgroups.  A VM that exits\n"
 		"while it is read is left out.\n\n"
 		"  --long           every VM in detail\n"
+		"  --csv            a CSV row per VM (with --watch, per VM and round) under one\n"
+		"                   header: for a spreadsheet or gnuplot\n"
 		"  --json           machine-readable (with --watch: one JSON object per line)\n"
 		"  --watch SECONDS  repeat every SECONDS until interrupted; measures ksmd's CPU\n"
 		"                   use and the duration of a full KSM scan\n"
@@ -603,6 +606,55 @@ static bool print_vm_table(const struct vm_sample *vs, const nk_pin_state *pins)
 	return ksm_note;
 }
 
+/* A CSV field: quoted, quotes doubled (RFC 4180); names are printable. */
+static void csv_name(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_csv(const struct host_sample *h, const struct vm_sample *vs, bool header)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	double t = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	uint64_t host_saved = h->ksm.present && h->ksm.page_size
+				  ? nk_ksm_saved_pages(&h->info->ksm) * h->ksm.page_size
+				  : 0;
+	if (header)
+		printf("time,vm,kind,pid,rss_bytes,guest_ram_bytes,guest_resident_bytes,main_node,"
+		       "main_node_ratio,ksm_elsewhere_ratio,ksm_merging_pages,ksm_saved_bytes,"
+		       "host_ksm_saved_bytes\n");
+	for (size_t i = 0; i < vs->n; i++) {
+		const struct nk_vm_info *vm = vs->vms[i];
+		if (vm->ref.trust == NK_VM_TRUST_NONE)
+			continue;
+		struct vm_locality l = vm_locality(vm);
+		printf("%.3f,", t);
+		csv_name(vm->ref.name);
+		printf(",%s,%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",", nk_vm_kind_name(vm->ref.kind),
+		       vm->ref.pid, vm->rss_bytes, vm->guest_ram_bytes, vm->guest_rss_bytes);
+		if (l.node >= 0)
+			printf("%d,%.6f,", l.node, l.share);
+		else
+			printf(",,");
+		if (l.ksm_elsewhere >= 0)
+			printf("%.6f", l.ksm_elsewhere);
+		printf(",");
+		if (vm->has_ksm && vm->ksm.has_merging_pages)
+			printf("%" PRIu64, vm->ksm.merging_pages);
+		printf(",");
+		if (vm->has_ksm_saved)
+			printf("%" PRIu64, vm->ksm_saved_bytes);
+		printf(",%" PRIu64 "\n", host_saved);
+	}
+}
+
 static void print_text(nk_host *host, const struct host_sample *h, const struct tool_ksm_watch *w,
 		       const struct vm_sample *vs, bool long_view, bool live)
 {
@@ -659,23 +711,23 @@ static void on_signal(int sig)
 static int parse_args(int argc, char **argv, struct status_args *a, nk_error **err)
 {
 	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"watch", required_argument, NULL, 'w'},
-	    {"exact", no_argument, NULL, 'e'},
-	    {"root", required_argument, NULL, 'r'},
-	    {"long", no_argument, NULL, 'l'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"json", no_argument, NULL, 'j'},	     {"csv", no_argument, NULL, 'c'},
+	    {"watch", required_argument, NULL, 'w'}, {"exact", no_argument, NULL, 'e'},
+	    {"root", required_argument, NULL, 'r'},  {"long", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},	     {0},
 	};
 	int c;
 
 	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_VM);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jw:elr:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jcw:elr:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			a->json = true;
+			break;
+		case 'c':
+			a->csv = true;
 			break;
 		case 'w': {
 			char *end;
@@ -707,6 +759,8 @@ static int parse_args(int argc, char **argv, struct status_args *a, nk_error **e
 	}
 	a->selectors = argv + optind;
 	a->n_selectors = argc - optind;
+	if (a->json && a->csv)
+		return tool_usage_error(err, "--json or --csv: one of them");
 	return 0;
 }
 
@@ -765,6 +819,9 @@ int cmd_status(int argc, char **argv, nk_error **err)
 			exit_code = EXIT_FAIL;
 		if (a.json) {
 			print_json(&h, &a, round, &vs, nk_host_is_live(host));
+		} else if (a.csv) {
+			print_csv(&h, &vs, round == 0);
+			fflush(stdout);
 		} else {
 			if (round > 0)
 				printf("\n----------------------------------------\n");

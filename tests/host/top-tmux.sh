@@ -85,5 +85,22 @@ grep -q -- " icanon " "$t/stty" && grep -q -- " echo " "$t/stty" ||
 grep -q "sorted by name" "$t/batch" || fail "top --batch --sort name"
 "$numaksm" top --sort size > /dev/null 2> "$t/err"
 [ $? = 2 ] && grep -q "expected saved, rss, locality or name" "$t/err" || fail "--sort size: $(cat "$t/err")"
+# status --watch --csv: one header, a row per VM and round; the plot of
+# numaksm-status(1) draws from it.
+"$numaksm" status --watch 0.3 --csv > "$t/csv" 2> "$t/csv.err" &
+csv=$!
+sleep 1.5
+kill -INT $csv
+wait $csv || fail "status --watch --csv: exit $?: $(cat "$t/csv.err")"
+[ "$(grep -c '^time,vm,kind,pid,' "$t/csv")" = 1 ] || fail "--csv: not one header: $(head -n 3 "$t/csv")"
+rows=$(grep -c '^[0-9.]*,"top-a",qemu,' "$t/csv")
+[ "$rows" -ge 2 ] || fail "--csv: $rows rows of top-a in 1.5 s: $(cat "$t/csv")"
+if command -v gnuplot > /dev/null; then
+	gnuplot -e "set datafile separator ','; set terminal dumb 80 20; set xdata time; set timefmt '%s';
+		plot '$t/csv' using 1:(strcol(2) eq 'top-a' ? \$5 : 1/0) with lines title 'top-a RSS'" \
+		> "$t/plot" 2>&1 || fail "gnuplot: $(cat "$t/plot")"
+	grep -q "top-a RSS" "$t/plot" && ! grep -qi "no valid points\|error" "$t/plot" ||
+		fail "gnuplot did not plot the CSV: $(cat "$t/plot")"
+fi
 [ $failed = 0 ] && echo "top in tmux: passed"
 exit $failed
