@@ -37,6 +37,17 @@ expect 2 "did you mean '--force'? see 'numaksm zone --help'" zone try size=1M --
 expect 0 "Usage: numaksm status" help status
 expect 0 "numaksm ksm set [--unmerge]" help ksm set
 expect 0 "help COMMAND [SUBCOMMAND]" help
+# --runtime-dir after any command, with the store's own refusals.
+rm -rf "$t/rd" && mkdir -p "$t/rd" && ln -s "$t" "$t/rd/link"
+expect 1 "refusing runtime directory $t/rd/link: it is a symbolic link" place --undo x --runtime-dir "$t/rd/link"
+expect 1 "refusing runtime directory $t/rd/link: it is a symbolic link" place --undo x --runtime-dir="$t/rd/link"
+expect 2 "option '--runtime-dir' needs a value" pin show 1 --runtime-dir
+expect 2 "--runtime-dir: an empty path" status --runtime-dir ""
+# A --root that is not a tree is a bad command line for every reporting command.
+for cmd in status hugepages "ksm show" "pin show 1" "exporter --textfile $t/x.prom"; do
+	# shellcheck disable=SC2086
+	expect 2 "/nonexistent/tree" $cmd --root /nonexistent/tree
+done
 expect 2 "unknown command 'stuff'" help stuff
 expect 2 "invalid value 'maybe' for 'mergeable': expected on or off (yes/no, true/false, 1/0)" zone try size=1M,mergeable=maybe
 expect 2 "unknown option '--frobnicate'" --frobnicate check

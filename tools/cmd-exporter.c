@@ -509,8 +509,10 @@ int cmd_exporter(int argc, char **argv, nk_error **err)
 	if (r != 0)
 		return r < 0 ? r : EXIT_OK;
 	r = nk_host_open(a.root, &x.host, err);
-	if (r < 0)
+	if (r < 0) {
+		tool_mark_usage(); /* a bad --root is a bad command line, as everywhere */
 		return r;
+	}
 	r = a.textfile ? write_textfile(&x, a.textfile, err) : serve(&x, &a, err);
 	nk_host_free(x.host);
 	web_config_done(&x.web);

@@ -256,7 +256,8 @@ static void usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "  %-10s %s\n", "help", "help COMMAND [SUBCOMMAND]: that command's own help");
 	fprintf(out, "\nEvery command takes --help; reporting commands take --json and "
-		     "--root DIR (a captured host tree).\n"
+		     "--root DIR (a captured host tree);\nevery command takes --runtime-dir DIR "
+		     "(default $NUMAKSM_RUNTIME_DIR, else /run/numaksm).\n"
 		     "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
@@ -307,6 +308,40 @@ int main(int argc, char **argv)
 	nk_log_set_handler(log_to_stderr, NULL, level);
 	if (i >= argc)
 		return top_usage_error(NULL, false);
+	/* --runtime-dir DIR, wherever it stands, for every command that uses the
+	 * runtime directory (pins, placements, the VMs' sockets): the library
+	 * reads it from $NUMAKSM_RUNTIME_DIR.  vm parses its own as well. */
+	if (strcmp(argv[i], "vm") != 0) {
+		int out = i + 1;
+		for (int k = i + 1; k < argc; k++) {
+			const char *dir = NULL;
+			if (strcmp(argv[k], "--") == 0) {
+				while (k < argc)
+					argv[out++] = argv[k++];
+				break;
+			}
+			if (strcmp(argv[k], "--runtime-dir") == 0) {
+				if (k + 1 >= argc) {
+					snprintf(message, sizeof(message),
+						 "option '--runtime-dir' needs a value");
+					return top_usage_error(message, false);
+				}
+				dir = argv[++k];
+			} else if (strncmp(argv[k], "--runtime-dir=", 14) == 0) {
+				dir = argv[k] + 14;
+			}
+			if (dir) {
+				if (!*dir)
+					return top_usage_error("--runtime-dir: an empty path",
+							       false);
+				setenv("NUMAKSM_RUNTIME_DIR", dir, 1);
+			} else {
+				argv[out++] = argv[k];
+			}
+		}
+		argc = out;
+		argv[argc] = NULL;
+	}
 	/* numaksm help [COMMAND [SUBCOMMAND]]: that command's own --help. */
 	char *help_argv[4];
 	if (strcmp(argv[i], "help") == 0) {

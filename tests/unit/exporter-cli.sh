@@ -83,7 +83,7 @@ expect_usage "expected ADDRESS:PORT" --listen 9847
 [ ! -e "$t/x.prom" ] || fail "a refused command wrote its textfile"
 "$numaksm" exporter --root "$t/no-such-tree" --textfile "$t/x.prom" > "$t/out" 2>&1
 rc=$?
-[ $rc = 1 ] && [ ! -e "$t/x.prom" ] || fail "a missing --root: exit $rc: $(cat "$t/out")"
+[ $rc = 2 ] && [ ! -e "$t/x.prom" ] || fail "a missing --root: exit $rc: $(cat "$t/out")"
 "$numaksm" exporter --help | grep -q "Usage: numaksm exporter" || fail "--help"
 expect_usage "not with --textfile" --textfile "$t/x.prom" --web.config.file "$t/web.yml"
 
