@@ -107,21 +107,16 @@ static int pool_shortage(const char *id, int node, const struct nk_hugepage_pool
 			     "zone %s: the host has %" PRIu64 " free %" PRIu64
 			     " kB hugepages (%" PRIu64 " reserved by others), %" PRIu64 " needed",
 			     id, pool->free, pool->size_kb, pool->reserved, needed);
-		return nk_error_hint(err,
-				     "reserve more: echo %" PRIu64
-				     " > /sys/kernel/mm/hugepages/hugepages-%" PRIu64
-				     "kB/nr_hugepages",
-				     want + pool->reserved, pool->size_kb);
+		return nk_error_hint(
+		    err, "reserve more: numaksm hugepages reserve --size %s --count %" PRIu64,
+		    size_word(pool->size_kb, sz, sizeof(sz)), want + pool->reserved);
 	}
 	nk_error_set(err, ENOMEM,
 		     "zone %s: node %d has %" PRIu64 " free %" PRIu64 " kB hugepages, %" PRIu64
 		     " needed",
 		     id, node, pool->free, pool->size_kb, needed);
-	return nk_error_hint(
-	    err,
-	    "numaksm hugepages reserve --node %d --size %s --count %" PRIu64 " (or: echo %" PRIu64
-	    " > /sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages)",
-	    node, size_word(pool->size_kb, sz, sizeof(sz)), want, want, node, pool->size_kb);
+	return nk_error_hint(err, "numaksm hugepages reserve --node %d --size %s --count %" PRIu64,
+			     node, size_word(pool->size_kb, sz, sizeof(sz)), want);
 }
 
 /* Hugetlb reservations are global; check every node the policy will

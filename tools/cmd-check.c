@@ -281,11 +281,21 @@ static void check_hugepages(struct report *rep, const struct nk_hostinfo *h)
 			    size, p->total, p->free, per_node);
 		} else {
 			char hint[256];
+			/* The size as --size takes it: 64K, 2M, 1G. */
+			uint64_t n = p->size_kb;
+			const char *unit = "K";
+			if (n % 1048576 == 0) {
+				n /= 1048576;
+				unit = "G";
+			} else if (n % 1024 == 0) {
+				n /= 1024;
+				unit = "M";
+			}
 			snprintf(
 			    hint, sizeof(hint),
-			    "reserve per node: echo N > /sys/devices/system/node/nodeX/hugepages/"
-			    "hugepages-%" PRIu64 "kB/nr_hugepages",
-			    p->size_kb);
+			    "reserve per node: numaksm hugepages reserve --node N --size %" PRIu64
+			    "%s --count C",
+			    n, unit);
 			add(rep, id, ST_INFO, hint, "%s pages: none reserved", size);
 		}
 		free(per_node);
@@ -489,7 +499,7 @@ static void print_text(const struct report *rep, const char *root, bool live)
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct item *it = &rep->items[i];
 		printf("%s  %-24s %s\n", status_names[it->status], it->id, it->message);
-		if (it->hint && (it->status == ST_WARN || it->status == ST_FAIL))
+		if (it->hint) /* INFO's too: the summary may point at them */
 			printf("      %-24s hint: %s\n", "", it->hint);
 	}
 	printf("\nsummary: PASS %u  WARN %u  FAIL %u  INFO %u\n", rep->counts[ST_PASS],
