@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,4 +141,24 @@ void bench_pool_restore(nk_host *host, struct bench_pool *pool)
 	pool->changed = false;
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+}
+
+int bench_gnuplot(const char *script, const char *png)
+{
+	FILE *p = popen("gnuplot 2>&1", "w");
+	if (!p) {
+		fprintf(stderr, "numaksm-bench: cannot run gnuplot: %s\n", strerror(errno));
+		return -1;
+	}
+	fputs(script, p);
+	int status = pclose(p);
+	if (status != 0) {
+		fprintf(stderr,
+			"numaksm-bench: gnuplot failed (exit %d): no %s (apt-get install "
+			"gnuplot-nox)\n",
+			WIFEXITED(status) ? WEXITSTATUS(status) : -1, png);
+		return -1;
+	}
+	printf("plot: %s\n", png);
+	return 0;
 }

@@ -43,6 +43,7 @@ struct config {
 	unsigned rounds;
 	const char *qemu;
 	const char *json_path;
+	const char *plot_path;
 };
 
 static double qemu_ready_seconds(const struct config *c, bool prealloc)
@@ -200,20 +201,64 @@ static double write_all(nk_zone *z, unsigned threads)
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: numaksm-bench prefault [--size S] [--hugepages 2M|1G|none] "
-		     "[--threads N] [--rounds R] [--qemu PATH] [--json FILE]\n"
+		     "[--threads N] [--rounds R] [--qemu PATH] [--json FILE] [--plot FILE.png]\n"
 		     "--hugepages: 2M or 1G (hugetlb memfd), none (4K anonymous), thp.\n"
 		     "QEMU's side uses memory-backend-memfd for hugetlb and memory-backend-ram\n"
 		     "(which QEMU marks MADV_HUGEPAGE) otherwise.\n"
 		     "Defaults: --size 4G --hugepages 2M --threads 2 --rounds 5.\n");
 }
 
+/* Each side's rounds as points over a bar of its median, side by side. */
+static int plot(const struct config *c, double *const *t, bool have_qemu)
+{
+	char *script = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&script, &len);
+	if (!f)
+		return -1;
+	fprintf(f,
+		"set terminal pngcairo size 800,450 font ',10'\nset output '%s'\n"
+		"set title 'prefault: %" PRIu64
+		" MiB, %s, %u threads (%u rounds; lower is better)'\n"
+		"set ylabel 'seconds'\nset yrange [0:*]\nset grid ytics\nset style fill solid 0.4\n"
+		"set boxwidth 0.6\nset key top left\nset xtics (",
+		c->plot_path, c->size >> 20,
+		c->hugepage_kb ? (c->hugepage_kb == 2048 ? "2M hugetlb" : "1G hugetlb")
+			       : (c->thp ? "THP" : "4K"),
+		c->threads, c->rounds);
+	for (int s = 0; s < N_SIDES; s++)
+		fprintf(f, "%s'%s' %d", s ? ", " : "", side_names[s], s);
+	fprintf(f, ")\nset xrange [-0.6:%d.6]\n$median << EOD\n", N_SIDES - 1);
+	for (int s = 0; s < N_SIDES; s++)
+		if (s != SIDE_QEMU || have_qemu)
+			fprintf(f, "%d %.6f\n", s, bench_median(t[s], c->rounds));
+	fprintf(f, "EOD\n$rounds << EOD\n");
+	for (int s = 0; s < N_SIDES; s++)
+		for (unsigned r = 0; (s != SIDE_QEMU || have_qemu) && r < c->rounds; r++)
+			fprintf(f, "%d %.6f\n", s, t[s][r]);
+	fprintf(f, "EOD\nplot $median using 1:2 with boxes title 'median', "
+		   "$rounds using 1:2 with points pt 7 ps 0.8 title 'rounds'\n");
+	if (fclose(f) != 0) {
+		free(script);
+		return -1;
+	}
+	int r = bench_gnuplot(script, c->plot_path);
+	free(script);
+	return r;
+}
+
 int bench_prefault(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"size", required_argument, NULL, 's'},    {"hugepages", required_argument, NULL, 'p'},
-	    {"threads", required_argument, NULL, 't'}, {"rounds", required_argument, NULL, 'r'},
-	    {"qemu", required_argument, NULL, 'q'},    {"json", required_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},	       {0},
+	    {"size", required_argument, NULL, 's'},
+	    {"hugepages", required_argument, NULL, 'p'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"rounds", required_argument, NULL, 'r'},
+	    {"qemu", required_argument, NULL, 'q'},
+	    {"json", required_argument, NULL, 'j'},
+	    {"plot", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct config c = {.size = 4ull << 30,
 			   .hugepage_kb = 2048,
@@ -224,7 +269,7 @@ int bench_prefault(int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "s:p:t:r:q:j:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:p:t:r:q:j:P:h", opts, NULL)) != -1) {
 		uint64_t v;
 		long long n;
 		switch (opt) {
@@ -258,6 +303,9 @@ int bench_prefault(int argc, char **argv)
 		case 'j':
 			c.json_path = optarg;
 			break;
+		case 'P':
+			c.plot_path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -275,6 +323,9 @@ int bench_prefault(int argc, char **argv)
 		nk_host_free(host);
 		return bench_fail(err);
 	}
+	/* A QEMU that cannot start closes its end of the QMP pipe: the write
+	 * fails with EPIPE, rather than killing the benchmark. */
+	signal(SIGPIPE, SIG_IGN);
 	bool have_qemu = qemu_ready_seconds(&c, false) > 0;
 	if (!have_qemu)
 		fprintf(stderr, "numaksm-bench: %s cannot start: the qemu side is skipped\n",
@@ -374,6 +425,8 @@ int bench_prefault(int argc, char **argv)
 			}
 		}
 	}
+	if (rc == 0 && c.plot_path && plot(&c, t, have_qemu) < 0)
+		rc = 1;
 	for (int s = 0; s < N_SIDES; s++)
 		free(t[s]);
 	bench_pool_restore(host, &pool);

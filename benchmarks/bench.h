@@ -10,6 +10,9 @@ double bench_min(const double *v, unsigned n);
 /* Median over rounds of a[i] / b[i]: both sides of a round saw the same
  * machine, so the ratio is steadier than a ratio of medians. */
 double bench_paired_ratio(const double *a, const double *b, unsigned n);
+/* Run gnuplot on `script`, which writes the plot `png`; a message and -1
+ * when it fails (no gnuplot). */
+int bench_gnuplot(const char *script, const char *png);
 
 int bench_usage_error(nk_error *err, const char *option);
 int bench_fail(nk_error *err);
