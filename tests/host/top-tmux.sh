@@ -78,6 +78,14 @@ done
 grep -q -- " icanon " "$t/stty" && grep -q -- " echo " "$t/stty" ||
 	fail "the terminal was not put back: $(grep -o -- '-\?icanon\|-\?echo ' "$t/stty" | tr '\n' ' ')"
 
+# The one-line view of status on a terminal: a line each, no wrapping.
+tmux kill-session -t "$session" 2> /dev/null
+tmux new-session -d -s "$session" -x 120 -y 40 \
+	"NUMAKSM_RUNTIME_DIR=$NUMAKSM_RUNTIME_DIR '$numaksm' status; sleep 30"
+until_shown 10 "PINNED"
+grep -Eq "^top-a +qemu +[0-9]+ +[0-9.]+ [KMG]?i?B +[^ ]+ +(n/a|node[0-9]+ [0-9]+%).* no$" "$t/screen" ||
+	fail "status on a terminal: no one-line top-a: $(cat "$t/screen")"
+
 # Batch: frames one after the other, every VM in each.
 "$numaksm" top --batch --iterations 2 --interval 0.2 --sort name > "$t/batch" || fail "top --batch"
 [ "$(grep -c "^numaksm top - " "$t/batch")" = 2 ] || fail "top --batch: not 2 frames"
