@@ -171,18 +171,18 @@ _nk_export_ int nk_tuned_start(nk_host *host, const nk_conf *policy,
 		return r;
 	pid_t other = find_ksmtuned(host);
 	if (other && !t->dry_run) {
-		nk_error_set(err, EBUSY, "ksmtuned (pid %d) is running and drives the same knobs",
+		nk_error_set(err, EBUSY, "ksmtuned (PID %d) is running and drives the same knobs",
 			     (int)other);
 		return nk_error_hint(err, "stop it first: systemctl disable --now ksmtuned");
 	}
 	if (other)
-		nk_warn("ksmtuned (pid %d) is running: a real tuner would refuse to start",
+		nk_warn("ksmtuned (PID %d) is running: a real tuner would refuse to start",
 			(int)other);
 	t->runtime_dir = options ? options->runtime_dir : NULL;
 	/* A dry run creates and locks nothing. */
 	char holder[48];
 	if (t->dry_run && nk_ksm_holder(NULL, &other, holder, sizeof(holder)) == 1)
-		nk_warn("%s (pid %d) owns KSM's knobs: this dry run only shows what a tuner "
+		nk_warn("%s (PID %d) owns KSM's knobs: this dry run only shows what a tuner "
 			"would do",
 			holder, (int)other);
 	if (t->dry_run)
@@ -220,12 +220,12 @@ static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_v
 	struct nk_cgroup_report *report = NULL;
 
 	if (rule->mergeable >= 0)
-		nk_info("%s (pid %d): mergeable=%s at %s:%u is the VMM's to set (QEMU: "
+		nk_info("%s (PID %d): mergeable=%s at %s:%u is the VMM's to set (QEMU: "
 			"mem-merge=%s); the tuner cannot change it from outside",
 			vm->name, vm->pid, rule->mergeable ? "yes" : "no", rule->file, rule->line,
 			rule->mergeable ? "on" : "off");
 	if (!rule->nodes) {
-		nk_info("%s (pid %d) matches [vm \"%s\"] at %s:%u, which sets no nodes: not "
+		nk_info("%s (PID %d) matches [vm \"%s\"] at %s:%u, which sets no nodes: not "
 			"placed",
 			vm->name, vm->pid, rule->glob, rule->file, rule->line);
 		return;
@@ -233,7 +233,7 @@ static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_v
 	nk_bitmap_format(rule->nodes, &nodes);
 	tuner_rule_request(rule, t->runtime_dir, &req);
 	if (t->dry_run) {
-		nk_info("(dry run) would place %s (pid %d) by [vm \"%s\"] at %s:%u: nodes=%s "
+		nk_info("(dry run) would place %s (PID %d) by [vm \"%s\"] at %s:%u: nodes=%s "
 			"cpus=%s memory_high=%" PRIu64 " memory_max=%" PRIu64,
 			vm->name, vm->pid, rule->glob, rule->file, rule->line, nodes ? nodes : "?",
 			rule->cpus ? rule->cpus : "-", rule->memory_high_bytes,
@@ -241,7 +241,7 @@ static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_v
 		return;
 	}
 	if (t->n_placing == MAX_PLACING) {
-		nk_warn("not placing %s (pid %d) now: %d placements are running", vm->name, vm->pid,
+		nk_warn("not placing %s (PID %d) now: %d placements are running", vm->name, vm->pid,
 			MAX_PLACING);
 		return;
 	}
@@ -250,7 +250,7 @@ static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_v
 	 * tuner's locks (KSM's is the tuner's process's own). */
 	pid_t pid = fork();
 	if (pid < 0) {
-		nk_warn("cannot place %s (pid %d): fork: %s", vm->name, vm->pid, strerror(errno));
+		nk_warn("cannot place %s (PID %d): fork: %s", vm->name, vm->pid, strerror(errno));
 		return;
 	}
 	if (pid > 0) {
@@ -267,12 +267,12 @@ static void place_one(nk_tuned *t, const struct nk_vm_ref *vm, const struct nk_v
 		sleep((unsigned)atoi(delay));
 	int r = nk_cgroup_place(t->host, vm, &req, &report, &err);
 	if (r == -EEXIST)
-		nk_info("%s (pid %d) is placed already", vm->name, vm->pid);
+		nk_info("%s (PID %d) is placed already", vm->name, vm->pid);
 	else if (r < 0)
-		nk_warn("cannot place %s (pid %d) by [vm \"%s\"] at %s:%u: %s", vm->name, vm->pid,
+		nk_warn("cannot place %s (PID %d) by [vm \"%s\"] at %s:%u: %s", vm->name, vm->pid,
 			rule->glob, rule->file, rule->line, nk_error_message(err));
 	else
-		nk_info("placed %s (pid %d) in %s by [vm \"%s\"] at %s:%u: nodes=%s%s", vm->name,
+		nk_info("placed %s (PID %d) in %s by [vm \"%s\"] at %s:%u: nodes=%s%s", vm->name,
 			vm->pid, report->group, rule->glob, rule->file, rule->line,
 			nodes ? nodes : "?", req.pin_vcpus ? ", vCPUs pinned" : "");
 	nk_cgroup_report_free(report);
@@ -331,7 +331,7 @@ static void place_new(nk_tuned *t, double now)
 		const struct nk_vm_rule *rule = nk_conf_match(t->policy, vms[i].name);
 		if (rule && !nk_vm_trusted(&vms[i]))
 			/* Anyone can call a program qemu-system-x86_64 -name db1. */
-			nk_warn("not placing %s (pid %d, uid %d) by [vm \"%s\"] at %s:%u: it is "
+			nk_warn("not placing %s (PID %d, uid %d) by [vm \"%s\"] at %s:%u: it is "
 				"named like a VM but holds no KVM VM, is not registered and is "
 				"not run by root",
 				vms[i].name, vms[i].pid,
@@ -425,7 +425,7 @@ _nk_export_ int nk_tuned_stop(nk_tuned *t, nk_error **err)
 			t->n_placing);
 		reap_placing(t, PLACING_WAIT_S);
 		for (size_t i = 0; i < t->n_placing; i++)
-			nk_warn("still placing %s (worker pid %d): left to finish",
+			nk_warn("still placing %s (worker PID %d): left to finish",
 				t->placing[i].name, (int)t->placing[i].pid);
 	}
 	return r;

@@ -46,7 +46,7 @@ int ksm_state_format(const struct ksm_state *state, char **ret_text)
 	if (nk_ksm_format(&state->saved, &knobs) < 0)
 		return -ENOMEM;
 	if (asprintf(ret_text,
-		     "# KSM settings %s (pid %d) found and may change: restored when it\n"
+		     "# KSM settings %s (PID %d) found and may change: restored when it\n"
 		     "# ends, or by 'numaksm ksm restore' (or the next owner) when it could not.\n"
 		     "pid=%d\nprogram=%s\nboot_id=%s\n%s",
 		     state->program, (int)state->pid, (int)state->pid, state->program,
@@ -168,14 +168,14 @@ static int recover(nk_host *host, nk_rundir *dir, bool dry_run, nk_error **err)
 	_cleanup_free_ char *knobs = knobs_line(&st.saved);
 	const char *who = st.program[0] ? st.program : "a numaksm program";
 	if (dry_run) {
-		nk_info("would restore the settings %s (pid %d) left: %s", who, (int)st.pid,
+		nk_info("would restore the settings %s (PID %d) left: %s", who, (int)st.pid,
 			knobs ? knobs : "");
 		return 0;
 	}
 	r = state_apply(host, &st, err);
 	if (r < 0)
 		return r;
-	nk_info("restored the settings %s (pid %d) left without restoring them: %s", who,
+	nk_info("restored the settings %s (PID %d) left without restoring them: %s", who,
 		(int)st.pid, knobs ? knobs : "");
 	state_remove(dir);
 	return 1;
@@ -249,7 +249,7 @@ static int lock_take(nk_rundir *dir, const char *program, int *ret_fd, nk_error 
 		pid_t pid = 0;
 		holder_of(dir, &pid, holder, sizeof(holder));
 		nk_error_set(err, EBUSY,
-			     "KSM's knobs are another program's now: %s (pid %d) holds %s/%s",
+			     "KSM's knobs are another program's now: %s (PID %d) holds %s/%s",
 			     holder, (int)pid, nk_rundir_path(dir), LOCK_NAME);
 		return nk_error_hint(err, "one program at a time changes KSM: stop it first "
 					  "(the tuner: systemctl stop numaksm-tuned), or wait");

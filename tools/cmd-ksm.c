@@ -74,12 +74,12 @@ static void show_text(const struct tool_ksm_facts *f)
 			       nk_ksm_field((enum nk_ksm_field)p)->name, k->value[p]);
 	printf("\n");
 	if (f->ksmd_pid > 0)
-		printf("ksmd: pid %d, %.2f CPU-seconds since boot\n", f->ksmd_pid,
+		printf("ksmd: PID %d, %.2f CPU-seconds since boot\n", f->ksmd_pid,
 		       f->ksmd_cpu_seconds);
 	else
 		printf("ksmd: not found\n");
 	if (f->tuner_running > 0)
-		printf("Owner of the knobs: %s (pid %d)\n", f->tuner_program, f->tuner_pid);
+		printf("Owner of the knobs: %s (PID %d)\n", f->tuner_program, f->tuner_pid);
 	else if (f->tuner_running == 0)
 		printf("Owner of the knobs: none (no tuner runs)\n");
 }

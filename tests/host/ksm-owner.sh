@@ -103,7 +103,7 @@ while [ $n -le 20 ]; do
 	"$numaksm" tuned --once --config "$t/conf" > /dev/null 2> "$t/next.log" ||
 		fail "write $n: the next start failed: $(cat "$t/next.log")"
 	checks=$((checks + 1))
-	grep -q "restored the settings numaksm tuned (pid [0-9]*) left without restoring them" \
+	grep -q "restored the settings numaksm tuned (PID [0-9]*) left without restoring them" \
 		"$t/next.log" || fail "write $n: the next start did not restore: $(cat "$t/next.log")"
 	# ksm restore, killed before each of its own writes, then whole.
 	m=1
@@ -160,7 +160,7 @@ expect "SIGKILL, then ksm restore"
 
 # ---- 3. one owner per host -------------------------------------------------------
 start_owner
-busy="KSM's knobs are another program's now: test-ksm-owner (pid $holder) holds /run/numaksm/ksm.lock"
+busy="KSM's knobs are another program's now: test-ksm-owner (PID $holder) holds /run/numaksm/ksm.lock"
 for dir in "$t/run" "$t/elsewhere"; do
 	NUMAKSM_RUNTIME_DIR=$dir "$numaksm" tuned --once --config "$t/conf" > /dev/null 2> "$t/busy"
 	rc=$?
@@ -175,7 +175,7 @@ for dir in "$t/run" "$t/elsewhere"; do
 done
 "$numaksm" ksm show > "$t/show"
 checks=$((checks + 1))
-grep -q "^Owner of the knobs: test-ksm-owner (pid $holder)$" "$t/show" || fail "ksm show: $(grep Owner "$t/show")"
+grep -q "^Owner of the knobs: test-ksm-owner (PID $holder)$" "$t/show" || fail "ksm show: $(grep Owner "$t/show")"
 kill "$holder"
 wait "$holder" 2> /dev/null
 holder=""
@@ -215,7 +215,7 @@ tuner=""
 checks=$((checks + 1))
 [ $rc = 0 ] || fail "the tuner exited $rc"
 checks=$((checks + 1))
-grep -q "placed slowplace (pid $vm)" "$t/slow.log" ||
+grep -q "placed slowplace (PID $vm)" "$t/slow.log" ||
 	fail "the placement did not finish: $(tail -n 3 "$t/slow.log")"
 "$numaksm" place --undo slowplace > /dev/null 2>&1 || fail "cannot undo the placement"
 kill "$vm"

@@ -90,7 +90,7 @@ before=$(($(cat $ksm/pages_sharing) + $(cat $ksm/ksm_zero_pages)))
 # 1. It converges, refuses company, settles, and restores on SIGTERM.
 start_tuner
 wait_log "converging at 50% of a CPU" 10 || fail "no start in the log"
-busy="KSM's knobs are another program's now: numaksm tuned (pid $tuner) holds /run/numaksm/ksm.lock"
+busy="KSM's knobs are another program's now: numaksm tuned (PID $tuner) holds /run/numaksm/ksm.lock"
 "$numaksm" tuned --config "$t/conf" 2> "$t/second"
 [ $? = 1 ] && grep -qF "$busy" "$t/second" ||
 	{ fail "a second tuner was not refused"; cat "$t/second"; }
@@ -137,7 +137,7 @@ stop_tuner 9
 [ "$(knob pages_to_scan)" != 123 ] || fail "the tuner changed nothing before kill -9"
 grep -q "^pid=" "$state" || fail "no state file after kill -9"
 start_tuner
-wait_log "restored the settings numaksm tuned (pid" 10 || fail "the restart did not restore"
+wait_log "restored the settings numaksm tuned (PID" 10 || fail "the restart did not restore"
 stop_tuner TERM || fail "exit status $? after the restart"
 [ "$(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)" = 123/45/0 ] ||
 	fail "after kill -9 and a restart: $(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)"

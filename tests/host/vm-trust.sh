@@ -122,9 +122,9 @@ cat > "$t/conf" << 'EOF'
 nodes = 0
 EOF
 "$numaksm" tuned --dry-run --once --config "$t/conf" > "$t/tuned" 2>&1
-check grep -q "not placing trust-only (pid $only, uid $user) by \[vm \"trust-\*\"\]" "$t/tuned"
-check grep -q "not placing trust-db1 (pid $lookalike, uid $user)" "$t/tuned"
-check grep -q "(dry run) would place trust-db1 (pid $root_vm)" "$t/tuned"
+check grep -q "not placing trust-only (PID $only, uid $user) by \[vm \"trust-\*\"\]" "$t/tuned"
+check grep -q "not placing trust-db1 (PID $lookalike, uid $user)" "$t/tuned"
+check grep -q "(dry run) would place trust-db1 (PID $root_vm)" "$t/tuned"
 if grep -q "would place trust-only" "$t/tuned"; then fail "the tuner would place a look-alike"; fi
 
 # ---- names are escaped -----------------------------------------------------------
