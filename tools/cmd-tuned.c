@@ -7,6 +7,7 @@
  * its log lines carry a priority and no timestamp of their own.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <numaksm/ksm.h>
 #include <numaksm/policy.h>
+#include <numaksm/rundir.h>
 
 #include "tool.h"
 
@@ -133,6 +136,50 @@ static void notify_status(const char *prefix, const struct nk_tuner_decision *d,
 		   (unsigned long long)d->pages_to_scan, (unsigned long long)d->sleep_millisecs,
 		   (unsigned long long)nk_ksm_get(&s->ksm, NK_KSM_PAGES_SHARING),
 		   s->mergeable_procs);
+}
+
+/*
+ * What the tuner is doing, for the exporter (tools/metrics.c): the file
+ * tuner.status beside KSM's lock (/run/numaksm), written atomically each
+ * round and removed when the tuner stops.  KEY=VALUE lines.
+ */
+struct tuner_progress {
+	uint64_t rounds, changes;
+	double last_time, last_ksmd_cpu, ksmd_ratio; /* ratio < 0: not measured yet */
+};
+
+static void write_progress(struct tuner_progress *p, const nk_conf *policy,
+			   const struct nk_tuner_decision *d, const struct nk_tuner_sample *s)
+{
+	nk_rundir *dir = NULL;
+	char text[512];
+	p->rounds++;
+	p->changes += d->changed;
+	if (s->ksmd_cpu_s >= 0 && p->last_time > 0 && s->time_s > p->last_time &&
+	    p->last_ksmd_cpu >= 0)
+		p->ksmd_ratio = (s->ksmd_cpu_s - p->last_ksmd_cpu) / (s->time_s - p->last_time);
+	p->last_time = s->time_s;
+	p->last_ksmd_cpu = s->ksmd_cpu_s;
+	int n = snprintf(text, sizeof(text),
+			 "pid=%d\nphase=%s\nrounds=%" PRIu64 "\nchanges=%" PRIu64
+			 "\ncpu_budget=%.6f\nksmd_cpu_ratio=%.6f\nrun=%" PRIu64
+			 "\npages_to_scan=%" PRIu64 "\nsleep_millisecs=%" PRIu64 "\n",
+			 (int)getpid(), nk_tuner_phase_name(d->phase), p->rounds, p->changes,
+			 nk_conf_tuner(policy)->cpu_budget, p->ksmd_ratio, d->run, d->pages_to_scan,
+			 d->sleep_millisecs);
+	if (nk_rundir_open(NK_KSM_OWNER_DIR, NK_RUNDIR_CREATE, &dir, NULL) == 0) {
+		nk_rundir_write(dir, "tuner.status", text, (size_t)n, NULL);
+		nk_rundir_free(dir);
+	}
+}
+
+static void remove_progress(void)
+{
+	nk_rundir *dir = NULL;
+	if (nk_rundir_open(NK_KSM_OWNER_DIR, 0, &dir, NULL) == 0) {
+		nk_rundir_remove(dir, "tuner.status");
+		nk_rundir_free(dir);
+	}
 }
 
 static int load_policy(const char *path, nk_conf **ret, nk_error **err)
@@ -251,6 +298,7 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 		goto out;
 
 	struct nk_tuner_decision d;
+	struct tuner_progress progress = {.ksmd_ratio = -1, .last_ksmd_cpu = -1};
 	unsigned failed = 0;
 	bool ready = false;
 	for (;;) {
@@ -277,6 +325,8 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 			 * decision. */
 			notify_status(ready ? "" : "READY=1\n", &d, nk_tuned_sample(tuned));
 			ready = true;
+			if (!options.dry_run)
+				write_progress(&progress, policy, &d, nk_tuned_sample(tuned));
 		}
 		struct timespec timeout = {.tv_sec = (time_t)wait_s,
 					   .tv_nsec =
@@ -304,6 +354,8 @@ int cmd_tuned(int argc, char **argv, nk_error **err)
 	} else {
 		nk_error *stop_err = NULL;
 		sd_notify(0, "STOPPING=1\nSTATUS=restoring the KSM settings");
+		if (!options.dry_run)
+			remove_progress();
 		int rs = nk_tuned_stop(tuned, r < 0 ? &stop_err : err);
 		if (rs < 0 && r >= 0)
 			r = rs;

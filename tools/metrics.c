@@ -15,7 +15,9 @@
 #include <time.h>
 
 #include <numaksm/hostinfo.h>
+#include <numaksm/cleanup.h>
 #include <numaksm/ksm.h>
+#include <numaksm/rundir.h>
 #include <numaksm/vcpu.h>
 #include <numaksm/vm.h>
 
@@ -161,6 +163,61 @@ static void write_ksm(FILE *o, const struct tool_ksm_facts *f)
 				 f->tuner_pid);
 			sample_u64(o, "numaksm_ksm_owner_info", labels, 1);
 		}
+	}
+}
+
+/* ---- the tuner ------------------------------------------------------------- */
+
+/* The tuner's progress (tools/cmd-tuned.c writes tuner.status beside KSM's
+ * lock), when the tuner that wrote it owns KSM's knobs now. */
+static void write_tuner(FILE *o, const struct tool_ksm_facts *f)
+{
+	nk_rundir *dir = NULL;
+	_cleanup_free_ char *text = NULL;
+	if (f->tuner_running <= 0 || nk_rundir_open(NK_KSM_OWNER_DIR, 0, &dir, NULL) < 0)
+		return;
+	int r = nk_rundir_read(dir, "tuner.status", &text, NULL);
+	nk_rundir_free(dir);
+	if (r < 0)
+		return;
+	long pid = -1;
+	char phase[32] = "";
+	double budget = -1, ratio = -1;
+	unsigned long long rounds = 0, changes = 0;
+	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		sscanf(l, "pid=%ld", &pid);
+		sscanf(l, "phase=%31s", phase);
+		sscanf(l, "rounds=%llu", &rounds);
+		sscanf(l, "changes=%llu", &changes);
+		sscanf(l, "cpu_budget=%lf", &budget);
+		sscanf(l, "ksmd_cpu_ratio=%lf", &ratio);
+	}
+	if (pid != f->tuner_pid || !*phase)
+		return; /* another owner's, or a tuner's that died */
+	family(o, "numaksm_tuner_phase", "gauge",
+	       "the KSM tuner's phase: 1 for the current one (stopped, converging, settled)");
+	static const char *const phases[] = {"stopped", "converging", "settled"};
+	for (size_t i = 0; i < 3; i++) {
+		char labels[48];
+		snprintf(labels, sizeof(labels), "phase=\"%s\"", phases[i]);
+		sample_u64(o, "numaksm_tuner_phase", labels, strcmp(phase, phases[i]) == 0);
+	}
+	family(o, "numaksm_tuner_rounds_total", "counter", "the tuner's rounds since it started");
+	sample_u64(o, "numaksm_tuner_rounds_total", "", rounds);
+	family(o, "numaksm_tuner_decisions_total", "counter",
+	       "the tuner's rounds that changed KSM's knobs");
+	sample_u64(o, "numaksm_tuner_decisions_total", "", changes);
+	if (budget >= 0) {
+		family(o, "numaksm_tuner_cpu_budget_ratio", "gauge",
+		       "the share of one CPU the tuner lets ksmd use while converging");
+		sample_f(o, "numaksm_tuner_cpu_budget_ratio", "", budget);
+	}
+	if (ratio >= 0) {
+		family(o, "numaksm_tuner_ksmd_cpu_ratio", "gauge",
+		       "ksmd's share of one CPU over the tuner's last round, as the tuner measured "
+		       "it");
+		sample_f(o, "numaksm_tuner_ksmd_cpu_ratio", "", ratio);
 	}
 }
 
@@ -428,6 +485,8 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 	nk_pin_state_free(pins);
 
 	write_ksm(out, &facts);
+	if (nk_host_is_live(host))
+		write_tuner(out, &facts);
 	write_nodes(out, info);
 	write_vms(out, rows, n_rows);
 	state->errors += vm_errors;

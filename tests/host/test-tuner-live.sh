@@ -122,7 +122,18 @@ done
 echo "converged: $(cat $ksm/pages_sharing) pages sharing after ~$((i / 10)) s"
 wait_log "scans stopped paying" 60 || fail "it never settled"
 [ "$(cat $ksm/run)" = 1 ] || fail "run is $(cat $ksm/run) while settled"
+# The exporter shows the tuner: settled, its rounds and decisions, its budget
+# (60%: the policy reloaded, the bad one kept out).
+"$numaksm" exporter --textfile "$t/metrics.prom" || fail "exporter --textfile"
+grep -q '^numaksm_tuner_phase{phase="settled"} 1$' "$t/metrics.prom" &&
+	grep -q '^numaksm_tuner_phase{phase="converging"} 0$' "$t/metrics.prom" &&
+	grep -q '^numaksm_tuner_cpu_budget_ratio 0.6$' "$t/metrics.prom" &&
+	grep -Eq '^numaksm_tuner_decisions_total [1-9][0-9]*$' "$t/metrics.prom" &&
+	grep -Eq '^numaksm_tuner_rounds_total [1-9][0-9]*$' "$t/metrics.prom" &&
+	grep -q "^numaksm_ksm_owner_info{program=\"numaksm tuned\",pid=\"$tuner\"} 1$" "$t/metrics.prom" ||
+	fail "the exporter does not show the tuner: $(grep '^numaksm_tuner\|owner' "$t/metrics.prom")"
 stop_tuner TERM || fail "exit status $? after SIGTERM"
+[ -e /run/numaksm/tuner.status ] && fail "tuner.status is left after SIGTERM"
 grep -q "tuner stopped: KSM settings restored" "$t/log" || fail "no restore in the log"
 [ "$(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run)" = 123/45/0 ] ||
 	fail "after SIGTERM: $(knob pages_to_scan)/$(knob sleep_millisecs)/$(knob run), expected 123/45/0"
