@@ -225,7 +225,7 @@ static void test_hugetlb_and_pool_shortage(void **state)
 	err = nk_error_free(err);
 	/* with all 4 pages used, another zone is refused, naming the fix */
 	create_fails("id=short,size=4M,hugepages=2M,policy=bind,nodes=0", ENOMEM,
-		     "2048 kB hugepages", "nr_hugepages");
+		     "2048 kB hugepages", "numaksm hugepages reserve --node 0 --size 2M --count");
 	assert_false(memfd_mapped("short"));
 	nk_zone_free(z);
 	assert_false(memfd_mapped("hp"));
