@@ -13,6 +13,11 @@ if(PROMTOOL)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/exporter-cli.sh $<TARGET_FILE:numaksm-cli> ${PROMTOOL}
                    ${CMAKE_CURRENT_SOURCE_DIR}/fixtures)
   set_tests_properties(unit/exporter-cli PROPERTIES LABELS unit)
+  # The Grafana dashboard: every query parses and names the exporter's metrics.
+  add_test(NAME unit/grafana-dashboard
+           COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/check-dashboard.py ${PROMTOOL} $<TARGET_FILE:numaksm-cli>
+                   ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/lab-4node ${PROJECT_SOURCE_DIR})
+  set_tests_properties(unit/grafana-dashboard PROPERTIES LABELS unit)
 endif()
 if(PROMTOOL AND PROMETHEUS)
   # Host: Prometheus scrapes this host (a QEMU TCG guest, KSM merged) and a

@@ -473,6 +473,14 @@ static int serve(struct exporter *x, const struct exporter_args *a, nk_error **e
 static int write_textfile(struct exporter *x, const char *path, nk_error **err)
 {
 	_cleanup_free_ char *tmp = NULL;
+	struct stat st;
+	/* The file is replaced, not written through: a link or a device named
+	 * by mistake (/dev/stdout) would be replaced by a regular file. */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		tool_usage_error(err, "--textfile %s is not a regular file", path);
+		return nk_error_hint(err, "name a file of its own, e.g. in node_exporter's "
+					  "textfile directory: it is replaced whole each time");
+	}
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
 	int fd = mkostemp(tmp, O_CLOEXEC);

@@ -81,6 +81,10 @@ expect_usage "unknown option '--bogus'" --bogus
 expect_usage "unexpected argument 'extra'" extra
 expect_usage "expected ADDRESS:PORT" --listen 9847
 [ ! -e "$t/x.prom" ] || fail "a refused command wrote its textfile"
+# The textfile is replaced, never written through a link or into a device.
+ln -s /dev/null "$t/link.prom"
+expect_usage "link.prom is not a regular file" --textfile "$t/link.prom" --root "$fixtures/lab-4node"
+[ -L "$t/link.prom" ] || fail "the link was replaced"
 "$numaksm" exporter --root "$t/no-such-tree" --textfile "$t/x.prom" > "$t/out" 2>&1
 rc=$?
 [ $rc = 2 ] && [ ! -e "$t/x.prom" ] || fail "a missing --root: exit $rc: $(cat "$t/out")"
