@@ -34,6 +34,9 @@
 
 #define DEFAULT_LISTEN		"127.0.0.1:9847"
 #define DEFAULT_MAX_CONNECTIONS 64
+/* A VM's memory map, pages per node and threads are read again after this;
+ * its KSM figures every scrape. */
+#define DEFAULT_VM_REFRESH_S 60
 /* A client that has sent no complete request by then is dropped. */
 #define CONNECTION_TIMEOUT_S 10
 
@@ -43,6 +46,7 @@ struct exporter_args {
 	const char *textfile;
 	const char *web_config;
 	unsigned max_connections;
+	double vm_refresh_s;
 };
 
 struct exporter {
@@ -73,6 +77,9 @@ static void usage(FILE *out)
 		"                         Prometheus exporters (numaksm-exporter(8)); SIGHUP\n"
 		"                         reads its users again\n"
 		"  --max-connections N    connections served at once (default %d)\n"
+		"  --vm-refresh SECONDS   read a VM's memory map, pages per node and threads\n"
+		"                         again once they are this old (default 60; 0: every\n"
+		"                         scrape); its KSM figures are read every scrape\n"
 		"  --textfile FILE        write the metrics to FILE and exit\n"
 		"  -h, --help             this help\n\n"
 		"The metrics are listed in numaksm-exporter(8).\n",
@@ -87,6 +94,7 @@ static int parse_args(int argc, char **argv, struct exporter_args *a, nk_error *
 	    {"textfile", required_argument, NULL, 't'},
 	    {"max-connections", required_argument, NULL, 'c'},
 	    {"web.config.file", required_argument, NULL, 'w'},
+	    {"vm-refresh", required_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -94,10 +102,11 @@ static int parse_args(int argc, char **argv, struct exporter_args *a, nk_error *
 	int opt;
 
 	*a = (struct exporter_args){.listen = DEFAULT_LISTEN,
-				    .max_connections = DEFAULT_MAX_CONNECTIONS};
+				    .max_connections = DEFAULT_MAX_CONNECTIONS,
+				    .vm_refresh_s = DEFAULT_VM_REFRESH_S};
 	tool_complete_options(argc, argv, opts, NULL, TOOL_VALUE_NONE);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":hl:r:t:c:w:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hl:r:t:c:w:v:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			a->listen = optarg;
@@ -119,6 +128,19 @@ static int parse_args(int argc, char **argv, struct exporter_args *a, nk_error *
 		case 'w':
 			a->web_config = optarg;
 			break;
+		case 'v': {
+			char *end;
+			errno = 0;
+			a->vm_refresh_s = strtod(optarg, &end);
+			if (end == optarg || *end || errno || !(a->vm_refresh_s >= 0) ||
+			    a->vm_refresh_s > 86400)
+				return tool_usage_error(
+				    err,
+				    "--vm-refresh '%s': expected seconds from 0 "
+				    "to 86400",
+				    optarg);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -521,7 +543,9 @@ int cmd_exporter(int argc, char **argv, nk_error **err)
 		tool_mark_usage(); /* a bad --root is a bad command line, as everywhere */
 		return r;
 	}
+	x.state.vm_refresh_s = a.vm_refresh_s;
 	r = a.textfile ? write_textfile(&x, a.textfile, err) : serve(&x, &a, err);
+	metrics_state_done(&x.state);
 	nk_host_free(x.host);
 	web_config_done(&x.web);
 	free(x.cached_user);

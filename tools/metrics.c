@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <numaksm/hostinfo.h>
 #include <numaksm/cleanup.h>
@@ -286,6 +287,7 @@ struct vm_row {
 	 * last ran, off the CPUs planned for it. */
 	bool pinned;
 	unsigned vcpus_off_plan;
+	double read_age; /* seconds since its memory map and pages were read */
 };
 
 /* Bytes of guest RAM resident in 4 KiB pages, THP and hugetlb pages. */
@@ -405,6 +407,11 @@ static void write_vms(FILE *o, const struct vm_row *rows, size_t n)
 		if (rows[i].vm->has_threads)
 			sample_u64(o, "numaksm_vm_vcpu_threads", rows[i].labels,
 				   rows[i].vm->threads.vcpu_count);
+	family(o, "numaksm_vm_read_age_seconds", "gauge",
+	       "how old the VM's memory map, pages per node and threads are (read again every "
+	       "--vm-refresh seconds; its KSM figures are read every scrape)");
+	for (size_t i = 0; i < n; i++)
+		sample_f(o, "numaksm_vm_read_age_seconds", rows[i].labels, rows[i].read_age);
 	family(o, "numaksm_vm_pinned", "gauge",
 	       "1 when the VM has a vCPU pinning plan (numaksm pin apply, pins.json), else 0");
 	for (size_t i = 0; i < n; i++)
@@ -422,6 +429,15 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void metrics_state_done(struct metrics_state *state)
+{
+	for (size_t k = 0; k < state->n_vms; k++)
+		nk_vm_info_free(state->vms[k].vm);
+	free(state->vms);
+	state->vms = NULL;
+	state->n_vms = 0;
 }
 
 int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_error **err)
@@ -452,22 +468,58 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 		n = 0;
 	}
 	rows = calloc(n ? (size_t)n : 1, sizeof(*rows));
-	if (!rows) {
+	struct metrics_vm *kept = calloc(n ? (size_t)n : 1, sizeof(*kept));
+	if (!rows || !kept) {
+		free(rows);
+		free(kept);
 		nk_vm_refs_free(refs, (size_t)n);
 		nk_hostinfo_free(info);
 		return nk_error_set(err, ENOMEM, "out of memory");
 	}
+	/* VMs read in full before, and not too old, have their KSM figures
+	 * read again; new ones, and a quarter of the old ones at most, in full. */
+	size_t n_kept = 0, budget = (size_t)n / 4 + 1;
+	uint64_t page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	for (int i = 0; i < n; i++) {
-		e = NULL;
-		r = nk_vm_read(host, &refs[i], info->ksm_present ? &info->ksm : NULL,
-			       NK_VM_READ_PLACEMENT | NK_VM_READ_THREADS, &rows[n_rows].vm, &e);
-		nk_error_free(e);
-		if (r == -ESRCH)
-			continue; /* it ended meanwhile */
-		if (r < 0) {
-			vm_errors++;
-			continue;
+		struct metrics_vm *old = NULL;
+		for (size_t k = 0; k < state->n_vms; k++)
+			if (state->vms[k].vm && state->vms[k].pid == refs[i].pid &&
+			    state->vms[k].start_time == refs[i].start_time)
+				old = &state->vms[k];
+		bool fresh_enough =
+		    old && state->vm_refresh_s > 0 && t0 - old->read_at < state->vm_refresh_s;
+		if (old && !fresh_enough && budget == 0)
+			fresh_enough = true; /* its turn comes at a later scrape */
+		struct metrics_vm m = {.pid = refs[i].pid, .start_time = refs[i].start_time};
+		if (old && fresh_enough) {
+			m = *old;
+			old->vm = NULL; /* moved */
+			r = nk_ksm_proc_read(host, m.pid, &m.vm->ksm, NULL);
+			if (r == -ESRCH) {
+				nk_vm_info_free(m.vm);
+				continue; /* it ended meanwhile */
+			}
+			if (r == 0 && m.vm->has_ksm_saved && info->ksm_present)
+				m.vm->ksm_saved_bytes =
+				    nk_ksm_proc_saved_bytes(&m.vm->ksm, &info->ksm, page_size);
+		} else {
+			if (old)
+				budget--;
+			e = NULL;
+			r = nk_vm_read(host, &refs[i], info->ksm_present ? &info->ksm : NULL,
+				       NK_VM_READ_PLACEMENT | NK_VM_READ_THREADS, &m.vm, &e);
+			nk_error_free(e);
+			if (r == -ESRCH)
+				continue; /* it ended meanwhile */
+			if (r < 0) {
+				vm_errors++;
+				continue;
+			}
+			m.read_at = now_s();
 		}
+		kept[n_kept++] = m;
+		rows[n_rows].vm = m.vm;
+		rows[n_rows].read_age = t0 - m.read_at > 0 ? t0 - m.read_at : 0;
 		char name[256], kind[64];
 		snprintf(rows[n_rows].labels, sizeof(rows[n_rows].labels),
 			 "vm=\"%s\",kind=\"%s\",pid=\"%d\"",
@@ -477,6 +529,12 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 			 rows[n_rows].vm->ref.pid);
 		n_rows++;
 	}
+	/* The VMs that are gone, or read again, leave the state. */
+	for (size_t k = 0; k < state->n_vms; k++)
+		nk_vm_info_free(state->vms[k].vm);
+	free(state->vms);
+	state->vms = kept;
+	state->n_vms = n_kept;
 	nk_vm_refs_free(refs, (size_t)n);
 	/* The pinning state, read-only (shared lock), when there is one. */
 	nk_pin_state *pins = tool_pins_open(host);
@@ -504,9 +562,7 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 	sample_f(out, "numaksm_exporter_scrape_duration_seconds", "", took);
 	state->last_duration = took;
 
-	for (size_t i = 0; i < n_rows; i++)
-		nk_vm_info_free(rows[i].vm);
-	free(rows);
+	free(rows); /* their VMs are the state's */
 	nk_hostinfo_free(info);
 	return 0;
 }

@@ -17,13 +17,30 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* A VM as last read in full (nk_vm_read), by its process. */
+struct metrics_vm {
+	int pid;
+	uint64_t start_time; /* tells a reused PID apart */
+	struct nk_vm_info *vm;
+	double read_at; /* CLOCK_MONOTONIC seconds */
+};
+
 /* What one exporter keeps from one scrape to the next. */
 struct metrics_state {
 	struct tool_ksm_watch watch; /* full scan time, ksmd's CPU now */
 	uint64_t scrapes;	     /* scrapes so far (this one included) */
 	uint64_t errors;	     /* scrapes that failed, VMs that could not be read */
 	double last_duration;	     /* seconds the previous scrape took */
+	/* A VM's memory map, pages per node and threads are read again once
+	 * they are vm_refresh_s old (0: every scrape), a quarter of the VMs
+	 * at most per scrape; its KSM figures every scrape. */
+	double vm_refresh_s;
+	struct metrics_vm *vms;
+	size_t n_vms;
 };
+
+/* Free what the state holds. */
+void metrics_state_done(struct metrics_state *state);
 
 /*
  * Read the host (`host`) and every VM on it, and write the metrics to
