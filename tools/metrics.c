@@ -488,7 +488,7 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 				old = &state->vms[k];
 		bool fresh_enough =
 		    old && state->vm_refresh_s > 0 && t0 - old->read_at < state->vm_refresh_s;
-		if (old && !fresh_enough && budget == 0)
+		if (old && !fresh_enough && budget == 0 && state->vm_refresh_s > 0)
 			fresh_enough = true; /* its turn comes at a later scrape */
 		struct metrics_vm m = {.pid = refs[i].pid, .start_time = refs[i].start_time};
 		if (old && fresh_enough) {
