@@ -38,6 +38,7 @@
 
 #include <numaksm/hostinfo.h>
 #include <numaksm/ksm.h>
+#include <numaksm/proc.h>
 #include <numaksm/vm.h>
 
 #define CHILD_FLAG "--bench-status-vm"
@@ -136,24 +137,22 @@ static double time_cli(const char *cli)
 	return now_ms() - start;
 }
 
-/* The CPU time a process has used, in ms (utime + stime of its stat). */
+/* The CPU time all threads of a process have used, in ms: utime + stime
+ * of its stat, read by the library's one parser. */
 static double cpu_ms(pid_t pid)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
+	nk_host *host = NULL;
+	struct nk_proc_stat st;
+	if (nk_host_open(NULL, &host, NULL) < 0)
 		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	unsigned long long ut, st;
-	/* After the comm: state (3) ... utime (14), stime (15). */
-	if (!p ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+	int r = nk_proc_stat_read(host, pid, 0, &st, NULL);
+	nk_host_free(host);
+	if (r < 0)
 		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+	double ms =
+	    (double)(st.utime_ticks + st.stime_ticks) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+	nk_proc_stat_done(&st);
+	return ms;
 }
 
 /* GET /metrics from 127.0.0.1:port, read to the end: ms, or < 0. */
