@@ -20,25 +20,13 @@ set -u
 numaksm=$1
 owner=$2
 fake=$3
-ksm=/sys/kernel/mm/ksm
+. "$(dirname "$0")/ksm-lib.sh"
 state=/run/numaksm/ksm.state
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-[ -w $ksm/run ] || { echo "no KSM"; exit 77; }
-if pgrep -x ksmtuned > /dev/null; then echo "ksmtuned runs: KSM is not ours"; exit 77; fi
-if "$numaksm" ksm show --json | grep -q '"running": true'; then
-	echo "another program owns KSM's knobs now"; exit 77
-fi
+ksm_require_free
 
 t=$(mktemp -d)
 export NUMAKSM_RUNTIME_DIR=$t/run
-knobs="advisor_mode sleep_millisecs pages_to_scan use_zero_pages smart_scan stable_node_chains_prune_millisecs run"
-present=""
-for k in $knobs; do
-	if [ -e $ksm/$k ]; then
-		present="$present $k"
-		sed 's/.*\[\(.*\)\].*/\1/' $ksm/$k > "$t/saved.$k"
-	fi
-done
+ksm_save "$t" "advisor_mode sleep_millisecs pages_to_scan use_zero_pages smart_scan stable_node_chains_prune_millisecs run"
 holder=""
 vm=""
 tuner=""
@@ -47,7 +35,7 @@ restore() {
 	[ -n "$tuner" ] && kill -TERM "$tuner" 2> /dev/null && wait "$tuner"
 	[ -n "$vm" ] && kill -9 "$vm" 2> /dev/null && "$numaksm" place --undo slowplace > /dev/null 2>&1
 	rm -f "$state"
-	for k in $present; do cat "$t/saved.$k" > $ksm/$k 2> /dev/null; done
+	ksm_put_back "$t"
 	rm -rf "$t"
 }
 trap restore EXIT

@@ -15,24 +15,12 @@ numaksm=$1
 fake=$2
 fleet=$3
 seconds=${NUMAKSM_SOAK_SECONDS:-45}
-ksm=/sys/kernel/mm/ksm
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-[ -w $ksm/run ] || { echo "no KSM"; exit 77; }
-if pgrep -x ksmtuned > /dev/null; then echo "ksmtuned runs: KSM is not ours"; exit 77; fi
-if "$numaksm" ksm show --json | grep -q '"running": true'; then
-	echo "another program owns KSM's knobs now"; exit 77
-fi
+. "$(dirname "$0")/ksm-lib.sh"
+ksm_require_free
 
 t=$(mktemp -d)
 export NUMAKSM_RUNTIME_DIR=$t/run
-knobs="advisor_mode sleep_millisecs pages_to_scan run"
-present=""
-for k in $knobs; do
-	if [ -e $ksm/$k ]; then
-		present="$present $k"
-		sed 's/.*\[\(.*\)\].*/\1/' $ksm/$k > "$t/saved.$k"
-	fi
-done
+ksm_save "$t" "advisor_mode sleep_millisecs pages_to_scan run"
 tuner=""
 watch=""
 exporter=""
@@ -48,7 +36,7 @@ cleanup() {
 	wait 2> /dev/null
 	for n in $names; do "$numaksm" place --undo "$n" > /dev/null 2>&1; done
 	"$numaksm" ksm restore > /dev/null 2>&1
-	for k in $present; do cat "$t/saved.$k" > $ksm/$k 2> /dev/null; done
+	ksm_put_back "$t"
 	rm -rf "$t"
 }
 trap cleanup EXIT
