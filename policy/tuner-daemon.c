@@ -53,6 +53,7 @@ struct nk_tuned {
 	nk_tuner_sampler *sampler;
 	struct nk_tuner_sample last;
 	struct seen_vm *seen; /* VMs the [vm] rules were matched against */
+	nk_vm_cache *finder;  /* who each VM process is, kept between scans */
 	size_t n_seen;
 	struct placing placing[MAX_PLACING];
 	size_t n_placing;
@@ -99,6 +100,7 @@ static void tuned_release(nk_tuned *t)
 	nk_tuner_sampler_free(t->sampler);
 	nk_ksm_owner_free(t->owner); /* the saved knobs stay for the next owner */
 	free(t->seen);
+	nk_vm_cache_free(t->finder);
 	free(t);
 }
 
@@ -315,7 +317,9 @@ static void place_new(nk_tuned *t, double now)
 	    (t->vms_scanned_at >= 0 && now - t->vms_scanned_at < PROCESS_SCAN_S))
 		return;
 	t->vms_scanned_at = now;
-	int n = nk_vm_find_all(t->host, &vms, NULL);
+	if (!t->finder)
+		t->finder = nk_vm_cache_new(); /* without it, every process is read */
+	int n = nk_vm_find_cached(t->host, t->finder, &vms, NULL);
 	for (int i = 0; i < n; i++) {
 		bool seen = false;
 		for (size_t k = 0; k < t->n_seen && !seen; k++)

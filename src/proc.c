@@ -365,6 +365,8 @@ static int vma_line(struct nk_proc_vma *v, const char *line, const char *end, bo
 	    {"FilePmdMapped:", offsetof(struct nk_proc_vma, file_pmd_bytes)},
 	    {"KSM:", offsetof(struct nk_proc_vma, ksm_bytes)},
 	    {"KernelPageSize:", offsetof(struct nk_proc_vma, kernel_page_size)},
+	    {"Anonymous:", offsetof(struct nk_proc_vma, anon_bytes)},
+	    {"Swap:", offsetof(struct nk_proc_vma, swap_bytes)},
 	};
 	if (strncmp(line, "VmFlags:", 8) == 0) {
 		v->mergeable = has_flag(line + 8, end, "mg");
@@ -388,7 +390,7 @@ static int vma_line(struct nk_proc_vma *v, const char *line, const char *end, bo
 		v->hugetlb_bytes += b;
 		return 0;
 	}
-	/* Other keys (Size, Pss, Swap, THPeligible...) are not needed; a line
+	/* Other keys (Size, Pss, SwapPss, THPeligible...) are not needed; a line
 	 * without a colon is not an smaps line at all. */
 	return memchr(line, ':', (size_t)(end - line)) ? 0 : -EINVAL;
 }

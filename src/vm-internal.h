@@ -65,15 +65,6 @@ int vm_vcpu_of_thread(enum nk_vm_kind kind, const char *name, const void **ret_f
 
 /* ---- /proc parsers only the VM model uses (vm-parse.c) ------------------- */
 
-/* Totals of /proc/PID/smaps_rollup, in bytes. */
-struct vm_rollup {
-	uint64_t rss, pss, anon, anon_thp, shmem_pmd, file_pmd, shared_hugetlb, private_hugetlb,
-	    swap, ksm;
-	bool has_ksm; /* the "KSM:" line (Linux 6.6) */
-};
-/* -EINVAL when Rss or Anonymous is missing or a value is malformed. */
-int vm_parse_rollup(const char *text, struct vm_rollup *ret);
-
 /* One line of /proc/PID/numa_maps: pages on each node. */
 struct vm_numa_map {
 	uint64_t start;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Parsers of the /proc files only VM discovery reads: smaps_rollup and
- * numa_maps, and the choice of the guest RAM among a VM's mappings.
+ * Parsers of the /proc files only VM discovery reads: numa_maps, and the
+ * choice of the guest RAM among a VM's mappings.
  * Strings in, structs out, no I/O: tests feed them literals, malformed and
  * truncated text.  The parsers every module shares (stat, smaps, cgroup)
  * are in proc.c.
@@ -10,44 +10,6 @@
 
 #include <ctype.h>
 #include <inttypes.h>
-
-/* ---- smaps_rollup ------------------------------------------------------ */
-
-int vm_parse_rollup(const char *text, struct vm_rollup *ret)
-{
-	struct vm_rollup r = {0};
-	const struct {
-		const char *key;
-		uint64_t *value;
-		bool required;
-	} keys[] = {
-	    {"Rss", &r.rss, true},
-	    {"Pss", &r.pss, false},
-	    {"Anonymous", &r.anon, true},
-	    {"AnonHugePages", &r.anon_thp, false},
-	    {"ShmemPmdMapped", &r.shmem_pmd, false},
-	    {"FilePmdMapped", &r.file_pmd, false},
-	    {"Shared_Hugetlb", &r.shared_hugetlb, false},
-	    {"Private_Hugetlb", &r.private_hugetlb, false},
-	    {"Swap", &r.swap, false},
-	    {"KSM", &r.ksm, false},
-	};
-	if (!text)
-		return -EINVAL;
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		uint64_t kb;
-		int k = nk_parse_meminfo(text, keys[i].key, &kb);
-		if (k == -ENOENT && !keys[i].required)
-			continue;
-		if (k < 0 || kb > UINT64_MAX / 1024)
-			return -EINVAL;
-		*keys[i].value = kb * 1024;
-		if (keys[i].value == &r.ksm)
-			r.has_ksm = true;
-	}
-	*ret = r;
-	return 0;
-}
 
 int vm_array_add(uint64_t **array, size_t *n, size_t index, uint64_t value)
 {

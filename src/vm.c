@@ -10,7 +10,9 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 _nk_export_ void nk_vm_ref_done(struct nk_vm_ref *ref)
 {
@@ -149,8 +151,111 @@ static int ref_from_stat(nk_host *host, int pid, struct nk_proc_stat *st, struct
 	return 0;
 }
 
+/* ---- the finder's memory between scans ----------------------------------- */
+
+/* What a scan found, kept for the next: a process with the same PID, start
+ * time and comm is the same process (a PID is reused only by a new
+ * process; an exec changes the comm), so who it is need not be read again. */
+struct nk_vm_cache {
+	struct nk_vm_ref *refs;
+	double *checked_at; /* CLOCK_MONOTONIC seconds of the last full check */
+	size_t n;
+};
+
+/* How long an entry trusted for anything but a KVM VM is taken as it is:
+ * a process found before it opened /dev/kvm shows it once this is over. */
+#define CACHE_RECHECK_S 60.0
+
+static double monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+_nk_export_ nk_vm_cache *nk_vm_cache_new(void)
+{
+	return calloc(1, sizeof(nk_vm_cache));
+}
+
+_nk_export_ nk_vm_cache *nk_vm_cache_free(nk_vm_cache *cache)
+{
+	if (cache) {
+		nk_vm_refs_free(cache->refs, cache->n);
+		free(cache->checked_at);
+		free(cache);
+	}
+	return NULL;
+}
+
+static int ref_copy(const struct nk_vm_ref *from, struct nk_vm_ref *ret)
+{
+	struct nk_vm_ref ref = *from;
+	ref.name = strdup(from->name);
+	ref.comm = strdup(from->comm);
+	ref.argv0 = strdup(from->argv0);
+	ref.uuid = from->uuid ? strdup(from->uuid) : NULL;
+	if (!ref.name || !ref.comm || !ref.argv0 || (from->uuid && !ref.uuid)) {
+		nk_vm_ref_done(&ref);
+		return -ENOMEM;
+	}
+	*ret = ref;
+	return 0;
+}
+
+/* The cached entry of the process `st` describes, or NULL. */
+static size_t cache_find(const nk_vm_cache *cache, int pid, const struct nk_proc_stat *st)
+{
+	for (size_t i = 0; cache && i < cache->n; i++)
+		if (cache->refs[i].pid == pid &&
+		    cache->refs[i].start_time == st->start_time_ticks &&
+		    strcmp(cache->refs[i].comm, st->comm) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+/* Who the process of cache entry `i` (SIZE_MAX: none) is, from the cache
+ * when it may be: a KVM VM stays one; anything else trusted is checked in
+ * full again once CACHE_RECHECK_S have passed (a process that was root's
+ * and gives up its user id is not dumpable, so its new user cannot take it
+ * over meanwhile); anything untrusted is read in full every time.
+ * @return 1 when taken from the cache, 0 when not, -ENOMEM. */
+static int ref_from_cache(const nk_vm_cache *cache, size_t i, double now, struct nk_vm_ref *ret)
+{
+	if (i == SIZE_MAX)
+		return 0;
+	const struct nk_vm_ref *old = &cache->refs[i];
+	if (old->trust != NK_VM_TRUST_KVM &&
+	    (!nk_vm_trusted(old) || now - cache->checked_at[i] >= CACHE_RECHECK_S))
+		return 0;
+	return ref_copy(old, ret) < 0 ? -ENOMEM : 1;
+}
+
+/* Remember what this scan found; the cache is left as it was on failure. */
+static void cache_keep(nk_vm_cache *cache, const struct nk_vm_ref *refs, const double *checked_at,
+		       size_t n)
+{
+	struct nk_vm_ref *copy = calloc(n ? n : 1, sizeof(*copy));
+	double *at = malloc((n ? n : 1) * sizeof(*at));
+	size_t k = 0;
+	while (copy && at && k < n && ref_copy(&refs[k], &copy[k]) == 0)
+		k++;
+	if (!copy || !at || k < n) {
+		nk_vm_refs_free(copy, k);
+		free(at);
+		return;
+	}
+	memcpy(at, checked_at, n * sizeof(*at));
+	nk_vm_refs_free(cache->refs, cache->n);
+	free(cache->checked_at);
+	cache->refs = copy;
+	cache->checked_at = at;
+	cache->n = n;
+}
+
 struct scan {
 	struct nk_vm_ref *refs;
+	double *checked_at;
 	int *ppids;
 	size_t n;
 };
@@ -158,14 +263,17 @@ struct scan {
 static void scan_done(struct scan *s)
 {
 	nk_vm_refs_free(s->refs, s->n);
+	free(s->checked_at);
 	free(s->ppids);
 }
 
-/* Every VMM process, with its parent's PID: one pass over /proc. */
-static int scan_vmms(nk_host *host, struct scan *ret, nk_error **err)
+/* Every VMM process, with its parent's PID: one pass over /proc.  Those
+ * `cache` knows are not read again (see ref_from_cache()). */
+static int scan_vmms(nk_host *host, const nk_vm_cache *cache, struct scan *ret, nk_error **err)
 {
 	_cleanup_free_ int *pids = NULL;
 	struct scan s = {0};
+	double now = monotonic_s();
 	int count = nk_proc_pids(host, &pids, err);
 
 	if (count < 0)
@@ -183,12 +291,24 @@ static int scan_vmms(nk_host *host, struct scan *ret, nk_error **err)
 		}
 		struct nk_vm_ref *refs = realloc(s.refs, (s.n + 1) * sizeof(*refs));
 		int *ppids = realloc(s.ppids, (s.n + 1) * sizeof(*ppids));
+		double *at = realloc(s.checked_at, (s.n + 1) * sizeof(*at));
 		if (refs)
 			s.refs = refs;
 		if (ppids)
 			s.ppids = ppids;
-		int r =
-		    refs && ppids ? ref_from_stat(host, pids[i], &st, &s.refs[s.n], err) : -ENOMEM;
+		if (at)
+			s.checked_at = at;
+		int r = refs && ppids && at ? 0 : -ENOMEM;
+		size_t old = cache_find(cache, pids[i], &st);
+		if (r == 0)
+			r = ref_from_cache(cache, old, now, &s.refs[s.n]);
+		if (r == 1) {
+			s.checked_at[s.n] = cache->checked_at[old];
+			r = 0;
+		} else if (r == 0) {
+			s.checked_at[s.n] = now;
+			r = ref_from_stat(host, pids[i], &st, &s.refs[s.n], err);
+		}
 		nk_proc_stat_done(&st);
 		if (r == -ESRCH)
 			continue;
@@ -216,9 +336,15 @@ static bool is_device_process(const struct scan *s, size_t i)
 
 _nk_export_ int nk_vm_find_all(nk_host *host, struct nk_vm_ref **ret_refs, nk_error **err)
 {
+	return nk_vm_find_cached(host, NULL, ret_refs, err);
+}
+
+_nk_export_ int nk_vm_find_cached(nk_host *host, nk_vm_cache *cache, struct nk_vm_ref **ret_refs,
+				  nk_error **err)
+{
 	struct scan s = {0};
 	size_t k = 0;
-	int r = scan_vmms(host, &s, err);
+	int r = scan_vmms(host, cache, &s, err);
 
 	if (r < 0)
 		return r;
@@ -230,12 +356,17 @@ _nk_export_ int nk_vm_find_all(nk_host *host, struct nk_vm_ref **ret_refs, nk_er
 	for (size_t i = 0; i < s.n; i++)
 		drop[i] = is_device_process(&s, i);
 	for (size_t i = 0; i < s.n; i++) {
-		if (drop[i])
+		if (drop[i]) {
 			nk_vm_ref_done(&s.refs[i]);
-		else
+		} else {
+			s.checked_at[k] = s.checked_at[i];
 			s.refs[k++] = s.refs[i];
+		}
 	}
+	if (cache)
+		cache_keep(cache, s.refs, s.checked_at, k);
 	free(drop);
+	free(s.checked_at);
 	free(s.ppids);
 	*ret_refs = s.refs;
 	return (int)k;
@@ -363,25 +494,11 @@ static void vm_info_freep(struct nk_vm_info **vm)
 
 static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 {
-	_cleanup_free_ char *rollup_text = NULL, *smaps = NULL, *cmdline = NULL;
+	_cleanup_free_ char *smaps = NULL, *cmdline = NULL;
 	_cleanup_free_ size_t *picked = NULL;
-	struct vm_rollup rollup;
 	struct nk_proc_vma *vmas = NULL;
 	size_t n_vmas = 0, n_picked = 0;
 	int pid = vm->ref.pid, r;
-
-	r = nk_proc_read(host, pid, "smaps_rollup", &rollup_text, err);
-	if (r == 0)
-		return -ESRCH; /* a zombie: its memory is gone */
-	if (r < 0)
-		return r;
-	if (vm_parse_rollup(rollup_text, &rollup) < 0)
-		return nk_error_set(err, EINVAL, "/proc/%d/smaps_rollup: malformed", pid);
-	vm->hugetlb_bytes = rollup.shared_hugetlb + rollup.private_hugetlb;
-	vm->rss_bytes = rollup.rss + vm->hugetlb_bytes;
-	vm->anon_bytes = rollup.anon;
-	vm->thp_bytes = rollup.anon_thp + rollup.shmem_pmd + rollup.file_pmd;
-	vm->swap_bytes = rollup.swap;
 
 	int len = nk_proc_read(host, pid, "cmdline", &cmdline, err);
 	if (len < 0)
@@ -393,7 +510,7 @@ static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 
 	r = nk_proc_read(host, pid, "smaps", &smaps, err);
 	if (r == 0)
-		return -ESRCH;
+		return -ESRCH; /* a zombie: its memory is gone */
 	if (r < 0)
 		return r;
 	r = nk_proc_smaps_parse(smaps, &vmas, &n_vmas);
@@ -402,9 +519,18 @@ static int read_memory(nk_host *host, struct nk_vm_info *vm, nk_error **err)
 	r = vm_pick_guest_ram(vmas, n_vmas, vm->guest_ram_bytes, &picked, &n_picked);
 	if (r >= 0 && n_picked && !(vm->regions = calloc(n_picked, sizeof(*vm->regions))))
 		r = -ENOMEM;
-	for (size_t i = 0; r >= 0 && i < n_vmas; i++)
-		if (vmas[i].mergeable)
-			vm->mergeable_bytes += vmas[i].end - vmas[i].start;
+	/* The process's totals are the sum of its mappings (what smaps_rollup
+	 * adds up, read here without a second walk of its page tables). */
+	for (size_t i = 0; r >= 0 && i < n_vmas; i++) {
+		const struct nk_proc_vma *v = &vmas[i];
+		if (v->mergeable)
+			vm->mergeable_bytes += v->end - v->start;
+		vm->hugetlb_bytes += v->hugetlb_bytes;
+		vm->rss_bytes += v->rss_bytes + v->hugetlb_bytes;
+		vm->anon_bytes += v->anon_bytes;
+		vm->thp_bytes += v->anon_thp_bytes + v->shmem_pmd_bytes + v->file_pmd_bytes;
+		vm->swap_bytes += v->swap_bytes;
+	}
 	uint64_t region_bytes = 0;
 	for (size_t i = 0; r >= 0 && i < n_picked; i++) {
 		struct nk_proc_vma *v = &vmas[picked[i]];

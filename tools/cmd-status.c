@@ -1045,6 +1045,7 @@ int cmd_top(int argc, char **argv, nk_error **err)
 	struct tool_ksm_watch w = {0};
 	struct host_sample prev = {0};
 	bool redraw_only = false;
+	nk_vm_cache *cache = nk_vm_cache_new(); /* NULL: every process is read */
 	struct vm_sample vs = {0};
 	for (long long frame = 0; !stop && (!iterations || frame < iterations);) {
 		struct host_sample h = {0};
@@ -1055,7 +1056,7 @@ int cmd_top(int argc, char **argv, nk_error **err)
 			if (r < 0)
 				break;
 			watch_update(&w, &h);
-			int found = nk_vm_find_all(host, &refs, err);
+			int found = nk_vm_find_cached(host, cache, &refs, err);
 			if (found < 0) {
 				r = found;
 				host_sample_done(&h);
@@ -1129,6 +1130,7 @@ int cmd_top(int argc, char **argv, nk_error **err)
 	}
 	vm_sample_done(&vs);
 	host_sample_done(&prev);
+	nk_vm_cache_free(cache);
 	top_restore_terminal();
 	if (!batch && r >= 0)
 		printf("\n");

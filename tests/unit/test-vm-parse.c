@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The parsers behind `numaksm status`, on literals: /proc/PID/stat (comms
- * with spaces and parentheses), smaps_rollup, smaps, numa_maps,
+ * with spaces and parentheses), smaps, numa_maps,
  * /proc/PID/cgroup (v1 and v2), VMM command lines and the choice of guest
  * RAM; each also on malformed and truncated text.
  */
@@ -100,41 +100,6 @@ static void test_stat(void **state)
 	nk_proc_stat_done(&st);
 }
 
-static const char rollup[] = "560eb557a000-7ffd62cc5000 ---p 00000000 00:00 0          [rollup]\n"
-			     "Rss:              173360 kB\n"
-			     "Pss:              144292 kB\n"
-			     "Anonymous:        150072 kB\n"
-			     "KSM:               26704 kB\n"
-			     "AnonHugePages:     65536 kB\n"
-			     "ShmemPmdMapped:        0 kB\n"
-			     "FilePmdMapped:         0 kB\n"
-			     "Shared_Hugetlb:     2048 kB\n"
-			     "Private_Hugetlb:    4096 kB\n"
-			     "Swap:                 12 kB\n";
-
-static void test_rollup(void **state)
-{
-	struct vm_rollup r;
-	assert_int_equal(vm_parse_rollup(rollup, &r), 0);
-	assert_int_equal(r.rss, 173360ull * 1024);
-	assert_int_equal(r.anon, 150072ull * 1024);
-	assert_int_equal(r.anon_thp, 65536ull * 1024);
-	assert_int_equal(r.shared_hugetlb + r.private_hugetlb, 6144ull * 1024);
-	assert_int_equal(r.swap, 12 * 1024);
-	assert_true(r.has_ksm);
-	assert_int_equal(r.ksm, 26704ull * 1024);
-
-	/* Before Linux 6.6: no KSM line. */
-	assert_int_equal(vm_parse_rollup("Rss: 4 kB\nAnonymous: 4 kB\n", &r), 0);
-	assert_false(r.has_ksm);
-	/* A zombie's empty file, a truncated one, a malformed value. */
-	assert_int_equal(vm_parse_rollup("", &r), -EINVAL);
-	assert_int_equal(vm_parse_rollup("Rss:   12 kB\n", &r), -EINVAL);
-	assert_int_equal(vm_parse_rollup("Rss: x kB\nAnonymous: 4 kB\n", &r), -EINVAL);
-	assert_int_equal(vm_parse_rollup("Rss: 99999999999999999999 kB\nAnonymous: 4 kB\n", &r),
-			 -EINVAL);
-}
-
 /* Three mappings of a QEMU TCG guest: the binary, guest RAM (THP and
  * mergeable), the TCG code buffer (executable, not mergeable). */
 static const char smaps[] =
@@ -149,12 +114,15 @@ static const char smaps[] =
     "Size:             262144 kB\n"
     "KernelPageSize:        4 kB\n"
     "Rss:               80876 kB\n"
+    "Anonymous:         80876 kB\n"
     "AnonHugePages:     22528 kB\n"
     "ShmemPmdMapped:        0 kB\n"
     "FilePmdMapped:         0 kB\n"
     "Shared_Hugetlb:        0 kB\n"
     "Private_Hugetlb:       0 kB\n"
     "KSM:               26508 kB\n"
+    "Swap:                 12 kB\n"
+    "SwapPss:               7 kB\n"
     "THPeligible:    1\n"
     "VmFlags: rd wr mr mw me dc ac hg mg\n"
     "7ff5ec000000-7ff62bfff000 rwxp 00000000 00:00 0 \n"
@@ -180,6 +148,9 @@ static void test_smaps(void **state)
 	assert_int_equal(v[1].rss_bytes, 80876ull * 1024);
 	assert_int_equal(v[1].anon_thp_bytes, 22528ull * 1024);
 	assert_int_equal(v[1].ksm_bytes, 26508ull * 1024);
+	assert_int_equal(v[1].anon_bytes, 80876ull * 1024);
+	assert_int_equal(v[1].swap_bytes, 12 * 1024); /* not SwapPss */
+	assert_int_equal(v[0].anon_bytes, 0);
 	assert_int_equal(v[1].kernel_page_size, 4096);
 	assert_string_equal(v[2].perms, "rwxp");
 
@@ -540,10 +511,13 @@ static void test_libvirt_kind(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_stat),	 cmocka_unit_test(test_rollup),
-	    cmocka_unit_test(test_smaps),	 cmocka_unit_test(test_guest_ram_choice),
-	    cmocka_unit_test(test_numa_maps),	 cmocka_unit_test(test_proc_cgroup),
-	    cmocka_unit_test(test_cmdline),	 cmocka_unit_test(test_thread_names),
+	    cmocka_unit_test(test_stat),
+	    cmocka_unit_test(test_smaps),
+	    cmocka_unit_test(test_guest_ram_choice),
+	    cmocka_unit_test(test_numa_maps),
+	    cmocka_unit_test(test_proc_cgroup),
+	    cmocka_unit_test(test_cmdline),
+	    cmocka_unit_test(test_thread_names),
 	    cmocka_unit_test(test_libvirt_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <numaksm/ksm.h>
@@ -174,9 +175,9 @@ static void test_gone_and_damaged(void **state)
 		const char *file;
 		int want;
 	} cases[] = {
-	    {"stat", -ESRCH},	      {"smaps_rollup", -ESRCH}, {"smaps", -ESRCH},
-	    {"cmdline", -ESRCH},      {"ksm_stat", 0},		{"cgroup", 0},
-	    {"task/14045/status", 0},
+	    {"stat", -ESRCH},  {"smaps_rollup", 0}, /* not read: smaps says it all */
+	    {"smaps", -ESRCH}, {"cmdline", -ESRCH},	 {"ksm_stat", 0},
+	    {"cgroup", 0},     {"task/14045/status", 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char saved[600];
@@ -221,17 +222,143 @@ static void test_gone_and_damaged(void **state)
 	ref.start_time--;
 
 	/* Damaged: an error naming the VM and the file. */
-	snprintf(path, sizeof(path), "%s/proc/14042/smaps_rollup", dir);
+	snprintf(path, sizeof(path), "%s/proc/14042/smaps", dir);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
-	fputs("Rss: many kB\nAnonymous: 4 kB\n", f);
+	fputs("7000-8000 rw-p 00000000 00:00 0\nRss: many kB\nVmFlags: rd wr\n", f);
 	fclose(f);
 	assert_int_equal(nk_vm_read(host, &ref, NULL, 0, &vm, &err), -EINVAL);
 	assert_non_null(strstr(nk_error_message(err), "VM q7test (PID 14042)"));
-	assert_non_null(strstr(nk_error_message(err), "smaps_rollup"));
+	assert_non_null(strstr(nk_error_message(err), "smaps"));
 	err = nk_error_free(err);
 
 	nk_vm_ref_done(&ref);
+	nk_host_free(host);
+	remove_tree(dir);
+}
+
+static void write_file(const char *dir, const char *file, const char *text, size_t len)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/proc/%d/%s", dir, QEMU_PID, file);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
+/* The name the finder gives the one VM of the tree, with `cache`. */
+static char *found_name(nk_host *host, nk_vm_cache *cache, enum nk_vm_trust *ret_trust)
+{
+	struct nk_vm_ref *refs = NULL;
+	int n = nk_vm_find_cached(host, cache, &refs, NULL);
+	if (n == 0)
+		return NULL;
+	assert_int_equal(n, 1);
+	char *name = strdup(refs[0].name);
+	*ret_trust = refs[0].trust;
+	nk_vm_refs_free(refs, 1);
+	return name;
+}
+
+/* A finder that scans again remembers who each process is by PID, start
+ * time and comm: a VM holding a KVM VM is not read again (its rewritten
+ * command line goes unseen), but a new process with the same PID (another
+ * start time), an exec (another comm) or an untrusted process is. */
+static void test_find_cached(void **state)
+{
+	char *dir = copy_fixture(), path[512], *name;
+	static const char cmdline[] = "qemu-system-x86_64\0-name\0guest=renamed\0";
+	nk_host *host = NULL;
+	nk_vm_cache *cache = nk_vm_cache_new();
+	enum nk_vm_trust trust;
+
+	assert_non_null(cache);
+	snprintf(path, sizeof(path), "%s/proc/%d/fd", dir, QEMU_PID);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/proc/%d/fd/12", dir, QEMU_PID);
+	assert_int_equal(symlink("anon_inode:kvm-vm", path), 0);
+	assert_int_equal(nk_host_open(dir, &host, NULL), 0);
+
+	name = found_name(host, cache, &trust);
+	assert_string_equal(name, "q7test");
+	assert_int_equal(trust, NK_VM_TRUST_KVM);
+	free(name);
+	write_file(dir, "cmdline", cmdline, sizeof(cmdline) - 1);
+	name = found_name(host, cache, &trust);
+	assert_string_equal(name, "q7test"); /* from the cache */
+	free(name);
+	name = found_name(host, NULL, &trust);
+	assert_string_equal(name, "renamed"); /* without it */
+	free(name);
+
+	/* Another process with the PID: another start time. */
+	char *stat = read_text(PROCS_FIXTURE "/proc/14042/stat");
+	char *at = strstr(stat, " 248358 ");
+	assert_non_null(at);
+	memcpy(at, " 248359 ", 8);
+	write_file(dir, "stat", stat, strlen(stat));
+	name = found_name(host, cache, &trust);
+	assert_string_equal(name, "renamed");
+	free(name);
+
+	/* An exec: same PID and start time, another comm (still a QEMU). */
+	write_file(dir, "cmdline", cmdline, sizeof(cmdline) - 1);
+	name = found_name(host, cache, &trust);
+	free(name);
+	static const char again[] = "qemu-system-x86_64\0-name\0guest=execd\0";
+	write_file(dir, "cmdline", again, sizeof(again) - 1);
+	at = strstr(stat, "(qemu-system-x86)");
+	assert_non_null(at);
+	memcpy(at, "(qemu-system-x87)", 17);
+	write_file(dir, "stat", stat, strlen(stat));
+	name = found_name(host, cache, &trust);
+	assert_string_equal(name, "execd");
+	free(name);
+
+	/* Without the KVM VM it is trusted as root's: read again once a
+	 * minute, not at every scan; untrusted (another user's), every time. */
+	snprintf(path, sizeof(path), "%s/proc/%d/fd/12", dir, QEMU_PID);
+	assert_int_equal(unlink(path), 0);
+	static const char other[] = "qemu-system-x86_64\0-name\0guest=other\0";
+	write_file(dir, "cmdline", other, sizeof(other) - 1);
+	memcpy(strstr(stat, " 248359 "), " 248360 ", 8);
+	write_file(dir, "stat", stat, strlen(stat));
+	name = found_name(host, cache, &trust);
+	assert_string_equal(name, "other");
+	assert_int_equal(trust, NK_VM_TRUST_OWNER);
+	free(name);
+	write_file(dir, "cmdline", again, sizeof(again) - 1);
+	name = found_name(host, cache, &trust);
+	assert_string_equal(name, "other"); /* within the minute */
+	free(name);
+	char *status = read_text(PROCS_FIXTURE "/proc/14042/status");
+	at = strstr(status, "Uid:\t0\t0\t0\t0");
+	assert_non_null(at);
+	char *edited = NULL;
+	assert_true(asprintf(&edited, "%.*sUid:\t4242\t4242\t4242\t4242%s", (int)(at - status),
+			     status, at + strlen("Uid:\t0\t0\t0\t0")) > 0);
+	write_file(dir, "status", edited, strlen(edited));
+	memcpy(strstr(stat, " 248360 "), " 248361 ", 8);
+	write_file(dir, "stat", stat, strlen(stat));
+	name = found_name(host, cache, &trust);
+	assert_string_equal(name, "execd");
+	assert_int_equal(trust, NK_VM_TRUST_NONE);
+	free(name);
+	write_file(dir, "cmdline", other, sizeof(other) - 1);
+	name = found_name(host, cache, &trust);
+	assert_string_equal(name, "other"); /* untrusted: read every time */
+	free(name);
+
+	/* It ends: gone from the cache too. */
+	snprintf(path, sizeof(path), "%s/proc/%d/stat", dir, QEMU_PID);
+	assert_int_equal(unlink(path), 0);
+	assert_null(found_name(host, cache, &trust));
+
+	free(edited);
+	free(status);
+	free(stat);
+	nk_vm_cache_free(cache);
 	nk_host_free(host);
 	remove_tree(dir);
 }
@@ -242,6 +369,7 @@ int main(void)
 	    cmocka_unit_test(test_find),
 	    cmocka_unit_test(test_read),
 	    cmocka_unit_test(test_gone_and_damaged),
+	    cmocka_unit_test(test_find_cached),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,9 +119,10 @@ struct nk_proc_vma {
 	char *name; /**< path, "[heap]"..., "" when anonymous */
 	uint64_t rss_bytes, anon_thp_bytes, shmem_pmd_bytes, file_pmd_bytes, hugetlb_bytes,
 	    ksm_bytes, kernel_page_size;
-	bool mergeable;	  /**< VmFlags mg */
-	bool hugetlb_vma; /**< VmFlags ht */
-	bool has_ksm;	  /**< the "KSM:" line (Linux 6.6) was there */
+	bool mergeable;			 /**< VmFlags mg */
+	bool hugetlb_vma;		 /**< VmFlags ht */
+	bool has_ksm;			 /**< the "KSM:" line (Linux 6.6) was there */
+	uint64_t anon_bytes, swap_bytes; /**< "Anonymous:", "Swap:" */
 };
 
 /**

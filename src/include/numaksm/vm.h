@@ -104,6 +104,26 @@ void nk_vm_refs_free(struct nk_vm_ref *refs, size_t n);
 int nk_vm_find_all(nk_host *host, struct nk_vm_ref **ret_refs, nk_error **err);
 
 /**
+ * What a finder that scans again and again (an exporter, a watch, the
+ * tuner) remembers between scans: the processes it found, by PID, start
+ * time and comm.  One cache serves one host.
+ */
+typedef struct nk_vm_cache nk_vm_cache;
+/** @return an empty cache; NULL when out of memory. */
+nk_vm_cache *nk_vm_cache_new(void);
+/** Free it; accepts NULL.  @return NULL. */
+nk_vm_cache *nk_vm_cache_free(nk_vm_cache *cache);
+
+/**
+ * nk_vm_find_all() that reads only the stat of processes `cache` found
+ * before (NULL: none).  A process holding a KVM VM is not read again;
+ * one trusted for another reason is checked in full once a minute; an
+ * untrusted one every time.  The cache then holds what this scan found.
+ */
+int nk_vm_find_cached(nk_host *host, nk_vm_cache *cache, struct nk_vm_ref **ret_refs,
+		      nk_error **err);
+
+/**
  * Find one VM by PID (any live process; kind NK_VM_PROCESS when it is not a
  * VMM; trusted as NK_VM_TRUST_PID when it shows nothing more) or by name:
  * its name, else its comm, else its program's base name.  When several
