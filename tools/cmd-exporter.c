@@ -36,7 +36,7 @@
 #define DEFAULT_MAX_CONNECTIONS 64
 /* A VM's memory map, pages per node and threads are read again after this;
  * its KSM figures every scrape. */
-#define DEFAULT_VM_REFRESH_S 60
+#define DEFAULT_VM_REFRESH_S 300
 /* A client that has sent no complete request by then is dropped. */
 #define CONNECTION_TIMEOUT_S 10
 
@@ -78,12 +78,12 @@ static void usage(FILE *out)
 		"                         reads its users again\n"
 		"  --max-connections N    connections served at once (default %d)\n"
 		"  --vm-refresh SECONDS   read a VM's memory map, pages per node and threads\n"
-		"                         again once they are this old (default 60; 0: every\n"
+		"                         again once they are this old (default %d; 0: every\n"
 		"                         scrape); its KSM figures are read every scrape\n"
 		"  --textfile FILE        write the metrics to FILE and exit\n"
 		"  -h, --help             this help\n\n"
 		"The metrics are listed in numaksm-exporter(8).\n",
-		DEFAULT_MAX_CONNECTIONS);
+		DEFAULT_MAX_CONNECTIONS, DEFAULT_VM_REFRESH_S);
 }
 
 static int parse_args(int argc, char **argv, struct exporter_args *a, nk_error **err)

@@ -438,6 +438,68 @@ void metrics_state_done(struct metrics_state *state)
 	free(state->vms);
 	state->vms = NULL;
 	state->n_vms = 0;
+	state->finder = nk_vm_cache_free(state->finder);
+}
+
+/* The state's entry of the VM `ref` is, or SIZE_MAX.  The state is in the
+ * order the finder lists VMs: by PID. */
+static size_t find_kept(const struct metrics_state *state, const struct nk_vm_ref *ref)
+{
+	size_t lo = 0, hi = state->n_vms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (state->vms[mid].pid < ref->pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < state->n_vms && state->vms[lo].pid == ref->pid && state->vms[lo].vm &&
+	    state->vms[lo].start_time == ref->start_time)
+		return lo;
+	return SIZE_MAX;
+}
+
+struct due_order {
+	const struct metrics_state *state;
+	const size_t *olds;
+};
+
+static int by_read_at(const void *a, const void *b, void *arg)
+{
+	const struct due_order *o = arg;
+	double x = o->state->vms[o->olds[*(const size_t *)a]].read_at;
+	double y = o->state->vms[o->olds[*(const size_t *)b]].read_at;
+	return x < y ? -1 : x > y;
+}
+
+/* Which VMs to read in full at this scrape (time `t0`): the new ones; with
+ * vm_refresh_s 0 all; else of those due (read vm_refresh_s ago or more),
+ * the oldest, as many as n * (time since the last scrape) / vm_refresh_s. */
+static void choose_full_reads(const struct metrics_state *state, const size_t *olds, size_t n,
+			      double t0, bool *full)
+{
+	double refresh = state->vm_refresh_s;
+	double since = state->last_scrape_at > 0 ? t0 - state->last_scrape_at : refresh;
+	if (since > refresh)
+		since = refresh;
+	size_t budget = refresh > 0 ? (size_t)ceil((double)n * since / refresh) : n;
+	size_t *due = malloc((n ? n : 1) * sizeof(*due)), n_due = 0;
+	for (size_t i = 0; i < n; i++) {
+		full[i] = olds[i] == SIZE_MAX || refresh <= 0;
+		if (!full[i] && t0 - state->vms[olds[i]].read_at >= refresh) {
+			if (due)
+				due[n_due++] = i;
+			else
+				full[i] = true; /* out of memory: read it now */
+		}
+	}
+	if (!due)
+		return;
+	struct due_order order = {state, olds};
+	qsort_r(due, n_due, sizeof(*due), by_read_at, &order);
+	for (size_t d = 0; d < n_due && d < budget; d++)
+		full[due[d]] = true;
+	free(due);
 }
 
 int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_error **err)
@@ -461,7 +523,9 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 	tool_ksm_watch_update(&state->watch, &facts, t0);
 
 	nk_error *e = NULL;
-	int n = nk_vm_find_all(host, &refs, &e);
+	if (!state->finder)
+		state->finder = nk_vm_cache_new(); /* without it, every process is read */
+	int n = nk_vm_find_cached(host, state->finder, &refs, &e);
 	if (n < 0) {
 		vm_errors++;
 		nk_error_free(e);
@@ -476,20 +540,30 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 		nk_hostinfo_free(info);
 		return nk_error_set(err, ENOMEM, "out of memory");
 	}
-	/* VMs read in full before, and not too old, have their KSM figures
-	 * read again; new ones, and a quarter of the old ones at most, in full. */
-	size_t n_kept = 0, budget = (size_t)n / 4 + 1;
+	/* VMs read in full before have their KSM figures read again; new ones
+	 * in full, and of those read vm_refresh_s ago or more, the oldest,
+	 * as many as keep every VM's age near vm_refresh_s if scrapes go on
+	 * at this pace: the cost spreads evenly over the scrapes. */
+	size_t *olds = malloc((n ? (size_t)n : 1) * sizeof(*olds));
+	bool *full = calloc(n ? (size_t)n : 1, sizeof(*full));
+	if (!olds || !full) {
+		free(olds);
+		free(full);
+		free(rows);
+		free(kept);
+		nk_vm_refs_free(refs, (size_t)n);
+		nk_hostinfo_free(info);
+		return nk_error_set(err, ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < n; i++)
+		olds[i] = find_kept(state, &refs[i]);
+	choose_full_reads(state, olds, (size_t)n, t0, full);
+	state->last_scrape_at = t0;
+	size_t n_kept = 0;
 	uint64_t page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	for (int i = 0; i < n; i++) {
-		struct metrics_vm *old = NULL;
-		for (size_t k = 0; k < state->n_vms; k++)
-			if (state->vms[k].vm && state->vms[k].pid == refs[i].pid &&
-			    state->vms[k].start_time == refs[i].start_time)
-				old = &state->vms[k];
-		bool fresh_enough =
-		    old && state->vm_refresh_s > 0 && t0 - old->read_at < state->vm_refresh_s;
-		if (old && !fresh_enough && budget == 0 && state->vm_refresh_s > 0)
-			fresh_enough = true; /* its turn comes at a later scrape */
+		struct metrics_vm *old = olds[i] == SIZE_MAX ? NULL : &state->vms[olds[i]];
+		bool fresh_enough = old && !full[i];
 		struct metrics_vm m = {.pid = refs[i].pid, .start_time = refs[i].start_time};
 		if (old && fresh_enough) {
 			m = *old;
@@ -503,8 +577,6 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 				m.vm->ksm_saved_bytes =
 				    nk_ksm_proc_saved_bytes(&m.vm->ksm, &info->ksm, page_size);
 		} else {
-			if (old)
-				budget--;
 			e = NULL;
 			r = nk_vm_read(host, &refs[i], info->ksm_present ? &info->ksm : NULL,
 				       NK_VM_READ_PLACEMENT | NK_VM_READ_THREADS, &m.vm, &e);
@@ -536,6 +608,8 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 	state->vms = kept;
 	state->n_vms = n_kept;
 	nk_vm_refs_free(refs, (size_t)n);
+	free(olds);
+	free(full);
 	/* The pinning state, read-only (shared lock), when there is one. */
 	nk_pin_state *pins = tool_pins_open(host);
 	for (size_t i = 0; pins && i < n_rows; i++)

@@ -32,11 +32,13 @@ struct metrics_state {
 	uint64_t errors;	     /* scrapes that failed, VMs that could not be read */
 	double last_duration;	     /* seconds the previous scrape took */
 	/* A VM's memory map, pages per node and threads are read again once
-	 * they are vm_refresh_s old (0: every scrape), a quarter of the VMs
-	 * at most per scrape; its KSM figures every scrape. */
+	 * they are vm_refresh_s old (0: every scrape), spread evenly over
+	 * the scrapes; its KSM figures every scrape. */
 	double vm_refresh_s;
+	double last_scrape_at; /* CLOCK_MONOTONIC seconds; 0 before the first */
 	struct metrics_vm *vms;
 	size_t n_vms;
+	nk_vm_cache *finder; /* who each VM process is, kept between scrapes */
 };
 
 /* Free what the state holds. */
