@@ -483,6 +483,7 @@ _nk_export_ struct nk_vm_info *nk_vm_info_free(struct nk_vm_info *vm)
 	free(vm->placement.ksm_node_bytes);
 	nk_vm_threads_done(&vm->threads);
 	nk_proc_cgroups_free(vm->cgroups, vm->n_cgroups);
+	nk_bitmap_free(vm->mems_allowed);
 	free(vm);
 	return NULL;
 }
@@ -654,6 +655,22 @@ static int placement_numa_maps(nk_host *host, struct nk_vm_info *vm, struct nk_v
 	return 0;
 }
 
+/* The nodes its cpuset allows: what it is meant to use.  A kernel without
+ * the line, or a malformed one, leaves it unknown. */
+static int read_mems_allowed(nk_host *host, struct nk_vm_info *vm)
+{
+	_cleanup_free_ char *text = NULL, *list = NULL;
+	int r = nk_proc_read(host, vm->ref.pid, "status", &text, NULL);
+	if (r == -ESRCH && nk_host_is_live(host))
+		return r;
+	if (r < 0 || nk_parse_keyed_line(text, "Mems_allowed_list", &list) < 0)
+		return 0;
+	/* Linux numbers nodes below 1024 (NODES_SHIFT 10). */
+	if (nk_parse_list_max(list, "Mems_allowed_list", 1023, &vm->mems_allowed, NULL) < 0)
+		vm->mems_allowed = NULL;
+	return 0;
+}
+
 static int read_placement(nk_host *host, struct nk_vm_info *vm, bool exact, nk_error **err)
 {
 	_cleanup_error_ nk_error *e = NULL;
@@ -674,7 +691,7 @@ static int read_placement(nk_host *host, struct nk_vm_info *vm, bool exact, nk_e
 	if (r < 0)
 		return r;
 	vm->has_placement = true;
-	return 0;
+	return read_mems_allowed(host, vm);
 }
 
 static int read_threads(nk_host *host, struct nk_vm_info *vm, nk_error **err)

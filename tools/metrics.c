@@ -297,6 +297,64 @@ static uint64_t vm_4k_bytes(const struct nk_vm_info *vm)
 	return vm->guest_rss_bytes > big ? vm->guest_rss_bytes - big : 0;
 }
 
+/* Whether the VM's cpuset keeps it off some node that has memory: then
+ * those it allows are where it is meant to be. */
+static bool has_intended_nodes(const struct nk_vm_info *vm, const struct nk_hostinfo *info)
+{
+	if (!vm->mems_allowed || !nk_bitmap_weight(vm->mems_allowed) || !vm->has_placement)
+		return false;
+	for (size_t k = 0; k < info->n_nodes; k++)
+		if (info->nodes[k].has_memory &&
+		    !nk_bitmap_test(vm->mems_allowed, (unsigned)info->nodes[k].id))
+			return true;
+	return false;
+}
+
+/* The share of the VM's resident guest RAM on the nodes its cpuset allows;
+ * KSM pages are left out (shared, so on one node for all who share them);
+ * < 0 when nothing is resident. */
+static double intended_ratio(const struct nk_vm_info *vm)
+{
+	const struct nk_vm_placement *p = &vm->placement;
+	uint64_t on = 0, all = 0;
+	for (size_t node = 0; node < p->n_node_bytes; node++) {
+		uint64_t ksm = p->has_ksm_node_bytes && node < p->n_ksm_node_bytes
+				   ? p->ksm_node_bytes[node]
+				   : 0;
+		uint64_t own = p->node_bytes[node] > ksm ? p->node_bytes[node] - ksm : 0;
+		all += own;
+		if (nk_bitmap_test(vm->mems_allowed, (unsigned)node))
+			on += own;
+	}
+	return all ? (double)on / (double)all : -1;
+}
+
+static void write_intended(FILE *o, const struct vm_row *rows, size_t n,
+			   const struct nk_hostinfo *info)
+{
+	char labels[640];
+	family(o, "numaksm_vm_intended_nodes_info", "gauge",
+	       "1 for a VM whose cpuset keeps it off some node with memory, with the nodes it "
+	       "allows (Mems_allowed_list): where its memory is meant to be");
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *list = NULL;
+		if (!has_intended_nodes(rows[i].vm, info) ||
+		    nk_bitmap_format(rows[i].vm->mems_allowed, &list) < 0)
+			continue;
+		snprintf(labels, sizeof(labels), "%s,nodes=\"%s\"", rows[i].labels, list);
+		sample_u64(o, "numaksm_vm_intended_nodes_info", labels, 1);
+	}
+	family(o, "numaksm_vm_intended_node_ratio", "gauge",
+	       "for such a VM, the share of its resident guest RAM on those nodes, KSM pages left "
+	       "out (1: all of it where it is meant to be)");
+	for (size_t i = 0; i < n; i++) {
+		double ratio =
+		    has_intended_nodes(rows[i].vm, info) ? intended_ratio(rows[i].vm) : -1;
+		if (ratio >= 0)
+			sample_f(o, "numaksm_vm_intended_node_ratio", rows[i].labels, ratio);
+	}
+}
+
 static void write_vms(FILE *o, const struct vm_row *rows, size_t n)
 {
 	char labels[640], esc[256];
@@ -621,6 +679,7 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 		write_tuner(out, &facts);
 	write_nodes(out, info);
 	write_vms(out, rows, n_rows);
+	write_intended(out, rows, n_rows, info);
 	state->errors += vm_errors;
 	family(out, "numaksm_vms", "gauge", "VM processes found on the host");
 	sample_u64(out, "numaksm_vms", "", n_rows);

@@ -68,6 +68,27 @@ print(f"{tree}: {len(types)} families, {len(samples)} samples, as status says")
 PY
 done
 
+# A VM whose cpuset allows node 1 of 4 (Mems_allowed_list), its guest RAM
+# 3/4 on node 1: where it is meant to be, and the share there.  Allowing
+# every node with memory says nothing: no intended nodes.
+cp -a "$fixtures/procs/qemu-tcg" "$t/intended"
+mkdir -p "$t/intended/sys/devices/system"
+cp -a "$fixtures/lab-4node/sys/devices/system/node" "$t/intended/sys/devices/system/"
+vm=$t/intended/proc/14042
+sed -i 's/^Mems_allowed_list:.*/Mems_allowed_list:\t1/' "$vm/status"
+sed -i 's/^\(7ff5dbe00000 .*\) N0=20205 /\1 N0=5051 N1=15154 /' "$vm/numa_maps"
+"$numaksm" exporter --root "$t/intended" --textfile "$t/intended.prom" || fail "intended: exit $?"
+"$promtool" check metrics < "$t/intended.prom" || fail "intended: promtool check metrics"
+grep -q '^numaksm_vm_intended_nodes_info{vm="q7test",kind="qemu",pid="14042",nodes="1"} 1$' \
+	"$t/intended.prom" || fail "intended: no nodes=\"1\": $(grep intended "$t/intended.prom")"
+ratio=$(sed -n 's/^numaksm_vm_intended_node_ratio{vm="q7test",kind="qemu",pid="14042"} //p' "$t/intended.prom")
+python3 -c "import sys; r=float(sys.argv[1]); sys.exit(abs(r - 15154/20205) > 1e-6)" "${ratio:-x}" ||
+	fail "intended: ratio '$ratio', not 15154/20205"
+sed -i 's/^Mems_allowed_list:.*/Mems_allowed_list:\t0-3/' "$vm/status"
+"$numaksm" exporter --root "$t/intended" --textfile "$t/intended.prom" || fail "intended 0-3: exit $?"
+! grep -q '^numaksm_vm_intended' "$t/intended.prom" || fail "intended: every node allowed, yet a sample"
+echo "intended nodes: ratio $ratio on node 1 of 4"
+
 # Mistakes: exit 2 and nothing written.
 expect_usage() { # MESSAGE ARGS...
 	msg=$1

@@ -230,6 +230,9 @@ struct nk_vm_info {
 
 	bool has_placement;
 	struct nk_vm_placement placement;
+	/** The nodes its cpuset lets it allocate on (Mems_allowed_list of
+	 *  /proc/PID/status), read with the placement; NULL when unknown. */
+	nk_bitmap *mems_allowed;
 
 	bool has_ksm; /**< /proc/PID/ksm_stat was read */
 	struct nk_ksm_proc_stat ksm;
