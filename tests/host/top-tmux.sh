@@ -13,11 +13,14 @@ command -v tmux > /dev/null || { echo "needs tmux"; exit 77; }
 t=$(mktemp -d)
 export NUMAKSM_RUNTIME_DIR=$t/run
 session=numaksm-top-$$
+# A server of its own: no one else's tmux (a user's, another test's) can
+# end it or be ended by it.
+tmux() { command tmux -L "numaksm-top-$$" "$@"; }
 pids=""
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
 cleanup() {
-	tmux kill-session -t "$session" 2> /dev/null
+	tmux kill-server 2> /dev/null
 	for p in $pids; do kill "$p" 2> /dev/null; done
 	wait 2> /dev/null
 	rm -rf "$t"
