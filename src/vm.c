@@ -188,7 +188,7 @@ _nk_export_ nk_vm_cache *nk_vm_cache_free(nk_vm_cache *cache)
 	return NULL;
 }
 
-static int ref_copy(const struct nk_vm_ref *from, struct nk_vm_ref *ret)
+_nk_export_ int nk_vm_ref_copy(const struct nk_vm_ref *from, struct nk_vm_ref *ret)
 {
 	struct nk_vm_ref ref = *from;
 	ref.name = strdup(from->name);
@@ -228,7 +228,7 @@ static int ref_from_cache(const nk_vm_cache *cache, size_t i, double now, struct
 	if (old->trust != NK_VM_TRUST_KVM &&
 	    (!nk_vm_trusted(old) || now - cache->checked_at[i] >= CACHE_RECHECK_S))
 		return 0;
-	return ref_copy(old, ret) < 0 ? -ENOMEM : 1;
+	return nk_vm_ref_copy(old, ret) < 0 ? -ENOMEM : 1;
 }
 
 /* Remember what this scan found; the cache is left as it was on failure. */
@@ -238,7 +238,7 @@ static void cache_keep(nk_vm_cache *cache, const struct nk_vm_ref *refs, const d
 	struct nk_vm_ref *copy = calloc(n ? n : 1, sizeof(*copy));
 	double *at = malloc((n ? n : 1) * sizeof(*at));
 	size_t k = 0;
-	while (copy && at && k < n && ref_copy(&refs[k], &copy[k]) == 0)
+	while (copy && at && k < n && nk_vm_ref_copy(&refs[k], &copy[k]) == 0)
 		k++;
 	if (!copy || !at || k < n) {
 		nk_vm_refs_free(copy, k);

@@ -38,3 +38,8 @@ if(NUMAKSM_TMUX)
   set_tests_properties(host/top-tmux PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
                                                 RESOURCE_LOCK vm-processes)
 endif()
+
+# Host: numaksm estimate on stand-in VMs of known content, then KSM run to
+# the end against the prediction; KSM's knobs are put back.
+add_test(NAME host/estimate COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/estimate.sh $<TARGET_FILE:numaksm-cli>)
+set_tests_properties(host/estimate PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)

@@ -102,32 +102,6 @@ static void watch_update(struct tool_ksm_watch *w, struct host_sample *h)
 	tool_ksm_watch_update(w, &h->ksm, h->when);
 }
 
-/* The VMs to show: those named, or all found. */
-static int find_vms(nk_host *host, const struct status_args *a, struct nk_vm_ref **ret,
-		    size_t *ret_n, nk_error **err)
-{
-	if (a->n_selectors == 0) {
-		int n = nk_vm_find_all(host, ret, err);
-		if (n < 0)
-			return n;
-		*ret_n = (size_t)n;
-		return 0;
-	}
-	struct nk_vm_ref *refs = calloc((size_t)a->n_selectors, sizeof(*refs));
-	if (!refs)
-		return nk_error_set(err, ENOMEM, "out of memory");
-	for (int i = 0; i < a->n_selectors; i++) {
-		int r = nk_vm_lookup(host, a->selectors[i], &refs[i], err);
-		if (r < 0) {
-			nk_vm_refs_free(refs, (size_t)i);
-			return r;
-		}
-	}
-	*ret = refs;
-	*ret_n = (size_t)a->n_selectors;
-	return 0;
-}
-
 struct vm_sample {
 	struct nk_vm_info **vms;
 	size_t n;
@@ -782,7 +756,7 @@ int cmd_status(int argc, char **argv, nk_error **err)
 	}
 	/* Names are resolved once: under --watch a VM that ends drops out. */
 	if (a.n_selectors > 0) {
-		r = find_vms(host, &a, &fixed, &n_fixed, err);
+		r = tool_find_vms(host, a.selectors, a.n_selectors, &fixed, &n_fixed, err);
 		if (r < 0) {
 			nk_host_free(host);
 			return r;
@@ -803,7 +777,8 @@ int cmd_status(int argc, char **argv, nk_error **err)
 			break;
 		if (a.watch_s > 0)
 			watch_update(&w, &h);
-		if (!fixed && (r = find_vms(host, &a, &refs, &n_refs, err)) < 0) {
+		if (!fixed && (r = tool_find_vms(host, a.selectors, a.n_selectors, &refs, &n_refs,
+						 err)) < 0) {
 			host_sample_done(&h);
 			break;
 		}

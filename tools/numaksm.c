@@ -29,6 +29,8 @@ static const struct tool_command commands[] = {
     {"top", "status's VMs redrawn in place, sorted; KSM's rate, ksmd's CPU", cmd_top, NULL},
     {"exporter", "Prometheus metrics of KSM, nodes and every VM on /metrics", cmd_exporter, NULL},
     {"place", "put a VM in its own cgroup on chosen nodes and CPUs; --undo", cmd_place, NULL},
+    {"estimate", "what KSM will save on the VMs, before it scans: per VM, shared, per node",
+     cmd_estimate, NULL},
     /* numaksm-vmm commands */
     {"vm", "numaksm-vmm VMs: list, info, pause, resume, stop, KSM, migrate", cmd_vm,
      "list info pause resume stop ksm migrate"},

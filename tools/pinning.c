@@ -3,7 +3,9 @@
  * Whether a VM is pinned, for status and the exporter: its entry in the
  * pinning state (pins.json) and its vCPU threads off that plan.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <numaksm/rundir.h>
@@ -48,4 +50,29 @@ bool tool_vm_pinning(const nk_pin_state *pins, const struct nk_vm_info *vm, unsi
 		return true;
 	}
 	return false;
+}
+
+int tool_find_vms(nk_host *host, char *const *names, int n_names, struct nk_vm_ref **ret,
+		  size_t *ret_n, nk_error **err)
+{
+	if (n_names == 0) {
+		int n = nk_vm_find_all(host, ret, err);
+		if (n < 0)
+			return n;
+		*ret_n = (size_t)n;
+		return 0;
+	}
+	struct nk_vm_ref *refs = calloc((size_t)n_names, sizeof(*refs));
+	if (!refs)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	for (int i = 0; i < n_names; i++) {
+		int r = nk_vm_lookup(host, names[i], &refs[i], err);
+		if (r < 0) {
+			nk_vm_refs_free(refs, (size_t)i);
+			return r;
+		}
+	}
+	*ret = refs;
+	*ret_n = (size_t)n_names;
+	return 0;
 }

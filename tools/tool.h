@@ -105,6 +105,11 @@ struct nk_vm_info;
 typedef struct nk_pin_state nk_pin_state;
 nk_pin_state *tool_pins_open(nk_host *host);
 bool tool_vm_pinning(const nk_pin_state *pins, const struct nk_vm_info *vm, unsigned *ret_off_plan);
+/* The VMs a command is about: those named (NAME or PID, nk_vm_lookup()),
+ * or every one found when none is. */
+struct nk_vm_ref;
+int tool_find_vms(nk_host *host, char *const *names, int n_names, struct nk_vm_ref **ret,
+		  size_t *ret_n, nk_error **err);
 
 int cmd_completion(int argc, char **argv, nk_error **err);
 int cmd_check(int argc, char **argv, nk_error **err);
@@ -118,5 +123,6 @@ int cmd_top(int argc, char **argv, nk_error **err);
 int cmd_place(int argc, char **argv, nk_error **err);
 int cmd_vm(int argc, char **argv, nk_error **err);
 int cmd_exporter(int argc, char **argv, nk_error **err);
+int cmd_estimate(int argc, char **argv, nk_error **err);
 
 #endif

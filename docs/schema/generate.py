@@ -82,7 +82,7 @@ LIST_RE = "^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$"
 COMMANDS = ["numaksm", "check", "hugepages", "hugepages reserve", "zone", "zone try", "pin",
             "pin plan", "pin apply", "pin show", "ksm", "ksm show", "ksm set", "ksm restore",
             "tuned", "status", "place", "vm", "vm list", "vm info", "vm pause", "vm resume",
-            "vm stop", "vm ksm", "vm migrate", "numaksm-vmm"]
+            "vm stop", "vm ksm", "vm migrate", "estimate", "numaksm-vmm"]
 
 defs = {
     "uint": {"description": "A number from 0 that is not a count: a vCPU, a round, an id.",
@@ -421,6 +421,27 @@ docs.append(document(
          {"applied": {"type": "object"},
           "vm": {"properties": {"kind": C.vm_kind, "name": C.name,
                                 "trusted": {"const": True}}}})))
+SAVING = obj(saved_bytes=C.bytes, error_bytes=C.bytes)
+docs.append(document(
+    "estimate", "numaksm estimate --json",
+    "What KSM will save on the VMs, from the content of their guest RAM, under this host's "
+    "max_page_sharing and use_zero_pages: with merge_across_nodes=1, and with "
+    "merge_across_nodes=0 and every page where it is now (null when the pages' nodes could "
+    "not be read).  error_bytes is the 95% bound of a sampled estimate (0 when every content "
+    "is kept).  A VM that could not be read has its error and null figures.",
+    dict(ksm=obj(max_page_sharing_count=C.count, use_zero_pages=BOOL, merge_across_nodes=BOOL),
+         sample_count=C.count, read_bytes=C.bytes, distinct_kept_count=C.count,
+         cpu_seconds=C.seconds, wall_seconds=C.seconds,
+         merge_across_nodes=SAVING,
+         per_node_merging=obj(saved_bytes=null(C.bytes), error_bytes=null(C.bytes),
+                              per_node=arr(obj(node=C.node, saved_bytes=C.bytes,
+                                               error_bytes=C.bytes))),
+         vms=arr(obj(vm=C.vm_ref, error=NSTR, read_bytes=null(C.bytes),
+                     zero_bytes=null(C.bytes), zero_mapped_bytes=null(C.bytes),
+                     ksm_zero_bytes=null(C.bytes), inside_saved_bytes=null(C.bytes),
+                     saved_bytes=null(C.bytes),
+                     shared=arr(obj(pid=C.pid, name=C.name, bytes=C.bytes)),
+                     per_node=arr(obj(node=C.node, read_bytes=C.bytes)))))))
 docs.append(document(
     "vm list", "numaksm vm list --json",
     "The running numaksm-vmm VMs; null what a VM's answer lacks.",

@@ -91,6 +91,8 @@ bool nk_vm_trusted(const struct nk_vm_ref *ref);
  */
 int nk_vm_require_trusted(const struct nk_vm_ref *vm, const char *what, nk_error **err);
 
+/** Copy a reference, its strings included.  @return 0, -ENOMEM. */
+int nk_vm_ref_copy(const struct nk_vm_ref *from, struct nk_vm_ref *ret);
 /** Free what a reference owns; accepts a zeroed one. */
 void nk_vm_ref_done(struct nk_vm_ref *ref);
 /** Free an array of references; accepts NULL. */

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * KSM's saving, predicted from the content of the VMs' guest RAM.  Only
+ * pages /proc/PID/pagemap shows present are read (process_vm_readv, in
+ * runs of up to BATCH pages), so nothing is faulted in; a page that goes
+ * away meanwhile ends the run short.  Each page is hashed with XXH3 (Debian's
+ * libxxhash: fast, and its 64 bits make a collision between two of a few
+ * million pages a 1-in-10^6 event); a content is kept when the top bits of
+ * its hash fall in the sampled bucket, so that all its copies are kept
+ * together.  Counts are kept per content, per VM and per node.
+ */
+#include "basic.h"
+#include "numaksm/estimate.h"
+#include "numaksm/ksm.h"
+#include "numaksm/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <numaif.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define BATCH	   512u /* pages read per process_vm_readv() */
+#define PM_PRESENT (UINT64_C(1) << 63)
+#define PM_SWAP	   (UINT64_C(1) << 62)
+#define PM_PFN	   ((UINT64_C(1) << 55) - 1)
+#define MAX_NODES  1024
+#define Z95	   1.959964
+
+/* ---- the table of contents: hash -> cells (vm, node, count) ------------- */
+
+struct cell {
+	uint32_t next; /* index + 1 of the next cell of the content; 0 ends */
+	uint32_t vm;
+	uint32_t node;
+	uint32_t count;
+};
+
+struct slot {
+	uint64_t hash;
+	uint32_t first; /* index + 1 of its first cell; 0: empty slot */
+};
+
+struct table {
+	struct slot *slots;
+	size_t cap, used; /* cap: a power of two */
+	struct cell *cells;
+	size_t n_cells, cells_cap;
+};
+
+static void table_done(struct table *t)
+{
+	free(t->slots);
+	free(t->cells);
+}
+
+static int table_grow(struct table *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 1u << 16;
+	struct slot *slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->slots[i].first)
+			continue;
+		size_t k = (size_t)t->slots[i].hash & (cap - 1);
+		while (slots[k].first)
+			k = (k + 1) & (cap - 1);
+		slots[k] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->cap = cap;
+	return 0;
+}
+
+static int new_cell(struct table *t, uint32_t next, uint32_t vm, uint32_t node, uint32_t *ret)
+{
+	if (t->n_cells == t->cells_cap) {
+		size_t cap = t->cells_cap ? t->cells_cap * 2 : 1u << 16;
+		if (cap >= UINT32_MAX)
+			return -ENOMEM;
+		struct cell *c = realloc(t->cells, cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		t->cells = c;
+		t->cells_cap = cap;
+	}
+	t->cells[t->n_cells] = (struct cell){.next = next, .vm = vm, .node = node, .count = 1};
+	*ret = (uint32_t)++t->n_cells;
+	return 0;
+}
+
+static int table_add(struct table *t, uint64_t hash, uint32_t vm, uint32_t node)
+{
+	if ((t->used + 1) * 2 > t->cap && table_grow(t) < 0)
+		return -ENOMEM;
+	size_t k = (size_t)hash & (t->cap - 1);
+	while (t->slots[k].first && t->slots[k].hash != hash)
+		k = (k + 1) & (t->cap - 1);
+	struct slot *s = &t->slots[k];
+	if (s->first) {
+		for (uint32_t c = s->first; c; c = t->cells[c - 1].next)
+			if (t->cells[c - 1].vm == vm && t->cells[c - 1].node == node) {
+				t->cells[c - 1].count++;
+				return 0;
+			}
+	} else {
+		s->hash = hash;
+		t->used++;
+	}
+	return new_cell(t, s->first, vm, node, &s->first);
+}
+
+/* ---- reading one VM -------------------------------------------------------- */
+
+struct reader {
+	struct nk_estimate *e;
+	struct table table;
+	uint64_t sample_mask;	   /* a content is kept when (hash >> 32) & mask == 0 */
+	uint64_t zero_pfn;	   /* the shared zero page's frame; 0 when not known */
+	uint64_t zero_hash;	   /* XXH3 of a page of zeros */
+	uint64_t *zero_node_pages; /* [MAX_NODES]: pages of zeros per node, all VMs */
+	uint64_t **vm_zero_node;   /* [vm][MAX_NODES] */
+	uint8_t *buf;		   /* BATCH pages */
+	double budget, start_wall, start_cpu;
+	bool query_nodes;
+};
+
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleep as long as keeps the CPU used since the start under the budget. */
+static void throttle(const struct reader *rd)
+{
+	double cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - rd->start_cpu;
+	double wall = clock_s(CLOCK_MONOTONIC) - rd->start_wall;
+	double ahead = cpu / rd->budget - wall;
+	if (ahead > 0.001) {
+		struct timespec ts = {(time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The frame of the shared zero page, from this process' own map of it (a
+ * read of untouched private memory maps it); 0 without CAP_SYS_ADMIN. */
+static uint64_t find_zero_pfn(uint64_t page_size)
+{
+	uint64_t entry = 0;
+	volatile uint8_t *p = mmap(NULL, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	(void)p[0];
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)p / page_size * 8)) !=
+		    sizeof(entry))
+			entry = 0;
+		close(fd);
+	}
+	munmap((void *)p, page_size);
+	return (entry & PM_PRESENT) ? entry & PM_PFN : 0;
+}
+
+static bool all_zero(const uint8_t *p, uint64_t size)
+{
+	return p[0] == 0 && memcmp(p, p + 1, size - 1) == 0;
+}
+
+/* Hash the `n` present pages at `addrs` of VM `vm`, whose content is in
+ * rd->buf, on `nodes` (NULL: unknown, node 0). */
+static int hash_pages(struct reader *rd, uint32_t vm, size_t n, const int *nodes)
+{
+	struct nk_estimate *e = rd->e;
+	struct nk_estimate_vm *v = &e->vms[vm];
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *page = rd->buf + i * e->page_size;
+		int node = nodes && nodes[i] >= 0 && nodes[i] < MAX_NODES ? nodes[i] : 0;
+		uint64_t h = XXH3_64bits(page, e->page_size);
+		v->read_pages++;
+		v->node_read_pages[node]++;
+		if (h == rd->zero_hash && all_zero(page, e->page_size)) {
+			v->zero_pages++;
+			rd->zero_node_pages[node]++;
+			rd->vm_zero_node[vm][node]++;
+			continue;
+		}
+		if (((h >> 32) & rd->sample_mask) == 0 &&
+		    table_add(&rd->table, h, vm, (uint32_t)node) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Read the present pages of [start, start + size) of VM `vm`. */
+static int read_region(struct reader *rd, uint32_t vm, int pagemap, uint64_t start, uint64_t size)
+{
+	struct nk_estimate *e = rd->e;
+	struct nk_estimate_vm *v = &e->vms[vm];
+	uint64_t ps = e->page_size, entries[BATCH];
+	struct iovec local, remote[BATCH];
+	void *addrs[BATCH];
+	int status[BATCH];
+
+	for (uint64_t off = 0; off < size; off += (uint64_t)BATCH * ps) {
+		size_t want = (size - off) / ps < BATCH ? (size_t)((size - off) / ps) : BATCH;
+		uint64_t first = (start + off) / ps;
+		ssize_t got = pread(pagemap, entries, want * sizeof(uint64_t), (off_t)(first * 8));
+		if (got < 0)
+			return errno == ESRCH ? -ESRCH : -errno;
+		size_t n_entries = (size_t)got / sizeof(uint64_t), n = 0, n_iov = 0;
+		for (size_t i = 0; i < n_entries; i++) {
+			if (!(entries[i] & PM_PRESENT) || (entries[i] & PM_SWAP))
+				continue;
+			if (rd->zero_pfn && (entries[i] & PM_PFN) == rd->zero_pfn) {
+				v->zero_mapped++;
+				continue;
+			}
+			uint64_t addr = start + off + (uint64_t)i * ps;
+			addrs[n++] = (void *)(uintptr_t)addr;
+			if (n_iov && (uint64_t)(uintptr_t)remote[n_iov - 1].iov_base +
+					     remote[n_iov - 1].iov_len ==
+					 addr)
+				remote[n_iov - 1].iov_len += ps;
+			else
+				remote[n_iov++] = (struct iovec){(void *)(uintptr_t)addr, ps};
+		}
+		if (!n)
+			continue;
+		local = (struct iovec){rd->buf, n * ps};
+		ssize_t r = process_vm_readv(v->ref.pid, &local, 1, remote, n_iov, 0);
+		if (r < 0)
+			return -errno;
+		n = (size_t)r / ps; /* a page gone meanwhile ends the run */
+		bool nodes = rd->query_nodes &&
+			     move_pages(v->ref.pid, (unsigned long)n, addrs, NULL, status, 0) == 0;
+		int k = hash_pages(rd, vm, n, nodes ? status : NULL);
+		if (k < 0)
+			return k;
+		if (!nodes && rd->query_nodes)
+			e->nodes_known = false;
+		throttle(rd);
+	}
+	return 0;
+}
+
+static int read_vm(nk_host *host, struct reader *rd, uint32_t vm,
+		   const struct nk_estimate_options *o, nk_error **err)
+{
+	struct nk_estimate_vm *v = &rd->e->vms[vm];
+	struct nk_vm_info *info = NULL;
+	char path[64];
+	int r = nk_vm_read(host, &v->ref, NULL, 0, &info, err);
+	if (r < 0)
+		return r;
+	if (info->has_ksm && info->ksm.has_zero_pages)
+		v->ksm_zero_pages = info->ksm.zero_pages;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", v->ref.pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		nk_vm_info_free(info);
+		return r == -ENOENT
+			   ? -ESRCH
+			   : nk_error_set(err, -r, "cannot read %s: %s", path, strerror(-r));
+	}
+	for (size_t i = 0; r >= 0 && i < info->n_regions; i++) {
+		const struct nk_vm_region *g = &info->regions[i];
+		/* KSM merges no hugetlb page. */
+		if (g->backing == NK_BACKING_HUGETLB || (!g->mergeable && !o->all_guest_ram))
+			continue;
+		r = read_region(rd, vm, fd, g->start, g->size_bytes);
+	}
+	close(fd);
+	nk_vm_info_free(info);
+	if (r == -EPERM || r == -EACCES)
+		return nk_error_set(err, -r, "cannot read the memory of %s (PID %d): %s",
+				    v->ref.name, v->ref.pid, strerror(-r));
+	return r < 0 && r != -ESRCH ? nk_error_set(err, -r, "reading %s (PID %d): %s", v->ref.name,
+						   v->ref.pid, strerror(-r))
+				    : r;
+}
+
+/* ---- from counts to savings ------------------------------------------------- */
+
+_nk_export_ uint64_t nk_estimate_group_saving(uint64_t n, uint64_t max_page_sharing)
+{
+	if (n < 2)
+		return 0;
+	if (max_page_sharing < 2)
+		max_page_sharing = 2;
+	return n - (n + max_page_sharing - 1) / max_page_sharing;
+}
+
+/* Savings of the zero pages: the zero page takes them all, or they merge
+ * like any content. */
+static double zero_saving(const struct nk_estimate *e, uint64_t n)
+{
+	return e->use_zero_pages ? (double)n
+				 : (double)nk_estimate_group_saving(n, e->max_page_sharing);
+}
+
+static int add_up(struct reader *rd)
+{
+	struct nk_estimate *e = rd->e;
+	struct table *t = &rd->table;
+	size_t nv = e->n_vms, nn = e->n_nodes;
+	double scale = (double)e->sample, var = 0;
+	uint64_t *per_vm = calloc(nv, sizeof(*per_vm)), *per_node = calloc(nn, sizeof(*per_node));
+	double *node_var = calloc(nn, sizeof(*node_var));
+	int r = per_vm && per_node && node_var ? 0 : -ENOMEM;
+
+	for (size_t s = 0; r == 0 && s < t->cap; s++) {
+		if (!t->slots[s].first)
+			continue;
+		e->distinct_kept++;
+		uint64_t total = 0;
+		memset(per_vm, 0, nv * sizeof(*per_vm));
+		memset(per_node, 0, nn * sizeof(*per_node));
+		for (uint32_t c = t->slots[s].first; c; c = t->cells[c - 1].next) {
+			const struct cell *cell = &t->cells[c - 1];
+			per_vm[cell->vm] += cell->count;
+			if (cell->node < nn)
+				per_node[cell->node] += cell->count;
+			total += cell->count;
+		}
+		double saved = (double)nk_estimate_group_saving(total, e->max_page_sharing);
+		e->saved_pages += scale * saved;
+		var += scale * (scale - 1) * saved * saved;
+		for (size_t n = 0; n < nn; n++) {
+			double ns =
+			    (double)nk_estimate_group_saving(per_node[n], e->max_page_sharing);
+			e->node_saved_pages[n] += scale * ns;
+			node_var[n] += scale * (scale - 1) * ns * ns;
+		}
+		for (size_t i = 0; i < nv; i++) {
+			if (!per_vm[i])
+				continue;
+			struct nk_estimate_vm *v = &e->vms[i];
+			v->saved_pages += scale * saved * (double)per_vm[i] / (double)total;
+			v->inside_pages += scale * (double)nk_estimate_group_saving(
+						       per_vm[i], e->max_page_sharing);
+			for (size_t j = 0; j < nv; j++)
+				if (j != i && per_vm[j])
+					v->shared_pages[j] += scale * (double)per_vm[i];
+		}
+	}
+	if (r == 0) {
+		/* Pages of zeros: counted whole, no sampling error. */
+		uint64_t zeros = 0;
+		for (size_t n = 0; n < nn; n++)
+			zeros += rd->zero_node_pages[n];
+		double zsaved = zero_saving(e, zeros);
+		e->saved_pages += zsaved;
+		for (size_t n = 0; n < nn; n++)
+			e->node_saved_pages[n] += zero_saving(e, rd->zero_node_pages[n]);
+		for (size_t i = 0; i < nv; i++) {
+			struct nk_estimate_vm *v = &e->vms[i];
+			if (zeros)
+				v->saved_pages += zsaved * (double)v->zero_pages / (double)zeros;
+			v->inside_pages += zero_saving(e, v->zero_pages);
+			/* What KSM already put on the zero page stays saved. */
+			if (e->use_zero_pages) {
+				v->saved_pages += (double)v->ksm_zero_pages;
+				v->inside_pages += (double)v->ksm_zero_pages;
+				e->saved_pages += (double)v->ksm_zero_pages;
+			}
+			for (size_t j = 0; j < nv; j++)
+				if (j != i && e->vms[j].zero_pages)
+					v->shared_pages[j] += (double)v->zero_pages;
+		}
+		e->saved_error = Z95 * sqrt(var);
+		for (size_t n = 0; n < nn; n++) {
+			e->node_saved_error[n] = Z95 * sqrt(node_var[n]);
+			e->node_saved_total += e->node_saved_pages[n];
+			e->node_saved_error_total += node_var[n];
+		}
+		e->node_saved_error_total = Z95 * sqrt(e->node_saved_error_total);
+	}
+	free(per_vm);
+	free(per_node);
+	free(node_var);
+	return r;
+}
+
+/* ---- the whole run ----------------------------------------------------------- */
+
+_nk_export_ struct nk_estimate *nk_estimate_free(struct nk_estimate *e)
+{
+	if (!e)
+		return NULL;
+	for (size_t i = 0; i < e->n_vms; i++) {
+		nk_vm_ref_done(&e->vms[i].ref);
+		free(e->vms[i].error);
+		free(e->vms[i].shared_pages);
+		free(e->vms[i].node_read_pages);
+	}
+	free(e->vms);
+	free(e->node_saved_pages);
+	free(e->node_saved_error);
+	free(e);
+	return NULL;
+}
+
+/* How many NUMA nodes the host has: with one, every page is on it. */
+static int node_count(nk_host *host)
+{
+	_cleanup_strv_ char **names = NULL;
+	return nk_host_list(host, "/sys/devices/system/node", "node", &names, NULL);
+}
+
+static void reader_done(struct reader *rd, size_t n_vms)
+{
+	table_done(&rd->table);
+	free(rd->zero_node_pages);
+	for (size_t i = 0; rd->vm_zero_node && i < n_vms; i++)
+		free(rd->vm_zero_node[i]);
+	free(rd->vm_zero_node);
+	free(rd->buf);
+}
+
+_nk_export_ int nk_estimate_run(nk_host *host, const struct nk_vm_ref *vms, size_t n_vms,
+				const struct nk_estimate_options *options, struct nk_estimate **ret,
+				nk_error **err)
+{
+	struct nk_estimate_options o = options ? *options : (struct nk_estimate_options){0};
+	struct reader rd = {0};
+	int r = 0;
+
+	if (!nk_host_is_live(host))
+		return nk_error_set(err, EINVAL,
+				    "estimating reads the VMs' memory: not on a captured tree");
+	if (o.cpu_budget == 0)
+		o.cpu_budget = 0.5;
+	if (!(o.cpu_budget > 0 && o.cpu_budget <= 1))
+		return nk_error_set(err, EINVAL,
+				    "CPU budget %g: expected a share of a CPU, in (0, 1]",
+				    o.cpu_budget);
+	if (o.sample == 0)
+		o.sample = 1;
+	if (o.sample & (o.sample - 1) || o.sample > (1u << 20))
+		return nk_error_set(
+		    err, EINVAL, "sample 1 in %u: expected a power of two up to 1048576", o.sample);
+	if (o.max_page_sharing == 0)
+		o.max_page_sharing = 256;
+
+	struct nk_estimate *e = calloc(1, sizeof(*e));
+	if (!e)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	e->sample = o.sample;
+	e->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	e->max_page_sharing = o.max_page_sharing;
+	e->use_zero_pages = o.use_zero_pages;
+	e->n_vms = n_vms;
+	e->vms = calloc(n_vms ? n_vms : 1, sizeof(*e->vms));
+	rd.e = e;
+	rd.sample_mask = o.sample - 1;
+	rd.budget = o.cpu_budget;
+	rd.buf = malloc(BATCH * e->page_size);
+	rd.zero_node_pages = calloc(MAX_NODES, sizeof(*rd.zero_node_pages));
+	rd.vm_zero_node = calloc(n_vms ? n_vms : 1, sizeof(*rd.vm_zero_node));
+	if (!e->vms || !rd.buf || !rd.zero_node_pages || !rd.vm_zero_node)
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n_vms; i++) {
+		struct nk_estimate_vm *v = &e->vms[i];
+		r = nk_vm_ref_copy(&vms[i], &v->ref);
+		v->shared_pages = calloc(n_vms, sizeof(*v->shared_pages));
+		v->node_read_pages = calloc(MAX_NODES, sizeof(*v->node_read_pages));
+		rd.vm_zero_node[i] = calloc(MAX_NODES, sizeof(**rd.vm_zero_node));
+		if (r == 0 && (!v->shared_pages || !v->node_read_pages || !rd.vm_zero_node[i]))
+			r = -ENOMEM;
+	}
+	if (r < 0) {
+		reader_done(&rd, n_vms);
+		nk_estimate_free(e);
+		return nk_error_set(err, ENOMEM, "out of memory");
+	}
+	memset(rd.buf, 0, e->page_size);
+	rd.zero_hash = XXH3_64bits(rd.buf, e->page_size);
+	rd.zero_pfn = find_zero_pfn(e->page_size);
+	rd.query_nodes = node_count(host) > 1;
+	e->nodes_known = true; /* one node: every page is on it */
+	rd.start_wall = clock_s(CLOCK_MONOTONIC);
+	rd.start_cpu = clock_s(CLOCK_THREAD_CPUTIME_ID);
+
+	for (size_t i = 0; i < n_vms; i++) {
+		nk_error *e_vm = NULL;
+		r = read_vm(host, &rd, (uint32_t)i, &o, &e_vm);
+		if (r == -ENOMEM) {
+			nk_error_free(e_vm);
+			break;
+		}
+		if (r < 0) {
+			const char *m = e_vm ? nk_error_message(e_vm) : "it ended";
+			e->vms[i].error = strdup(r == -ESRCH ? "it ended" : m);
+			r = 0;
+		}
+		nk_error_free(e_vm);
+		e->read_pages += e->vms[i].read_pages;
+	}
+	/* The nodes: every id a page was found on. */
+	for (size_t n = 0; n < MAX_NODES; n++)
+		for (size_t i = 0; i < n_vms; i++)
+			if (e->vms[i].node_read_pages[n])
+				e->n_nodes = n + 1;
+	if (!e->n_nodes)
+		e->n_nodes = 1;
+	e->node_saved_pages = calloc(e->n_nodes, sizeof(*e->node_saved_pages));
+	e->node_saved_error = calloc(e->n_nodes, sizeof(*e->node_saved_error));
+	if (r == 0 && (!e->node_saved_pages || !e->node_saved_error))
+		r = -ENOMEM;
+	if (r == 0)
+		r = add_up(&rd);
+	e->cpu_seconds = clock_s(CLOCK_THREAD_CPUTIME_ID) - rd.start_cpu;
+	e->wall_seconds = clock_s(CLOCK_MONOTONIC) - rd.start_wall;
+	reader_done(&rd, n_vms);
+	if (r < 0) {
+		nk_estimate_free(e);
+		return nk_error_set(err, -r, "out of memory");
+	}
+	*ret = e;
+	return 0;
+}
