@@ -24,12 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <numaksm/ksm.h>
 #include <numaksm/proc.h>
 #include <numaksm/policy.h>
@@ -66,6 +68,10 @@ struct result {
 	size_t n_rows;
 	double t50, t90, t95; /* < 0: not reached */
 	double cpu95, window_cpu, final_saving, total_cpu, controller_cpu;
+	/* numaksm estimate on the fleet before the strategy started, every
+	 * content kept and 1 in SAMPLED kept: the saving it predicts (pages)
+	 * and its CPU-seconds; < 0 when it failed. */
+	double est_saving, est_cpu, est_sampled_saving, est_sampled_cpu;
 	unsigned other_procs; /* mergeable processes besides the fleet */
 	double disturbed_at;  /* when KSM was changed from outside; < 0 never */
 	char disturbance[128];
@@ -466,6 +472,79 @@ static void nap_until(double when)
 	}
 }
 
+/* `numaksm estimate PID... --json` on the fleet, before KSM has merged a
+ * page: the saving it predicts with merge_across_nodes=1, in pages, and the
+ * CPU-seconds it took (its rusage).  -1 for both when it fails. */
+#define SAMPLED "16"
+
+static void run_estimate(const struct options *o, const struct fleet *f, const char *sample,
+			 double *ret_pages, double *ret_cpu)
+{
+	char **argv = calloc(f->n + 8, sizeof(*argv)); /* NULL-terminated */
+	char(*pids)[16] = calloc(f->n, sizeof(*pids));
+	int fds[2] = {-1, -1}, status;
+	struct rusage ru;
+	*ret_pages = *ret_cpu = -1;
+	if (!argv || !pids || pipe(fds) < 0)
+		goto out;
+	argv[0] = (char *)o->numaksm;
+	argv[1] = (char *)"estimate";
+	for (unsigned i = 0; i < f->n; i++) {
+		snprintf(pids[i], sizeof(pids[i]), "%d", f->pids[i]);
+		argv[2 + i] = pids[i];
+	}
+	argv[2 + f->n] = (char *)"--cpu-budget";
+	argv[3 + f->n] = (char *)"1";
+	argv[4 + f->n] = (char *)"--json";
+	argv[5 + f->n] = (char *)"--sample";
+	argv[6 + f->n] = (char *)sample;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		execv(o->numaksm, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	fds[1] = -1;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *in = pid > 0 ? fdopen(fds[0], "r") : NULL;
+	if (in) {
+		fds[0] = -1;
+		char buf[4096];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+			char *t = realloc(text, len + n + 1);
+			if (!t)
+				break;
+			text = t;
+			memcpy(text + len, buf, n);
+			len += n;
+			text[len] = '\0';
+		}
+		fclose(in);
+	}
+	if (pid > 0 && wait4(pid, &status, 0, &ru) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0 && text) {
+		json_object *doc = json_tokener_parse(text), *m, *saved;
+		if (doc && json_object_object_get_ex(doc, "merge_across_nodes", &m) &&
+		    json_object_object_get_ex(m, "saved_bytes", &saved)) {
+			*ret_pages = (double)json_object_get_int64(saved) / 4096.0;
+			*ret_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+				   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+		}
+		json_object_put(doc);
+	}
+	free(text);
+out:
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(argv);
+	free(pids);
+}
+
 static int run_strategy(struct bench *b, struct result *res, nk_error **err)
 {
 	const struct options *o = &b->o;
@@ -494,6 +573,8 @@ static int run_strategy(struct bench *b, struct result *res, nk_error **err)
 		fleet_stop(&fleet);
 		return nk_error_set(err, ENOMEM, "out of memory");
 	}
+	run_estimate(o, &fleet, "1", &res->est_saving, &res->est_cpu);
+	run_estimate(o, &fleet, SAMPLED, &res->est_sampled_saving, &res->est_sampled_cpu);
 	double t0 = bench_now();
 	double cpu0 = cputime_s(b->ksmd, false);
 	r = start_strategy(res->s, o, &ctl, err);
@@ -594,9 +675,14 @@ GETTER(window_cpu)
 GETTER(final_saving)
 GETTER(total_cpu)
 GETTER(controller_cpu)
+GETTER(est_saving)
+GETTER(est_cpu)
+GETTER(est_sampled_saving)
+GETTER(est_sampled_cpu)
 
 struct summary {
 	double t50, t90, t95, cpu95, window_cpu, final_saving, total_cpu, controller_cpu;
+	double est_saving, est_cpu, est_sampled_saving, est_sampled_cpu;
 	bool ran;
 };
 
@@ -611,6 +697,10 @@ static void summarize(struct result *const *rs, unsigned n, struct summary *ret)
 	    .final_saving = median_of(rs, n, get_final_saving),
 	    .total_cpu = median_of(rs, n, get_total_cpu),
 	    .controller_cpu = median_of(rs, n, get_controller_cpu),
+	    .est_saving = median_of(rs, n, get_est_saving),
+	    .est_cpu = median_of(rs, n, get_est_cpu),
+	    .est_sampled_saving = median_of(rs, n, get_est_sampled_saving),
+	    .est_sampled_cpu = median_of(rs, n, get_est_sampled_cpu),
 	    .ran = n > 0,
 	};
 }
@@ -649,6 +739,58 @@ static void write_table(FILE *f, const struct bench *b, const struct summary *su
 			100 * x->final_saving / b->achievable, cpu95, x->window_cpu,
 			x->total_cpu > 0 ? x->final_saving * mib / x->total_cpu : 0, ctl);
 	}
+}
+
+/* numaksm estimate, run on the fleet before each strategy: what it
+ * predicted against what KSM reached, and its CPU against ksmd's to 95%. */
+static void write_estimate(FILE *f, const struct bench *b, const struct summary *sum)
+{
+	const double mib = 4096.0 / 1048576;
+	bool any = false;
+	for (int s = 0; s < N_STRATEGIES; s++)
+		any |= sum[s].ran && sum[s].est_saving >= 0;
+	if (!any) {
+		fprintf(f, "\nnumaksm estimate: did not run (%s estimate failed)\n", b->o.numaksm);
+		return;
+	}
+	fprintf(f,
+		"\nnumaksm estimate before each strategy (%s estimate PID... --cpu-budget 1 "
+		"--sample 1|" SAMPLED "): "
+		"predicted against the final saving, its CPU against ksmd's to 95%% "
+		"(targets: within 5%%, under 10%%):\n\n",
+		b->o.numaksm);
+	fprintf(f, "| strategy | sample | predicted | final saving | predicted / final | estimate "
+		   "CPU-s | ksmd CPU-s to 95%% | estimate / ksmd |\n"
+		   "|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (int s = 0; s < N_STRATEGIES; s++) {
+		const struct summary *x = &sum[s];
+		const struct {
+			const char *sample;
+			double saving, cpu;
+		} rows[] = {{"1", x->est_saving, x->est_cpu},
+			    {"1/" SAMPLED, x->est_sampled_saving, x->est_sampled_cpu}};
+		for (size_t k = 0; x->ran && k < 2; k++) {
+			char cpu95[32] = "-", ratio[32] = "-";
+			if (rows[k].saving < 0)
+				continue;
+			if (x->cpu95 > 0) {
+				snprintf(cpu95, sizeof(cpu95), "%.2f", x->cpu95);
+				snprintf(ratio, sizeof(ratio), "%.1f%%",
+					 100 * rows[k].cpu / x->cpu95);
+			}
+			fprintf(f, "| %s | %s | %.1f MiB | %.1f MiB | %.3f | %.2f | %s | %s |\n",
+				strategy_names[s], rows[k].sample, rows[k].saving * mib,
+				x->final_saving * mib,
+				x->final_saving > 0 ? rows[k].saving / x->final_saving : 0,
+				rows[k].cpu, cpu95, ratio);
+		}
+	}
+	fprintf(f,
+		"\nAgainst the saving the content allows (%.1f MiB): predicted / achievable "
+		"%.4f.\n",
+		b->achievable * mib,
+		sum[S_NUMAKSM].ran ? sum[S_NUMAKSM].est_saving / b->achievable
+				   : sum[S_DEFAULTS].est_saving / b->achievable);
 }
 
 /* The three targets of the issue, measured. */
@@ -826,6 +968,7 @@ static void write_report(const struct bench *b, struct result *const *all, unsig
 		fprintf(o, "Command: `%s`\n\n", b->o.command);
 		write_table(o, b, sum);
 		write_targets(o, sum);
+		write_estimate(o, b, sum);
 		unsigned others = 0;
 		for (unsigned i = 0; i < n_all; i++)
 			others = all[i]->other_procs > others ? all[i]->other_procs : others;

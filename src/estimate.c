@@ -44,6 +44,7 @@ struct cell {
 
 struct slot {
 	uint64_t hash;
+	uint64_t unit;	/* what decided it was kept: its hash, or its prefix's */
 	uint32_t first; /* index + 1 of its first cell; 0: empty slot */
 };
 
@@ -97,7 +98,7 @@ static int new_cell(struct table *t, uint32_t next, uint32_t vm, uint32_t node, 
 	return 0;
 }
 
-static int table_add(struct table *t, uint64_t hash, uint32_t vm, uint32_t node)
+static int table_add(struct table *t, uint64_t hash, uint64_t unit, uint32_t vm, uint32_t node)
 {
 	if ((t->used + 1) * 2 > t->cap && table_grow(t) < 0)
 		return -ENOMEM;
@@ -113,6 +114,7 @@ static int table_add(struct table *t, uint64_t hash, uint32_t vm, uint32_t node)
 			}
 	} else {
 		s->hash = hash;
+		s->unit = unit;
 		t->used++;
 	}
 	return new_cell(t, s->first, vm, node, &s->first);
@@ -177,29 +179,80 @@ static bool all_zero(const uint8_t *p, uint64_t size)
 	return p[0] == 0 && memcmp(p, p + 1, size - 1) == 0;
 }
 
-/* Hash the `n` present pages at `addrs` of VM `vm`, whose content is in
- * rd->buf, on `nodes` (NULL: unknown, node 0). */
-static int hash_pages(struct reader *rd, uint32_t vm, size_t n, const int *nodes)
+/* Count one page of VM `vm` on `node`, read whole.  `unit` is the hash of
+ * its prefix when that kept it (sampled by prefix), else 0: kept by its own
+ * hash, and zero pages counted apart. */
+static int count_page(struct reader *rd, uint32_t vm, int node, const uint8_t *page, uint64_t unit)
 {
 	struct nk_estimate *e = rd->e;
-	struct nk_estimate_vm *v = &e->vms[vm];
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *page = rd->buf + i * e->page_size;
-		int node = nodes && nodes[i] >= 0 && nodes[i] < MAX_NODES ? nodes[i] : 0;
-		uint64_t h = XXH3_64bits(page, e->page_size);
-		v->read_pages++;
-		v->node_read_pages[node]++;
-		if (h == rd->zero_hash && all_zero(page, e->page_size)) {
-			v->zero_pages++;
-			rd->zero_node_pages[node]++;
-			rd->vm_zero_node[vm][node]++;
-			continue;
-		}
-		if (((h >> 32) & rd->sample_mask) == 0 &&
-		    table_add(&rd->table, h, vm, (uint32_t)node) < 0)
-			return -ENOMEM;
+	uint64_t h = XXH3_64bits(page, e->page_size);
+	if (!unit && h == rd->zero_hash && all_zero(page, e->page_size)) {
+		e->vms[vm].zero_pages++;
+		rd->zero_node_pages[node]++;
+		rd->vm_zero_node[vm][node]++;
+		return 0;
 	}
-	return 0;
+	if (!unit && ((h >> 32) & rd->sample_mask))
+		return 0; /* its content is not in the sample */
+	return table_add(&rd->table, h, unit ? unit : h, vm, (uint32_t)node);
+}
+
+/* process_vm_readv() of `n` pieces of `len` bytes at `addrs` into `out`,
+ * neighbouring pieces read as one.  @return the pieces read whole: a page
+ * gone meanwhile ends the run. */
+static ssize_t read_pieces(pid_t pid, void *const *addrs, size_t n, size_t len, uint8_t *out)
+{
+	struct iovec local = {out, n * len}, remote[BATCH];
+	size_t n_iov = 0;
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t a = (uintptr_t)addrs[i];
+		if (n_iov && (uintptr_t)remote[n_iov - 1].iov_base + remote[n_iov - 1].iov_len == a)
+			remote[n_iov - 1].iov_len += len;
+		else
+			remote[n_iov++] = (struct iovec){(void *)a, len};
+	}
+	ssize_t r = n ? process_vm_readv(pid, &local, 1, remote, n_iov, 0) : 0;
+	return r < 0 ? -errno : r / (ssize_t)len;
+}
+
+#define PREFIX 64 /* bytes of a page read first when sampling */
+
+/* Sampling: the first PREFIX bytes of each page decide which pages are read
+ * whole.  A page starting with zeros is read whole (zero pages are counted
+ * exactly); another when its prefix's hash falls in the sample.  Copies of a
+ * content share their prefix, so they are kept or left together. */
+static int count_sampled(struct reader *rd, uint32_t vm, pid_t pid, void **addrs, size_t n,
+			 const int *nodes)
+{
+	static const uint8_t zeros[PREFIX];
+	uint8_t prefixes[BATCH * PREFIX];
+	void *whole[BATCH];
+	uint64_t units[BATCH];
+	int whole_nodes[BATCH];
+	size_t k = 0;
+	ssize_t got = read_pieces(pid, addrs, n, PREFIX, prefixes);
+	if (got < 0)
+		return (int)got;
+	for (size_t i = 0; i < (size_t)got; i++) {
+		const uint8_t *p = prefixes + i * PREFIX;
+		uint64_t ph = memcmp(p, zeros, PREFIX) ? XXH3_64bits(p, PREFIX) : 0;
+		int node = nodes ? nodes[i] : 0;
+		rd->e->vms[vm].read_pages++;
+		rd->e->vms[vm].node_read_pages[node]++;
+		if (ph && ((ph >> 32) & rd->sample_mask))
+			continue;
+		whole[k] = addrs[i];
+		units[k] = ph;
+		whole_nodes[k++] = node;
+	}
+	got = read_pieces(pid, whole, k, rd->e->page_size, rd->buf);
+	for (size_t i = 0; got > 0 && i < (size_t)got; i++) {
+		int r =
+		    count_page(rd, vm, whole_nodes[i], rd->buf + i * rd->e->page_size, units[i]);
+		if (r < 0)
+			return r;
+	}
+	return got < 0 ? (int)got : 0;
 }
 
 /* Read the present pages of [start, start + size) of VM `vm`. */
@@ -208,7 +261,6 @@ static int read_region(struct reader *rd, uint32_t vm, int pagemap, uint64_t sta
 	struct nk_estimate *e = rd->e;
 	struct nk_estimate_vm *v = &e->vms[vm];
 	uint64_t ps = e->page_size, entries[BATCH];
-	struct iovec local, remote[BATCH];
 	void *addrs[BATCH];
 	int status[BATCH];
 
@@ -218,7 +270,7 @@ static int read_region(struct reader *rd, uint32_t vm, int pagemap, uint64_t sta
 		ssize_t got = pread(pagemap, entries, want * sizeof(uint64_t), (off_t)(first * 8));
 		if (got < 0)
 			return errno == ESRCH ? -ESRCH : -errno;
-		size_t n_entries = (size_t)got / sizeof(uint64_t), n = 0, n_iov = 0;
+		size_t n_entries = (size_t)got / sizeof(uint64_t), n = 0;
 		for (size_t i = 0; i < n_entries; i++) {
 			if (!(entries[i] & PM_PRESENT) || (entries[i] & PM_SWAP))
 				continue;
@@ -226,29 +278,32 @@ static int read_region(struct reader *rd, uint32_t vm, int pagemap, uint64_t sta
 				v->zero_mapped++;
 				continue;
 			}
-			uint64_t addr = start + off + (uint64_t)i * ps;
-			addrs[n++] = (void *)(uintptr_t)addr;
-			if (n_iov && (uint64_t)(uintptr_t)remote[n_iov - 1].iov_base +
-					     remote[n_iov - 1].iov_len ==
-					 addr)
-				remote[n_iov - 1].iov_len += ps;
-			else
-				remote[n_iov++] = (struct iovec){(void *)(uintptr_t)addr, ps};
+			addrs[n++] = (void *)(uintptr_t)(start + off + (uint64_t)i * ps);
 		}
 		if (!n)
 			continue;
-		local = (struct iovec){rd->buf, n * ps};
-		ssize_t r = process_vm_readv(v->ref.pid, &local, 1, remote, n_iov, 0);
-		if (r < 0)
-			return -errno;
-		n = (size_t)r / ps; /* a page gone meanwhile ends the run */
 		bool nodes = rd->query_nodes &&
 			     move_pages(v->ref.pid, (unsigned long)n, addrs, NULL, status, 0) == 0;
-		int k = hash_pages(rd, vm, n, nodes ? status : NULL);
-		if (k < 0)
-			return k;
-		if (!nodes && rd->query_nodes)
+		if (rd->query_nodes && !nodes)
 			e->nodes_known = false;
+		for (size_t i = 0; nodes && i < n; i++)
+			if (status[i] < 0 || status[i] >= MAX_NODES)
+				status[i] = 0;
+		int r;
+		if (rd->sample_mask) {
+			r = count_sampled(rd, vm, v->ref.pid, addrs, n, nodes ? status : NULL);
+		} else {
+			ssize_t whole = read_pieces(v->ref.pid, addrs, n, ps, rd->buf);
+			r = whole < 0 ? (int)whole : 0;
+			for (size_t i = 0; r == 0 && i < (size_t)whole; i++) {
+				int node = nodes ? status[i] : 0;
+				v->read_pages++;
+				v->node_read_pages[node]++;
+				r = count_page(rd, vm, node, rd->buf + i * ps, 0);
+			}
+		}
+		if (r < 0)
+			return r;
 		throttle(rd);
 	}
 	return 0;
@@ -310,15 +365,48 @@ static double zero_saving(const struct nk_estimate *e, uint64_t n)
 				 : (double)nk_estimate_group_saving(n, e->max_page_sharing);
 }
 
+/* A kept content's saving, by the unit that decided it was kept. */
+struct unit_saving {
+	uint64_t unit;
+	double saved;
+};
+
+static int by_unit(const void *a, const void *b)
+{
+	uint64_t x = ((const struct unit_saving *)a)->unit,
+		 y = ((const struct unit_saving *)b)->unit;
+	return x < y ? -1 : x > y;
+}
+
+/* The Horvitz-Thompson variance of a saving scaled up `scale` times: the
+ * units (contents, or the prefixes that kept them) were each kept with
+ * probability 1/scale, so Var = scale (scale - 1) sum(unit's saving^2). */
+static double ht_variance(struct unit_saving *u, size_t n, double scale)
+{
+	double var = 0;
+	qsort(u, n, sizeof(*u), by_unit);
+	for (size_t i = 0; i < n;) {
+		double y = 0;
+		size_t j = i;
+		for (; j < n && u[j].unit == u[i].unit; j++)
+			y += u[j].saved;
+		var += y * y;
+		i = j;
+	}
+	return scale * (scale - 1) * var;
+}
+
 static int add_up(struct reader *rd)
 {
 	struct nk_estimate *e = rd->e;
 	struct table *t = &rd->table;
-	size_t nv = e->n_vms, nn = e->n_nodes;
+	size_t nv = e->n_vms, nn = e->n_nodes, nu = 0;
 	double scale = (double)e->sample, var = 0;
 	uint64_t *per_vm = calloc(nv, sizeof(*per_vm)), *per_node = calloc(nn, sizeof(*per_node));
 	double *node_var = calloc(nn, sizeof(*node_var));
-	int r = per_vm && per_node && node_var ? 0 : -ENOMEM;
+	/* Per kept content: its unit, its saving, then its saving on each node. */
+	struct unit_saving *units = calloc((t->used ? t->used : 1) * (1 + nn), sizeof(*units));
+	int r = per_vm && per_node && node_var && units ? 0 : -ENOMEM;
 
 	for (size_t s = 0; r == 0 && s < t->cap; s++) {
 		if (!t->slots[s].first)
@@ -336,13 +424,14 @@ static int add_up(struct reader *rd)
 		}
 		double saved = (double)nk_estimate_group_saving(total, e->max_page_sharing);
 		e->saved_pages += scale * saved;
-		var += scale * (scale - 1) * saved * saved;
+		units[nu * (1 + nn)] = (struct unit_saving){t->slots[s].unit, saved};
 		for (size_t n = 0; n < nn; n++) {
 			double ns =
 			    (double)nk_estimate_group_saving(per_node[n], e->max_page_sharing);
 			e->node_saved_pages[n] += scale * ns;
-			node_var[n] += scale * (scale - 1) * ns * ns;
+			units[nu * (1 + nn) + 1 + n] = (struct unit_saving){t->slots[s].unit, ns};
 		}
+		nu++;
 		for (size_t i = 0; i < nv; i++) {
 			if (!per_vm[i])
 				continue;
@@ -354,6 +443,22 @@ static int add_up(struct reader *rd)
 				if (j != i && per_vm[j])
 					v->shared_pages[j] += scale * (double)per_vm[i];
 		}
+	}
+	if (r == 0 && scale > 1) {
+		/* Each column (the host, each node) apart. */
+		struct unit_saving *col = malloc((nu ? nu : 1) * sizeof(*col));
+		for (size_t k = 0; col && k <= nn; k++) {
+			for (size_t i = 0; i < nu; i++)
+				col[i] = units[i * (1 + nn) + k];
+			double v = ht_variance(col, nu, scale);
+			if (k == 0)
+				var = v;
+			else
+				node_var[k - 1] = v;
+		}
+		if (!col)
+			r = -ENOMEM;
+		free(col);
 	}
 	if (r == 0) {
 		/* Pages of zeros: counted whole, no sampling error. */
@@ -390,6 +495,7 @@ static int add_up(struct reader *rd)
 	free(per_vm);
 	free(per_node);
 	free(node_var);
+	free(units);
 	return r;
 }
 
