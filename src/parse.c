@@ -360,11 +360,19 @@ _nk_export_ int nk_parse_hexmask(const char *text, nk_bitmap **ret)
 		end--;
 	if (end == start)
 		return -EINVAL;
-	/* Walk from the least significant digit; commas separate 32-bit words. */
+	/* Walk from the least significant digit.  Commas separate 32-bit
+	 * words (sysfs cpumap, CapEff has none): a word of fewer than eight
+	 * digits still starts at the next multiple of 32 bits. */
+	unsigned digits = 0;
 	for (const char *q = end; q > start; q--) {
 		char c = q[-1];
-		if (c == ',')
+		if (c == ',') {
+			if (digits == 0 || digits > 8)
+				return -EINVAL;
+			bit = (bit + 31) / 32 * 32;
+			digits = 0;
 			continue;
+		}
 		if (!isxdigit((unsigned char)c))
 			return -EINVAL;
 		unsigned d =
@@ -377,7 +385,10 @@ _nk_export_ int nk_parse_hexmask(const char *text, nk_bitmap **ret)
 					return r;
 			}
 		bit += 4;
+		digits++;
 	}
+	if (digits == 0)
+		return -EINVAL;
 	*ret = TAKE_PTR(b);
 	return 0;
 }

@@ -71,10 +71,15 @@ static int show(const char *root, bool json, nk_error **err)
 						       size, h->nodes[n].id, q->total, q->free, "-",
 						       q->surplus);
 				}
-			printf("%-8s %-6s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-			       "\n",
-			       size, "all", p->total, p->free, p->reserved, p->surplus);
+			char reserved[24] = "?"; /* not known without the host's own pools */
+			if (!h->hugepages_from_nodes)
+				snprintf(reserved, sizeof(reserved), "%" PRIu64, p->reserved);
+			printf("%-8s %-6s %10" PRIu64 " %10" PRIu64 " %10s %10" PRIu64 "\n", size,
+			       "all", p->total, p->free, reserved, p->surplus);
 		}
+		if (h->hugepages_from_nodes)
+			printf("\n/sys/kernel/mm/hugepages is missing: \"all\" is the nodes' sum, "
+			       "reserved pages unknown.\n");
 	}
 	nk_hostinfo_free(h);
 	return EXIT_OK;

@@ -399,9 +399,12 @@ static void print_host_text(const struct host_sample *h, const struct tool_ksm_w
 	}
 	for (size_t i = 0; i < info->n_nodes; i++) {
 		const struct nk_numa_node *n = &info->nodes[i];
-		printf("node %d: %s total, %s free", n->id,
-		       tool_format_bytes(a, sizeof(a), n->mem_total_kb * 1024),
-		       tool_format_bytes(b, sizeof(b), n->mem_free_kb * 1024));
+		if (n->memory_known)
+			printf("node %d: %s total, %s free", n->id,
+			       tool_format_bytes(a, sizeof(a), n->mem_total_kb * 1024),
+			       tool_format_bytes(b, sizeof(b), n->mem_free_kb * 1024));
+		else
+			printf("node %d: memory unknown", n->id);
 		for (size_t p = 0; p < n->n_hugepages; p++)
 			printf("; %s pages %" PRIu64 " free of %" PRIu64,
 			       tool_format_bytes(c, sizeof(c), n->hugepages[p].size_kb * 1024),
@@ -410,6 +413,14 @@ static void print_host_text(const struct host_sample *h, const struct tool_ksm_w
 	}
 	printf("THP: enabled %s, defrag %s\n", info->thp_enabled ? info->thp_enabled : "n/a",
 	       info->thp_defrag ? info->thp_defrag : "n/a");
+	size_t unread = 0;
+	while (info->unread[unread])
+		unread++;
+	if (unread)
+		printf(
+		    "%zu host file%s missing or malformed: what %s would tell is unknown or read "
+		    "elsewhere ('numaksm check' says which)\n",
+		    unread, unread == 1 ? "" : "s", unread == 1 ? "it" : "they");
 }
 
 /* Why it is taken for a VM, in words. */

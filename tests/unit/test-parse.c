@@ -383,8 +383,17 @@ static void test_hexmask(void **state)
 	assert_int_equal(nk_parse_hexmask("000001ffffffffff", &b), 0);
 	assert_int_equal(nk_bitmap_weight(b), 41);
 	nk_bitmap_free(b);
+	/* a word of fewer than eight digits is still 32 bits (a node's cpumap) */
+	assert_int_equal(nk_parse_hexmask("3,c0\n", &b), 0);
+	assert_true(nk_bitmap_format(b, &s) >= 0);
+	assert_string_equal(s, "6-7,32-33");
+	free(s);
+	nk_bitmap_free(b);
 	assert_int_equal(nk_parse_hexmask("", &b), -EINVAL);
 	assert_int_equal(nk_parse_hexmask("0g", &b), -EINVAL);
+	assert_int_equal(nk_parse_hexmask(",ff", &b), -EINVAL);
+	assert_int_equal(nk_parse_hexmask("ff,", &b), -EINVAL);
+	assert_int_equal(nk_parse_hexmask("1,123456789", &b), -EINVAL);
 }
 
 static void test_bitmap_ops(void **state)
