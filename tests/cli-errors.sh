@@ -79,6 +79,14 @@ cp "$fixture/sys/devices/system/node/node0/distance" "$t/broken/sys/devices/syst
 echo "0-x" > "$t/broken/sys/devices/system/node/online"
 expect 0 "/sys/devices/system/node/online is malformed ('0-x'): the nodes are those with a directory" check --root "$t/broken"
 
+# Firmware NUMA tables that contradict themselves are a WARN naming the
+# CPUs and nodes; one flat distance row is not flat distances.
+cp -r "$fixtures/lab-4node" "$t/overlap"
+echo "2-5" > "$t/overlap/sys/devices/system/node/node1/cpulist"
+echo "10 10 10 10" > "$t/overlap/sys/devices/system/node/node3/distance"
+expect 0 "WARN  numa.cpus                CPUs 4-5 belong to more than one node (nodes 1-2)" check --root "$t/overlap"
+expect 0 "INFO  numa.distances           distances: 10 12 20 20 | 12 10 20 20 | 21 21 10 12 | 10 10 10 10" check --root "$t/overlap"
+
 # A kernel lacking files is reported, never a crash; a tree lacking the
 # mount table is not a host without cgroups.
 mkdir -p "$t/bare/proc"

@@ -14,10 +14,8 @@ add_test(NAME unit/odd-reports-exit0
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/debian12-hybrid-1node)
 set_tests_properties(unit/odd-reports-exit0 PROPERTIES LABELS unit TIMEOUT 120)
 
-# Their reports, text and --json, against TREE.golden.
-file(GLOB NUMAKSM_ODD_GOLDENS ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/odd/*.golden)
-foreach(golden ${NUMAKSM_ODD_GOLDENS})
-  string(REGEX REPLACE "[.]golden$" "" tree ${golden})
+# Their reports, text and --json, against TREE.golden: every tree has one.
+foreach(tree ${NUMAKSM_ODD_TREES})
   get_filename_component(name ${tree} NAME)
   add_test(NAME unit/odd/${name}
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/golden-reports.sh $<TARGET_FILE:numaksm-cli> ${tree})

@@ -191,10 +191,40 @@ static void check_thp(struct report *rep, const struct nk_hostinfo *h)
 		    h->thp_defrag ? h->thp_defrag : "?");
 }
 
+/* The nodes' CPU sets overlap: the CPUs claimed by more than one node, and
+ * those nodes, into *ret_cpus and *ret_nodes (NULL when none overlap). */
+static void overlapping_cpus(const struct nk_hostinfo *h, nk_bitmap **ret_cpus,
+			     nk_bitmap **ret_nodes)
+{
+	nk_bitmap *seen = nk_bitmap_new(), *twice = nk_bitmap_new(), *nodes = nk_bitmap_new();
+	if (!seen || !twice || !nodes)
+		abort();
+	for (size_t i = 0; i < h->n_nodes; i++)
+		nk_bitmap_foreach (cpu, h->nodes[i].cpus) {
+			if (nk_bitmap_test(seen, (unsigned)cpu) &&
+			    nk_bitmap_set(twice, (unsigned)cpu) < 0)
+				abort();
+			if (nk_bitmap_set(seen, (unsigned)cpu) < 0)
+				abort();
+		}
+	for (size_t i = 0; i < h->n_nodes; i++)
+		nk_bitmap_foreach (cpu, h->nodes[i].cpus)
+			if (nk_bitmap_test(twice, (unsigned)cpu) &&
+			    nk_bitmap_set(nodes, (unsigned)h->nodes[i].id) < 0)
+				abort();
+	nk_bitmap_free(seen);
+	if (!nk_bitmap_weight(twice)) {
+		twice = nk_bitmap_free(twice);
+		nodes = nk_bitmap_free(nodes);
+	}
+	*ret_cpus = twice;
+	*ret_nodes = nodes;
+}
+
 static void check_distances(struct report *rep, const struct nk_hostinfo *h)
 {
 	char *text = NULL;
-	size_t len = 0, unknown = 0;
+	size_t len = 0, unknown = 0, flat = 0;
 	FILE *f = open_memstream(&text, &len);
 	if (!f)
 		abort();
@@ -206,11 +236,24 @@ static void check_distances(struct report *rep, const struct nk_hostinfo *h)
 			unknown++;
 			continue;
 		}
-		for (size_t j = 0; j < n->n_distances; j++)
+		bool same = true;
+		for (size_t j = 0; j < n->n_distances; j++) {
 			fprintf(f, "%s%" PRIu64, j ? " " : "", n->distances[j]);
+			same &= n->distances[j] == n->distances[0];
+		}
+		flat += same;
 	}
 	fclose(f);
-	if (unknown)
+	if (flat >= 2)
+		add(rep, "numa.distances", ST_WARN,
+		    "the firmware's distance table (SLIT) is flat: placement cannot tell near "
+		    "nodes from far ones, so spilling to another node and the CPUs chosen next to "
+		    "a "
+		    "memory-only node ignore what remote memory costs; fix the table in the "
+		    "firmware (or the VM's definition)",
+		    "distances: %s; %zu nodes are as near to every other node as to themselves",
+		    text, flat);
+	else if (unknown)
 		add(rep, "numa.distances", ST_WARN,
 		    "the nodes nearest to one without distances are taken to be all alike",
 		    "distances: %s (%zu of %zu nodes unknown: see 'files')", text, unknown,
@@ -271,6 +314,22 @@ static void check_numa(struct report *rep, const struct nk_hostinfo *h)
 		free(what);
 		free(memory);
 		free(cpus);
+	}
+	nk_bitmap *twice, *nodes;
+	overlapping_cpus(h, &twice, &nodes);
+	if (twice) {
+		char *cpus = list_text(twice), *ids = list_text(nodes);
+		add(rep, "numa.cpus", ST_WARN,
+		    "the firmware's NUMA tables (SRAT) give these CPUs to several nodes, so their "
+		    "node is ambiguous: vCPUs pinned next to one of these nodes may run on "
+		    "another, "
+		    "far from their memory; fix the tables in the firmware (or the VM's "
+		    "definition)",
+		    "CPUs %s belong to more than one node (nodes %s)", cpus, ids);
+		free(cpus);
+		free(ids);
+		nk_bitmap_free(twice);
+		nk_bitmap_free(nodes);
 	}
 	if (h->n_nodes > 1)
 		check_distances(rep, h);
