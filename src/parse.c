@@ -38,6 +38,30 @@ static const char *skip_space(const char *s)
 	return s;
 }
 
+_nk_export_ const char *nk_format_bytes(char *buf, size_t size, uint64_t bytes)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	uint64_t div = 1;
+	unsigned u = 0;
+
+	while (u + 1 < ARRAY_SIZE(units) && bytes / div >= 1024) {
+		div *= 1024;
+		u++;
+	}
+	/* Rounded to a tenth as printed, so 1023.96 MiB is "1 GiB", not "1024.0 MiB". */
+	uint64_t tenths = (uint64_t)((double)bytes / (double)div * 10 + 0.5);
+	if (tenths >= 10240 && u + 1 < ARRAY_SIZE(units)) {
+		tenths = (tenths + 512) / 1024;
+		u++;
+	}
+	if (tenths % 10 == 0)
+		snprintf(buf, size, "%" PRIu64 " %s", tenths / 10, units[u]);
+	else
+		snprintf(buf, size, "%" PRIu64 ".%" PRIu64 " %s", tenths / 10, tenths % 10,
+			 units[u]);
+	return buf;
+}
+
 _nk_export_ int nk_parse_size(const char *text, uint64_t *ret_bytes, nk_error **err)
 {
 	static const char units[] = "KMGTP";

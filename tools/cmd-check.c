@@ -302,8 +302,8 @@ static void check_numa(struct report *rep, const struct nk_hostinfo *h)
 		if (!n->memory_known)
 			memory = strdup("memory unknown");
 		else if (asprintf(&memory, "%s (%s free)",
-				  tool_format_bytes(buf, sizeof(buf), n->mem_total_kb * 1024),
-				  tool_format_bytes(buf2, sizeof(buf2), n->mem_free_kb * 1024)) < 0)
+				  nk_format_bytes(buf, sizeof(buf), n->mem_total_kb * 1024),
+				  nk_format_bytes(buf2, sizeof(buf2), n->mem_free_kb * 1024)) < 0)
 			memory = NULL;
 		if (!what || !memory)
 			abort();
@@ -340,8 +340,8 @@ static void check_numa(struct report *rep, const struct nk_hostinfo *h)
 		    "per-node totals undercount (hot-added memory?); numaksm checks allocations "
 		    "by their result, not by these totals",
 		    "per-node MemTotal sums to %s but /proc/meminfo says %s",
-		    tool_format_bytes(buf, sizeof(buf), node_total_kb * 1024),
-		    tool_format_bytes(buf2, sizeof(buf2), h->mem_total_kb * 1024));
+		    nk_format_bytes(buf, sizeof(buf), node_total_kb * 1024),
+		    nk_format_bytes(buf2, sizeof(buf2), h->mem_total_kb * 1024));
 }
 
 /* "node0 32/32, node1 16/16": a pool of `size_kb` on each node that has one. */
@@ -370,7 +370,7 @@ static void check_hugepages(struct report *rep, const struct nk_hostinfo *h)
 	for (size_t i = 0; i < h->n_hugepages; i++) {
 		const struct nk_hugepage_pool *p = &h->hugepages[i];
 		char *per_node = pool_per_node(h, p->size_kb);
-		tool_format_bytes(size, sizeof(size), p->size_kb * 1024);
+		nk_format_bytes(size, sizeof(size), p->size_kb * 1024);
 		snprintf(id, sizeof(id), "hugepages.%" PRIu64 "kB", p->size_kb);
 		if (p->size_kb == 1048576)
 			has_1g = true;
