@@ -613,16 +613,18 @@ int nk_parse_cgroup_mounts(const char *mounts, struct nk_cgroup_mounts *ret)
 			}
 			if (strcmp(f[1], "/sys/fs/cgroup") == 0)
 				v2_at_root = true;
-		} else if (strcmp(f[2], "cgroup") == 0) {
+		} else if (strcmp(f[2], "cgroup") == 0 && !strstr(f[3], "noprefix")) {
 			v1 = true;
 			char *os = NULL;
 			for (char *o = strtok_r(f[3], ",", &os); o; o = strtok_r(NULL, ",", &os))
 				if (nk_strv_push(&m.v1_options, &n_opts, o) < 0)
 					goto oom;
-		} else if (strcmp(f[2], "cpuset") == 0) {
+		} else if (strcmp(f[2], "cpuset") == 0 || strcmp(f[2], "cgroup") == 0) {
 			/* The legacy cpuset filesystem (before cgroups, still
-			 * mounted at /dev/cpuset by old tools): v1's cpuset
-			 * hierarchy with files named without "cpuset.". */
+			 * mounted at /dev/cpuset by old tools), or a v1 mount
+			 * with its "noprefix" (which the kernel allows for cpuset
+			 * alone): the cpuset hierarchy with files named without
+			 * "cpuset.". */
 			v1 = true;
 			if (!m.cpuset_legacy_path && !(m.cpuset_legacy_path = strdup(f[1])))
 				goto oom;

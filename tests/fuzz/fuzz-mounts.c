@@ -16,7 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (nk_parse_cgroup_mounts(text, &m) == 0) {
 		bool v1 = strstr(text, " cgroup ") != NULL || strstr(text, " cpuset ") != NULL;
-		FUZZ_CHECK(!m.cpuset_legacy_path || strstr(text, " cpuset "), "legacy cpuset");
+		FUZZ_CHECK(!m.cpuset_legacy_path || strstr(text, " cpuset ") ||
+			       strstr(text, "noprefix"),
+			   "legacy cpuset");
 		switch (m.mode) {
 		case NK_CGROUP_NONE:
 			FUZZ_CHECK(!m.v2_path && !(m.v1_options && *m.v1_options) &&

@@ -585,6 +585,25 @@ static void test_cgroup_mounts(void **state)
 	assert_int_equal(m.mode, NK_CGROUP_NONE);
 	nk_cgroup_mounts_done(&m);
 
+	/* the legacy cpuset hierarchy: the cpuset type, or v1 with noprefix */
+	assert_int_equal(
+	    nk_parse_cgroup_mounts("none /dev/cpuset cpuset rw,cpuset,noprefix 0 0\n"
+				   "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n",
+				   &m),
+	    0);
+	assert_int_equal(m.mode, NK_CGROUP_V1);
+	assert_string_equal(m.cpuset_legacy_path, "/dev/cpuset");
+	assert_string_equal(m.v1_options[1], "memory");
+	assert_null(m.v1_options[2]);
+	nk_cgroup_mounts_done(&m);
+	assert_int_equal(nk_parse_cgroup_mounts(
+			     "cgroup /dev/cpuset cgroup rw,relatime,cpuset,noprefix 0 0\n", &m),
+			 0);
+	assert_int_equal(m.mode, NK_CGROUP_V1);
+	assert_string_equal(m.cpuset_legacy_path, "/dev/cpuset");
+	assert_null(m.v1_options);
+	nk_cgroup_mounts_done(&m);
+
 	/* escaped mount points */
 	assert_int_equal(nk_parse_cgroup_mounts("none /mnt/my\\040cg cgroup2 rw 0 0\n", &m), 0);
 	assert_int_equal(m.mode, NK_CGROUP_V2);
