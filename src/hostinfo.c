@@ -495,17 +495,20 @@ static int read_hugepages(nk_host *host, struct nk_hostinfo *info, nk_error **er
 {
 	_cleanup_free_ char *text = NULL;
 	int r = read_pools(host, info, HP_DIR, true, &info->hugepages, &info->n_hugepages, err);
-	if (r == -ENOENT) {
+	if (r == -ENOENT || (r >= 0 && info->n_hugepages == 0)) {
 		bool on_nodes = false;
 		for (size_t i = 0; i < info->n_nodes; i++)
 			on_nodes |= info->nodes[i].n_hugepages > 0;
 		/* A kernel without hugetlb has neither; nodes with pools and no
-		 * host-wide folder is a capture that left it out. */
+		 * host-wide folder (or none of its pools readable) is a capture
+		 * that left it out or a file gone wrong. */
 		if (on_nodes) {
 			info->hugepages_from_nodes = true;
 			r = note_unread(info, err,
-					HP_DIR " is missing: the host's pools are the sums of the "
-					       "nodes' and their reserved pages are unknown");
+					HP_DIR
+					" %s: the host's pools are the sums of the nodes' and "
+					"their reserved pages are unknown",
+					r < 0 ? "is missing" : "has no pool that could be read");
 			if (r >= 0)
 				r = pools_from_nodes(info, err);
 		} else {

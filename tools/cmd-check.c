@@ -274,8 +274,9 @@ static void check_numa(struct report *rep, const struct nk_hostinfo *h)
 		return;
 	}
 	if (h->n_nodes == 0) {
-		add(rep, "numa", ST_WARN, "see 'files' for what is missing",
-		    "no NUMA node found under /sys/devices/system/node");
+		add(rep, "numa", ST_WARN, NULL,
+		    "no NUMA node listed under /sys/devices/system/node: memory cannot be placed "
+		    "by node");
 		return;
 	}
 	unsigned mem_only = 0;

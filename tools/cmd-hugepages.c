@@ -78,8 +78,8 @@ static int show(const char *root, bool json, nk_error **err)
 			       "all", p->total, p->free, reserved, p->surplus);
 		}
 		if (h->hugepages_from_nodes)
-			printf("\n/sys/kernel/mm/hugepages is missing: \"all\" is the nodes' sum, "
-			       "reserved pages unknown.\n");
+			printf("\n/sys/kernel/mm/hugepages could not be read: \"all\" is the "
+			       "nodes' sum, reserved pages unknown.\n");
 	}
 	nk_hostinfo_free(h);
 	return EXIT_OK;

@@ -149,8 +149,8 @@ defs["hugepage_node_pool"] = obj(
     node=L.node, page_count=L.count, free_page_count=L.count, surplus_page_count=L.count)
 defs["hugepage_pool"] = obj(
     "The hugetlb pool of one page size, host-wide, with its split per node "
-    "(tool_json_hugepage_pools).  Without /sys/kernel/mm/hugepages the counts are the "
-    "nodes' sums and reserved_page_count is null.",
+    "(tool_json_hugepage_pools).  Without /sys/kernel/mm/hugepages (or a pool of it that "
+    "can be read) the counts are the nodes' sums and reserved_page_count is null.",
     page_size_bytes=L.bytes, is_default=BOOL, page_count=L.count, free_page_count=L.count,
     reserved_page_count=null(L.count), surplus_page_count=L.count,
     per_node=arr(L.hugepage_node_pool),

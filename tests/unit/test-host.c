@@ -326,13 +326,21 @@ static void test_hostinfo_malformed(void **state)
 	assert_true(unread_says(info, "node1/cpulist: malformed CPU list '2-x'", "cpumap"));
 	info = nk_hostinfo_free(info);
 
-	/* a pool with a malformed count is left out, the others stay */
+	/* a pool with a malformed count is left out, the others stay; with no
+	 * host-wide pool left, the nodes' sums stand in */
 	make_4node_tree("21 20 12 10\n");
 	put("sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "\n");
+	put("sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages", "x\n");
 	info = read_tree(h);
-	assert_int_equal(info->n_hugepages, 0);
 	assert_int_equal(info->nodes[0].n_hugepages, 1);
+	assert_int_equal(info->nodes[1].n_hugepages, 0);
 	assert_true(unread_says(info, "hugepages-2048kB/free_hugepages is malformed", "left out"));
+	assert_true(unread_says(info, "node1/hugepages/hugepages-2048kB/nr_hugepages is malformed",
+				"left out"));
+	assert_true(info->hugepages_from_nodes);
+	assert_int_equal(info->n_hugepages, 1);
+	assert_int_equal(info->hugepages[0].total, 32 + 8);
+	assert_true(unread_says(info, "has no pool that could be read", "sums"));
 	info = nk_hostinfo_free(info);
 	nk_host_free(h);
 }

@@ -80,7 +80,8 @@ struct nk_hostinfo {
 	/* Hugepages */
 	struct nk_hugepage_pool *hugepages; /**< host-wide pools, ascending size */
 	size_t n_hugepages;
-	/** /sys/kernel/mm/hugepages is missing: the host-wide pools are the sums
+	/** /sys/kernel/mm/hugepages is missing (or none of its pools could be
+	 *  read) while the nodes have pools: the host-wide pools are the sums
 	 *  of the nodes' and their reserved pages are not known (0). */
 	bool hugepages_from_nodes;
 	uint64_t default_hugepage_kb; /**< Hugepagesize from /proc/meminfo, 0 if none */
