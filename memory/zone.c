@@ -173,19 +173,14 @@ static int check_pools(const struct nk_hostinfo *info, const struct nk_zone_spec
 	return 0;
 }
 
-static const char *gib(uint64_t kb, char *buf, size_t size)
-{
-	snprintf(buf, size, "%.1f GiB", (double)kb / (1024.0 * 1024.0));
-	return buf;
-}
-
 static int memory_shortage(const char *id, const char *where, uint64_t have_kb, uint64_t need_kb,
 			   nk_error **err)
 {
 	char a[32], b[32];
 	nk_error_set(err, ENOMEM,
 		     "zone %s: %s can give %s now (free, or cache it can drop), %s needed", id,
-		     where, gib(have_kb, a, sizeof(a)), gib(need_kb, b, sizeof(b)));
+		     where, nk_format_bytes(a, sizeof(a), have_kb * 1024),
+		     nk_format_bytes(b, sizeof(b), need_kb * 1024));
 	return nk_error_hint(err, "free memory there, choose other nodes or a smaller size, or "
 				  "pass --force to map it anyway (its faults then reclaim, swap "
 				  "or meet the OOM killer)");

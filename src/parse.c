@@ -38,6 +38,30 @@ static const char *skip_space(const char *s)
 	return s;
 }
 
+_nk_export_ const char *nk_format_bytes(char *buf, size_t size, uint64_t bytes)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	uint64_t div = 1;
+	unsigned u = 0;
+
+	while (u + 1 < ARRAY_SIZE(units) && bytes / div >= 1024) {
+		div *= 1024;
+		u++;
+	}
+	/* Rounded to a tenth as printed, so 1023.96 MiB is "1 GiB", not "1024.0 MiB". */
+	uint64_t tenths = (uint64_t)((double)bytes / (double)div * 10 + 0.5);
+	if (tenths >= 10240 && u + 1 < ARRAY_SIZE(units)) {
+		tenths = (tenths + 512) / 1024;
+		u++;
+	}
+	if (tenths % 10 == 0)
+		snprintf(buf, size, "%" PRIu64 " %s", tenths / 10, units[u]);
+	else
+		snprintf(buf, size, "%" PRIu64 ".%" PRIu64 " %s", tenths / 10, tenths % 10,
+			 units[u]);
+	return buf;
+}
+
 _nk_export_ int nk_parse_size(const char *text, uint64_t *ret_bytes, nk_error **err)
 {
 	static const char units[] = "KMGTP";
@@ -360,11 +384,19 @@ _nk_export_ int nk_parse_hexmask(const char *text, nk_bitmap **ret)
 		end--;
 	if (end == start)
 		return -EINVAL;
-	/* Walk from the least significant digit; commas separate 32-bit words. */
+	/* Walk from the least significant digit.  Commas separate 32-bit
+	 * words (sysfs cpumap, CapEff has none): a word of fewer than eight
+	 * digits still starts at the next multiple of 32 bits. */
+	unsigned digits = 0;
 	for (const char *q = end; q > start; q--) {
 		char c = q[-1];
-		if (c == ',')
+		if (c == ',') {
+			if (digits == 0 || digits > 8)
+				return -EINVAL;
+			bit = (bit + 31) / 32 * 32;
+			digits = 0;
 			continue;
+		}
 		if (!isxdigit((unsigned char)c))
 			return -EINVAL;
 		unsigned d =
@@ -377,7 +409,10 @@ _nk_export_ int nk_parse_hexmask(const char *text, nk_bitmap **ret)
 					return r;
 			}
 		bit += 4;
+		digits++;
 	}
+	if (digits == 0)
+		return -EINVAL;
 	*ret = TAKE_PTR(b);
 	return 0;
 }

@@ -70,7 +70,10 @@ def files(root):
         top = os.path.join(root, d)
         for name in sorted(os.listdir(top)) if os.path.isdir(top) else []:
             path = os.path.join(top, name)
-            if os.path.isfile(path) and name.endswith((".c", ".h")):
+            # Dot files are not the project's: the self-test's compiler
+            # probes (.layers-*.c) live beside the sources for a moment,
+            # and the check, run alongside, must not read them.
+            if os.path.isfile(path) and name.endswith((".c", ".h")) and name[0] != ".":
                 yield os.path.relpath(path, root)
 
 

@@ -15,17 +15,5 @@ if [ "$rc" -gt 1 ]; then
 	echo "numaksm check --root $fixture exited $rc"
 	exit 1
 fi
-if [ "${NUMAKSM_UPDATE_GOLDEN:-0}" = 1 ]; then
-	cp "$out" "$golden"
-	echo "updated $golden"
-	exit 0
-fi
-if [ ! -f "$golden" ]; then
-	echo "no golden file $golden; create it with NUMAKSM_UPDATE_GOLDEN=1"
-	exit 1
-fi
-if ! diff -u "$golden" "$out"; then
-	echo "check --json differs from $golden (NUMAKSM_UPDATE_GOLDEN=1 regenerates it)"
-	exit 1
-fi
-echo "matches $golden"
+. "$(dirname "$0")/golden-lib.sh"
+golden_compare "$out" "$golden" "check --json"

@@ -5,7 +5,7 @@
 # it prints on stderr under --json.
 #
 #   unit  no host needed: check, hugepages, ksm show and status on the
-#         captured trees of tests/fixtures (--root), pin show on a captured
+#         captured trees of tests/fixtures and its odd ones (--root), pin show on a captured
 #         QEMU, pin plan on XML and synthetic topologies, vm list with no VM
 #         and with a stand-in numaksm-vmm (FAKE_VMM, tests/unit/fake-vmm.c),
 #         vm info of that VM,
@@ -147,7 +147,7 @@ error() {
 # A kernel built without KSM: a captured tree without /sys/kernel/mm/ksm.
 cp -a "$fixtures/lab-4node" "$t/noksm"
 rm -rf "$t/noksm/sys/kernel/mm/ksm"
-for tree in "$fixtures"/*/ "$fixtures"/procs/*/ "$t/noksm"; do
+for tree in "$fixtures"/*/ "$fixtures"/procs/*/ "$fixtures"/odd/*/ "$t/noksm"; do
 	tree=${tree%/}
 	[ -d "$tree/sys" ] || [ -d "$tree/proc" ] || continue
 	rc=0

@@ -191,63 +191,176 @@ static void check_thp(struct report *rep, const struct nk_hostinfo *h)
 		    h->thp_defrag ? h->thp_defrag : "?");
 }
 
+/* The nodes' CPU sets overlap: the CPUs claimed by more than one node, and
+ * those nodes, into *ret_cpus and *ret_nodes (NULL when none overlap). */
+static void overlapping_cpus(const struct nk_hostinfo *h, nk_bitmap **ret_cpus,
+			     nk_bitmap **ret_nodes)
+{
+	nk_bitmap *seen = nk_bitmap_new(), *twice = nk_bitmap_new(), *nodes = nk_bitmap_new();
+	if (!seen || !twice || !nodes)
+		abort();
+	for (size_t i = 0; i < h->n_nodes; i++)
+		nk_bitmap_foreach (cpu, h->nodes[i].cpus) {
+			if (nk_bitmap_test(seen, (unsigned)cpu) &&
+			    nk_bitmap_set(twice, (unsigned)cpu) < 0)
+				abort();
+			if (nk_bitmap_set(seen, (unsigned)cpu) < 0)
+				abort();
+		}
+	for (size_t i = 0; i < h->n_nodes; i++)
+		nk_bitmap_foreach (cpu, h->nodes[i].cpus)
+			if (nk_bitmap_test(twice, (unsigned)cpu) &&
+			    nk_bitmap_set(nodes, (unsigned)h->nodes[i].id) < 0)
+				abort();
+	nk_bitmap_free(seen);
+	if (!nk_bitmap_weight(twice)) {
+		twice = nk_bitmap_free(twice);
+		nodes = nk_bitmap_free(nodes);
+	}
+	*ret_cpus = twice;
+	*ret_nodes = nodes;
+}
+
+static void check_distances(struct report *rep, const struct nk_hostinfo *h)
+{
+	char *text = NULL;
+	size_t len = 0, unknown = 0, flat = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		abort();
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		const struct nk_numa_node *n = &h->nodes[i];
+		fprintf(f, "%s", i ? " | " : "");
+		if (!n->distances) {
+			fprintf(f, "node %d unknown", n->id);
+			unknown++;
+			continue;
+		}
+		bool same = true;
+		for (size_t j = 0; j < n->n_distances; j++) {
+			fprintf(f, "%s%" PRIu64, j ? " " : "", n->distances[j]);
+			same &= n->distances[j] == n->distances[0];
+		}
+		flat += same;
+	}
+	fclose(f);
+	if (flat >= 2)
+		add(rep, "numa.distances", ST_WARN,
+		    "the firmware's distance table (SLIT) is flat: placement cannot tell near "
+		    "nodes from far ones, so spilling to another node and the CPUs chosen next to "
+		    "a "
+		    "memory-only node ignore what remote memory costs; fix the table in the "
+		    "firmware (or the VM's definition)",
+		    "distances: %s; %zu nodes are as near to every other node as to themselves",
+		    text, flat);
+	else if (unknown)
+		add(rep, "numa.distances", ST_WARN,
+		    "the nodes nearest to one without distances are taken to be all alike",
+		    "distances: %s (%zu of %zu nodes unknown: see 'files')", text, unknown,
+		    h->n_nodes);
+	else
+		add(rep, "numa.distances", ST_INFO, NULL, "distances: %s", text);
+	free(text);
+}
+
 static void check_numa(struct report *rep, const struct nk_hostinfo *h)
 {
 	char buf[64], buf2[64], id[32];
 
-	if (!h->numa_sysfs || h->n_nodes == 0) {
+	if (!h->numa_sysfs) {
 		add(rep, "numa", ST_WARN,
 		    "a kernel built with CONFIG_NUMA=y is needed to place memory",
 		    "no NUMA information (/sys/devices/system/node missing)");
 		return;
 	}
+	if (h->n_nodes == 0) {
+		add(rep, "numa", ST_WARN, NULL,
+		    "no NUMA node listed under /sys/devices/system/node: memory cannot be placed "
+		    "by node");
+		return;
+	}
 	unsigned mem_only = 0;
+	bool all_memory_known = true;
 	uint64_t node_total_kb = 0;
 	for (size_t i = 0; i < h->n_nodes; i++) {
-		if (nk_bitmap_weight(h->nodes[i].cpus) == 0)
+		if (h->nodes[i].cpus_known && nk_bitmap_weight(h->nodes[i].cpus) == 0)
 			mem_only++;
+		all_memory_known &= h->nodes[i].memory_known;
 		node_total_kb += h->nodes[i].mem_total_kb;
 	}
 	add(rep, "numa", ST_INFO, NULL, "%zu NUMA node%s%s", h->n_nodes, h->n_nodes == 1 ? "" : "s",
 	    mem_only ? ", some memory-only" : "");
 	for (size_t i = 0; i < h->n_nodes; i++) {
 		const struct nk_numa_node *n = &h->nodes[i];
-		char *cpus = list_text(n->cpus);
+		char *cpus = list_text(n->cpus), *what = NULL, *memory = NULL;
 		snprintf(id, sizeof(id), "numa.node%d", n->id);
-		if (!*cpus)
-			add(rep, id, ST_INFO, NULL, "node %d: memory-only, %s (%s free)", n->id,
-			    tool_format_bytes(buf, sizeof(buf), n->mem_total_kb * 1024),
-			    tool_format_bytes(buf2, sizeof(buf2), n->mem_free_kb * 1024));
-		else
-			add(rep, id, ST_INFO, NULL, "node %d: CPUs %s, %s (%s free)", n->id, cpus,
-			    tool_format_bytes(buf, sizeof(buf), n->mem_total_kb * 1024),
-			    tool_format_bytes(buf2, sizeof(buf2), n->mem_free_kb * 1024));
+		if (!n->cpus_known)
+			what = strdup("CPUs unknown");
+		else if (!*cpus)
+			what = strdup("memory-only");
+		else if (asprintf(&what, "CPUs %s", cpus) < 0)
+			what = NULL;
+		if (!n->memory_known)
+			memory = strdup("memory unknown");
+		else if (asprintf(&memory, "%s (%s free)",
+				  nk_format_bytes(buf, sizeof(buf), n->mem_total_kb * 1024),
+				  nk_format_bytes(buf2, sizeof(buf2), n->mem_free_kb * 1024)) < 0)
+			memory = NULL;
+		if (!what || !memory)
+			abort();
+		bool known = n->cpus_known && n->memory_known;
+		add(rep, id, known ? ST_INFO : ST_WARN,
+		    known ? NULL : "see 'files' for what is missing", "node %d: %s, %s", n->id,
+		    what, memory);
+		free(what);
+		free(memory);
 		free(cpus);
 	}
-	if (h->n_nodes > 1) {
-		char *text = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&text, &len);
-		if (!f)
-			abort();
-		for (size_t i = 0; i < h->n_nodes; i++) {
-			fprintf(f, "%s", i ? " | " : "");
-			for (size_t j = 0; j < h->nodes[i].n_distances; j++)
-				fprintf(f, "%s%" PRIu64, j ? " " : "", h->nodes[i].distances[j]);
-		}
-		fclose(f);
-		add(rep, "numa.distances", ST_INFO, NULL, "distances: %s", text);
-		free(text);
+	nk_bitmap *twice, *nodes;
+	overlapping_cpus(h, &twice, &nodes);
+	if (twice) {
+		char *cpus = list_text(twice), *ids = list_text(nodes);
+		add(rep, "numa.cpus", ST_WARN,
+		    "the firmware's NUMA tables (SRAT) give these CPUs to several nodes, so their "
+		    "node is ambiguous: vCPUs pinned next to one of these nodes may run on "
+		    "another, "
+		    "far from their memory; fix the tables in the firmware (or the VM's "
+		    "definition)",
+		    "CPUs %s belong to more than one node (nodes %s)", cpus, ids);
+		free(cpus);
+		free(ids);
+		nk_bitmap_free(twice);
+		nk_bitmap_free(nodes);
 	}
+	if (h->n_nodes > 1)
+		check_distances(rep, h);
 	/* Per-node MemTotal can miss hot-added memory: say so rather than
 	 * trusting either number alone. */
-	if (h->mem_total_kb && node_total_kb * 10 < h->mem_total_kb * 9)
+	if (all_memory_known && h->mem_total_kb && node_total_kb * 10 < h->mem_total_kb * 9)
 		add(rep, "numa.meminfo", ST_WARN,
 		    "per-node totals undercount (hot-added memory?); numaksm checks allocations "
 		    "by their result, not by these totals",
 		    "per-node MemTotal sums to %s but /proc/meminfo says %s",
-		    tool_format_bytes(buf, sizeof(buf), node_total_kb * 1024),
-		    tool_format_bytes(buf2, sizeof(buf2), h->mem_total_kb * 1024));
+		    nk_format_bytes(buf, sizeof(buf), node_total_kb * 1024),
+		    nk_format_bytes(buf2, sizeof(buf2), h->mem_total_kb * 1024));
+}
+
+/* "node0 32/32, node1 16/16": a pool of `size_kb` on each node that has one. */
+static char *pool_per_node(const struct nk_hostinfo *h, uint64_t size_kb)
+{
+	char *text = NULL;
+	size_t len = 0, shown = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		abort();
+	for (size_t n = 0; n < h->n_nodes; n++)
+		for (size_t k = 0; k < h->nodes[n].n_hugepages; k++)
+			if (h->nodes[n].hugepages[k].size_kb == size_kb)
+				fprintf(f, "%snode%d %" PRIu64 "/%" PRIu64, shown++ ? ", " : "",
+					h->nodes[n].id, h->nodes[n].hugepages[k].free,
+					h->nodes[n].hugepages[k].total);
+	fclose(f);
+	return text;
 }
 
 static void check_hugepages(struct report *rep, const struct nk_hostinfo *h)
@@ -257,28 +370,18 @@ static void check_hugepages(struct report *rep, const struct nk_hostinfo *h)
 
 	for (size_t i = 0; i < h->n_hugepages; i++) {
 		const struct nk_hugepage_pool *p = &h->hugepages[i];
-		char *per_node = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&per_node, &len);
-		if (!f)
-			abort();
-		for (size_t n = 0; n < h->n_nodes; n++)
-			for (size_t k = 0; k < h->nodes[n].n_hugepages; k++)
-				if (h->nodes[n].hugepages[k].size_kb == p->size_kb)
-					fprintf(f, "%snode%d %" PRIu64 "/%" PRIu64, n ? ", " : "",
-						h->nodes[n].id, h->nodes[n].hugepages[k].free,
-						h->nodes[n].hugepages[k].total);
-		fclose(f);
-		tool_format_bytes(size, sizeof(size), p->size_kb * 1024);
+		char *per_node = pool_per_node(h, p->size_kb);
+		nk_format_bytes(size, sizeof(size), p->size_kb * 1024);
 		snprintf(id, sizeof(id), "hugepages.%" PRIu64 "kB", p->size_kb);
 		if (p->size_kb == 1048576)
 			has_1g = true;
 		if (p->total) {
 			any = true;
 			add(rep, id, ST_PASS, NULL,
-			    "%s pages: %" PRIu64 " total, %" PRIu64
-			    " free (free/total per node: %s)",
-			    size, p->total, p->free, per_node);
+			    "%s pages: %" PRIu64 " total, %" PRIu64 " free%s%s%s%s", size, p->total,
+			    p->free, h->hugepages_from_nodes ? ", the nodes' sums" : "",
+			    *per_node ? " (free/total per node: " : "", per_node,
+			    *per_node ? ")" : "");
 		} else {
 			char hint[256];
 			/* The size as --size takes it: 64K, 2M, 1G. */
@@ -314,40 +417,109 @@ static void check_hugepages(struct report *rep, const struct nk_hostinfo *h)
 		    h->cpu_has_pdpe1gb ? "" : ": the CPU lacks the pdpe1gb flag");
 }
 
+/* Whether a controller is mounted: 1, 0, or -1 when the lists that would
+ * tell are unknown. */
+static int controller_mounted(const struct nk_hostinfo *h, const char *name)
+{
+	if (strv_has(h->cgroup_v1_controllers, name) || strv_has(h->cgroup_v2_controllers, name))
+		return 1;
+	bool v2_known =
+	    h->cgroup_v2_controllers || (!h->cgroup_v2_path && h->cgroup_mode != NK_CGROUP_UNKNOWN);
+	return h->cgroup_v1_controllers && v2_known ? 0 : -1;
+}
+
 static void check_cgroup(struct report *rep, const struct nk_hostinfo *h)
 {
+	static const char *const needed[] = {"cpuset", "memory"};
 	char *v1 = strv_join(h->cgroup_v1_controllers);
 	char *v2 = strv_join(h->cgroup_v2_controllers);
-	bool cpuset = strv_has(h->cgroup_v1_controllers, "cpuset") ||
-		      strv_has(h->cgroup_v2_controllers, "cpuset");
-	bool memory = strv_has(h->cgroup_v1_controllers, "memory") ||
-		      strv_has(h->cgroup_v2_controllers, "memory");
+	char legacy[600] = "";
+	const char *v2_text =
+	    h->cgroup_v2_controllers ? (*v2 ? v2 : "no controllers") : "controllers unknown";
 
+	if (h->cgroup_cpuset_legacy_path)
+		snprintf(legacy, sizeof(legacy), "; the legacy cpuset filesystem at %s",
+			 h->cgroup_cpuset_legacy_path);
 	switch (h->cgroup_mode) {
 	case NK_CGROUP_NONE:
 		add(rep, "cgroup", ST_WARN, "mount cgroup2 at /sys/fs/cgroup",
 		    "no cgroup filesystem mounted");
 		break;
+	case NK_CGROUP_UNKNOWN:
+		if (h->cgroup_v2_path)
+			add(rep, "cgroup", ST_WARN, "see 'files' for what is missing",
+			    "cgroup mounts unknown; cgroup2 at %s (it holds cgroup.controllers) "
+			    "with %s",
+			    h->cgroup_v2_path, v2_text);
+		else
+			add(rep, "cgroup", ST_WARN, "see 'files' for what is missing",
+			    "cgroup mounts unknown");
+		break;
 	case NK_CGROUP_V1:
-		add(rep, "cgroup", ST_PASS, NULL, "cgroup v1 (legacy); controllers: %s", v1);
+		add(rep, "cgroup", ST_PASS, NULL, "cgroup v1 (legacy); controllers: %s%s",
+		    *v1 ? v1 : "none", legacy);
 		break;
 	case NK_CGROUP_HYBRID:
 		add(rep, "cgroup", ST_PASS, NULL,
-		    "cgroup hybrid: v1 controllers %s; cgroup2 at %s with %s", v1,
-		    h->cgroup_v2_path, *v2 ? v2 : "no controllers");
+		    "cgroup hybrid: v1 controllers %s%s; cgroup2 at %s with %s", *v1 ? v1 : "none",
+		    legacy, h->cgroup_v2_path, v2_text);
 		break;
 	case NK_CGROUP_V2:
-		add(rep, "cgroup", ST_PASS, NULL, "cgroup v2 at %s; controllers: %s",
-		    h->cgroup_v2_path, *v2 ? v2 : "none");
+		add(rep, "cgroup", ST_PASS, NULL, "cgroup v2 at %s; controllers: %s%s",
+		    h->cgroup_v2_path, h->cgroup_v2_controllers ? (*v2 ? v2 : "none") : "unknown",
+		    legacy);
 		break;
 	}
-	if (h->cgroup_mode != NK_CGROUP_NONE && (!cpuset || !memory))
-		add(rep, "cgroup.controllers", ST_WARN,
-		    "enable the cpuset and memory controllers to confine VMs to nodes",
-		    "cgroup controllers missing:%s%s", cpuset ? "" : " cpuset",
-		    memory ? "" : " memory");
+	if (h->cgroup_mode != NK_CGROUP_NONE) {
+		char missing[64] = "", unknown[64] = "";
+		for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+			int m = controller_mounted(h, needed[i]);
+			char *list = m == 0 ? missing : m < 0 ? unknown : NULL;
+			if (list)
+				snprintf(list + strlen(list), 64 - strlen(list), " %s", needed[i]);
+		}
+		bool legacy_only = h->cgroup_cpuset_legacy_path && strstr(missing, " cpuset");
+		if (*missing)
+			add(rep, "cgroup.controllers", ST_WARN,
+			    "enable the cpuset and memory controllers to confine VMs to nodes",
+			    "cgroup controllers missing:%s%s%s%s", missing,
+			    legacy_only
+				? " (cpuset is there only as the legacy cpuset filesystem at "
+				: "",
+			    legacy_only ? h->cgroup_cpuset_legacy_path : "",
+			    legacy_only ? ", which numaksm place does not use)" : "");
+		if (*unknown)
+			add(rep, "cgroup.controllers", ST_WARN,
+			    "numaksm place needs the cpuset and memory controllers; see 'files' "
+			    "for what is missing",
+			    "cgroup controllers unknown:%s", unknown);
+	}
 	free(v1);
 	free(v2);
+}
+
+/* The files a fact needs that were missing or malformed, and what each left. */
+static void check_files(struct report *rep, const struct nk_hostinfo *h, bool live)
+{
+	char *text = NULL;
+	size_t n = 0, len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		abort();
+	for (; h->unread[n]; n++)
+		fprintf(f, "%s%s", n ? "; " : "", h->unread[n]);
+	fclose(f);
+	if (!n) {
+		free(text);
+		return;
+	}
+	add(rep, "files", ST_WARN,
+	    live ? "this kernel lacks them or words them otherwise; what they tell is reported as "
+		   "said"
+		 : "what they tell is reported as said; capture the tree again with "
+		   "tests/fixtures/gather-host-tree to have them",
+	    "%zu host file%s missing or malformed: %s", n, n == 1 ? "" : "s", text);
+	free(text);
 }
 
 static void check_features(struct report *rep, const struct probes *p)
@@ -388,8 +560,11 @@ static void check_features(struct report *rep, const struct probes *p)
 
 /* ---- JSON ---------------------------------------------------------- */
 
+/* A list, or null when it is not known (NULL). */
 static json_object *json_strv(char **v)
 {
+	if (!v)
+		return NULL;
 	json_object *a = json_object_new_array();
 	for (; v && *v; v++)
 		json_object_array_add(a, json_object_new_string(*v));
@@ -425,7 +600,8 @@ static json_object *json_host(nk_host *host, const struct nk_hostinfo *h, const 
 
 	nk_bitmap *memonly = nk_bitmap_new();
 	for (size_t i = 0; memonly && i < h->n_nodes; i++)
-		if (h->nodes[i].has_memory && !nk_bitmap_weight(h->nodes[i].cpus))
+		if (h->nodes[i].has_memory && h->nodes[i].cpus_known &&
+		    !nk_bitmap_weight(h->nodes[i].cpus))
 			nk_bitmap_set(memonly, (unsigned)h->nodes[i].id);
 	o = json_object_new_object();
 	json_object_object_add(o, "available", json_object_new_boolean(h->numa_sysfs));
@@ -440,8 +616,12 @@ static json_object *json_host(nk_host *host, const struct nk_hostinfo *h, const 
 
 	o = json_object_new_object();
 	json_object_object_add(o, "mode",
-			       json_object_new_string(nk_cgroup_mode_name(h->cgroup_mode)));
+			       h->cgroup_mode == NK_CGROUP_UNKNOWN
+				   ? NULL
+				   : json_object_new_string(nk_cgroup_mode_name(h->cgroup_mode)));
 	json_object_object_add(o, "v2_path", tool_json_name(h->cgroup_v2_path));
+	json_object_object_add(o, "cpuset_legacy_path",
+			       tool_json_name(h->cgroup_cpuset_legacy_path));
 	json_object_object_add(o, "v1_controllers", json_strv(h->cgroup_v1_controllers));
 	json_object_object_add(o, "v2_controllers", json_strv(h->cgroup_v2_controllers));
 	json_object_object_add(host_o, "cgroup", o);
@@ -556,6 +736,7 @@ int cmd_check(int argc, char **argv, nk_error **err)
 	check_numa(&rep, info);
 	check_hugepages(&rep, info);
 	check_cgroup(&rep, info);
+	check_files(&rep, info, p.live);
 	check_features(&rep, &p);
 
 	if (json)

@@ -112,7 +112,7 @@ static uint64_t pages_bytes(const struct nk_estimate *e, double pages)
 
 static const char *size_of(char *buf, size_t size, const struct nk_estimate *e, double pages)
 {
-	return tool_format_bytes(buf, size, pages_bytes(e, pages));
+	return nk_format_bytes(buf, size, pages_bytes(e, pages));
 }
 
 static void print_text(const struct nk_estimate *e, bool merge_across_nodes)

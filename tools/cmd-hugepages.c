@@ -60,7 +60,7 @@ static int show(const char *root, bool json, nk_error **err)
 		       "RESERVED", "SURPLUS");
 		for (size_t i = 0; i < h->n_hugepages; i++) {
 			const struct nk_hugepage_pool *p = &h->hugepages[i];
-			tool_format_bytes(size, sizeof(size), p->size_kb * 1024);
+			nk_format_bytes(size, sizeof(size), p->size_kb * 1024);
 			for (size_t n = 0; n < h->n_nodes; n++)
 				for (size_t k = 0; k < h->nodes[n].n_hugepages; k++) {
 					const struct nk_hugepage_pool *q =
@@ -71,10 +71,15 @@ static int show(const char *root, bool json, nk_error **err)
 						       size, h->nodes[n].id, q->total, q->free, "-",
 						       q->surplus);
 				}
-			printf("%-8s %-6s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-			       "\n",
-			       size, "all", p->total, p->free, p->reserved, p->surplus);
+			char reserved[24] = "?"; /* not known without the host's own pools */
+			if (!h->hugepages_from_nodes)
+				snprintf(reserved, sizeof(reserved), "%" PRIu64, p->reserved);
+			printf("%-8s %-6s %10" PRIu64 " %10" PRIu64 " %10s %10" PRIu64 "\n", size,
+			       "all", p->total, p->free, reserved, p->surplus);
 		}
+		if (h->hugepages_from_nodes)
+			printf("\n/sys/kernel/mm/hugepages could not be read: \"all\" is the "
+			       "nodes' sum, reserved pages unknown.\n");
 	}
 	nk_hostinfo_free(h);
 	return EXIT_OK;
@@ -166,7 +171,7 @@ static int reserve(int argc, char **argv, nk_error **err)
 		return nk_error_hint(err,
 				     "is %s a hugepage size of this host? see 'numaksm "
 				     "hugepages'",
-				     tool_format_bytes(psz, sizeof(psz), size_bytes));
+				     nk_format_bytes(psz, sizeof(psz), size_bytes));
 	}
 	if (add >= 0)
 		count = (long long)before + add;
@@ -182,7 +187,7 @@ static int reserve(int argc, char **argv, nk_error **err)
 		snprintf(where, sizeof(where), "node %lld", node);
 	else
 		snprintf(where, sizeof(where), "host");
-	tool_format_bytes(sz, sizeof(sz), (uint64_t)(size_kb)*1024);
+	nk_format_bytes(sz, sizeof(sz), (uint64_t)(size_kb)*1024);
 	if (got < (uint64_t)count && !partial) {
 		uint64_t back = 0;
 		char value[32];

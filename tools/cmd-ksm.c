@@ -56,16 +56,16 @@ static void show_text(const struct tool_ksm_facts *f)
 			       nk_ksm_format_value((enum nk_ksm_field)p, k->value[p], buf));
 	if (f->page_size)
 		printf("Saving: %s",
-		       tool_format_bytes(size, sizeof(size), nk_ksm_saved_pages(k) * f->page_size));
+		       nk_format_bytes(size, sizeof(size), nk_ksm_saved_pages(k) * f->page_size));
 	else
 		printf("Saving: %" PRIu64 " pages", nk_ksm_saved_pages(k));
 	printf(" (pages_sharing %" PRIu64 " + ksm_zero_pages %" PRIu64 ")",
 	       nk_ksm_get(k, NK_KSM_PAGES_SHARING), nk_ksm_get(k, NK_KSM_ZERO_PAGES));
 	if (nk_ksm_has(k, NK_KSM_GENERAL_PROFIT)) {
 		int64_t profit = nk_ksm_profit(k);
-		printf(", general_profit %s%s", profit < 0 ? "-" : "",
-		       tool_format_bytes(size, sizeof(size),
-					 (uint64_t)(profit < 0 ? -profit : profit)));
+		printf(
+		    ", general_profit %s%s", profit < 0 ? "-" : "",
+		    nk_format_bytes(size, sizeof(size), (uint64_t)(profit < 0 ? -profit : profit)));
 	}
 	printf("\nCounters:");
 	for (int p = NK_KSM_KNOB_COUNT; p < NK_KSM_FIELD_COUNT; p++)

@@ -284,10 +284,10 @@ static void print_text(const struct nk_cgroup_report *r, const struct nk_vm_ref 
 		       nodes,
 		       r->memory_max_bytes == UINT64_MAX
 			   ? "none"
-			   : tool_format_bytes(a, sizeof(a), r->memory_max_bytes),
+			   : nk_format_bytes(a, sizeof(a), r->memory_max_bytes),
 		       r->memory_high_bytes == UINT64_MAX
 			   ? "none"
-			   : tool_format_bytes(b, sizeof(b), r->memory_high_bytes));
+			   : nk_format_bytes(b, sizeof(b), r->memory_high_bytes));
 		if (r->migrated)
 			printf("  migrate_pages: %" PRIu64 " pages could not be moved (%.3f s)\n",
 			       r->pages_not_migrated, r->migrate_seconds);
@@ -295,9 +295,9 @@ static void print_text(const struct nk_cgroup_report *r, const struct nk_vm_ref 
 			char c[32];
 			printf("  guest RAM, page by page: %s on nodes %s, %s elsewhere, %s not "
 			       "faulted in\n",
-			       tool_format_bytes(a, sizeof(a), r->on_nodes_bytes), nodes,
-			       tool_format_bytes(b, sizeof(b), r->elsewhere_bytes),
-			       tool_format_bytes(c, sizeof(c), r->absent_bytes));
+			       nk_format_bytes(a, sizeof(a), r->on_nodes_bytes), nodes,
+			       nk_format_bytes(b, sizeof(b), r->elsewhere_bytes),
+			       nk_format_bytes(c, sizeof(c), r->absent_bytes));
 		}
 		if (r->vcpus)
 			printf("  vCPU threads: %u of %u pinned inside CPUs %s (see 'numaksm pin "

@@ -158,7 +158,7 @@ static const char *backing_label(const struct nk_vm_info *vm, char *buf, size_t 
 	if (vm->guest_rss_bytes && vm->guest_hugetlb_bytes == vm->guest_rss_bytes) {
 		uint64_t ps = vm->n_regions ? vm->regions[0].page_size : 0;
 		char psz[32];
-		snprintf(buf, size, "hugetlb %s", tool_format_bytes(psz, sizeof(psz), ps));
+		snprintf(buf, size, "hugetlb %s", nk_format_bytes(psz, sizeof(psz), ps));
 	} else if (vm->guest_hugetlb_bytes) {
 		snprintf(buf, size, "mixed");
 	} else if (vm->guest_thp_bytes) {
@@ -341,17 +341,17 @@ static void print_host_text(const struct host_sample *h, const struct tool_ksm_w
 		if (nk_ksm_has(k, NK_KSM_GENERAL_PROFIT)) {
 			int64_t profit = nk_ksm_profit(k);
 			printf("; general_profit %s%s", profit < 0 ? "-" : "",
-			       tool_format_bytes(a, sizeof(a),
-						 (uint64_t)(profit < 0 ? -profit : profit)));
+			       nk_format_bytes(a, sizeof(a),
+					       (uint64_t)(profit < 0 ? -profit : profit)));
 		}
 		if (f->page_size) {
 			uint64_t saved = nk_ksm_saved_pages(k) * f->page_size,
 				 tracked = nk_ksm_tracked_pages(k) * f->page_size;
-			printf("\n  saved %s", tool_format_bytes(a, sizeof(a), saved));
+			printf("\n  saved %s", nk_format_bytes(a, sizeof(a), saved));
 			if (tracked)
 				printf(" = %.1f%% of the %s KSM scans",
 				       100.0 * (double)saved / (double)tracked,
-				       tool_format_bytes(b, sizeof(b), tracked));
+				       nk_format_bytes(b, sizeof(b), tracked));
 		} else {
 			printf("\n  saved %" PRIu64 " pages", nk_ksm_saved_pages(k));
 		}
@@ -373,17 +373,28 @@ static void print_host_text(const struct host_sample *h, const struct tool_ksm_w
 	}
 	for (size_t i = 0; i < info->n_nodes; i++) {
 		const struct nk_numa_node *n = &info->nodes[i];
-		printf("node %d: %s total, %s free", n->id,
-		       tool_format_bytes(a, sizeof(a), n->mem_total_kb * 1024),
-		       tool_format_bytes(b, sizeof(b), n->mem_free_kb * 1024));
+		if (n->memory_known)
+			printf("node %d: %s total, %s free", n->id,
+			       nk_format_bytes(a, sizeof(a), n->mem_total_kb * 1024),
+			       nk_format_bytes(b, sizeof(b), n->mem_free_kb * 1024));
+		else
+			printf("node %d: memory unknown", n->id);
 		for (size_t p = 0; p < n->n_hugepages; p++)
 			printf("; %s pages %" PRIu64 " free of %" PRIu64,
-			       tool_format_bytes(c, sizeof(c), n->hugepages[p].size_kb * 1024),
+			       nk_format_bytes(c, sizeof(c), n->hugepages[p].size_kb * 1024),
 			       n->hugepages[p].free, n->hugepages[p].total);
 		printf("\n");
 	}
 	printf("THP: enabled %s, defrag %s\n", info->thp_enabled ? info->thp_enabled : "n/a",
 	       info->thp_defrag ? info->thp_defrag : "n/a");
+	size_t unread = 0;
+	while (info->unread[unread])
+		unread++;
+	if (unread)
+		printf(
+		    "%zu host file%s missing or malformed: what %s would tell is unknown or read "
+		    "elsewhere ('numaksm check' says which)\n",
+		    unread, unread == 1 ? "" : "s", unread == 1 ? "it" : "they");
 }
 
 /* Why it is taken for a VM, in words. */
@@ -414,15 +425,15 @@ static void print_vm_text(const struct nk_vm_info *vm)
 	       nk_vm_kind_name(vm->ref.kind), vm->ref.pid, vm->ref.comm, vm->thread_count,
 	       trust_text(&vm->ref));
 	printf("  memory: RSS %s, anonymous %s, THP %s, hugetlb %s, swap %s\n",
-	       tool_format_bytes(a, sizeof(a), vm->rss_bytes),
-	       tool_format_bytes(b, sizeof(b), vm->anon_bytes),
-	       tool_format_bytes(c, sizeof(c), vm->thp_bytes),
-	       tool_format_bytes(d, sizeof(d), vm->hugetlb_bytes),
-	       tool_format_bytes(e, sizeof(e), vm->swap_bytes));
+	       nk_format_bytes(a, sizeof(a), vm->rss_bytes),
+	       nk_format_bytes(b, sizeof(b), vm->anon_bytes),
+	       nk_format_bytes(c, sizeof(c), vm->thp_bytes),
+	       nk_format_bytes(d, sizeof(d), vm->hugetlb_bytes),
+	       nk_format_bytes(e, sizeof(e), vm->swap_bytes));
 	printf("  guest RAM: %s%s in %zu mapping%s, %s resident, backing %s\n",
-	       tool_format_bytes(a, sizeof(a), vm->guest_ram_bytes),
+	       nk_format_bytes(a, sizeof(a), vm->guest_ram_bytes),
 	       vm->guest_ram_from_cmdline ? " (command line)" : "", vm->n_regions,
-	       vm->n_regions == 1 ? "" : "s", tool_format_bytes(b, sizeof(b), vm->guest_rss_bytes),
+	       vm->n_regions == 1 ? "" : "s", nk_format_bytes(b, sizeof(b), vm->guest_rss_bytes),
 	       backing_label(vm, backing, sizeof(backing)));
 	if (vm->has_placement) {
 		const struct nk_vm_placement *p = &vm->placement;
@@ -431,7 +442,7 @@ static void print_vm_text(const struct nk_vm_info *vm)
 		for (size_t n = 0; n < p->n_node_bytes; n++)
 			if (p->node_bytes[n]) {
 				printf(" node%zu %s (%.0f%%)", n,
-				       tool_format_bytes(a, sizeof(a), p->node_bytes[n]),
+				       nk_format_bytes(a, sizeof(a), p->node_bytes[n]),
 				       100.0 * (double)p->node_bytes[n] /
 					   (double)(p->present_bytes ? p->present_bytes : 1));
 				any = true;
@@ -440,16 +451,16 @@ static void print_vm_text(const struct nk_vm_info *vm)
 			printf(" none resident");
 		if (!p->exact)
 			printf(" (+/- %s, 95%%)",
-			       tool_format_bytes(a, sizeof(a), (uint64_t)(p->error_bytes + 0.5)));
+			       nk_format_bytes(a, sizeof(a), (uint64_t)(p->error_bytes + 0.5)));
 		if (p->absent_bytes)
 			printf("; %s not faulted in",
-			       tool_format_bytes(b, sizeof(b), p->absent_bytes));
+			       nk_format_bytes(b, sizeof(b), p->absent_bytes));
 		if (p->other_bytes)
 			printf("; %s on the zero page or unreadable",
-			       tool_format_bytes(c, sizeof(c), p->other_bytes));
+			       nk_format_bytes(c, sizeof(c), p->other_bytes));
 		printf("\n");
 	}
-	printf("  KSM: mergeable %s", tool_format_bytes(a, sizeof(a), vm->mergeable_bytes));
+	printf("  KSM: mergeable %s", nk_format_bytes(a, sizeof(a), vm->mergeable_bytes));
 	if (vm->has_ksm) {
 		const struct nk_ksm_proc_stat *k = &vm->ksm;
 		printf(", merging %" PRIu64 " pages", k->merging_pages);
@@ -458,10 +469,10 @@ static void print_vm_text(const struct nk_vm_info *vm)
 		printf(", rmap items %" PRIu64, k->rmap_items);
 		if (k->has_process_profit)
 			printf(", profit %s%s", k->process_profit < 0 ? "-" : "",
-			       tool_format_bytes(b, sizeof(b),
-						 (uint64_t)llabs((long long)k->process_profit)));
+			       nk_format_bytes(b, sizeof(b),
+					       (uint64_t)llabs((long long)k->process_profit)));
 		if (vm->has_ksm_saved)
-			printf(", saved %s", tool_format_bytes(c, sizeof(c), vm->ksm_saved_bytes));
+			printf(", saved %s", nk_format_bytes(c, sizeof(c), vm->ksm_saved_bytes));
 	}
 	printf("\n");
 	if (vm->has_threads) {
@@ -562,7 +573,7 @@ static bool print_vm_table(const struct vm_sample *vs, const nk_pin_state *pins)
 			}
 		}
 		if (vm->has_ksm_saved)
-			tool_format_bytes(saved, sizeof(saved), vm->ksm_saved_bytes);
+			nk_format_bytes(saved, sizeof(saved), vm->ksm_saved_bytes);
 		else
 			snprintf(saved, sizeof(saved), "n/a");
 		if (!tool_vm_pinning(pins, vm, &off))
@@ -574,7 +585,7 @@ static bool print_vm_table(const struct vm_sample *vs, const nk_pin_state *pins)
 			snprintf(pinned, sizeof(pinned), "yes");
 		printf("%-*.*s  %-16s %7d %10s  %-11s %-22s %10s  %s\n", (int)width, (int)width,
 		       vm->ref.name, nk_vm_kind_name(vm->ref.kind), vm->ref.pid,
-		       tool_format_bytes(ram, sizeof(ram), vm->guest_ram_bytes),
+		       nk_format_bytes(ram, sizeof(ram), vm->guest_ram_bytes),
 		       backing_label(vm, backing, sizeof(backing)), where, saved, pinned);
 	}
 	return ksm_note;
@@ -893,7 +904,7 @@ static void top_header(const struct host_sample *h, const struct host_sample *pr
 	}
 	printf("KSM %s: saved %s", tool_ksm_state(nk_ksm_get(k, NK_KSM_RUN)),
 	       h->ksm.page_size
-		   ? tool_format_bytes(a, sizeof(a), nk_ksm_saved_pages(k) * h->ksm.page_size)
+		   ? nk_format_bytes(a, sizeof(a), nk_ksm_saved_pages(k) * h->ksm.page_size)
 		   : "n/a");
 	if (prev && h->when > prev->when) {
 		const struct nk_ksm *p = &prev->info->ksm;
@@ -918,8 +929,8 @@ static void top_header(const struct host_sample *h, const struct host_sample *pr
 		const struct nk_numa_node *n = &h->info->nodes[i];
 		char b[32];
 		printf("%snode %d: %s free of %s", i ? "; " : "", n->id,
-		       tool_format_bytes(a, sizeof(a), n->mem_free_kb * 1024),
-		       tool_format_bytes(b, sizeof(b), n->mem_total_kb * 1024));
+		       nk_format_bytes(a, sizeof(a), n->mem_free_kb * 1024),
+		       nk_format_bytes(b, sizeof(b), n->mem_total_kb * 1024));
 	}
 	printf("\n\n");
 }

@@ -255,7 +255,7 @@ static int vm_list(const struct vm_args *a, nk_error **err)
 		json_object *row = json_object_array_get_idx(rows, i);
 		char pid[24], vcpus[24], merging[24], size[32] = "-";
 		if (get(row, "guest_ram_bytes"))
-			tool_format_bytes(size, sizeof(size), get_u64(row, "guest_ram_bytes"));
+			nk_format_bytes(size, sizeof(size), get_u64(row, "guest_ram_bytes"));
 		printf("%-16s %8s %-9s %5s %10s %12s\n", get_str(row, "name", "-"),
 		       column_u64(row, "pid", pid, sizeof(pid)), get_str(row, "state", "-"),
 		       column_u64(row, "vcpu_count", vcpus, sizeof(vcpus)), size,
@@ -296,9 +296,8 @@ static void print_zone(json_object *z)
 	printf("  %s: guest address 0x%" PRIx64 ", %s, backing %s (%s pages), policy %s, "
 	       "nodes %s, guest node %" PRIu64 "\n",
 	       get_str(z, "id", "?"), get_u64(z, "guest_address"),
-	       tool_format_bytes(a, sizeof(a), get_u64(z, "size_bytes")),
-	       get_str(z, "backing", "?"),
-	       tool_format_bytes(b, sizeof(b), get_u64(z, "page_size_bytes")),
+	       nk_format_bytes(a, sizeof(a), get_u64(z, "size_bytes")), get_str(z, "backing", "?"),
+	       nk_format_bytes(b, sizeof(b), get_u64(z, "page_size_bytes")),
 	       get_str(z, "policy", "?"), or_none(get_str(z, "nodes", NULL)),
 	       get_u64(z, "guest_node"));
 	if (placement) {
@@ -307,19 +306,19 @@ static void print_zone(json_object *z)
 		for (size_t i = 0; i < array_length(per_node); i++) {
 			json_object *n = json_object_array_get_idx(per_node, i);
 			printf(" node%" PRIu64 " %s", get_u64(n, "node"),
-			       tool_format_bytes(a, sizeof(a), get_u64(n, "resident_bytes")));
+			       nk_format_bytes(a, sizeof(a), get_u64(n, "resident_bytes")));
 		}
 		if (!array_length(per_node))
 			printf(" none");
 		printf("; %s not present\n",
-		       tool_format_bytes(a, sizeof(a), get_u64(placement, "absent_bytes")));
+		       nk_format_bytes(a, sizeof(a), get_u64(placement, "absent_bytes")));
 	} else {
 		printf("    resident: not measured\n");
 	}
 	printf("    mergeable %s, KSM ",
 	       json_object_get_boolean(get(z, "mergeable")) ? "yes" : "no");
 	if (ksm)
-		printf("%s\n", tool_format_bytes(a, sizeof(a), json_object_get_uint64(ksm)));
+		printf("%s\n", nk_format_bytes(a, sizeof(a), json_object_get_uint64(ksm)));
 	else
 		printf("n/a (this kernel does not report it per mapping)\n");
 }
@@ -358,7 +357,7 @@ static void print_info(json_object *info)
 	       get_double(info, "uptime_seconds"), get_u64(info, "guest_node_count"),
 	       get_u64(info, "guest_node_count") == 1 ? "" : "s",
 	       get_str(info, "socket_path", "?"));
-	printf("Zones (%s of guest RAM):\n", tool_format_bytes(a, sizeof(a), ram_bytes(info)));
+	printf("Zones (%s of guest RAM):\n", nk_format_bytes(a, sizeof(a), ram_bytes(info)));
 	for (size_t i = 0; i < array_length(zones); i++)
 		print_zone(json_object_array_get_idx(zones, i));
 	printf("vCPUs:\n");
@@ -384,7 +383,7 @@ static void print_info(json_object *info)
 		json_object *l = json_object_array_get_idx(loads, i);
 		printf("%s %s at guest address 0x%" PRIx64 ", %s\n",
 		       i ? "     " : "Load:", get_str(l, "path", "?"), get_u64(l, "guest_address"),
-		       tool_format_bytes(a, sizeof(a), get_u64(l, "size_bytes")));
+		       nk_format_bytes(a, sizeof(a), get_u64(l, "size_bytes")));
 	}
 	/* null: no /proc/PID/ksm_stat; inside it, null what this kernel lacks. */
 	if (get(ksm, "rmap_item_count")) {
@@ -395,8 +394,8 @@ static void print_info(json_object *info)
 			printf(", zero pages %" PRIu64, get_u64(ksm, "zero_page_count"));
 		if (get(ksm, "saved_bytes"))
 			printf("; saves %s of %s mergeable",
-			       tool_format_bytes(a, sizeof(a), get_u64(ksm, "saved_bytes")),
-			       tool_format_bytes(b, sizeof(b), get_u64(ksm, "mergeable_bytes")));
+			       nk_format_bytes(a, sizeof(a), get_u64(ksm, "saved_bytes")),
+			       nk_format_bytes(b, sizeof(b), get_u64(ksm, "mergeable_bytes")));
 		printf("\n");
 	} else {
 		printf("KSM (process): n/a (no /proc/PID/ksm_stat)\n");
@@ -406,10 +405,10 @@ static void print_info(json_object *info)
 		printf("Migration of zone %s to nodes %s: %s, %s of %s gone through",
 		       get_str(m, "zone", "?"), or_none(get_str(m, "nodes", NULL)),
 		       get_str(m, "state", "?"),
-		       tool_format_bytes(a, sizeof(a), get_u64(m, "done_bytes")),
-		       tool_format_bytes(b, sizeof(b), get_u64(m, "total_bytes")));
+		       nk_format_bytes(a, sizeof(a), get_u64(m, "done_bytes")),
+		       nk_format_bytes(b, sizeof(b), get_u64(m, "total_bytes")));
 		printf(", %s moved, %" PRIu64 " pages failed, %.3f s\n",
-		       tool_format_bytes(a, sizeof(a), get_u64(m, "moved_bytes")),
+		       nk_format_bytes(a, sizeof(a), get_u64(m, "moved_bytes")),
 		       get_u64(m, "failed_page_count"), get_double(m, "seconds"));
 		if (get_str(m, "error", NULL))
 			printf("  error: %s\n", get_str(m, "error", NULL));

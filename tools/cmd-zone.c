@@ -126,7 +126,7 @@ int cmd_zone(int argc, char **argv, nk_error **err)
 		nk_bitmap_format(s->nodes, &nodes);
 	if (st->cpus)
 		nk_bitmap_format(st->cpus, &cpus);
-	tool_format_bytes(size, sizeof(size), nk_zone_size(z));
+	nk_format_bytes(size, sizeof(size), nk_zone_size(z));
 
 	if (json) {
 		json_object *doc = tool_json_doc("zone try");

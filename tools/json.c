@@ -163,18 +163,24 @@ json_object *tool_json_numa_nodes(const struct nk_hostinfo *info)
 	json_object *a = json_object_new_array();
 	for (size_t i = 0; i < info->n_nodes; i++) {
 		const struct nk_numa_node *n = &info->nodes[i];
-		json_object *o = json_object_new_object(), *d = json_object_new_array();
+		/* What a node's missing file would tell is null, not 0 or "". */
+		json_object *o = json_object_new_object(),
+			    *d = n->distances ? json_object_new_array() : NULL;
 		unsigned cpus = nk_bitmap_weight(n->cpus);
 		json_object_object_add(o, "node", json_object_new_int(n->id));
-		json_object_object_add(o, "cpus", tool_json_list(n->cpus));
-		json_object_object_add(o, "cpu_count", tool_json_u64(cpus));
+		json_object_object_add(o, "cpus", n->cpus_known ? tool_json_list(n->cpus) : NULL);
+		json_object_object_add(o, "cpu_count", n->cpus_known ? tool_json_u64(cpus) : NULL);
 		json_object_object_add(o, "has_memory", json_object_new_boolean(n->has_memory));
-		json_object_object_add(o, "memory_only",
-				       json_object_new_boolean(n->has_memory && cpus == 0));
-		json_object_object_add(o, "total_bytes", tool_json_u64(n->mem_total_kb * 1024));
-		json_object_object_add(o, "free_bytes", tool_json_u64(n->mem_free_kb * 1024));
+		json_object_object_add(
+		    o, "memory_only",
+		    n->cpus_known ? json_object_new_boolean(n->has_memory && cpus == 0) : NULL);
+		json_object_object_add(o, "total_bytes",
+				       n->memory_known ? tool_json_u64(n->mem_total_kb * 1024)
+						       : NULL);
+		json_object_object_add(
+		    o, "free_bytes", n->memory_known ? tool_json_u64(n->mem_free_kb * 1024) : NULL);
 		/* distances[j] is to the j-th node listed, not to node j. */
-		for (size_t j = 0; j < n->n_distances && j < info->n_nodes; j++) {
+		for (size_t j = 0; d && j < n->n_distances && j < info->n_nodes; j++) {
 			json_object *e = json_object_new_object();
 			json_object_object_add(e, "node", json_object_new_int(info->nodes[j].id));
 			json_object_object_add(e, "distance", tool_json_u64(n->distances[j]));
@@ -198,7 +204,9 @@ json_object *tool_json_hugepage_pools(const struct nk_hostinfo *info)
 		    json_object_new_boolean(p->size_kb == info->default_hugepage_kb));
 		json_object_object_add(o, "page_count", tool_json_u64(p->total));
 		json_object_object_add(o, "free_page_count", tool_json_u64(p->free));
-		json_object_object_add(o, "reserved_page_count", tool_json_u64(p->reserved));
+		json_object_object_add(o, "reserved_page_count",
+				       info->hugepages_from_nodes ? NULL
+								  : tool_json_u64(p->reserved));
 		json_object_object_add(o, "surplus_page_count", tool_json_u64(p->surplus));
 		for (size_t n = 0; n < info->n_nodes; n++) {
 			const struct nk_numa_node *node = &info->nodes[n];

@@ -244,6 +244,8 @@ static void write_nodes(FILE *o, const struct nk_hostinfo *info)
 	for (size_t m = 0; m < sizeof(memory) / sizeof(memory[0]); m++) {
 		family(o, memory[m].name, "gauge", memory[m].help);
 		for (size_t i = 0; i < info->n_nodes; i++) {
+			if (!info->nodes[i].memory_known)
+				continue; /* its meminfo is missing: no sample, not a 0 */
 			snprintf(labels, sizeof(labels), "node=\"%d\"", info->nodes[i].id);
 			sample_u64(
 			    o, memory[m].name, labels,

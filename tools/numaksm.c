@@ -173,22 +173,6 @@ int tool_parse_report_opts(int argc, char **argv, const char *command, void (*us
 	return 0;
 }
 
-const char *tool_format_bytes(char *buf, size_t size, uint64_t bytes)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-	double v = (double)bytes;
-	unsigned u = 0;
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	if (v == (double)(uint64_t)v)
-		snprintf(buf, size, "%" PRIu64 " %s", (uint64_t)v, units[u]);
-	else
-		snprintf(buf, size, "%.1f %s", v, units[u]);
-	return buf;
-}
-
 char *tool_list_text(const nk_bitmap *b)
 {
 	char *s = NULL;

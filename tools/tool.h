@@ -51,9 +51,6 @@ struct tool_report_opts {
 int tool_parse_report_opts(int argc, char **argv, const char *command, void (*usage)(FILE *),
 			   bool positional, struct tool_report_opts *ret, nk_error **err);
 
-/* The one human size formatter: "0 B", "512 B", "4 KiB", "1.5 GiB"; writes into buf. */
-const char *tool_format_bytes(char *buf, size_t size, uint64_t bytes);
-
 /* "0-3,6" for a set ("" for NULL); the caller frees it. */
 char *tool_list_text(const nk_bitmap *b);
 

@@ -138,17 +138,22 @@ defs["thp"] = obj("Transparent hugepages (tool_json_thp): the selected word of e
                   "null when the kernel lacks it.", enabled=NSTR, defrag=NSTR)
 defs["distance"] = obj(node=L.node, distance={"type": "integer", "minimum": 0})
 defs["numa_node"] = obj(
-    "A NUMA node of the host (tool_json_numa_nodes).",
-    node=L.node, cpus=L.cpu_list, cpu_count=L.count, has_memory=BOOL, memory_only=BOOL,
-    total_bytes=L.bytes, free_bytes=L.bytes, distances=arr(L.distance),
+    "A NUMA node of the host (tool_json_numa_nodes).  What a missing or malformed file of "
+    "the node would tell is null: cpus, cpu_count and memory_only without cpulist and "
+    "cpumap, the bytes without meminfo, distances without a distance row that fits.",
+    node=L.node, cpus=null(L.cpu_list), cpu_count=null(L.count), has_memory=BOOL,
+    memory_only=NBOOL, total_bytes=null(L.bytes), free_bytes=null(L.bytes),
+    distances=null(arr(L.distance)),
 )
 defs["hugepage_node_pool"] = obj(
     node=L.node, page_count=L.count, free_page_count=L.count, surplus_page_count=L.count)
 defs["hugepage_pool"] = obj(
     "The hugetlb pool of one page size, host-wide, with its split per node "
-    "(tool_json_hugepage_pools).",
+    "(tool_json_hugepage_pools).  Without /sys/kernel/mm/hugepages (or a pool of it that "
+    "can be read) the counts are the nodes' sums and reserved_page_count is null.",
     page_size_bytes=L.bytes, is_default=BOOL, page_count=L.count, free_page_count=L.count,
-    reserved_page_count=L.count, surplus_page_count=L.count, per_node=arr(L.hugepage_node_pool),
+    reserved_page_count=null(L.count), surplus_page_count=L.count,
+    per_node=arr(L.hugepage_node_pool),
 )
 NCOUNT = null(L.count)
 BIT = null({"type": "integer", "enum": [0, 1]})
@@ -342,8 +347,9 @@ docs = [document(
             numa=obj(available=BOOL, node_count=C.count, memory_total_bytes=C.bytes,
                      memory_only_nodes=C.node_list, numa_nodes=arr(C.numa_node)),
             hugepage_pools=arr(C.hugepage_pool),
-            cgroup=obj(mode=enum("none", "v1", "hybrid", "v2"), v2_path=NSTR,
-                       v1_controllers=arr(STR), v2_controllers=arr(STR)),
+            cgroup=obj(mode=null(enum("none", "v1", "hybrid", "v2")), v2_path=NSTR,
+                       cpuset_legacy_path=NSTR, v1_controllers=null(arr(STR)),
+                       v2_controllers=null(arr(STR))),
             features=probed(madv_populate_write=NBOOL, memfd_hugetlb=NBOOL),
             privileges=probed(euid=null(C.uint),
                               cap_sys_admin=NBOOL, cap_sys_nice=NBOOL, cap_ipc_lock=NBOOL),

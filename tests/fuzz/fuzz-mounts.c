@@ -15,10 +15,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char **names = NULL;
 
 	if (nk_parse_cgroup_mounts(text, &m) == 0) {
-		bool v1 = strstr(text, " cgroup ") != NULL;
+		bool v1 = strstr(text, " cgroup ") != NULL || strstr(text, " cpuset ") != NULL;
+		FUZZ_CHECK(!m.cpuset_legacy_path || strstr(text, " cpuset ") ||
+			       strstr(text, "noprefix"),
+			   "legacy cpuset");
 		switch (m.mode) {
 		case NK_CGROUP_NONE:
-			FUZZ_CHECK(!m.v2_path && !(m.v1_options && *m.v1_options), "no cgroups");
+			FUZZ_CHECK(!m.v2_path && !(m.v1_options && *m.v1_options) &&
+				       !m.cpuset_legacy_path,
+				   "no cgroups");
 			break;
 		case NK_CGROUP_V1:
 			FUZZ_CHECK(!m.v2_path && v1, "v1 only");
@@ -29,11 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case NK_CGROUP_HYBRID:
 			FUZZ_CHECK(m.v2_path && v1, "hybrid");
 			break;
+		case NK_CGROUP_UNKNOWN:
+			FUZZ_CHECK(false, "a mount table read is never unknown");
+			break;
 		}
 		nk_cgroup_mounts_done(&m);
 	}
 
-	int n = nk_parse_proc_cgroups(text, &names);
+	int n = nk_parse_proc_cgroups(text, size % 2, &names);
 	if (n >= 0) {
 		for (int i = 0; i < n; i++)
 			FUZZ_CHECK(names[i] && *names[i] && strlen(names[i]) < 64 &&

@@ -30,6 +30,14 @@ static void put(const char *rel, const char *content)
 	fclose(f);
 }
 
+/* Remove a file or folder of the tree. */
+static void drop(const char *rel)
+{
+	char cmd[1100];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", tree, rel);
+	assert_int_equal(system(cmd), 0);
+}
+
 static int setup(void **state)
 {
 	snprintf(tree, sizeof(tree), "/tmp/numaksm-test-host.XXXXXX");
@@ -258,42 +266,280 @@ static void test_hostinfo_4node(void **state)
 	assert_string_equal(info->cgroup_v2_controllers[3], "hugetlb");
 	assert_null(info->cgroup_v2_controllers[4]);
 	assert_null(info->cgroup_v1_controllers[0]);
+	assert_null(info->unread[0]);
 	assert_ptr_equal(nk_hostinfo_node(info, 3), &info->nodes[3]);
 	assert_null(nk_hostinfo_node(info, 4));
 	nk_hostinfo_free(info);
 	nk_host_free(h);
 }
 
-static void test_hostinfo_malformed(void **state)
+/* Whether some line of info->unread holds every one of the words. */
+static bool unread_says(const struct nk_hostinfo *info, const char *a, const char *b)
 {
-	nk_host *h = NULL;
+	for (char **u = info->unread; *u; u++)
+		if (strstr(*u, a) && (!b || strstr(*u, b)))
+			return true;
+	return false;
+}
+
+static struct nk_hostinfo *read_tree(nk_host *h)
+{
 	struct nk_hostinfo *info = NULL;
 	nk_error *err = NULL;
+	if (nk_hostinfo_read(h, &info, &err) < 0)
+		fail_msg("%s", nk_error_message(err));
+	return info;
+}
+
+static void test_hostinfo_malformed(void **state)
+{
+	/* A malformed node file leaves its fact unknown, and says so. */
+	nk_host *h = NULL;
+	struct nk_hostinfo *info;
 
 	/* node3 lists three distances for four nodes */
 	make_4node_tree("21 20 12\n");
 	assert_int_equal(nk_host_open(tree, &h, NULL), 0);
-	assert_int_equal(nk_hostinfo_read(h, &info, &err), -EINVAL);
-	assert_null(info);
-	assert_non_null(strstr(nk_error_message(err), "node3/distance"));
-	err = nk_error_free(err);
+	info = read_tree(h);
+	assert_int_equal(info->n_nodes, 4);
+	assert_null(info->nodes[3].distances);
+	assert_int_equal(info->nodes[3].n_distances, 0);
+	assert_int_equal(info->nodes[0].n_distances, 4);
+	assert_true(unread_says(info, "node3/distance lists 3 distances for 4 nodes", "unknown"));
+	info = nk_hostinfo_free(info);
 
 	make_4node_tree("21 20 12 ten\n");
-	assert_int_equal(nk_hostinfo_read(h, &info, &err), -EINVAL);
-	assert_non_null(strstr(nk_error_message(err), "malformed distance"));
-	err = nk_error_free(err);
+	info = read_tree(h);
+	assert_null(info->nodes[3].distances);
+	assert_true(unread_says(info, "node3/distance is malformed", NULL));
+	info = nk_hostinfo_free(info);
 
+	/* a malformed cpulist: cpumap says the same */
 	make_4node_tree("21 20 12 10\n");
 	put("sys/devices/system/node/node1/cpulist", "2-x\n");
-	assert_int_equal(nk_hostinfo_read(h, &info, &err), -EINVAL);
-	assert_non_null(strstr(nk_error_message(err), "node1/cpulist"));
-	err = nk_error_free(err);
+	put("sys/devices/system/node/node1/cpumap", "0c\n");
+	info = read_tree(h);
+	assert_true(info->nodes[1].cpus_known);
+	assert_true(nk_bitmap_test(info->nodes[1].cpus, 2) &&
+		    nk_bitmap_test(info->nodes[1].cpus, 3));
+	assert_int_equal(nk_bitmap_weight(info->nodes[1].cpus), 2);
+	assert_true(unread_says(info, "node1/cpulist: malformed CPU list '2-x'", "cpumap"));
+	info = nk_hostinfo_free(info);
 
+	/* a pool with a malformed count is left out, the others stay; with no
+	 * host-wide pool left, the nodes' sums stand in */
 	make_4node_tree("21 20 12 10\n");
 	put("sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "\n");
-	assert_int_equal(nk_hostinfo_read(h, &info, &err), -EINVAL);
-	assert_non_null(strstr(nk_error_message(err), "free_hugepages"));
-	err = nk_error_free(err);
+	put("sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages", "x\n");
+	info = read_tree(h);
+	assert_int_equal(info->nodes[0].n_hugepages, 1);
+	assert_int_equal(info->nodes[1].n_hugepages, 0);
+	assert_true(unread_says(info, "hugepages-2048kB/free_hugepages is malformed", "left out"));
+	assert_true(unread_says(info, "node1/hugepages/hugepages-2048kB/nr_hugepages is malformed",
+				"left out"));
+	assert_true(info->hugepages_from_nodes);
+	assert_int_equal(info->n_hugepages, 1);
+	assert_int_equal(info->hugepages[0].total, 32 + 8);
+	assert_true(unread_says(info, "has no pool that could be read", "sums"));
+	info = nk_hostinfo_free(info);
+	nk_host_free(h);
+}
+
+static void test_hostinfo_missing_node_files(void **state)
+{
+	/* The node list from the node directories, CPUs from cpumap, a
+	 * missing meminfo or distance: each item unknown, never a failure. */
+	nk_host *h = NULL;
+	struct nk_hostinfo *info;
+
+	make_4node_tree("21 20 12 10\n");
+	drop("sys/devices/system/node/online");
+	assert_int_equal(nk_host_open(tree, &h, NULL), 0);
+	info = read_tree(h);
+	assert_true(info->numa_sysfs);
+	assert_int_equal(info->n_nodes, 4);
+	assert_int_equal(info->nodes[3].id, 3);
+	assert_int_equal(info->nodes[0].distances[3], 21);
+	assert_true(unread_says(info, "node/online is missing", "directory (0-3)"));
+	info = nk_hostinfo_free(info);
+
+	/* cpumap alone, in 32-bit words, with CPUs above 31 */
+	put("sys/devices/system/node/online", "0-3\n");
+	drop("sys/devices/system/node/node1/cpulist");
+	put("sys/devices/system/node/node1/cpumap", "00000001,0000000c\n");
+	info = read_tree(h);
+	assert_true(info->nodes[1].cpus_known);
+	assert_int_equal(nk_bitmap_weight(info->nodes[1].cpus), 3);
+	assert_true(nk_bitmap_test(info->nodes[1].cpus, 32));
+	assert_false(unread_says(info, "node1", NULL));
+	info = nk_hostinfo_free(info);
+
+	/* neither: unknown */
+	drop("sys/devices/system/node/node1/cpumap");
+	drop("sys/devices/system/node/node2/meminfo");
+	drop("sys/devices/system/node/node3/distance");
+	info = read_tree(h);
+	assert_false(info->nodes[1].cpus_known);
+	assert_non_null(info->nodes[1].cpus);
+	assert_int_equal(nk_bitmap_weight(info->nodes[1].cpus), 0);
+	assert_true(unread_says(info, "node1/cpulist is missing and cpumap is missing", NULL));
+	assert_false(info->nodes[2].memory_known);
+	assert_true(info->nodes[0].memory_known);
+	assert_true(unread_says(info, "node2/meminfo is missing", "memory is unknown"));
+	assert_null(info->nodes[3].distances);
+	assert_true(unread_says(info, "node3/distance is missing", NULL));
+	info = nk_hostinfo_free(info);
+	nk_host_free(h);
+}
+
+static void test_hostinfo_distance_rows(void **state)
+{
+	/* Node 2 offline: rows that list it (by node id) and rows that do not
+	 * (online nodes only) give the same distances. */
+	nk_host *h = NULL;
+	struct nk_hostinfo *info;
+
+	make_4node_tree("21 20 12 10\n");
+	drop("sys/devices/system/node/node2");
+	put("sys/devices/system/node/online", "0-1,3\n");
+	put("sys/devices/system/node/has_memory", "0-1,3\n");
+	assert_int_equal(nk_host_open(tree, &h, NULL), 0);
+	for (int by_id = 0; by_id < 2; by_id++) {
+		if (!by_id) {
+			put("sys/devices/system/node/node0/distance", "10 12 21\n");
+			put("sys/devices/system/node/node1/distance", "12 10 20\n");
+			put("sys/devices/system/node/node3/distance", "21 20 10\n");
+		} else {
+			put("sys/devices/system/node/node0/distance", "10 12 20 21\n");
+			put("sys/devices/system/node/node1/distance", "12 10 21 20\n");
+			put("sys/devices/system/node/node3/distance", "21 20 12 10\n");
+		}
+		info = read_tree(h);
+		assert_int_equal(info->n_nodes, 3);
+		assert_int_equal(info->nodes[2].id, 3);
+		for (size_t i = 0; i < 3; i++)
+			assert_int_equal(info->nodes[i].n_distances, 3);
+		assert_int_equal(info->nodes[0].distances[2], 21);
+		assert_int_equal(info->nodes[2].distances[0], 21);
+		assert_int_equal(info->nodes[2].distances[1], 20);
+		assert_int_equal(info->nodes[2].distances[2], 10);
+		assert_false(unread_says(info, "distance", NULL));
+		info = nk_hostinfo_free(info);
+	}
+	nk_host_free(h);
+}
+
+static void test_hostinfo_pools_from_nodes(void **state)
+{
+	/* No /sys/kernel/mm/hugepages: the host's pools are the nodes' sums. */
+	nk_host *h = NULL;
+	struct nk_hostinfo *info;
+
+	make_4node_tree("21 20 12 10\n");
+	put("sys/devices/system/node/node1/hugepages/hugepages-1048576kB/nr_hugepages", "2\n");
+	put("sys/devices/system/node/node1/hugepages/hugepages-1048576kB/free_hugepages", "1\n");
+	drop("sys/kernel/mm/hugepages");
+	assert_int_equal(nk_host_open(tree, &h, NULL), 0);
+	info = read_tree(h);
+	assert_true(info->hugepages_from_nodes);
+	assert_int_equal(info->n_hugepages, 2);
+	assert_int_equal(info->hugepages[0].size_kb, 2048);
+	assert_int_equal(info->hugepages[0].total, 32 + 16 + 8);
+	assert_int_equal(info->hugepages[0].free, 32 + 16 + 8);
+	assert_int_equal(info->hugepages[1].size_kb, 1048576);
+	assert_int_equal(info->hugepages[1].total, 2);
+	assert_int_equal(info->hugepages[1].free, 1);
+	assert_true(unread_says(info, "/sys/kernel/mm/hugepages is missing", "sums"));
+	info = nk_hostinfo_free(info);
+	nk_host_free(h);
+}
+
+static void test_hostinfo_cgroups_degrade(void **state)
+{
+	nk_host *h = NULL;
+	struct nk_hostinfo *info;
+
+	/* v1 mounts, no /proc/cgroups: the controllers from the mount options */
+	make_4node_tree("21 20 12 10\n");
+	put("proc/self/mounts",
+	    "cgroup /sys/fs/cgroup/cpuset cgroup rw,nosuid,cpuset 0 0\n"
+	    "cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,relatime,cpu,cpuacct 0 0\n"
+	    "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n"
+	    "cgroup /sys/fs/cgroup/systemd cgroup rw,xattr,name=systemd 0 0\n");
+	assert_int_equal(nk_host_open(tree, &h, NULL), 0);
+	info = read_tree(h);
+	assert_int_equal(info->cgroup_mode, NK_CGROUP_V1);
+	assert_string_equal(info->cgroup_v1_controllers[0], "cpuset");
+	assert_string_equal(info->cgroup_v1_controllers[1], "cpu");
+	assert_string_equal(info->cgroup_v1_controllers[2], "cpuacct");
+	assert_string_equal(info->cgroup_v1_controllers[3], "memory");
+	assert_null(info->cgroup_v1_controllers[4]);
+	assert_null(info->cgroup_v2_controllers[0]);
+	info = nk_hostinfo_free(info);
+
+	/* cgroup2 without its cgroup.controllers: what /proc/cgroups leaves it */
+	put("proc/self/mounts", "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n");
+	put("proc/cgroups", "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+			    "cpuset\t0\t1\t1\nmemory\t0\t1\t1\nrdma\t0\t1\t0\n");
+	drop("sys/fs/cgroup/cgroup.controllers");
+	info = read_tree(h);
+	assert_int_equal(info->cgroup_mode, NK_CGROUP_V2);
+	assert_string_equal(info->cgroup_v2_controllers[0], "cpuset");
+	assert_string_equal(info->cgroup_v2_controllers[1], "memory");
+	assert_null(info->cgroup_v2_controllers[2]);
+	assert_true(unread_says(info, "cgroup.controllers is missing", "/proc/cgroups"));
+	info = nk_hostinfo_free(info);
+
+	/* neither: unknown */
+	drop("proc/cgroups");
+	info = read_tree(h);
+	assert_null(info->cgroup_v2_controllers);
+	assert_non_null(info->cgroup_v1_controllers);
+	assert_true(unread_says(info, "cgroup.controllers is missing", "unknown"));
+	info = nk_hostinfo_free(info);
+
+	/* the legacy cpuset filesystem at /dev/cpuset */
+	put("proc/self/mounts",
+	    "cpuset /dev/cpuset cpuset rw,relatime,cpuset,noprefix,release_agent=/sbin/x 0 0\n");
+	info = read_tree(h);
+	assert_int_equal(info->cgroup_mode, NK_CGROUP_V1);
+	assert_string_equal(info->cgroup_cpuset_legacy_path, "/dev/cpuset");
+	assert_null(info->cgroup_v1_controllers[0]);
+	assert_null(info->cgroup_v2_path);
+	info = nk_hostinfo_free(info);
+
+	/* no mount table: the mounts unknown, cgroup2 where its root file is */
+	put("sys/fs/cgroup/cgroup.controllers", "cpuset memory\n");
+	drop("proc/self/mounts");
+	info = read_tree(h);
+	assert_int_equal(info->cgroup_mode, NK_CGROUP_UNKNOWN);
+	assert_string_equal(nk_cgroup_mode_name(info->cgroup_mode), "unknown");
+	assert_null(info->cgroup_v1_controllers);
+	assert_string_equal(info->cgroup_v2_path, "/sys/fs/cgroup");
+	assert_string_equal(info->cgroup_v2_controllers[1], "memory");
+	assert_true(unread_says(info, "/proc/self/mounts is missing", "unknown"));
+	info = nk_hostinfo_free(info);
+	nk_host_free(h);
+}
+
+static void test_nearest_cpus_unknown_distances(void **state)
+{
+	/* Memory-only node 2 without distances: no node is known to be nearer,
+	 * so the CPUs of every node that has some. */
+	nk_host *h = NULL;
+	struct nk_hostinfo *info;
+	nk_bitmap *nodes = nk_bitmap_new(), *cpus = NULL;
+
+	make_4node_tree("21 20 12 10\n");
+	drop("sys/devices/system/node/node2/distance");
+	assert_int_equal(nk_host_open(tree, &h, NULL), 0);
+	info = read_tree(h);
+	assert_int_equal(nk_bitmap_set(nodes, 2), 0);
+	assert_int_equal(nk_hostinfo_nearest_cpus(info, nodes, NULL, &cpus), 0);
+	assert_int_equal(nk_bitmap_weight(cpus), 4);
+	nk_bitmap_free(cpus);
+	nk_bitmap_free(nodes);
+	nk_hostinfo_free(info);
 	nk_host_free(h);
 }
 
@@ -303,6 +549,7 @@ static void test_hostinfo_bare_kernel(void **state)
 	nk_host *h = NULL;
 	struct nk_hostinfo *info = NULL;
 	put("proc/meminfo", "MemTotal: 1024 kB\n");
+	put("proc/self/mounts", "proc /proc proc rw 0 0\n");
 	assert_int_equal(nk_host_open(tree, &h, NULL), 0);
 	assert_int_equal(nk_hostinfo_read(h, &info, NULL), 0);
 	assert_false(info->numa_sysfs);
@@ -313,6 +560,7 @@ static void test_hostinfo_bare_kernel(void **state)
 	assert_int_equal(info->n_hugepages, 0);
 	assert_int_equal(info->cgroup_mode, NK_CGROUP_NONE);
 	assert_null(info->cgroup_v1_controllers[0]);
+	assert_null(info->unread[0]);
 	nk_hostinfo_free(info);
 	nk_host_free(h);
 }
@@ -345,6 +593,25 @@ static void test_cgroup_mounts(void **state)
 	assert_int_equal(m.mode, NK_CGROUP_NONE);
 	nk_cgroup_mounts_done(&m);
 
+	/* the legacy cpuset hierarchy: the cpuset type, or v1 with noprefix */
+	assert_int_equal(
+	    nk_parse_cgroup_mounts("none /dev/cpuset cpuset rw,cpuset,noprefix 0 0\n"
+				   "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n",
+				   &m),
+	    0);
+	assert_int_equal(m.mode, NK_CGROUP_V1);
+	assert_string_equal(m.cpuset_legacy_path, "/dev/cpuset");
+	assert_string_equal(m.v1_options[1], "memory");
+	assert_null(m.v1_options[2]);
+	nk_cgroup_mounts_done(&m);
+	assert_int_equal(nk_parse_cgroup_mounts(
+			     "cgroup /dev/cpuset cgroup rw,relatime,cpuset,noprefix 0 0\n", &m),
+			 0);
+	assert_int_equal(m.mode, NK_CGROUP_V1);
+	assert_string_equal(m.cpuset_legacy_path, "/dev/cpuset");
+	assert_null(m.v1_options);
+	nk_cgroup_mounts_done(&m);
+
 	/* escaped mount points */
 	assert_int_equal(nk_parse_cgroup_mounts("none /mnt/my\\040cg cgroup2 rw 0 0\n", &m), 0);
 	assert_int_equal(m.mode, NK_CGROUP_V2);
@@ -357,11 +624,16 @@ static void test_proc_cgroups_and_cpuinfo(void **state)
 	char **names = NULL;
 	static const char cg[] = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
 				 "cpuset\t3\t1\t1\nmemory\t4\t1\t1\nrdma\t0\t1\t0\n";
-	assert_int_equal(nk_parse_proc_cgroups(cg, &names), 2);
+	assert_int_equal(nk_parse_proc_cgroups(cg, false, &names), 2);
 	assert_string_equal(names[0], "cpuset");
 	assert_string_equal(names[1], "memory");
 	nk_strv_free(names);
-	assert_int_equal(nk_parse_proc_cgroups("cpuset x\n", &names), -EINVAL);
+	assert_int_equal(nk_parse_proc_cgroups("cpuset x\n", false, &names), -EINVAL);
+	/* bound to no v1 hierarchy: hierarchy 0, enabled */
+	static const char cg2[] = "cpuset\t3\t1\t1\nmemory\t0\t1\t1\nrdma\t0\t1\t0\n";
+	assert_int_equal(nk_parse_proc_cgroups(cg2, true, &names), 1);
+	assert_string_equal(names[0], "memory");
+	nk_strv_free(names);
 
 	static const char ci[] = "processor\t: 0\nflags\t\t: fpu vme pse pdpe1gb rdtscp lm\n";
 	assert_true(nk_cpuinfo_has_flag(ci, "pdpe1gb"));
@@ -383,6 +655,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hostinfo_4node, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostinfo_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostinfo_bare_kernel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostinfo_missing_node_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostinfo_distance_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostinfo_pools_from_nodes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostinfo_cgroups_degrade, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nearest_cpus_unknown_distances, setup, teardown),
 	    cmocka_unit_test(test_cgroup_mounts),
 	    cmocka_unit_test(test_proc_cgroups_and_cpuinfo),
 	};

@@ -366,6 +366,32 @@ static void test_u64_array(void **state)
 	assert_int_equal(nk_parse_u64_array("99999999999999999999999", &v), -ERANGE);
 }
 
+static void test_format_bytes(void **state)
+{
+	static const struct {
+		uint64_t bytes;
+		const char *text;
+	} cases[] = {
+	    {0, "0 B"},
+	    {512, "512 B"},
+	    {1023, "1023 B"},
+	    {4096, "4 KiB"},
+	    {1536, "1.5 KiB"},
+	    {262492160, "250.3 MiB"},
+	    {16ull << 30, "16 GiB"},
+	    /* 15.98 GiB rounds to 16: the same words as 16 GiB, never "16.0" */
+	    {(16ull << 30) - (20ull << 20), "16 GiB"},
+	    {(3ull << 29), "1.5 GiB"},
+	    /* 1023.96 MiB: to the next unit, not "1024.0 MiB" */
+	    {(1024ull << 20) - (40ull << 10), "1 GiB"},
+	    {UINT64_MAX, "16 EiB"},
+	};
+	char buf[32];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(nk_format_bytes(buf, sizeof(buf), cases[i].bytes),
+				    cases[i].text);
+}
+
 static void test_hexmask(void **state)
 {
 	nk_bitmap *b = NULL;
@@ -383,8 +409,17 @@ static void test_hexmask(void **state)
 	assert_int_equal(nk_parse_hexmask("000001ffffffffff", &b), 0);
 	assert_int_equal(nk_bitmap_weight(b), 41);
 	nk_bitmap_free(b);
+	/* a word of fewer than eight digits is still 32 bits (a node's cpumap) */
+	assert_int_equal(nk_parse_hexmask("3,c0\n", &b), 0);
+	assert_true(nk_bitmap_format(b, &s) >= 0);
+	assert_string_equal(s, "6-7,32-33");
+	free(s);
+	nk_bitmap_free(b);
 	assert_int_equal(nk_parse_hexmask("", &b), -EINVAL);
 	assert_int_equal(nk_parse_hexmask("0g", &b), -EINVAL);
+	assert_int_equal(nk_parse_hexmask(",ff", &b), -EINVAL);
+	assert_int_equal(nk_parse_hexmask("ff,", &b), -EINVAL);
+	assert_int_equal(nk_parse_hexmask("1,123456789", &b), -EINVAL);
 }
 
 static void test_bitmap_ops(void **state)
@@ -448,9 +483,10 @@ int main(void)
 	    cmocka_unit_test(test_u64_and_int),	     cmocka_unit_test(test_list_valid),
 	    cmocka_unit_test(test_list_malformed),   cmocka_unit_test(test_meminfo),
 	    cmocka_unit_test(test_keyed_line),	     cmocka_unit_test(test_selector),
-	    cmocka_unit_test(test_u64_array),	     cmocka_unit_test(test_hexmask),
-	    cmocka_unit_test(test_bitmap_ops),	     cmocka_unit_test(test_error_convention),
-	    cmocka_unit_test(test_bitmap_set_range), cmocka_unit_test(test_list_huge_ranges),
+	    cmocka_unit_test(test_format_bytes),     cmocka_unit_test(test_u64_array),
+	    cmocka_unit_test(test_hexmask),	     cmocka_unit_test(test_bitmap_ops),
+	    cmocka_unit_test(test_error_convention), cmocka_unit_test(test_bitmap_set_range),
+	    cmocka_unit_test(test_list_huge_ranges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

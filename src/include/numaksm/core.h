@@ -135,6 +135,15 @@ int nk_bitmap_format(const nk_bitmap *b, char **ret_text);
  */
 int nk_parse_size(const char *text, uint64_t *ret_bytes, nk_error **err);
 
+/**
+ * The one way numaksm writes a size for people, in binary units: "0 B",
+ * "512 B", "4 KiB", "1.5 GiB" — one decimal, left out where the value
+ * rounds to a whole number ("16 GiB" for 15.98 GiB, never "16.0 GiB").
+ * Writes into `buf` (32 bytes hold any size).
+ * @return buf.
+ */
+const char *nk_format_bytes(char *buf, size_t size, uint64_t bytes);
+
 /** Parse a plain decimal unsigned integer; surrounding whitespace is allowed. */
 int nk_parse_u64(const char *text, uint64_t *ret, nk_error **err);
 

@@ -34,34 +34,44 @@ struct nk_hugepage_pool {
 	uint64_t reserved; /**< resv_hugepages (host-wide only; 0 per node) */
 };
 
-/** One NUMA node as the kernel reports it. */
+/** One NUMA node as the kernel reports it.  A file of the node that is
+ *  missing or malformed leaves what it tells unknown (see the *_known
+ *  fields and nk_hostinfo.unread), not the whole reading failed. */
 struct nk_numa_node {
 	int id;
-	nk_bitmap *cpus;       /**< the node's CPUs (empty for a memory-only node) */
+	nk_bitmap *cpus;       /**< the node's CPUs, from cpulist or else cpumap (empty for a
+				    memory-only node, and when not known) */
+	bool cpus_known;       /**< cpulist or cpumap was read */
 	uint64_t mem_total_kb; /**< MemTotal from nodeN/meminfo */
 	uint64_t mem_free_kb;  /**< MemFree from nodeN/meminfo */
 	/** What the node can give without swapping: MemFree plus the page cache
 	 *  and slab the kernel can drop (Inactive(file), SReclaimable). */
 	uint64_t mem_available_kb;
-	bool has_memory;     /**< in /sys/devices/system/node/has_memory */
-	uint64_t *distances; /**< distance to nodes[j], same order as nk_hostinfo.nodes */
-	size_t n_distances;
+	bool memory_known; /**< nodeN/meminfo was read (else the mem_* fields are 0) */
+	bool has_memory;   /**< in /sys/devices/system/node/has_memory */
+	/** Distance to nodes[j], same order as nk_hostinfo.nodes, whether the
+	 *  kernel's row lists the online nodes or every node id up to the
+	 *  highest (offline ones too); NULL when not known. */
+	uint64_t *distances;
+	size_t n_distances;		    /**< nk_hostinfo.n_nodes, or 0 when not known */
 	struct nk_hugepage_pool *hugepages; /**< one per hugepage size, ascending */
 	size_t n_hugepages;
 };
 
 enum nk_cgroup_mode {
 	NK_CGROUP_NONE = 0, /**< no cgroup filesystem mounted */
-	NK_CGROUP_V1,	    /**< legacy: v1 controllers only */
+	NK_CGROUP_V1,	    /**< legacy: v1 controllers only (or the cpuset filesystem) */
 	NK_CGROUP_HYBRID,   /**< v1 controllers plus a cgroup2 mount beside them */
 	NK_CGROUP_V2,	    /**< unified: cgroup2 at /sys/fs/cgroup */
+	NK_CGROUP_UNKNOWN,  /**< the mount table could not be read */
 };
 
 /** Everything read about the host.  Fields are valid until nk_hostinfo_free(). */
 struct nk_hostinfo {
 	/* NUMA */
 	bool numa_sysfs;	    /**< /sys/devices/system/node exists */
-	struct nk_numa_node *nodes; /**< online nodes, ascending id */
+	struct nk_numa_node *nodes; /**< online nodes, ascending id (those with a nodeN
+				       directory when node/online is missing) */
 	size_t n_nodes;
 	nk_bitmap *online_cpus;
 	uint64_t mem_total_kb;	   /**< MemTotal from /proc/meminfo */
@@ -70,6 +80,10 @@ struct nk_hostinfo {
 	/* Hugepages */
 	struct nk_hugepage_pool *hugepages; /**< host-wide pools, ascending size */
 	size_t n_hugepages;
+	/** /sys/kernel/mm/hugepages is missing (or none of its pools could be
+	 *  read) while the nodes have pools: the host-wide pools are the sums
+	 *  of the nodes' and their reserved pages are not known (0). */
+	bool hugepages_from_nodes;
 	uint64_t default_hugepage_kb; /**< Hugepagesize from /proc/meminfo, 0 if none */
 	bool cpu_has_pdpe1gb;	      /**< /proc/cpuinfo flag for 1 GiB pages (x86) */
 
@@ -84,21 +98,37 @@ struct nk_hostinfo {
 
 	/* cgroups */
 	enum nk_cgroup_mode cgroup_mode;
-	char **cgroup_v1_controllers; /**< NULL-terminated, mounted v1 controllers */
-	char **cgroup_v2_controllers; /**< NULL-terminated, from the v2 root's cgroup.controllers */
-	char *cgroup_v2_path;	      /**< where cgroup2 is mounted, NULL if not */
+	/** NULL-terminated, mounted v1 controllers (from /proc/cgroups, or the
+	 *  mount options when it is missing); NULL when not known. */
+	char **cgroup_v1_controllers;
+	/** NULL-terminated, from the v2 root's cgroup.controllers (or the
+	 *  controllers /proc/cgroups leaves to it when that is missing); NULL
+	 *  when not known. */
+	char **cgroup_v2_controllers;
+	char *cgroup_v2_path; /**< where cgroup2 is mounted, NULL if not */
+	/** Where the legacy cpuset filesystem (type "cpuset", files without the
+	 *  "cpuset." prefix) is mounted, as at /dev/cpuset; NULL if not. */
+	char *cgroup_cpuset_legacy_path;
+
+	/** What could not be read, a sentence each naming the file and what is
+	 *  left unknown or was taken instead; NULL-terminated, empty when every
+	 *  file a fact needs was there and well-formed. */
+	char **unread;
 };
 
 /**
  * Read the host's NUMA, hugepage, KSM, THP and cgroup facts.  Files this
- * kernel lacks are reported as absent, not as errors.
- * @return 0; -errno with a message when a present file is malformed.
+ * kernel lacks are reported as absent, not as errors; a file a fact needs
+ * that is missing or malformed leaves that fact unknown and says so in
+ * nk_hostinfo.unread.
+ * @return 0; -ENOMEM; -errno with a message when a KSM or THP file is
+ *         malformed or a file cannot be read for another reason than its absence.
  */
 int nk_hostinfo_read(nk_host *host, struct nk_hostinfo **ret, nk_error **err);
 /** Free; accepts NULL. @return NULL. */
 struct nk_hostinfo *nk_hostinfo_free(struct nk_hostinfo *info);
 
-/** @return "none", "v1", "hybrid" or "v2". */
+/** @return "none", "v1", "hybrid", "v2" or "unknown". */
 const char *nk_cgroup_mode_name(enum nk_cgroup_mode mode);
 
 /** @return the node with this id, or NULL. */
@@ -106,7 +136,8 @@ const struct nk_numa_node *nk_hostinfo_node(const struct nk_hostinfo *info, int 
 
 /**
  * The CPUs next to `nodes`: each node's own, or for a memory-only node those
- * of the nearest nodes that have CPUs; only CPUs in `allowed` (NULL: any).
+ * of the nearest nodes that have CPUs (of every node with CPUs when its
+ * distances are not known); only CPUs in `allowed` (NULL: any).
  * @return 0; -ENOMEM.
  */
 int nk_hostinfo_nearest_cpus(const struct nk_hostinfo *info, const nk_bitmap *nodes,
