@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <numaksm/cleanup.h>
 #include <numaksm/vcpu.h>
 #include <numaksm/vm.h>
 
@@ -133,6 +134,33 @@ static int parse_set(const char *opt, const char *value, const char *what, nk_bi
 	return 0;
 }
 
+/* A node listed twice (--nodes 0,0 or 0-2,1) would silently become one
+ * guest node fewer than asked: refuse it, naming the node. */
+static int refuse_duplicates(const char *opt, const char *value, nk_error **err)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	_cleanup_bitmap_ nk_bitmap *seen = nk_bitmap_new();
+	char *save = NULL;
+
+	if (!copy || !seen)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		_cleanup_bitmap_ nk_bitmap *one = NULL;
+		if (nk_parse_list(item, "node list", &one, NULL) < 0)
+			continue; /* the whole list parsed: cannot happen */
+		nk_bitmap_foreach (node, one) {
+			if (nk_bitmap_test(seen, (unsigned)node))
+				return tool_usage_error(err,
+							"invalid %s '%s': node %d is listed twice; "
+							"each node holds one guest node",
+							opt, value, node);
+			if (nk_bitmap_set(seen, (unsigned)node) < 0)
+				return nk_error_set(err, ENOMEM, "out of memory");
+		}
+	}
+	return 0;
+}
+
 static int parse_pin_args(int argc, char **argv, const char *sub, bool placement,
 			  struct pin_args *a, nk_error **err)
 {
@@ -205,6 +233,8 @@ static int parse_pin_args(int argc, char **argv, const char *sub, bool placement
 			break;
 		case 'n':
 			r = parse_set("--nodes", optarg, "node list", &a->nodes, err);
+			if (r >= 0)
+				r = refuse_duplicates("--nodes", optarg, err);
 			break;
 		case 'H':
 			r = parse_set("--housekeeping", optarg, "CPU list", &a->housekeeping, err);

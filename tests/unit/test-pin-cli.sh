@@ -34,6 +34,9 @@ expect 2 "invalid --smt 'off': expected prefer, isolate or require" pin plan --v
 expect 2 "invalid --emulator 'x': expected share or isolate" pin plan --vcpus 2 --emulator x
 expect 2 "invalid --nodes '0-x': expected a node list such as 0-3,6" pin plan --vcpus 2 --nodes 0-x
 expect 2 "invalid --nodes '': expected a node list" pin plan --vcpus 2 --nodes ""
+# A node twice would silently make one guest node fewer than asked.
+expect 2 "invalid --nodes '0,0': node 0 is listed twice" pin plan --vcpus 4 --nodes 0,0 --synthetic "$syn"
+expect 2 "invalid --nodes '0-2,1': node 1 is listed twice" pin plan --vcpus 4 --nodes 0-2,1 --synthetic "$syn"
 expect 2 "invalid --housekeeping 'all': expected a CPU list" pin plan --vcpus 2 --housekeeping all
 expect 2 "option '--vcpus' needs a value" pin plan --vcpus
 expect 2 "unknown option '--frobnicate'" pin plan --vcpus 2 --frobnicate
