@@ -28,6 +28,7 @@ struct planner {
 	unsigned char *pu_state;
 	unsigned *free_in_core;
 	bool *node_used; /* host nodes chosen by earlier guest nodes */
+	int primary0;	 /* guest node 0's node once chosen, else -1 */
 	unsigned *order; /* scratch: node indexes in preference order */
 	nk_pin_plan *plan;
 	nk_error **err;
@@ -349,15 +350,18 @@ static int choose_node(struct planner *p, unsigned need)
 	return best >= 0 ? best : most;
 }
 
-/* For shared vCPUs: the node with the most free CPUs spreads the load. */
-static int choose_node_shared(struct planner *p)
+/* For shared vCPUs: the node with the most free CPUs spreads the load;
+ * `min_cap` counts an isolated emulator CPU taken from the same node. */
+static int choose_node_shared(struct planner *p, unsigned min_cap)
 {
 	int best = -1;
 	unsigned best_cap = 0;
-	for (int pass = 0; pass < 2 && best < 0; pass++)
+	for (int pass = 0; pass < 3 && best < 0; pass++)
 		for (unsigned i = 0; i < p->topo->n_nodes; i++) {
 			unsigned cap = node_usable(p, i) ? node_capacity(p, i) : 0;
-			if ((pass == 0 && p->node_used[i]) || cap == 0)
+			/* Last pass: any room at all (spilling may cover the rest). */
+			if ((pass == 0 && p->node_used[i]) || cap == 0 ||
+			    (pass < 2 && cap < min_cap))
 				continue;
 			if (best < 0 || cap > best_cap) {
 				best = (int)i;
@@ -377,21 +381,16 @@ static int guest_node_order(struct planner *p, unsigned g, const struct nk_pin_g
 	unsigned extra = g == 0 && p->req->emulator == NK_PIN_EMULATOR_ISOLATE ? 1 : 0;
 	int primary;
 
-	if (mem >= 0) {
+	if (g == 0 && p->primary0 >= 0) {
+		/* Chosen once: the isolated emulator of a shared VM was placed
+		 * on it, and its vCPUs must follow. */
+		primary = p->primary0;
+	} else if (mem >= 0) {
 		primary = cpu_node_for_memory(p, (unsigned)mem);
 		if (primary < 0)
 			return refuse(p, "guest node %u: no allowed node has CPUs", g);
-		if (primary != mem && !quiet) {
-			int r = add_note(p,
-					 "guest node %u: memory node %d has no allowed CPUs; its "
-					 "vCPUs go to the nearest node, %d (distance %u)",
-					 g, gn->memory_node, p->topo->nodes[primary].id,
-					 distance(p, (unsigned)mem, (unsigned)primary));
-			if (r < 0)
-				return r;
-		}
 	} else {
-		primary = p->req->policy == NK_PIN_SHARED ? choose_node_shared(p)
+		primary = p->req->policy == NK_PIN_SHARED ? choose_node_shared(p, 1 + extra)
 							  : choose_node(p, gn->vcpus + extra);
 		if (primary < 0)
 			return refuse(
@@ -401,6 +400,17 @@ static int guest_node_order(struct planner *p, unsigned g, const struct nk_pin_g
 			    g, gn->vcpus, nk_pin_policy_name(p->req->policy),
 			    gn->vcpus == 1 ? "" : "s");
 	}
+	if (mem >= 0 && primary != mem && !quiet) {
+		int r = add_note(p,
+				 "guest node %u: memory node %d has no allowed CPUs; its "
+				 "vCPUs go to the nearest node, %d (distance %u)",
+				 g, gn->memory_node, p->topo->nodes[primary].id,
+				 distance(p, (unsigned)mem, (unsigned)primary));
+		if (r < 0)
+			return r;
+	}
+	if (g == 0)
+		p->primary0 = primary;
 	if (p->req->allow_spill) {
 		*ret_n = order_nodes(p, mem >= 0 ? (unsigned)mem : (unsigned)primary, primary);
 	} else {
@@ -746,6 +756,7 @@ _nk_export_ int nk_pin_plan_compute(const nk_topo *topo, const struct nk_pin_req
 	struct planner p = {
 	    .topo = topo,
 	    .req = req,
+	    .primary0 = -1,
 	    .threads = req->threads_per_core ? req->threads_per_core : 1,
 	    .err = err,
 	};

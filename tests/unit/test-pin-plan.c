@@ -690,6 +690,46 @@ static void test_emulator_beside_vcpus(void **state)
 	nk_topo_free(t);
 }
 
+/* A shared VM with an isolated emulator: the emulator's CPU and the
+ * vCPUs' float set on one node, chosen once (the emulator's CPU must not
+ * tip the choice of the vCPUs' node to another). */
+static void test_shared_emulator_same_node(void **state)
+{
+	nk_topo *t = load_xml("2pack-4node-smt");
+	struct nk_pin_request req = {
+	    .vcpus = 4, .policy = NK_PIN_SHARED, .emulator = NK_PIN_EMULATOR_ISOLATE};
+
+	nk_pin_plan *p = plan_ok(t, &req, NULL);
+	assert_list(nk_pin_plan_emulator_cpus(p), "0");
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(vcpu_node(p, i), 0);
+	assert_list(nk_pin_plan_shared_cpus(p), "1-7");
+	nk_pin_plan_free(p);
+
+	/* The same with two guest nodes left to the planner. */
+	struct nk_pin_guest_node gn[] = {{.vcpus = 2, .memory_node = -1},
+					 {.vcpus = 2, .memory_node = -1}};
+	req.guest_nodes = gn;
+	req.n_guest_nodes = 2;
+	p = plan_ok(t, &req, NULL);
+	assert_int_equal(
+	    nk_topo_cpu_node(t, (unsigned)nk_bitmap_next(nk_pin_plan_emulator_cpus(p), 0)),
+	    vcpu_node(p, 0));
+	assert_int_equal(vcpu_node(p, 0), vcpu_node(p, 1));
+	assert_true(vcpu_node(p, 2) != vcpu_node(p, 0));
+	nk_pin_plan_free(p);
+
+	/* One CPU left on a node is no home for an emulator and vCPUs both. */
+	nk_bitmap *hk = list("0-6,8-31");
+	req = (struct nk_pin_request){.vcpus = 1,
+				      .policy = NK_PIN_SHARED,
+				      .emulator = NK_PIN_EMULATOR_ISOLATE,
+				      .housekeeping = hk};
+	plan_refused(t, &req, NULL, ENOSPC, "no CPU left");
+	nk_bitmap_free(hk);
+	nk_topo_free(t);
+}
+
 static void test_choose_node(void **state)
 {
 	nk_topo *t = load_xml("2pack-4node-smt");
@@ -839,6 +879,7 @@ int main(void)
 	    cmocka_unit_test(test_offline_disallowed),
 	    cmocka_unit_test(test_shared_and_dedicated),
 	    cmocka_unit_test(test_emulator_beside_vcpus),
+	    cmocka_unit_test(test_shared_emulator_same_node),
 	    cmocka_unit_test(test_choose_node),
 	    cmocka_unit_test(test_fill_until_refused),
 	};
