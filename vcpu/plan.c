@@ -692,7 +692,7 @@ static int planner_init(struct planner *p, const nk_pin_state *state)
 			return -ENOMEM;
 
 	for (unsigned i = 0; i < t->n_pus; i++) {
-		if (!t->pus[i].allowed || !t->nodes[t->pus[i].node].allowed)
+		if (!t->pus[i].allowed)
 			p->pu_state[i] = PU_DISALLOWED;
 		else if (p->req->housekeeping &&
 			 nk_bitmap_test(p->req->housekeeping, t->pus[i].cpu))

@@ -68,29 +68,48 @@ static int bitmap_from_hwloc(hwloc_const_bitmap_t set, nk_bitmap **ret)
 	return 0;
 }
 
-/*
- * The node a PU belongs to: the NUMA node attached closest above it.  A
- * memory-only node (CXL, HBM) is attached higher up or beside a node with
- * CPUs, so among several at the same place the lowest number wins, as the
- * kernel numbers nodes with CPUs first.  The live host overrides this with
- * the kernel's own cpulists.
- */
-static hwloc_obj_t pu_local_node(hwloc_obj_t pu)
+/* hwloc's subtypes of memory that is never a CPU's own (memory tiers). */
+static bool memory_tier(hwloc_obj_t node)
 {
-	for (hwloc_obj_t anc = pu; anc; anc = anc->parent) {
-		hwloc_obj_t best = NULL;
-		for (hwloc_obj_t m = anc->memory_first_child; m; m = m->next_sibling) {
-			hwloc_obj_t n = m;
-			/* Memory-side caches sit between a parent and its node. */
-			while (n && n->type != HWLOC_OBJ_NUMANODE)
-				n = n->memory_first_child;
-			if (n && (!best || n->os_index < best->os_index))
-				best = n;
+	static const char *const tiers[] = {"MCDRAM", "HBM", "NVM", "SPM", "GPUMemory"};
+	if (!node->subtype)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(tiers); i++)
+		if (strcmp(node->subtype, tiers[i]) == 0)
+			return true;
+	return strncmp(node->subtype, "CXL", 3) == 0;
+}
+
+/*
+ * The node a PU belongs to: of the nodes in the PU's nodeset, the one whose
+ * cpuset holds the PU most tightly.  A memory-only node (CXL, HBM) has the
+ * cpuset of the place it is attached, which is never tighter than the
+ * PU's own node, and where it is as tight (KNL's MCDRAM beside DDR) hwloc
+ * names its tier, or else the kernel numbers the CPU node first.  NULL when
+ * no node of the topology holds the PU: its node is offline, or outside
+ * the allowed nodes and left out of an export.  Such a PU is never planned
+ * on, rather than guessed onto another node.
+ */
+static hwloc_obj_t pu_local_node(hwloc_topology_t hw, hwloc_obj_t pu)
+{
+	hwloc_obj_t best = NULL;
+	unsigned id;
+
+	hwloc_bitmap_foreach_begin(id, pu->nodeset)
+	{
+		hwloc_obj_t n = hwloc_get_numanode_obj_by_os_index(hw, id);
+		if (!n || !n->cpuset || !hwloc_bitmap_isset(n->cpuset, pu->os_index))
+			continue;
+		if (!best) {
+			best = n;
+			continue;
 		}
-		if (best)
-			return best;
+		int w = hwloc_bitmap_weight(n->cpuset), bw = hwloc_bitmap_weight(best->cpuset);
+		if (w < bw || (w == bw && memory_tier(best) && !memory_tier(n)))
+			best = n;
 	}
-	return NULL;
+	hwloc_bitmap_foreach_end();
+	return best;
 }
 
 static int node_cmp(const void *a, const void *b)
@@ -143,7 +162,7 @@ static int read_pus(hwloc_topology_t hw, nk_topo *t)
 	for (hwloc_obj_t pu = hwloc_get_next_obj_by_type(hw, HWLOC_OBJ_PU, NULL); pu;
 	     pu = hwloc_get_next_obj_by_type(hw, HWLOC_OBJ_PU, pu)) {
 		hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(hw, HWLOC_OBJ_CORE, pu);
-		hwloc_obj_t node = pu_local_node(pu);
+		hwloc_obj_t node = pu_local_node(hw, pu);
 		struct topo_pu *p = &t->pus[t->n_pus];
 
 		if (!core || core != prev_core) {
@@ -154,8 +173,8 @@ static int read_pus(hwloc_topology_t hw, nk_topo *t)
 		p->cpu = pu->os_index;
 		p->core = t->n_cores - 1;
 		p->allowed = hwloc_bitmap_isset(allowed, pu->os_index);
-		int ni = node ? topo_node_index(t, (int)node->os_index) : 0;
-		p->node = ni >= 0 ? (unsigned)ni : 0;
+		int ni = node ? topo_node_index(t, (int)node->os_index) : -1;
+		p->node = ni >= 0 ? (unsigned)ni : TOPO_NO_NODE;
 		t->cores[p->core].n_pus++;
 		if (p->cpu > max_cpu)
 			max_cpu = p->cpu;
@@ -173,34 +192,84 @@ static int read_pus(hwloc_topology_t hw, nk_topo *t)
 	return 0;
 }
 
-/* On the live host the kernel says which node each CPU belongs to. */
-static void apply_kernel_cpulists(nk_host *host, nk_topo *t)
+/*
+ * On the live host, and on a captured tree, the kernel says which node each
+ * CPU belongs to: every nodeN directory's cpulist, offline nodes' too.  A
+ * CPU the kernel puts on a node the topology lacks (offline, or left out)
+ * has no usable node.  When every cpulist was read, a CPU in none has no
+ * node either; else the unread ones keep hwloc's word.
+ */
+static int apply_kernel_cpulists(nk_host *host, nk_topo *t)
 {
-	for (unsigned i = 0; i < t->n_nodes; i++) {
+	_cleanup_strv_ char **names = NULL;
+	_cleanup_free_ bool *listed = calloc(t->n_pus ? t->n_pus : 1, sizeof(bool));
+	bool complete = true;
+	int n = nk_host_list(host, "/sys/devices/system/node", "node", &names, NULL);
+
+	if (!listed)
+		return -ENOMEM;
+	if (n <= 0) {
+		nk_debug("no /sys/devices/system/node/nodeN: keeping hwloc's node of each CPU");
+		return 0;
+	}
+	for (char **name = names; *name; name++) {
 		_cleanup_free_ char *path = NULL, *text = NULL;
 		_cleanup_bitmap_ nk_bitmap *cpus = NULL;
+		long long id;
 
-		if (asprintf(&path, "/sys/devices/system/node/node%d/cpulist", t->nodes[i].id) < 0)
-			return;
+		if (nk_parse_int(*name + 4, 0, INT_MAX, &id, NULL) < 0)
+			continue; /* not a node directory */
+		if (asprintf(&path, "/sys/devices/system/node/%s/cpulist", *name) < 0)
+			return -ENOMEM;
 		if (nk_host_read(host, path, &text, NULL) < 0 ||
 		    nk_parse_list(text, "CPU list", &cpus, NULL) < 0) {
-			nk_debug("%s unreadable: keeping hwloc's node of each CPU", path);
+			nk_debug("%s unreadable: keeping hwloc's node of its CPUs", path);
+			complete = false;
 			continue;
 		}
+		int ni = topo_node_index(t, (int)id);
 		nk_bitmap_foreach (cpu, cpus) {
 			int pi = topo_pu_index(t, (unsigned)cpu);
-			if (pi >= 0)
-				t->pus[pi].node = i;
+			if (pi < 0)
+				continue;
+			if ((ni < 0 ? TOPO_NO_NODE : (unsigned)ni) != t->pus[pi].node)
+				nk_debug("CPU %d: the kernel puts it on node %lld%s", cpu, id,
+					 ni < 0 ? ", which the topology lacks: unusable" : "");
+			t->pus[pi].node = ni < 0 ? TOPO_NO_NODE : (unsigned)ni;
+			listed[pi] = true;
 		}
 	}
+	for (unsigned i = 0; complete && i < t->n_pus; i++)
+		if (!listed[i])
+			t->pus[i].node = TOPO_NO_NODE;
+	return 0;
 }
 
+/*
+ * Group cores by node.  A PU is usable when it is allowed, has a node and
+ * that node is allowed: the allowed CPUs and nodes apply alike.  A core's
+ * node is its first PU's with a node; a PU the kernel puts on another node
+ * than its core is unusable (a broken topology: its core cannot be both).
+ */
 static int index_nodes(nk_topo *t)
 {
 	for (unsigned c = 0; c < t->n_cores; c++) {
 		struct topo_core *core = &t->cores[c];
-		core->node = t->pus[core->first_pu].node;
-		t->nodes[core->node].n_cores++;
+		core->node = TOPO_NO_NODE;
+		for (unsigned i = 0; i < core->n_pus && core->node == TOPO_NO_NODE; i++)
+			core->node = t->pus[core->first_pu + i].node;
+		for (unsigned i = 0; i < core->n_pus; i++) {
+			struct topo_pu *pu = &t->pus[core->first_pu + i];
+			if (pu->node != core->node) {
+				nk_debug("CPU %u: on another node than its core's: unusable",
+					 pu->cpu);
+				pu->node = TOPO_NO_NODE;
+			}
+			if (pu->node == TOPO_NO_NODE || !t->nodes[pu->node].allowed)
+				pu->allowed = false;
+		}
+		if (core->node != TOPO_NO_NODE)
+			t->nodes[core->node].n_cores++;
 	}
 	for (unsigned i = 0; i < t->n_nodes; i++) {
 		struct topo_node *node = &t->nodes[i];
@@ -211,13 +280,16 @@ static int index_nodes(nk_topo *t)
 		node->n_cores = 0;
 	}
 	for (unsigned c = 0; c < t->n_cores; c++) {
-		struct topo_node *node = &t->nodes[t->cores[c].node];
-		node->cores[node->n_cores++] = c;
 		if (t->cores[c].n_pus > t->threads_per_core)
 			t->threads_per_core = t->cores[c].n_pus;
+		if (t->cores[c].node == TOPO_NO_NODE)
+			continue;
+		struct topo_node *node = &t->nodes[t->cores[c].node];
+		node->cores[node->n_cores++] = c;
 	}
 	for (unsigned p = 0; p < t->n_pus; p++) {
-		if (nk_bitmap_set(t->nodes[t->pus[p].node].cpus, t->pus[p].cpu) < 0)
+		if (t->pus[p].node != TOPO_NO_NODE &&
+		    nk_bitmap_set(t->nodes[t->pus[p].node].cpus, t->pus[p].cpu) < 0)
 			return -ENOMEM;
 		if (t->pus[p].allowed && nk_bitmap_set(t->allowed_cpus, t->pus[p].cpu) < 0)
 			return -ENOMEM;
@@ -275,7 +347,7 @@ static int topo_from_hwloc(hwloc_topology_t hw, const char *source, nk_host *liv
 	if (r >= 0)
 		r = read_pus(hw, t);
 	if (r >= 0 && live_host)
-		apply_kernel_cpulists(live_host, t);
+		r = apply_kernel_cpulists(live_host, t);
 	if (r >= 0)
 		r = index_nodes(t);
 	if (r >= 0)
@@ -441,7 +513,9 @@ _nk_export_ int nk_topo_node(const nk_topo *topo, unsigned index, struct nk_topo
 _nk_export_ int nk_topo_cpu_node(const nk_topo *topo, unsigned cpu)
 {
 	int pi = topo_pu_index(topo, cpu);
-	return pi < 0 ? -ENOENT : topo->nodes[topo->pus[pi].node].id;
+	if (pi < 0 || topo->pus[pi].node == TOPO_NO_NODE)
+		return -ENOENT;
+	return topo->nodes[topo->pus[pi].node].id;
 }
 
 _nk_export_ int nk_topo_cpu_siblings(const nk_topo *topo, unsigned cpu, nk_bitmap **ret)

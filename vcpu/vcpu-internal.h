@@ -7,6 +7,7 @@
 #ifndef NUMAKSM_VCPU_INTERNAL_H
 #define NUMAKSM_VCPU_INTERNAL_H
 
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,18 +17,21 @@
 
 /* ---- topology ------------------------------------------------------ */
 
+/* A PU or core on no node of the topology (its node offline or left out). */
+#define TOPO_NO_NODE UINT_MAX
+
 /* One online PU.  PUs of a core are contiguous in nk_topo.pus. */
 struct topo_pu {
 	unsigned cpu;  /* Linux CPU number */
 	unsigned core; /* index into nk_topo.cores */
-	unsigned node; /* index into nk_topo.nodes */
-	bool allowed;
+	unsigned node; /* index into nk_topo.nodes, or TOPO_NO_NODE */
+	bool allowed;  /* usable: in the allowed CPUs, on an allowed node */
 };
 
 struct topo_core {
 	unsigned first_pu; /* index into nk_topo.pus */
 	unsigned n_pus;
-	unsigned node;
+	unsigned node; /* index into nk_topo.nodes, or TOPO_NO_NODE */
 };
 
 struct topo_node {

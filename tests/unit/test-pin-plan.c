@@ -364,6 +364,57 @@ static void test_topology_offline_disallowed(void **state)
 	nk_topo_free(t);
 }
 
+/*
+ * Each PU's node is the node that holds it, from hwloc's nodesets and the
+ * nodes' cpusets; a PU on no node of the topology (its node offline or
+ * left out of the export) is unusable, never another node's.
+ */
+static void test_topology_pu_nodes(void **state)
+{
+	/* cpuset.mems allows nodes 1 and 3; plain lstopo left nodes 0 and 2
+	 * out, with their CPUs 0-3 and 8-11. */
+	nk_topo *t = load_xml("restricted-filtered");
+	struct nk_topo_node n;
+
+	assert_int_equal(nk_topo_node_count(t), 2);
+	assert_list(nk_topo_cpus(t), "4-7,12-15");
+	assert_int_equal(nk_topo_cpu_node(t, 0), -ENOENT);
+	assert_int_equal(nk_topo_cpu_node(t, 9), -ENOENT);
+	assert_int_equal(nk_topo_cpu_node(t, 5), 1);
+	assert_int_equal(nk_topo_cpu_node(t, 12), 3);
+	assert_int_equal(nk_topo_node(t, 0, &n), 0);
+	assert_int_equal(n.id, 1);
+	assert_list(n.cpus, "4-7");
+
+	struct nk_pin_guest_node gn = {.vcpus = 4, .memory_node = 1};
+	struct nk_pin_request req = {.vcpus = 4, .guest_nodes = &gn, .n_guest_nodes = 1};
+	nk_pin_plan *p = plan_ok(t, &req, NULL);
+	assert_list(nk_pin_plan_dedicated_cpus(p), "4-7");
+	nk_pin_plan_free(p);
+	gn.vcpus = req.vcpus = 5;
+	plan_refused(t, &req, NULL, ENOSPC, "does not fit on host node 1, which has room for 4");
+	nk_topo_free(t);
+
+	/* The same machine exported whole: nodes 0 and 2 known but not
+	 * allowed, so their CPUs are not usable either. */
+	t = load_xml("restricted-nodes");
+	assert_int_equal(nk_topo_node_count(t), 4);
+	assert_list(nk_topo_cpus(t), "4-7,12-15");
+	assert_int_equal(nk_topo_cpu_node(t, 0), 0);
+	nk_topo_free(t);
+
+	/* Node 1 offline with CPUs 6-7 still online: they are on no node. */
+	t = load_xml("offline-node");
+	assert_list(nk_topo_cpus(t), "0-3,8,11");
+	assert_int_equal(nk_topo_cpu_node(t, 6), -ENOENT);
+	assert_int_equal(nk_topo_cpu_node(t, 8), 2);
+	req = (struct nk_pin_request){.vcpus = 6, .allow_spill = true};
+	p = plan_ok(t, &req, NULL);
+	assert_list(nk_pin_plan_dedicated_cpus(p), "0-3,8,11");
+	nk_pin_plan_free(p);
+	nk_topo_free(t);
+}
+
 static void test_topology_errors(void **state)
 {
 	nk_topo *t = (nk_topo *)0x1;
@@ -869,6 +920,7 @@ int main(void)
 	    cmocka_unit_test(test_topology_shapes),
 	    cmocka_unit_test(test_topology_memory_only),
 	    cmocka_unit_test(test_topology_offline_disallowed),
+	    cmocka_unit_test(test_topology_pu_nodes),
 	    cmocka_unit_test(test_topology_errors),
 	    cmocka_unit_test(test_memory_node_first),
 	    cmocka_unit_test(test_guest_nodes),

@@ -31,7 +31,10 @@ extern "C" {
  * A host topology: PUs grouped in cores, NUMA nodes (memory-only ones
  * included) and the distances between nodes.  Only online PUs are present;
  * PUs and nodes outside this process' cgroup cpuset are known but marked
- * disallowed and never planned on.
+ * disallowed and never planned on.  Each PU's node is the node whose CPUs
+ * hold it (hwloc's nodesets, and the kernel's cpulists where they can be
+ * read); a PU on no node of the topology (its node offline, or left out of
+ * an XML export) is never planned on either.
  */
 typedef struct nk_topo nk_topo;
 
@@ -67,7 +70,8 @@ nk_topo *nk_topo_free(nk_topo *topo);
 /** @return where the topology came from: "live", "xml:PATH" or "synthetic:DESCRIPTION". */
 const char *nk_topo_source(const nk_topo *topo);
 
-/** @return the online CPUs this process may use (allowed by its cgroup cpuset). */
+/** @return the online CPUs this process may use: allowed by its cgroup cpuset,
+ *  on an online node it is allowed (cpuset.mems). */
 const nk_bitmap *nk_topo_cpus(const nk_topo *topo);
 
 /** @return every CPU hwloc knows, including offline and disallowed ones. */
@@ -95,7 +99,8 @@ unsigned nk_topo_node_count(const nk_topo *topo);
  */
 int nk_topo_node(const nk_topo *topo, unsigned index, struct nk_topo_node *ret);
 
-/** @return the node number of `cpu`, or -ENOENT when it is not an online CPU. */
+/** @return the node number of `cpu`, or -ENOENT when it is not an online CPU
+ *  or is on no node of the topology. */
 int nk_topo_cpu_node(const nk_topo *topo, unsigned cpu);
 
 /**
