@@ -129,8 +129,8 @@ static bool node_usable(const struct planner *p, unsigned ni)
 	return p->topo->nodes[ni].allowed && p->topo->nodes[ni].has_cpus;
 }
 
-/* Fill p->order with the usable nodes by distance from `from` (ties by
- * number), `first` leading; return the count. */
+/* Fill p->order with the usable nodes, nearest to `from` first (ties in
+ * node order), `first` leading; return the count. */
 static unsigned order_nodes(struct planner *p, unsigned from, int first)
 {
 	unsigned n = 0;
@@ -144,7 +144,7 @@ static unsigned order_nodes(struct planner *p, unsigned from, int first)
 	for (unsigned i = first >= 0 ? 2 : 1; i < n; i++) {
 		unsigned v = p->order[i], j = i;
 		while (j > (first >= 0 ? 1u : 0u) &&
-		       distance(p, from, p->order[j - 1]) > distance(p, from, v)) {
+		       topo_compare_near(p->topo, from, p->order[j - 1], v, NULL) > 0) {
 			p->order[j] = p->order[j - 1];
 			j--;
 		}
@@ -314,14 +314,73 @@ static int place_guest_core(struct planner *p, unsigned first, unsigned n_order)
 	return placed == t ? 0 : -ENOSPC;
 }
 
-/* Usable node index for guest node `g` with memory on node index `mem`: the
- * memory node itself, else the nearest node with allowed CPUs. */
-static int cpu_node_for_memory(struct planner *p, unsigned mem)
+/* Where a guest node's vCPUs go when its memory node has no CPUs they may
+ * use, and why: for the plan's notes. */
+struct nearest {
+	enum topo_near_source source;
+	int runner_up;	   /* the next nearest node (index), or -1 */
+	unsigned tied;	   /* nodes equally near by every source */
+	char tied_ids[64]; /* their numbers, for the note */
+};
+
+/*
+ * Usable node index for the vCPUs of memory on node index `mem`: the memory
+ * node itself, else the nearest node with allowed CPUs.  Nodes no source
+ * tells apart are not chosen by number: the one with the most room wins.
+ */
+static int cpu_node_for_memory(struct planner *p, unsigned mem, struct nearest *why)
 {
+	*why = (struct nearest){.runner_up = -1};
 	if (node_usable(p, mem))
 		return (int)mem;
-	unsigned n = order_nodes(p, mem, -1);
-	return n ? (int)p->order[0] : -1;
+	unsigned n = order_nodes(p, mem, -1), best = 0, tied = 1;
+	if (n == 0)
+		return -1;
+	while (tied < n && topo_compare_near(p->topo, mem, p->order[0], p->order[tied], NULL) == 0)
+		tied++;
+	for (unsigned i = 1; i < tied; i++)
+		if (node_capacity(p, p->order[i]) > node_capacity(p, p->order[best]))
+			best = i;
+	why->tied = tied;
+	for (unsigned i = 0, len = 0; tied > 1 && i < tied && len < sizeof(why->tied_ids); i++)
+		len += (unsigned)snprintf(why->tied_ids + len, sizeof(why->tied_ids) - len, "%s%d",
+					  i ? "," : "", p->topo->nodes[p->order[i]].id);
+	if (tied < n) {
+		why->runner_up = (int)p->order[tied];
+		topo_compare_near(p->topo, mem, p->order[0], p->order[tied], &why->source);
+	}
+	return (int)p->order[best];
+}
+
+static int note_nearest(struct planner *p, unsigned g, unsigned mem, unsigned primary,
+			const struct nearest *why)
+{
+	const struct topo_node *m = &p->topo->nodes[mem];
+	const char *what = m->has_cpus ? "no CPUs this process may use" : "no CPUs";
+	int id = p->topo->nodes[primary].id;
+
+	if (why->tied > 1)
+		return add_note(p,
+				"guest node %u: memory node %d has %s; nodes equally near it by "
+				"every source (distance, hwloc's locality, sysfs): %s; its vCPUs "
+				"go to node %d, which has the most room",
+				g, m->id, what, why->tied_ids, id);
+	if (why->runner_up < 0)
+		return add_note(p,
+				"guest node %u: memory node %d has %s; its vCPUs go to node %d, "
+				"the only node with CPUs this process may use",
+				g, m->id, what, id);
+	if (why->source == TOPO_NEAR_DISTANCE)
+		return add_note(p,
+				"guest node %u: memory node %d has %s; its vCPUs go to node %d, "
+				"the nearest by the distance matrix (%u; node %d: %u)",
+				g, m->id, what, id, distance(p, mem, primary),
+				p->topo->nodes[why->runner_up].id,
+				distance(p, mem, (unsigned)why->runner_up));
+	return add_note(p,
+			"guest node %u: memory node %d has %s; its vCPUs go to node %d, the "
+			"nearest by %s",
+			g, m->id, what, id, topo_near_source_name(p->topo, why->source));
 }
 
 /* The node for a guest node whose memory node is free to choose: the
@@ -379,6 +438,7 @@ static int guest_node_order(struct planner *p, unsigned g, const struct nk_pin_g
 	int mem = gn->memory_node >= 0 ? topo_node_index(p->topo, gn->memory_node) : -1;
 	/* Guest node 0's node also holds an isolated emulator CPU. */
 	unsigned extra = g == 0 && p->req->emulator == NK_PIN_EMULATOR_ISOLATE ? 1 : 0;
+	struct nearest why = {.runner_up = -1};
 	int primary;
 
 	if (g == 0 && p->primary0 >= 0) {
@@ -386,7 +446,7 @@ static int guest_node_order(struct planner *p, unsigned g, const struct nk_pin_g
 		 * on it, and its vCPUs must follow. */
 		primary = p->primary0;
 	} else if (mem >= 0) {
-		primary = cpu_node_for_memory(p, (unsigned)mem);
+		primary = cpu_node_for_memory(p, (unsigned)mem, &why);
 		if (primary < 0)
 			return refuse(p, "guest node %u: no allowed node has CPUs", g);
 	} else {
@@ -401,11 +461,9 @@ static int guest_node_order(struct planner *p, unsigned g, const struct nk_pin_g
 			    gn->vcpus == 1 ? "" : "s");
 	}
 	if (mem >= 0 && primary != mem && !quiet) {
-		int r = add_note(p,
-				 "guest node %u: memory node %d has no allowed CPUs; its "
-				 "vCPUs go to the nearest node, %d (distance %u)",
-				 g, gn->memory_node, p->topo->nodes[primary].id,
-				 distance(p, (unsigned)mem, (unsigned)primary));
+		if (g == 0 && p->primary0 >= 0)
+			cpu_node_for_memory(p, (unsigned)mem, &why); /* for the note */
+		int r = note_nearest(p, g, (unsigned)mem, (unsigned)primary, &why);
 		if (r < 0)
 			return r;
 	}

@@ -9,6 +9,7 @@
 #include "vcpu-internal.h"
 
 #include <hwloc.h>
+#include <inttypes.h>
 
 static void hwloc_topology_destroyp(hwloc_topology_t *t)
 {
@@ -33,6 +34,9 @@ _nk_export_ nk_topo *nk_topo_free(nk_topo *topo)
 	free(topo->cores);
 	free(topo->pus);
 	free(topo->distance);
+	free(topo->memattr_near);
+	free(topo->locality);
+	free(topo->sysfs_near);
 	free(topo->pu_index);
 	nk_bitmap_free(topo->allowed_cpus);
 	nk_bitmap_free(topo->all_cpus);
@@ -321,6 +325,25 @@ static int read_distances(hwloc_topology_t hw, nk_topo *t)
 					HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) < 0 ||
 	    nr == 0)
 		return 0;
+	/* Broken firmware gives every remote node one distance (often 10,
+	 * the local one): such a matrix tells no node from another. */
+	uint64_t remote = 0;
+	t->distances_flat = d->nbobjs > 1;
+	for (unsigned i = 0; i < d->nbobjs; i++)
+		for (unsigned j = 0; j < d->nbobjs; j++) {
+			uint64_t v = d->values[i * d->nbobjs + j];
+			if (i == j)
+				continue;
+			if (!remote)
+				remote = v;
+			if (v != remote)
+				t->distances_flat = false;
+		}
+	t->distances_known = !t->distances_flat;
+	if (t->distances_flat)
+		nk_debug("topology %s: every node pair at distance %" PRIu64
+			 ": distances tell no node from another",
+			 t->source, remote);
 	for (unsigned i = 0; i < d->nbobjs; i++) {
 		int a = topo_node_index(t, (int)d->objs[i]->os_index);
 		for (unsigned j = 0; j < d->nbobjs && a >= 0; j++) {
@@ -332,6 +355,138 @@ static int read_distances(hwloc_topology_t hw, nk_topo *t)
 	}
 	hwloc_distances_release(hw, d);
 	return 0;
+}
+
+/*
+ * hwloc's word on which CPUs each node is near, without distances: its
+ * memory attributes (a memory-only node's best initiator, from the ACPI
+ * HMAT) and its tree (a CXL or HBM node hangs from the package or cluster
+ * whose CPUs it serves).
+ */
+static int read_locality(hwloc_topology_t hw, nk_topo *t)
+{
+	unsigned n = t->n_nodes;
+
+	t->memattr_near = calloc((size_t)n * n, 1);
+	t->locality = calloc((size_t)n * n, sizeof(unsigned));
+	if (!t->memattr_near || !t->locality)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		hwloc_obj_t a = hwloc_get_numanode_obj_by_os_index(hw, (unsigned)t->nodes[i].id);
+		struct hwloc_location best;
+		hwloc_uint64_t value;
+
+		if (!a)
+			continue;
+		for (unsigned j = 0; j < n; j++) {
+			hwloc_obj_t b =
+			    hwloc_get_numanode_obj_by_os_index(hw, (unsigned)t->nodes[j].id);
+			hwloc_obj_t common =
+			    b && a->parent && b->parent
+				? hwloc_get_common_ancestor_obj(hw, a->parent, b->parent)
+				: NULL;
+			t->locality[i * n + j] = common ? (unsigned)common->depth + 1 : 0;
+		}
+		if (hwloc_memattr_get_best_initiator(hw, HWLOC_MEMATTR_ID_LATENCY, a, 0, &best,
+						     &value) < 0 &&
+		    hwloc_memattr_get_best_initiator(hw, HWLOC_MEMATTR_ID_BANDWIDTH, a, 0, &best,
+						     &value) < 0)
+			continue;
+		if (best.type != HWLOC_LOCATION_TYPE_CPUSET)
+			continue;
+		for (unsigned j = 0; j < n; j++) {
+			bool inside = nk_bitmap_weight(t->nodes[j].cpus) > 0;
+			nk_bitmap_foreach (cpu, t->nodes[j].cpus) {
+				if (!hwloc_bitmap_isset(best.location.cpuset, (unsigned)cpu))
+					inside = false;
+			}
+			t->memattr_near[i * n + j] = inside;
+		}
+	}
+	return 0;
+}
+
+/* The kernel's own word (sysfs, from the HMAT): nodeN/access0/initiators
+ * names the nodes whose CPUs reach node N best. */
+static int read_sysfs_initiators(nk_host *host, nk_topo *t)
+{
+	unsigned n = t->n_nodes;
+	bool any = false;
+
+	t->sysfs_near = calloc((size_t)n * n, 1);
+	if (!t->sysfs_near)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		_cleanup_free_ char *dir = NULL;
+		_cleanup_strv_ char **names = NULL;
+
+		if (asprintf(&dir, "/sys/devices/system/node/node%d/access0/initiators",
+			     t->nodes[i].id) < 0)
+			return -ENOMEM;
+		if (nk_host_list(host, dir, "node", &names, NULL) <= 0)
+			continue;
+		for (char **name = names; *name; name++) {
+			long long id;
+			int j;
+			if (nk_parse_int(*name + 4, 0, INT_MAX, &id, NULL) < 0 ||
+			    (j = topo_node_index(t, (int)id)) < 0)
+				continue;
+			t->sysfs_near[i * n + (unsigned)j] = 1;
+			any = true;
+		}
+	}
+	if (!any) {
+		free(t->sysfs_near);
+		t->sysfs_near = NULL;
+	}
+	return 0;
+}
+
+int topo_compare_near(const nk_topo *t, unsigned from, unsigned a, unsigned b,
+		      enum topo_near_source *ret_source)
+{
+	unsigned n = t->n_nodes, fa = from * n + a, fb = from * n + b;
+	enum topo_near_source source = TOPO_NEAR_NONE;
+	int r = 0;
+
+	if (t->distances_known && t->distance[fa] != t->distance[fb]) {
+		source = TOPO_NEAR_DISTANCE;
+		r = t->distance[fa] < t->distance[fb] ? -1 : 1;
+	} else if (t->memattr_near[fa] != t->memattr_near[fb]) {
+		source = TOPO_NEAR_MEMATTR;
+		r = t->memattr_near[fa] > t->memattr_near[fb] ? -1 : 1;
+	} else if (t->locality[fa] != t->locality[fb]) {
+		source = TOPO_NEAR_LOCALITY;
+		r = t->locality[fa] > t->locality[fb] ? -1 : 1;
+	} else if (t->sysfs_near && t->sysfs_near[fa] != t->sysfs_near[fb]) {
+		source = TOPO_NEAR_SYSFS;
+		r = t->sysfs_near[fa] > t->sysfs_near[fb] ? -1 : 1;
+	}
+	if (ret_source)
+		*ret_source = source;
+	return r;
+}
+
+const char *topo_near_source_name(const nk_topo *t, enum topo_near_source source)
+{
+	switch (source) {
+	case TOPO_NEAR_DISTANCE:
+		return "the distance matrix";
+	case TOPO_NEAR_MEMATTR:
+		return "hwloc's memory attributes (its best initiator)";
+	case TOPO_NEAR_LOCALITY:
+		return t->distances_flat ? "hwloc's locality (where it is attached; the distances "
+					   "are flat)"
+		       : t->distances_known ? "hwloc's locality (where it is attached; the "
+					      "distances tie)"
+					    : "hwloc's locality (where it is attached; no "
+					      "distances)";
+	case TOPO_NEAR_SYSFS:
+		return "the kernel's access0 initiators in sysfs";
+	case TOPO_NEAR_NONE:
+		break;
+	}
+	return "no source (equally near by distance, hwloc's locality and sysfs)";
 }
 
 static int topo_from_hwloc(hwloc_topology_t hw, const char *source, nk_host *live_host,
@@ -352,6 +507,10 @@ static int topo_from_hwloc(hwloc_topology_t hw, const char *source, nk_host *liv
 		r = index_nodes(t);
 	if (r >= 0)
 		r = read_distances(hw, t);
+	if (r >= 0)
+		r = read_locality(hw, t);
+	if (r >= 0 && live_host)
+		r = read_sysfs_initiators(live_host, t);
 	if (r >= 0)
 		r = bitmap_from_hwloc(hwloc_topology_get_complete_cpuset(hw), &t->all_cpus);
 	if (r == -EINVAL)

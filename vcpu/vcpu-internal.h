@@ -53,8 +53,17 @@ struct nk_topo {
 	unsigned n_cores;
 	struct topo_node *nodes; /* ascending id */
 	unsigned n_nodes;
-	unsigned *distance; /* n_nodes x n_nodes, by node index */
-	int *pu_index;	    /* CPU number -> index into pus, -1 for none */
+	unsigned *distance;   /* n_nodes x n_nodes, by node index */
+	bool distances_known; /* from the OS or the XML, and not flat */
+	bool distances_flat;  /* a matrix was given, every remote entry alike */
+	/* n_nodes x n_nodes, larger is nearer: hwloc's memory attributes (1
+	 * when b's CPUs are a's best initiator), hwloc's locality (depth of
+	 * the objects a and b hang from in common), the kernel's access0
+	 * initiators in sysfs (1 when b is one of a's; NULL: not read). */
+	unsigned char *memattr_near;
+	unsigned *locality;
+	unsigned char *sysfs_near;
+	int *pu_index; /* CPU number -> index into pus, -1 for none */
 	unsigned n_pu_index;
 	nk_bitmap *allowed_cpus;
 	nk_bitmap *all_cpus;
@@ -68,6 +77,27 @@ static inline int topo_pu_index(const nk_topo *topo, unsigned cpu)
 {
 	return cpu < topo->n_pu_index ? topo->pu_index[cpu] : -1;
 }
+/* What told two nodes apart in topo_compare_near(). */
+enum topo_near_source {
+	TOPO_NEAR_NONE = 0, /* nothing: equally near */
+	TOPO_NEAR_DISTANCE,
+	TOPO_NEAR_MEMATTR,
+	TOPO_NEAR_LOCALITY,
+	TOPO_NEAR_SYSFS,
+};
+
+/*
+ * Which of nodes `a` and `b` (indexes) is nearer to node `from`: < 0 when
+ * `a`, > 0 when `b`, 0 when no source tells them apart.  The sources in
+ * order: the distance matrix (when known), hwloc's memory attributes,
+ * hwloc's locality, the kernel's sysfs.  `*ret_source` (may be NULL) says
+ * which decided.
+ */
+int topo_compare_near(const nk_topo *topo, unsigned from, unsigned a, unsigned b,
+		      enum topo_near_source *ret_source);
+/* How a source is named in the plan's notes. */
+const char *topo_near_source_name(const nk_topo *topo, enum topo_near_source source);
+
 /* Same PUs, cores and nodes (memory sizes and distances aside). */
 bool topo_same_shape(const nk_topo *a, const nk_topo *b);
 

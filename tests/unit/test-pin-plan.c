@@ -628,13 +628,87 @@ static void test_memory_only_node(void **state)
 	nk_pin_plan *p = plan_ok(t, &req, NULL);
 	assert_int_equal(vcpu_node(p, 0), 1);
 	assert_int_equal(vcpu_node(p, 1), 1);
-	assert_non_null(strstr(nk_pin_plan_notes(p)[0], "memory node 2 has no allowed CPUs"));
+	assert_non_null(strstr(nk_pin_plan_notes(p)[0],
+			       "memory node 2 has no CPUs; its vCPUs go to node 1, the nearest by "
+			       "the distance matrix (14; node 0: 24)"));
 	nk_pin_plan_free(p);
 	req.policy = NK_PIN_SHARED;
 	p = plan_ok(t, &req, NULL);
 	assert_int_equal(vcpu_node(p, 0), 1);
 	assert_list(nk_pin_plan_shared_cpus(p), "8-15");
 	nk_pin_plan_free(p);
+	nk_topo_free(t);
+}
+
+static const char *note_with(const nk_pin_plan *plan, const char *text)
+{
+	for (char *const *n = nk_pin_plan_notes(plan); *n; n++)
+		if (strstr(*n, text))
+			return *n;
+	return NULL;
+}
+
+/*
+ * Memory-only nodes without a distance matrix, or with a flat one: their
+ * CPU node is the one hwloc's locality says (where the node is attached),
+ * never the lowest-numbered, and the notes say which source decided.
+ */
+static void test_memory_only_nearest(void **state)
+{
+	/* KNL SNC-4 flat: MCDRAM node 4+k beside DDR node k, no distances.
+	 * Each cluster has exactly the 4 CPUs asked of it. */
+	nk_topo *t = load_xml("knl-snc4-nodist");
+	struct nk_pin_guest_node gn[] = {{.vcpus = 4, .memory_node = 4},
+					 {.vcpus = 4, .memory_node = 5},
+					 {.vcpus = 4, .memory_node = 6},
+					 {.vcpus = 4, .memory_node = 7}};
+	struct nk_pin_request req = {.vcpus = 16, .guest_nodes = gn, .n_guest_nodes = 4};
+
+	nk_pin_plan *p = plan_ok(t, &req, NULL);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(vcpu_node(p, i), i / 4);
+	assert_non_null(note_with(p, "memory node 5 has no CPUs; its vCPUs go to node 1, the "
+				     "nearest by hwloc's locality (where it is attached; no "
+				     "distances)"));
+	nk_pin_plan_free(p);
+	nk_topo_free(t);
+
+	/* Firmware distances all 10: locality puts node 3 with node 1. */
+	t = load_xml("memonly-flat");
+	struct nk_pin_guest_node one = {.vcpus = 2, .memory_node = 3};
+	req = (struct nk_pin_request){.vcpus = 2, .guest_nodes = &one, .n_guest_nodes = 1};
+	p = plan_ok(t, &req, NULL);
+	assert_int_equal(vcpu_node(p, 0), 1);
+	assert_non_null(note_with(p, "the distances are flat"));
+	nk_pin_plan_free(p);
+	nk_topo_free(t);
+
+	/* Flat distances between CPU nodes: a spill from node 2 goes to node
+	 * 3, in its package, not to node 0. */
+	t = load_xml("2pack-4node-flat");
+	one = (struct nk_pin_guest_node){.vcpus = 10, .memory_node = 2};
+	req = (struct nk_pin_request){
+	    .vcpus = 10, .guest_nodes = &one, .n_guest_nodes = 1, .allow_spill = true};
+	p = plan_ok(t, &req, NULL);
+	assert_int_equal(vcpu_node(p, 7), 2);
+	assert_int_equal(vcpu_node(p, 8), 3);
+	assert_int_equal(vcpu_node(p, 9), 3);
+	nk_pin_plan_free(p);
+	nk_topo_free(t);
+
+	/* Nothing tells nodes 0 and 1 apart for node 2: the one with room. */
+	t = load_xml("memonly-nodist");
+	nk_bitmap *hk = list("0-3");
+	one = (struct nk_pin_guest_node){.vcpus = 2, .memory_node = 2};
+	req = (struct nk_pin_request){
+	    .vcpus = 2, .guest_nodes = &one, .n_guest_nodes = 1, .housekeeping = hk};
+	p = plan_ok(t, &req, NULL);
+	assert_int_equal(vcpu_node(p, 0), 1);
+	assert_non_null(note_with(p, "nodes equally near it by every source (distance, hwloc's "
+				     "locality, sysfs): 0,1; its vCPUs go to node 1, which has "
+				     "the most room"));
+	nk_pin_plan_free(p);
+	nk_bitmap_free(hk);
 	nk_topo_free(t);
 }
 
@@ -928,6 +1002,7 @@ int main(void)
 	    cmocka_unit_test(test_smt_require_pairs),
 	    cmocka_unit_test(test_housekeeping),
 	    cmocka_unit_test(test_memory_only_node),
+	    cmocka_unit_test(test_memory_only_nearest),
 	    cmocka_unit_test(test_offline_disallowed),
 	    cmocka_unit_test(test_shared_and_dedicated),
 	    cmocka_unit_test(test_emulator_beside_vcpus),
