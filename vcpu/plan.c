@@ -27,9 +27,10 @@ struct planner {
 	unsigned threads; /* guest threads per core */
 	unsigned char *pu_state;
 	unsigned *free_in_core;
-	bool *node_used; /* host nodes chosen by earlier guest nodes */
-	int primary0;	 /* guest node 0's node once chosen, else -1 */
-	unsigned *order; /* scratch: node indexes in preference order */
+	bool *node_used;   /* host nodes chosen by earlier guest nodes */
+	bool *shared_here; /* nodes other shared VMs float over */
+	int primary0;	   /* guest node 0's node once chosen, else -1 */
+	unsigned *order;   /* scratch: node indexes in preference order */
 	nk_pin_plan *plan;
 	nk_error **err;
 };
@@ -409,24 +410,41 @@ static int choose_node(struct planner *p, unsigned need)
 	return best >= 0 ? best : most;
 }
 
-/* For shared vCPUs: the node with the most free CPUs spreads the load;
- * `min_cap` counts an isolated emulator CPU taken from the same node. */
-static int choose_node_shared(struct planner *p, unsigned min_cap)
+/*
+ * For shared vCPUs.  They float over every free CPU of their node, which
+ * dedicated VMs then cannot have: a shared VM blocks the rest of its node.
+ * So they are packed: onto a node other shared VMs float over already
+ * (blocked anyway), else the node with the fewest free CPUs that still
+ * gives each vCPU one, else the node with the most.  `extra` is an
+ * isolated emulator CPU taken from the same node, which must leave at
+ * least one CPU to float over.  Nodes this VM's other guest nodes use come
+ * last, as for dedicated vCPUs.
+ */
+static int choose_node_shared(struct planner *p, unsigned vcpus, unsigned extra)
 {
 	int best = -1;
-	unsigned best_cap = 0;
-	for (int pass = 0; pass < 3 && best < 0; pass++)
-		for (unsigned i = 0; i < p->topo->n_nodes; i++) {
-			unsigned cap = node_usable(p, i) ? node_capacity(p, i) : 0;
-			/* Last pass: any room at all (spilling may cover the rest). */
-			if ((pass == 0 && p->node_used[i]) || cap == 0 ||
-			    (pass < 2 && cap < min_cap))
-				continue;
-			if (best < 0 || cap > best_cap) {
-				best = (int)i;
-				best_cap = cap;
-			}
+	unsigned best_key[4] = {0};
+
+	for (unsigned i = 0; i < p->topo->n_nodes; i++) {
+		unsigned cap = node_usable(p, i) ? node_capacity(p, i) : 0;
+		if (cap == 0)
+			continue;
+		unsigned tier = cap < 1 + extra	      ? 3
+				: cap < vcpus + extra ? 2
+				: p->shared_here[i]   ? 0
+						      : 1;
+		/* Smaller is better, in this order: room for an emulator and a
+		 * vCPU; a node not used yet; the tier; the fit. */
+		unsigned key[4] = {tier == 3, p->node_used[i], tier,
+				   tier < 2 ? cap : UINT_MAX - cap};
+		unsigned k = 0;
+		while (k < 4 && key[k] == best_key[k])
+			k++;
+		if (best < 0 || (k < 4 && key[k] < best_key[k])) {
+			best = (int)i;
+			memcpy(best_key, key, sizeof(key));
 		}
+	}
 	return best;
 }
 
@@ -450,7 +468,7 @@ static int guest_node_order(struct planner *p, unsigned g, const struct nk_pin_g
 		if (primary < 0)
 			return refuse(p, "guest node %u: no allowed node has CPUs", g);
 	} else {
-		primary = p->req->policy == NK_PIN_SHARED ? choose_node_shared(p, 1 + extra)
+		primary = p->req->policy == NK_PIN_SHARED ? choose_node_shared(p, gn->vcpus, extra)
 							  : choose_node(p, gn->vcpus + extra);
 		if (primary < 0)
 			return refuse(
@@ -617,6 +635,18 @@ static int place_shared(struct planner *p, unsigned g, const struct nk_pin_guest
 			     nk_bitmap_set(p->plan->shared, p->topo->pus[c->first_pu + i].cpu) < 0))
 				return -ENOMEM;
 	}
+	/* The cost of floating: say it, since the user may want the node
+	 * for dedicated VMs later. */
+	_cleanup_free_ char *list = NULL;
+	if (nk_bitmap_format(set, &list) < 0)
+		return -ENOMEM;
+	r = add_note(p,
+		     "guest node %u: its shared vCPUs float over the %u free CPUs of node %d "
+		     "(%s), which dedicated VMs cannot have while this VM is pinned%s",
+		     g, nk_bitmap_weight(set), node->id, list,
+		     p->shared_here[chosen] ? "; other shared VMs float there already" : "");
+	if (r < 0)
+		return r;
 	for (unsigned v = first; v < first + gn->vcpus; v++) {
 		nk_bitmap_free(p->plan->vcpus[v].cpus);
 		p->plan->vcpus[v].cpus = nk_bitmap_dup(set);
@@ -710,11 +740,14 @@ static void mark_state(struct planner *p, const nk_pin_state *state)
 			if (pi >= 0 && p->pu_state[pi] == PU_FREE)
 				p->pu_state[pi] = PU_DEDICATED;
 		}
-		if (p->req->policy != NK_PIN_DEDICATED)
-			continue;
 		nk_bitmap_foreach (cpu, state->entries[e].shared) {
 			int pi = topo_pu_index(p->topo, (unsigned)cpu);
-			if (pi >= 0 && p->pu_state[pi] == PU_FREE)
+			if (pi < 0 || p->topo->pus[pi].node == TOPO_NO_NODE)
+				continue;
+			p->shared_here[p->topo->pus[pi].node] = true;
+			/* Dedicated vCPUs keep off them; shared ones may float
+			 * over them too. */
+			if (p->req->policy == NK_PIN_DEDICATED && p->pu_state[pi] == PU_FREE)
 				p->pu_state[pi] = PU_SHARED;
 		}
 	}
@@ -729,8 +762,10 @@ static int planner_init(struct planner *p, const nk_pin_state *state)
 	p->pu_state = calloc(t->n_pus, 1);
 	p->free_in_core = calloc(t->n_cores, sizeof(unsigned));
 	p->node_used = calloc(t->n_nodes, sizeof(bool));
+	p->shared_here = calloc(t->n_nodes, sizeof(bool));
 	p->order = calloc(t->n_nodes, sizeof(unsigned));
-	if (!plan || !p->pu_state || !p->free_in_core || !p->node_used || !p->order)
+	if (!plan || !p->pu_state || !p->free_in_core || !p->node_used || !p->shared_here ||
+	    !p->order)
 		return -ENOMEM;
 	plan->policy = p->req->policy;
 	plan->smt = p->req->smt;
@@ -768,6 +803,7 @@ static void planner_release(struct planner *p)
 	free(p->pu_state);
 	free(p->free_in_core);
 	free(p->node_used);
+	free(p->shared_here);
 	free(p->order);
 }
 

@@ -793,6 +793,52 @@ static void test_shared_and_dedicated(void **state)
 	nk_topo_free(t);
 }
 
+/*
+ * A shared VM floats over every free CPU of its node, which dedicated VMs
+ * then cannot have.  So shared VMs pack into what dedicated VMs left (or
+ * where other shared VMs float), leaving whole nodes for dedicated VMs,
+ * and the plan's note says what the float set costs.
+ */
+static void test_shared_packs(void **state)
+{
+	nk_topo *t = load_xml("2pack-4node-smt");
+	nk_pin_state *st = NULL;
+	struct nk_pin_request ded = {.vcpus = 2};
+	struct nk_pin_request sh = {.vcpus = 4, .policy = NK_PIN_SHARED};
+
+	assert_int_equal(nk_pin_state_new(&st), 0);
+	nk_pin_plan *p = plan_ok(t, &ded, st); /* CPUs 0-1 of node 0 */
+	assert_int_equal(nk_pin_state_add(st, NULL, p, 1, "ded", NULL), 0);
+	nk_pin_plan_free(p);
+
+	/* The shared VM takes the rest of node 0, not a whole empty node. */
+	p = plan_ok(t, &sh, st);
+	assert_list(nk_pin_plan_shared_cpus(p), "2-7");
+	assert_non_null(note_with(p, "its shared vCPUs float over the 6 free CPUs of node 0 "
+				     "(2-7), which dedicated VMs cannot have while this VM is "
+				     "pinned"));
+	assert_int_equal(nk_pin_state_add(st, NULL, p, 2, "shared", NULL), 0);
+	nk_pin_plan_free(p);
+
+	/* A second shared VM floats where the first does: nothing more is
+	 * blocked, and the note says so. */
+	p = plan_ok(t, &sh, st);
+	assert_list(nk_pin_plan_shared_cpus(p), "2-7");
+	assert_non_null(note_with(p, "other shared VMs float there already"));
+	nk_pin_plan_free(p);
+
+	/* Nodes 1, 2 and 3 stay whole: three dedicated VMs of 8 vCPUs fit. */
+	ded.vcpus = 8;
+	for (int vm = 3; vm < 6; vm++) {
+		p = plan_ok(t, &ded, st);
+		assert_int_equal(vcpu_node(p, 0), vm - 2);
+		assert_int_equal(nk_pin_state_add(st, NULL, p, vm, NULL, NULL), 0);
+		nk_pin_plan_free(p);
+	}
+	nk_pin_state_free(st);
+	nk_topo_free(t);
+}
+
 static void test_emulator_beside_vcpus(void **state)
 {
 	nk_topo *t = load_xml("2pack-4node-smt");
@@ -1005,6 +1051,7 @@ int main(void)
 	    cmocka_unit_test(test_memory_only_nearest),
 	    cmocka_unit_test(test_offline_disallowed),
 	    cmocka_unit_test(test_shared_and_dedicated),
+	    cmocka_unit_test(test_shared_packs),
 	    cmocka_unit_test(test_emulator_beside_vcpus),
 	    cmocka_unit_test(test_shared_emulator_same_node),
 	    cmocka_unit_test(test_choose_node),

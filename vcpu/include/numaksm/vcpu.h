@@ -168,8 +168,11 @@ typedef struct nk_pin_state nk_pin_state;
  * node's CPU, nor on a CPU another VM holds; dedicated vCPUs also keep off
  * the CPUs shared VMs float over.  The vCPUs of a guest node go on the node
  * holding its memory (the nearest node with CPUs when that one has none),
- * and on the next nearest nodes only with `allow_spill`.  The same inputs
- * give the same plan.
+ * and on the next nearest nodes only with `allow_spill`.  Shared vCPUs
+ * whose node is free to choose go where they block least: a node other
+ * shared VMs float over, else the tightest that has a CPU per vCPU; the
+ * plan's notes say which CPUs they block.  The same inputs give the same
+ * plan.
  * @return 0; -EINVAL for a malformed request (0 vCPUs, a guest node not a
  *         multiple of threads_per_core, SMT isolate/require with a shared
  *         policy, an unknown node or a housekeeping CPU not in the topology);
