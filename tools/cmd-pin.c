@@ -75,7 +75,8 @@ static void usage(FILE *out)
 	    "  --name NAME               the VM's name in the assignment state (apply)\n\n"
 	    "Common options:\n"
 	    "  --json                    machine-readable output\n"
-	    "  --root DIR                read /proc of a captured host tree (show, plan)\n\n"
+	    "  --root DIR                a captured host tree (gather-host-tree): plan on its\n"
+	    "                            topology, read by hwloc; show its /proc\n\n"
 	    "plan and apply plan around the VMs already pinned, kept in "
 	    "$NUMAKSM_RUNTIME_DIR/pins.json\n"
 	    "(default /run/numaksm).  apply pins all threads or none, then reads every\n"
@@ -445,7 +446,7 @@ static int pin_plan(struct pin_args *a, struct pin_session *s, nk_error **err)
 	if (r < 0)
 		return r;
 	/* Other VMs' assignments matter only on this host's own topology. */
-	if (!a->topology && !a->synthetic)
+	if (!a->topology && !a->synthetic && nk_host_is_live(s->host))
 		r = nk_pin_state_open(s->host, NULL, 0, &s->state, err);
 	if (r < 0)
 		return r;
@@ -546,9 +547,9 @@ static int pin_show(struct pin_args *a, struct pin_session *s, nk_error **err)
 		r = find_vm(a, s, err);
 	if (r < 0)
 		return r;
-	/* The node of each last CPU, when the live topology can be read. */
-	if (nk_host_is_live(s->host))
-		nk_topo_load_live(s->host, &s->topo, NULL);
+	/* The node of each last CPU, when the host's (or the captured tree's)
+	 * topology can be read. */
+	nk_topo_load_live(s->host, &s->topo, NULL);
 	if (!a->json) {
 		print_threads_text(&s->vm, &s->threads, s->topo);
 		return EXIT_OK;

@@ -489,7 +489,9 @@ const char *topo_near_source_name(const nk_topo *t, enum topo_near_source source
 	return "no source (equally near by distance, hwloc's locality and sysfs)";
 }
 
-static int topo_from_hwloc(hwloc_topology_t hw, const char *source, nk_host *live_host,
+/* `host`: the live host or captured tree hwloc read, whose sysfs is read
+ * too (NULL for XML and synthetic topologies); `live`: it is this system. */
+static int topo_from_hwloc(hwloc_topology_t hw, const char *source, nk_host *host, bool live,
 			   nk_topo **ret, nk_error **err)
 {
 	_cleanup_(topo_freep) nk_topo *t = calloc(1, sizeof(*t));
@@ -497,20 +499,20 @@ static int topo_from_hwloc(hwloc_topology_t hw, const char *source, nk_host *liv
 
 	if (!t || !(t->source = strdup(source)) || !(t->allowed_cpus = nk_bitmap_new()))
 		return nk_error_set(err, ENOMEM, "out of memory");
-	t->live = live_host != NULL;
+	t->live = live;
 	r = read_nodes(hw, t);
 	if (r >= 0)
 		r = read_pus(hw, t);
-	if (r >= 0 && live_host)
-		r = apply_kernel_cpulists(live_host, t);
+	if (r >= 0 && host)
+		r = apply_kernel_cpulists(host, t);
 	if (r >= 0)
 		r = index_nodes(t);
 	if (r >= 0)
 		r = read_distances(hw, t);
 	if (r >= 0)
 		r = read_locality(hw, t);
-	if (r >= 0 && live_host)
-		r = read_sysfs_initiators(live_host, t);
+	if (r >= 0 && host)
+		r = read_sysfs_initiators(host, t);
 	if (r >= 0)
 		r = bitmap_from_hwloc(hwloc_topology_get_complete_cpuset(hw), &t->all_cpus);
 	if (r == -EINVAL)
@@ -535,13 +537,106 @@ static int hwloc_start(hwloc_topology_t *ret, nk_error **err)
 	return 0;
 }
 
+/* An environment variable as it was, to put back. */
+struct env_saved {
+	const char *name;
+	char *value; /* NULL: unset */
+};
+
+static int env_set(struct env_saved *saved, const char *name, const char *value)
+{
+	const char *old = getenv(name);
+	saved->name = name;
+	saved->value = old ? strdup(old) : NULL;
+	if (old && !saved->value)
+		return -ENOMEM;
+	if ((value ? setenv(name, value, 1) : unsetenv(name)) < 0)
+		return -errno;
+	return 0;
+}
+
+static void env_restore(struct env_saved *saved)
+{
+	if (!saved->name)
+		return;
+	if (saved->value)
+		setenv(saved->name, saved->value, 1);
+	else
+		unsetenv(saved->name);
+	free(saved->value);
+	*saved = (struct env_saved){0};
+}
+
+/*
+ * A captured tree, read by hwloc's own Linux backend through HWLOC_FSROOT,
+ * as 'lstopo --input DIR' does: one capture format for hwloc and numaksm.
+ * hwloc takes the root only from the environment, so it is set for the
+ * load and put back (not thread-safe, as setenv() is not).  The x86
+ * backend is kept out: it would ask this machine's CPUID.
+ */
+static int topo_load_tree(nk_host *host, nk_topo **ret, nk_error **err)
+{
+	static const char *const masks[] = {
+	    "/sys/devices/system/cpu/cpu0/topology/thread_siblings",
+	    "/sys/devices/system/cpu/cpu0/topology/core_cpus",
+	};
+	_cleanup_(hwloc_topology_destroyp) hwloc_topology_t hw = NULL;
+	_cleanup_free_ char *source = NULL;
+	const char *root = nk_host_root(host);
+	struct env_saved saved[3] = {{0}};
+	bool found = false;
+	int r;
+
+	/* Without them hwloc gives up on the tree and counts this machine's
+	 * CPUs instead. */
+	for (size_t i = 0; i < ARRAY_SIZE(masks); i++)
+		found = found || nk_host_exists(host, masks[i]) > 0;
+	if (!found) {
+		nk_error_set(err, ENOENT,
+			     "captured tree '%s' lacks the CPU topology hwloc reads "
+			     "(/sys/devices/system/cpu/cpuN/topology/thread_siblings or core_cpus)",
+			     root);
+		return nk_error_hint(err, "capture the host again with numaksm-gather-host-tree, "
+					  "or add the files to an older capture with "
+					  "'numaksm-gather-host-tree --upgrade DIR'");
+	}
+	r = hwloc_start(&hw, err);
+	if (r < 0)
+		return r;
+	if (hwloc_topology_set_components(hw, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "x86") < 0)
+		return nk_error_set(err, errno ? errno : EINVAL,
+				    "cannot keep hwloc's x86 backend off the captured tree");
+	r = env_set(&saved[0], "HWLOC_FSROOT", root);
+	if (r >= 0)
+		r = env_set(&saved[1], "HWLOC_XMLFILE", NULL);
+	if (r >= 0)
+		r = env_set(&saved[2], "HWLOC_SYNTHETIC", NULL);
+	if (r >= 0 && hwloc_topology_load(hw) < 0)
+		r = errno ? -errno : -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(saved); i++)
+		env_restore(&saved[i]);
+	if (r < 0)
+		return nk_error_set(err, -r, "hwloc cannot read the captured tree '%s': %s", root,
+				    strerror(-r));
+	const char *backend = hwloc_obj_get_info_by_name(hwloc_get_root_obj(hw), "Backend");
+	if (!backend || strcmp(backend, "Linux") != 0) {
+		nk_error_set(err, EINVAL,
+			     "hwloc did not read the captured tree '%s' with its Linux backend",
+			     root);
+		return nk_error_hint(err, "capture the host again with numaksm-gather-host-tree");
+	}
+	if (asprintf(&source, "root:%s", root) < 0)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	return topo_from_hwloc(hw, source, host, false, ret, err);
+}
+
 _nk_export_ int nk_topo_load_live(nk_host *host, nk_topo **ret, nk_error **err)
 {
 	_cleanup_(hwloc_topology_destroyp) hwloc_topology_t hw = NULL;
-	int r = nk_host_require_live(host, "read the host topology with hwloc", err);
-	if (r < 0)
-		return nk_error_hint(err, "hwloc reads the running system; give a topology "
-					  "exported with 'lstopo --of xml FILE.xml' instead");
+	int r;
+
+	if (!nk_host_is_live(host))
+		return topo_load_tree(host, ret, err);
 	r = hwloc_start(&hw, err);
 	if (r < 0)
 		return r;
@@ -555,9 +650,9 @@ _nk_export_ int nk_topo_load_live(nk_host *host, nk_topo **ret, nk_error **err)
 	if (!hwloc_topology_is_thissystem(hw)) {
 		nk_warn("hwloc loaded a topology that is not this system (HWLOC_XMLFILE or "
 			"HWLOC_SYNTHETIC set?): binding will be refused");
-		return topo_from_hwloc(hw, "hwloc environment", NULL, ret, err);
+		return topo_from_hwloc(hw, "hwloc environment", NULL, false, ret, err);
 	}
-	return topo_from_hwloc(hw, "live", host, ret, err);
+	return topo_from_hwloc(hw, "live", host, true, ret, err);
 }
 
 _nk_export_ int nk_topo_load_xml(const char *path, nk_topo **ret, nk_error **err)
@@ -584,7 +679,7 @@ _nk_export_ int nk_topo_load_xml(const char *path, nk_topo **ret, nk_error **err
 	}
 	if (asprintf(&source, "xml:%s", path) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	return topo_from_hwloc(hw, source, NULL, ret, err);
+	return topo_from_hwloc(hw, source, NULL, false, ret, err);
 }
 
 _nk_export_ int nk_topo_load_synthetic(const char *description, nk_topo **ret, nk_error **err)
@@ -604,7 +699,7 @@ _nk_export_ int nk_topo_load_synthetic(const char *description, nk_topo **ret, n
 	}
 	if (asprintf(&source, "synthetic:%s", description) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	return topo_from_hwloc(hw, source, NULL, ret, err);
+	return topo_from_hwloc(hw, source, NULL, false, ret, err);
 }
 
 bool topo_same_shape(const nk_topo *a, const nk_topo *b)

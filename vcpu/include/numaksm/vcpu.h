@@ -39,10 +39,15 @@ extern "C" {
 typedef struct nk_topo nk_topo;
 
 /**
- * Read the live host's topology with hwloc.  Which node each CPU belongs to
- * is taken from /sys/devices/system/node/nodeN/cpulist, read through `host`.
- * @return 0; -EROFS when `host` is a captured tree (hwloc cannot read one:
- *         use nk_topo_load_xml()); -errno when hwloc fails.
+ * Read the host's topology with hwloc: the live host's, or a captured tree's
+ * (gather-host-tree) through hwloc's own Linux backend and HWLOC_FSROOT,
+ * which this sets for the load and puts back (so not while another thread
+ * reads the environment).  Which node each CPU belongs to is taken from
+ * /sys/devices/system/node/nodeN/cpulist, and the kernel's access0
+ * initiators of memory-only nodes, read through `host`.  A topology from a
+ * captured tree is not this system: nk_pin_apply() refuses it.
+ * @return 0; -ENOENT with a message and a hint when a captured tree lacks
+ *         the CPU topology files hwloc reads; -errno when hwloc fails.
  */
 int nk_topo_load_live(nk_host *host, nk_topo **ret, nk_error **err);
 
@@ -67,7 +72,8 @@ int nk_topo_load_synthetic(const char *description, nk_topo **ret, nk_error **er
 /** Free a topology; accepts NULL. @return NULL. */
 nk_topo *nk_topo_free(nk_topo *topo);
 
-/** @return where the topology came from: "live", "xml:PATH" or "synthetic:DESCRIPTION". */
+/** @return where the topology came from: "live", "xml:PATH", "synthetic:DESCRIPTION" or "root:DIR".
+ */
 const char *nk_topo_source(const nk_topo *topo);
 
 /** @return the online CPUs this process may use: allowed by its cgroup cpuset,
