@@ -387,7 +387,22 @@ static int note_nearest(struct planner *p, unsigned g, unsigned mem, unsigned pr
 /* The node for a guest node whose memory node is free to choose: the
  * tightest fit (packing, as OpenStack and Kubernetes do by default), nodes
  * unused by this VM's other guest nodes first. */
-static int choose_node(struct planner *p, unsigned need)
+/*
+ * Whether node `ni` holds `vcpus` dedicated vCPUs and `extra` isolated
+ * emulator CPUs.  Under SMT require the vCPUs need sibling PUs but the
+ * emulator any PU, so a node of whole pairs and one odd PU fits.
+ */
+static bool node_fits(const struct planner *p, unsigned ni, unsigned vcpus, unsigned extra)
+{
+	if (p->req->smt != NK_PIN_SMT_REQUIRE || !extra)
+		return node_capacity(p, ni) >= vcpus + extra;
+	unsigned free_pus = 0;
+	for (unsigned k = 0; k < p->topo->nodes[ni].n_cores; k++)
+		free_pus += p->free_in_core[p->topo->nodes[ni].cores[k]];
+	return node_capacity(p, ni) >= vcpus && free_pus >= vcpus + extra;
+}
+
+static int choose_node(struct planner *p, unsigned vcpus, unsigned extra)
 {
 	int best = -1, most = -1;
 	unsigned best_cap = 0, most_cap = 0;
@@ -397,7 +412,7 @@ static int choose_node(struct planner *p, unsigned need)
 			if (!node_usable(p, i) || (pass == 0 && p->node_used[i]))
 				continue;
 			unsigned cap = node_capacity(p, i);
-			if (cap >= need && (best < 0 || cap < best_cap)) {
+			if (node_fits(p, i, vcpus, extra) && (best < 0 || cap < best_cap)) {
 				best = (int)i;
 				best_cap = cap;
 			}
@@ -469,7 +484,7 @@ static int guest_node_order(struct planner *p, unsigned g, const struct nk_pin_g
 			return refuse(p, "guest node %u: no allowed node has CPUs", g);
 	} else {
 		primary = p->req->policy == NK_PIN_SHARED ? choose_node_shared(p, gn->vcpus, extra)
-							  : choose_node(p, gn->vcpus + extra);
+							  : choose_node(p, gn->vcpus, extra);
 		if (primary < 0)
 			return refuse(
 			    p,

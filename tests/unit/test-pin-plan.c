@@ -926,6 +926,41 @@ static void test_choose_node(void **state)
 	nk_topo_free(t);
 }
 
+/* SMT require with an isolated emulator: the vCPUs need sibling pairs, the
+ * emulator one more PU, so the node must have both. */
+static void test_choose_node_require_emulator(void **state)
+{
+	nk_topo *t = load_xml("2pack-4node-smt");
+	nk_bitmap *hk = list("16-31");
+	nk_pin_state *st = NULL;
+	struct nk_pin_guest_node gn0 = {.vcpus = 2, .memory_node = 0};
+	struct nk_pin_guest_node gn1 = {.vcpus = 1, .memory_node = 1};
+	struct nk_pin_request a = {.vcpus = 2, .guest_nodes = &gn0, .n_guest_nodes = 1};
+	struct nk_pin_request b = {.vcpus = 1, .guest_nodes = &gn1, .n_guest_nodes = 1};
+
+	assert_int_equal(nk_pin_state_new(&st), 0);
+	nk_pin_plan *p = plan_ok(t, &a, st); /* node 0: 3 free pairs, no odd PU */
+	assert_int_equal(nk_pin_state_add(st, NULL, p, 1, NULL, NULL), 0);
+	nk_pin_plan_free(p);
+	p = plan_ok(t, &b, st); /* node 1: 3 free pairs and an odd PU */
+	assert_int_equal(nk_pin_state_add(st, NULL, p, 2, NULL, NULL), 0);
+	nk_pin_plan_free(p);
+
+	struct nk_pin_request req = {.vcpus = 6,
+				     .threads_per_core = 2,
+				     .smt = NK_PIN_SMT_REQUIRE,
+				     .emulator = NK_PIN_EMULATOR_ISOLATE,
+				     .housekeeping = hk};
+	p = plan_ok(t, &req, st);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(vcpu_node(p, i), 1);
+	assert_list(nk_pin_plan_emulator_cpus(p), "9");
+	nk_pin_plan_free(p);
+	nk_pin_state_free(st);
+	nk_bitmap_free(hk);
+	nk_topo_free(t);
+}
+
 struct fill_case {
 	enum nk_pin_policy policy;
 	enum nk_pin_smt smt;
@@ -1055,6 +1090,7 @@ int main(void)
 	    cmocka_unit_test(test_emulator_beside_vcpus),
 	    cmocka_unit_test(test_shared_emulator_same_node),
 	    cmocka_unit_test(test_choose_node),
+	    cmocka_unit_test(test_choose_node_require_emulator),
 	    cmocka_unit_test(test_fill_until_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
