@@ -19,6 +19,8 @@
 
 #include <numaksm/vcpu.h>
 
+#include "pin-plan-text.h"
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifndef TOPOLOGY_DIR
@@ -74,33 +76,6 @@ static bool intersects(const nk_bitmap *a, const nk_bitmap *b)
 			return true;
 	}
 	return false;
-}
-
-/* Everything the plan says, as one string: equal strings, equal plans. */
-static char *plan_text(const nk_pin_plan *plan)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	assert_non_null(f);
-	for (unsigned i = 0; i < nk_pin_plan_vcpu_count(plan); i++) {
-		struct nk_pin_vcpu v;
-		assert_int_equal(nk_pin_plan_vcpu(plan, i, &v), 0);
-		char *s = fmt(v.cpus);
-		fprintf(f, "%u:%u:%d:%d:%s ", i, v.guest_node, v.memory_node, v.host_node, s);
-		free(s);
-	}
-	const nk_bitmap *sets[] = {nk_pin_plan_emulator_cpus(plan), nk_pin_plan_reserved_cpus(plan),
-				   nk_pin_plan_dedicated_cpus(plan), nk_pin_plan_shared_cpus(plan)};
-	for (size_t i = 0; i < 4; i++) {
-		char *s = fmt(sets[i]);
-		fprintf(f, "|%s", s);
-		free(s);
-	}
-	for (char *const *n = nk_pin_plan_notes(plan); *n; n++)
-		fprintf(f, "|%s", *n);
-	fclose(f);
-	return text;
 }
 
 /*
@@ -231,7 +206,7 @@ static nk_pin_plan *plan_ok(const nk_topo *t, const struct nk_pin_request *req,
 		fail_msg("plan on %s: %s", nk_topo_source(t), nk_error_message(err));
 	check_plan(t, req, state, plan);
 	assert_int_equal(nk_pin_plan_compute(t, req, state, &again, NULL), 0);
-	char *a = plan_text(plan), *b = plan_text(again);
+	char *a = pin_plan_text(plan), *b = pin_plan_text(again);
 	assert_string_equal(a, b);
 	free(a);
 	free(b);
