@@ -102,6 +102,14 @@ plan --vcpus 4 --nodes 2 --topology "$topo/memonly.xml"
 plan --vcpus 4 --nodes 0 --policy shared --emulator isolate --housekeeping 0 --topology "$topo/memonly.xml" --json
 plan --vcpus 6 --spill --topology "$topo/offline-disallowed.xml"
 plan --vcpus 2 --smt isolate --nodes 1 --topology "$topo/offline-disallowed.xml"
+# The corpus of odd machines (make-topologies.sh).
+plan --vcpus 4 --nodes 1 --topology "$topo/restricted-filtered.xml"
+plan --vcpus 6 --spill --topology "$topo/offline-node.xml"
+plan --vcpus 10 --nodes 0 --spill --topology "$topo/sparse-ids.xml"
+plan --vcpus 16 --nodes 4,5,6,7 --topology "$topo/knl-snc4-nodist.xml" --json
+plan --vcpus 3 --nodes 3 --smt isolate --emulator isolate --topology "$topo/memonly-flat.xml"
+plan --vcpus 2 --nodes 2 --policy shared --topology "$topo/memonly-nodist.xml"
+plan --vcpus 10 --nodes 2 --spill --topology "$topo/2pack-4node-flat.xml"
 # Captured trees, through hwloc's fsroot.
 plan --vcpus 4 --spill --root "$trees/offline-node"
 plan --vcpus 2 --nodes 2 --root "$trees/memonly-initiators" --json
