@@ -127,7 +127,9 @@ static unsigned node_capacity(const struct planner *p, unsigned ni)
 
 static bool node_usable(const struct planner *p, unsigned ni)
 {
-	return p->topo->nodes[ni].allowed && p->topo->nodes[ni].has_cpus;
+	/* A node whose CPUs are all outside cpuset.cpus hosts no vCPU: its
+	 * memory's vCPUs go to the nearest node with CPUs we may use. */
+	return p->topo->nodes[ni].allowed && p->topo->nodes[ni].n_usable_pus > 0;
 }
 
 /* Fill p->order with the usable nodes, nearest to `from` first (ties in

@@ -295,8 +295,11 @@ static int index_nodes(nk_topo *t)
 		if (t->pus[p].node != TOPO_NO_NODE &&
 		    nk_bitmap_set(t->nodes[t->pus[p].node].cpus, t->pus[p].cpu) < 0)
 			return -ENOMEM;
-		if (t->pus[p].allowed && nk_bitmap_set(t->allowed_cpus, t->pus[p].cpu) < 0)
+		if (!t->pus[p].allowed)
+			continue;
+		if (nk_bitmap_set(t->allowed_cpus, t->pus[p].cpu) < 0)
 			return -ENOMEM;
+		t->nodes[t->pus[p].node].n_usable_pus++;
 	}
 	return 0;
 }

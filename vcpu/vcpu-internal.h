@@ -37,7 +37,8 @@ struct topo_core {
 struct topo_node {
 	int id;
 	bool allowed;
-	bool has_cpus;
+	bool has_cpus;	       /* any online CPU, usable or not */
+	unsigned n_usable_pus; /* CPUs this process may use */
 	uint64_t memory_bytes;
 	nk_bitmap *cpus;
 	unsigned *cores; /* indexes into nk_topo.cores, in topology order */

@@ -687,6 +687,26 @@ static void test_memory_only_nearest(void **state)
 	nk_topo_free(t);
 }
 
+/* Memory on a node whose CPUs are all outside cpuset.cpus: its vCPUs go
+ * to the nearest node with CPUs we may use, not refused for want of room
+ * on CPUs we may not. */
+static void test_memory_node_cpus_disallowed(void **state)
+{
+	nk_topo *t = load_xml("cpus-disallowed-node");
+	struct nk_pin_guest_node gn = {.vcpus = 2, .memory_node = 1};
+	struct nk_pin_request req = {.vcpus = 2, .guest_nodes = &gn, .n_guest_nodes = 1};
+
+	assert_list(nk_topo_cpus(t), "0-3,8-11");
+	nk_pin_plan *p = plan_ok(t, &req, NULL);
+	assert_int_equal(vcpu_node(p, 0), 2);
+	assert_int_equal(vcpu_node(p, 1), 2);
+	assert_non_null(note_with(p, "memory node 1 has no CPUs this process may use; its vCPUs "
+				     "go to node 2, the nearest by the distance matrix (15; node "
+				     "0: 20)"));
+	nk_pin_plan_free(p);
+	nk_topo_free(t);
+}
+
 static void test_offline_disallowed(void **state)
 {
 	nk_topo *t = load_xml("offline-disallowed");
@@ -1059,6 +1079,7 @@ int main(void)
 	    cmocka_unit_test(test_housekeeping),
 	    cmocka_unit_test(test_memory_only_node),
 	    cmocka_unit_test(test_memory_only_nearest),
+	    cmocka_unit_test(test_memory_node_cpus_disallowed),
 	    cmocka_unit_test(test_offline_disallowed),
 	    cmocka_unit_test(test_shared_and_dedicated),
 	    cmocka_unit_test(test_shared_packs),
