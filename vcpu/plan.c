@@ -386,9 +386,6 @@ static int note_nearest(struct planner *p, unsigned g, unsigned mem, unsigned pr
 			g, m->id, what, id, topo_near_source_name(p->topo, why->source));
 }
 
-/* The node for a guest node whose memory node is free to choose: the
- * tightest fit (packing, as OpenStack and Kubernetes do by default), nodes
- * unused by this VM's other guest nodes first. */
 /*
  * Whether node `ni` holds `vcpus` dedicated vCPUs and `extra` isolated
  * emulator CPUs.  Under SMT require the vCPUs need sibling PUs but the
@@ -404,6 +401,9 @@ static bool node_fits(const struct planner *p, unsigned ni, unsigned vcpus, unsi
 	return node_capacity(p, ni) >= vcpus && free_pus >= vcpus + extra;
 }
 
+/* The node for a guest node whose memory node is free to choose: the
+ * tightest fit (packing, as OpenStack and Kubernetes do by default), nodes
+ * unused by this VM's other guest nodes first. */
 static int choose_node(struct planner *p, unsigned vcpus, unsigned extra)
 {
 	int best = -1, most = -1;
