@@ -45,7 +45,7 @@ typedef struct nk_topo nk_topo;
  * reads the environment).  Which node each CPU belongs to is taken from
  * /sys/devices/system/node/nodeN/cpulist, and the kernel's access0
  * initiators of memory-only nodes, read through `host`.  A topology from a
- * captured tree is not this system: nk_pin_apply() refuses it.
+ * captured tree is not this system: applying a plan with it is refused.
  * @return 0; -ENOENT with a message and a hint when a captured tree lacks
  *         the CPU topology files hwloc reads; -errno when hwloc fails.
  */
