@@ -360,6 +360,34 @@ static int read_distances(hwloc_topology_t hw, nk_topo *t)
 	return 0;
 }
 
+/* Which nodes' CPUs are node `i`'s best initiator by latency (else
+ * bandwidth), in hwloc's memory attributes (hwloc 2.3 and later). */
+static void read_memattr_near(hwloc_topology_t hw, nk_topo *t, unsigned i, hwloc_obj_t node)
+{
+#if HWLOC_API_VERSION >= 0x00020300
+	struct hwloc_location best;
+	hwloc_uint64_t value;
+
+	if (hwloc_memattr_get_best_initiator(hw, HWLOC_MEMATTR_ID_LATENCY, node, 0, &best, &value) <
+		0 &&
+	    hwloc_memattr_get_best_initiator(hw, HWLOC_MEMATTR_ID_BANDWIDTH, node, 0, &best,
+					     &value) < 0)
+		return;
+	if (best.type != HWLOC_LOCATION_TYPE_CPUSET)
+		return;
+	for (unsigned j = 0; j < t->n_nodes; j++) {
+		bool inside = nk_bitmap_weight(t->nodes[j].cpus) > 0;
+		nk_bitmap_foreach (cpu, t->nodes[j].cpus) {
+			if (!hwloc_bitmap_isset(best.location.cpuset, (unsigned)cpu))
+				inside = false;
+		}
+		t->memattr_near[i * t->n_nodes + j] = inside;
+	}
+#else
+	(void)hw, (void)t, (void)i, (void)node;
+#endif
+}
+
 /*
  * hwloc's word on which CPUs each node is near, without distances: its
  * memory attributes (a memory-only node's best initiator, from the ACPI
@@ -376,8 +404,6 @@ static int read_locality(hwloc_topology_t hw, nk_topo *t)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
 		hwloc_obj_t a = hwloc_get_numanode_obj_by_os_index(hw, (unsigned)t->nodes[i].id);
-		struct hwloc_location best;
-		hwloc_uint64_t value;
 
 		if (!a)
 			continue;
@@ -390,21 +416,7 @@ static int read_locality(hwloc_topology_t hw, nk_topo *t)
 				: NULL;
 			t->locality[i * n + j] = common ? (unsigned)common->depth + 1 : 0;
 		}
-		if (hwloc_memattr_get_best_initiator(hw, HWLOC_MEMATTR_ID_LATENCY, a, 0, &best,
-						     &value) < 0 &&
-		    hwloc_memattr_get_best_initiator(hw, HWLOC_MEMATTR_ID_BANDWIDTH, a, 0, &best,
-						     &value) < 0)
-			continue;
-		if (best.type != HWLOC_LOCATION_TYPE_CPUSET)
-			continue;
-		for (unsigned j = 0; j < n; j++) {
-			bool inside = nk_bitmap_weight(t->nodes[j].cpus) > 0;
-			nk_bitmap_foreach (cpu, t->nodes[j].cpus) {
-				if (!hwloc_bitmap_isset(best.location.cpuset, (unsigned)cpu))
-					inside = false;
-			}
-			t->memattr_near[i * n + j] = inside;
-		}
+		read_memattr_near(hw, t, i, a);
 	}
 	return 0;
 }
@@ -586,7 +598,7 @@ static int topo_load_tree(nk_host *host, nk_topo **ret, nk_error **err)
 	_cleanup_(hwloc_topology_destroyp) hwloc_topology_t hw = NULL;
 	_cleanup_free_ char *source = NULL;
 	const char *root = nk_host_root(host);
-	struct env_saved saved[3] = {{0}};
+	struct env_saved saved[4] = {{0}};
 	bool found = false;
 	int r;
 
@@ -606,10 +618,15 @@ static int topo_load_tree(nk_host *host, nk_topo **ret, nk_error **err)
 	r = hwloc_start(&hw, err);
 	if (r < 0)
 		return r;
+#if HWLOC_API_VERSION >= 0x00020100
 	if (hwloc_topology_set_components(hw, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "x86") < 0)
 		return nk_error_set(err, errno ? errno : EINVAL,
 				    "cannot keep hwloc's x86 backend off the captured tree");
-	r = env_set(&saved[0], "HWLOC_FSROOT", root);
+#else
+	r = env_set(&saved[3], "HWLOC_COMPONENTS", "-x86");
+#endif
+	if (r >= 0)
+		r = env_set(&saved[0], "HWLOC_FSROOT", root);
 	if (r >= 0)
 		r = env_set(&saved[1], "HWLOC_XMLFILE", NULL);
 	if (r >= 0)
