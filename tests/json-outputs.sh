@@ -165,6 +165,7 @@ json 0 "pin plan" pin plan --vcpus 4 --synthetic "pack:2 numa:2 core:4 pu:2" --j
 json 0 "pin plan" pin plan --vcpus 4 --policy shared --synthetic "pack:2 numa:2 core:4 pu:2" --json
 json 0 "pin plan" pin plan --vcpus 10 --nodes 2 --spill --topology "$topologies/2pack-4node-smt.xml" --json
 json 0 "pin plan" pin plan --vcpus 4 --nodes 2 --topology "$topologies/memonly.xml" --json
+json 0 "pin plan" pin plan --vcpus 2 --nodes 2 --root "$topologies/trees/memonly-initiators" --json
 
 # ---- vm list: no VM, and a stand-in numaksm-vmm ---------------------------------------
 json 0 "vm list" vm list --json

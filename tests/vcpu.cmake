@@ -5,6 +5,13 @@ set(NUMAKSM_TOPOLOGIES ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/topologies)
 numaksm_unit_test(test-pin-plan)
 target_compile_definitions(test-pin-plan PRIVATE TOPOLOGY_DIR="${NUMAKSM_TOPOLOGIES}")
 
+# The planner's properties over every topology of the corpus (XML exports
+# and captured trees, each with its hand-written NAME.truth) and a grid of
+# requests; prints the number of plans checked and fails on any violation.
+numaksm_unit_test(test-pin-props)
+target_compile_definitions(test-pin-props PRIVATE TOPOLOGY_DIR="${NUMAKSM_TOPOLOGIES}")
+set_tests_properties(unit/test-pin-props PROPERTIES TIMEOUT 300)
+
 # Internal parsers on literals; VMM threads and the state on a fake host tree.
 foreach(test test-pin-parse test-pin-state)
   numaksm_unit_test(${test})

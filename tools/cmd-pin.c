@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <numaksm/cleanup.h>
 #include <numaksm/vcpu.h>
 #include <numaksm/vm.h>
 
@@ -74,7 +75,8 @@ static void usage(FILE *out)
 	    "  --name NAME               the VM's name in the assignment state (apply)\n\n"
 	    "Common options:\n"
 	    "  --json                    machine-readable output\n"
-	    "  --root DIR                read /proc of a captured host tree (show, plan)\n\n"
+	    "  --root DIR                a captured host tree (gather-host-tree): plan on its\n"
+	    "                            topology, read by hwloc; show its /proc\n\n"
 	    "plan and apply plan around the VMs already pinned, kept in "
 	    "$NUMAKSM_RUNTIME_DIR/pins.json\n"
 	    "(default /run/numaksm).  apply pins all threads or none, then reads every\n"
@@ -129,6 +131,33 @@ static int parse_set(const char *opt, const char *value, const char *what, nk_bi
 				 what);
 		nk_error_free(e);
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A node listed twice (--nodes 0,0 or 0-2,1) would silently become one
+ * guest node fewer than asked: refuse it, naming the node. */
+static int refuse_duplicates(const char *opt, const char *value, nk_error **err)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	_cleanup_bitmap_ nk_bitmap *seen = nk_bitmap_new();
+	char *save = NULL;
+
+	if (!copy || !seen)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		_cleanup_bitmap_ nk_bitmap *one = NULL;
+		if (nk_parse_list(item, "node list", &one, NULL) < 0)
+			continue; /* the whole list parsed: cannot happen */
+		nk_bitmap_foreach (node, one) {
+			if (nk_bitmap_test(seen, (unsigned)node))
+				return tool_usage_error(err,
+							"invalid %s '%s': node %d is listed twice; "
+							"each node holds one guest node",
+							opt, value, node);
+			if (nk_bitmap_set(seen, (unsigned)node) < 0)
+				return nk_error_set(err, ENOMEM, "out of memory");
+		}
 	}
 	return 0;
 }
@@ -205,6 +234,8 @@ static int parse_pin_args(int argc, char **argv, const char *sub, bool placement
 			break;
 		case 'n':
 			r = parse_set("--nodes", optarg, "node list", &a->nodes, err);
+			if (r >= 0)
+				r = refuse_duplicates("--nodes", optarg, err);
 			break;
 		case 'H':
 			r = parse_set("--housekeeping", optarg, "CPU list", &a->housekeeping, err);
@@ -415,7 +446,7 @@ static int pin_plan(struct pin_args *a, struct pin_session *s, nk_error **err)
 	if (r < 0)
 		return r;
 	/* Other VMs' assignments matter only on this host's own topology. */
-	if (!a->topology && !a->synthetic)
+	if (!a->topology && !a->synthetic && nk_host_is_live(s->host))
 		r = nk_pin_state_open(s->host, NULL, 0, &s->state, err);
 	if (r < 0)
 		return r;
@@ -516,9 +547,9 @@ static int pin_show(struct pin_args *a, struct pin_session *s, nk_error **err)
 		r = find_vm(a, s, err);
 	if (r < 0)
 		return r;
-	/* The node of each last CPU, when the live topology can be read. */
-	if (nk_host_is_live(s->host))
-		nk_topo_load_live(s->host, &s->topo, NULL);
+	/* The node of each last CPU, when the host's (or the captured tree's)
+	 * topology can be read. */
+	nk_topo_load_live(s->host, &s->topo, NULL);
 	if (!a->json) {
 		print_threads_text(&s->vm, &s->threads, s->topo);
 		return EXIT_OK;

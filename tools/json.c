@@ -536,11 +536,12 @@ json_object *tool_json_zone(const nk_zone *z, const struct nk_placement *p,
 	return o;
 }
 
-/* "live", "xml:FILE", "synthetic:DESCRIPTION"; anything else is a topology
- * hwloc took from its environment (HWLOC_XMLFILE, HWLOC_SYNTHETIC). */
+/* "live", "xml:FILE", "synthetic:DESCRIPTION", "root:DIR" (a captured
+ * tree); anything else is a topology hwloc took from its environment
+ * (HWLOC_XMLFILE, HWLOC_SYNTHETIC). */
 static json_object *json_topology(const char *source)
 {
-	static const char *const kinds[] = {"xml", "synthetic"};
+	static const char *const kinds[] = {"xml", "synthetic", "root"};
 	json_object *o = json_object_new_object();
 	const char *kind = "environment", *detail = NULL;
 	if (strcmp(source, "live") == 0)

@@ -27,8 +27,10 @@ struct planner {
 	unsigned threads; /* guest threads per core */
 	unsigned char *pu_state;
 	unsigned *free_in_core;
-	bool *node_used; /* host nodes chosen by earlier guest nodes */
-	unsigned *order; /* scratch: node indexes in preference order */
+	bool *node_used;   /* host nodes chosen by earlier guest nodes */
+	bool *shared_here; /* nodes other shared VMs float over */
+	int primary0;	   /* guest node 0's node once chosen, else -1 */
+	unsigned *order;   /* scratch: node indexes in preference order */
 	nk_pin_plan *plan;
 	nk_error **err;
 };
@@ -125,11 +127,13 @@ static unsigned node_capacity(const struct planner *p, unsigned ni)
 
 static bool node_usable(const struct planner *p, unsigned ni)
 {
-	return p->topo->nodes[ni].allowed && p->topo->nodes[ni].has_cpus;
+	/* A node whose CPUs are all outside cpuset.cpus hosts no vCPU: its
+	 * memory's vCPUs go to the nearest node with CPUs we may use. */
+	return p->topo->nodes[ni].allowed && p->topo->nodes[ni].n_usable_pus > 0;
 }
 
-/* Fill p->order with the usable nodes by distance from `from` (ties by
- * number), `first` leading; return the count. */
+/* Fill p->order with the usable nodes, nearest to `from` first (ties in
+ * node order), `first` leading; return the count. */
 static unsigned order_nodes(struct planner *p, unsigned from, int first)
 {
 	unsigned n = 0;
@@ -143,7 +147,7 @@ static unsigned order_nodes(struct planner *p, unsigned from, int first)
 	for (unsigned i = first >= 0 ? 2 : 1; i < n; i++) {
 		unsigned v = p->order[i], j = i;
 		while (j > (first >= 0 ? 1u : 0u) &&
-		       distance(p, from, p->order[j - 1]) > distance(p, from, v)) {
+		       topo_compare_near(p->topo, from, p->order[j - 1], v, NULL) > 0) {
 			p->order[j] = p->order[j - 1];
 			j--;
 		}
@@ -313,20 +317,94 @@ static int place_guest_core(struct planner *p, unsigned first, unsigned n_order)
 	return placed == t ? 0 : -ENOSPC;
 }
 
-/* Usable node index for guest node `g` with memory on node index `mem`: the
- * memory node itself, else the nearest node with allowed CPUs. */
-static int cpu_node_for_memory(struct planner *p, unsigned mem)
+/* Where a guest node's vCPUs go when its memory node has no CPUs they may
+ * use, and why: for the plan's notes. */
+struct nearest {
+	enum topo_near_source source;
+	int runner_up;	   /* the next nearest node (index), or -1 */
+	unsigned tied;	   /* nodes equally near by every source */
+	char tied_ids[64]; /* their numbers, for the note */
+};
+
+/*
+ * Usable node index for the vCPUs of memory on node index `mem`: the memory
+ * node itself, else the nearest node with allowed CPUs.  Nodes no source
+ * tells apart are not chosen by number: the one with the most room wins.
+ */
+static int cpu_node_for_memory(struct planner *p, unsigned mem, struct nearest *why)
 {
+	*why = (struct nearest){.runner_up = -1};
 	if (node_usable(p, mem))
 		return (int)mem;
-	unsigned n = order_nodes(p, mem, -1);
-	return n ? (int)p->order[0] : -1;
+	unsigned n = order_nodes(p, mem, -1), best = 0, tied = 1;
+	if (n == 0)
+		return -1;
+	while (tied < n && topo_compare_near(p->topo, mem, p->order[0], p->order[tied], NULL) == 0)
+		tied++;
+	for (unsigned i = 1; i < tied; i++)
+		if (node_capacity(p, p->order[i]) > node_capacity(p, p->order[best]))
+			best = i;
+	why->tied = tied;
+	for (unsigned i = 0, len = 0; tied > 1 && i < tied && len < sizeof(why->tied_ids); i++)
+		len += (unsigned)snprintf(why->tied_ids + len, sizeof(why->tied_ids) - len, "%s%d",
+					  i ? "," : "", p->topo->nodes[p->order[i]].id);
+	if (tied < n) {
+		why->runner_up = (int)p->order[tied];
+		topo_compare_near(p->topo, mem, p->order[0], p->order[tied], &why->source);
+	}
+	return (int)p->order[best];
+}
+
+static int note_nearest(struct planner *p, unsigned g, unsigned mem, unsigned primary,
+			const struct nearest *why)
+{
+	const struct topo_node *m = &p->topo->nodes[mem];
+	const char *what = m->has_cpus ? "no CPUs this process may use" : "no CPUs";
+	int id = p->topo->nodes[primary].id;
+
+	if (why->tied > 1)
+		return add_note(p,
+				"guest node %u: memory node %d has %s; nodes equally near it by "
+				"every source (distance, hwloc's locality, sysfs): %s; its vCPUs "
+				"go to node %d, which has the most room",
+				g, m->id, what, why->tied_ids, id);
+	if (why->runner_up < 0)
+		return add_note(p,
+				"guest node %u: memory node %d has %s; its vCPUs go to node %d, "
+				"the only node with CPUs this process may use",
+				g, m->id, what, id);
+	if (why->source == TOPO_NEAR_DISTANCE)
+		return add_note(p,
+				"guest node %u: memory node %d has %s; its vCPUs go to node %d, "
+				"the nearest by the distance matrix (%u; node %d: %u)",
+				g, m->id, what, id, distance(p, mem, primary),
+				p->topo->nodes[why->runner_up].id,
+				distance(p, mem, (unsigned)why->runner_up));
+	return add_note(p,
+			"guest node %u: memory node %d has %s; its vCPUs go to node %d, the "
+			"nearest by %s",
+			g, m->id, what, id, topo_near_source_name(p->topo, why->source));
+}
+
+/*
+ * Whether node `ni` holds `vcpus` dedicated vCPUs and `extra` isolated
+ * emulator CPUs.  Under SMT require the vCPUs need sibling PUs but the
+ * emulator any PU, so a node of whole pairs and one odd PU fits.
+ */
+static bool node_fits(const struct planner *p, unsigned ni, unsigned vcpus, unsigned extra)
+{
+	if (p->req->smt != NK_PIN_SMT_REQUIRE || !extra)
+		return node_capacity(p, ni) >= vcpus + extra;
+	unsigned free_pus = 0;
+	for (unsigned k = 0; k < p->topo->nodes[ni].n_cores; k++)
+		free_pus += p->free_in_core[p->topo->nodes[ni].cores[k]];
+	return node_capacity(p, ni) >= vcpus && free_pus >= vcpus + extra;
 }
 
 /* The node for a guest node whose memory node is free to choose: the
  * tightest fit (packing, as OpenStack and Kubernetes do by default), nodes
  * unused by this VM's other guest nodes first. */
-static int choose_node(struct planner *p, unsigned need)
+static int choose_node(struct planner *p, unsigned vcpus, unsigned extra)
 {
 	int best = -1, most = -1;
 	unsigned best_cap = 0, most_cap = 0;
@@ -336,7 +414,7 @@ static int choose_node(struct planner *p, unsigned need)
 			if (!node_usable(p, i) || (pass == 0 && p->node_used[i]))
 				continue;
 			unsigned cap = node_capacity(p, i);
-			if (cap >= need && (best < 0 || cap < best_cap)) {
+			if (node_fits(p, i, vcpus, extra) && (best < 0 || cap < best_cap)) {
 				best = (int)i;
 				best_cap = cap;
 			}
@@ -349,21 +427,41 @@ static int choose_node(struct planner *p, unsigned need)
 	return best >= 0 ? best : most;
 }
 
-/* For shared vCPUs: the node with the most free CPUs spreads the load. */
-static int choose_node_shared(struct planner *p)
+/*
+ * For shared vCPUs.  They float over every free CPU of their node, which
+ * dedicated VMs then cannot have: a shared VM blocks the rest of its node.
+ * So they are packed: onto a node other shared VMs float over already
+ * (blocked anyway), else the node with the fewest free CPUs that still
+ * gives each vCPU one, else the node with the most.  `extra` is an
+ * isolated emulator CPU taken from the same node, which must leave at
+ * least one CPU to float over.  Nodes this VM's other guest nodes use come
+ * last, as for dedicated vCPUs.
+ */
+static int choose_node_shared(struct planner *p, unsigned vcpus, unsigned extra)
 {
 	int best = -1;
-	unsigned best_cap = 0;
-	for (int pass = 0; pass < 2 && best < 0; pass++)
-		for (unsigned i = 0; i < p->topo->n_nodes; i++) {
-			unsigned cap = node_usable(p, i) ? node_capacity(p, i) : 0;
-			if ((pass == 0 && p->node_used[i]) || cap == 0)
-				continue;
-			if (best < 0 || cap > best_cap) {
-				best = (int)i;
-				best_cap = cap;
-			}
+	unsigned best_key[4] = {0};
+
+	for (unsigned i = 0; i < p->topo->n_nodes; i++) {
+		unsigned cap = node_usable(p, i) ? node_capacity(p, i) : 0;
+		if (cap == 0)
+			continue;
+		unsigned tier = cap < 1 + extra	      ? 3
+				: cap < vcpus + extra ? 2
+				: p->shared_here[i]   ? 0
+						      : 1;
+		/* Smaller is better, in this order: room for an emulator and a
+		 * vCPU; a node not used yet; the tier; the fit. */
+		unsigned key[4] = {tier == 3, p->node_used[i], tier,
+				   tier < 2 ? cap : UINT_MAX - cap};
+		unsigned k = 0;
+		while (k < 4 && key[k] == best_key[k])
+			k++;
+		if (best < 0 || (k < 4 && key[k] < best_key[k])) {
+			best = (int)i;
+			memcpy(best_key, key, sizeof(key));
 		}
+	}
 	return best;
 }
 
@@ -375,24 +473,20 @@ static int guest_node_order(struct planner *p, unsigned g, const struct nk_pin_g
 	int mem = gn->memory_node >= 0 ? topo_node_index(p->topo, gn->memory_node) : -1;
 	/* Guest node 0's node also holds an isolated emulator CPU. */
 	unsigned extra = g == 0 && p->req->emulator == NK_PIN_EMULATOR_ISOLATE ? 1 : 0;
+	struct nearest why = {.runner_up = -1};
 	int primary;
 
-	if (mem >= 0) {
-		primary = cpu_node_for_memory(p, (unsigned)mem);
+	if (g == 0 && p->primary0 >= 0) {
+		/* Chosen once: the isolated emulator of a shared VM was placed
+		 * on it, and its vCPUs must follow. */
+		primary = p->primary0;
+	} else if (mem >= 0) {
+		primary = cpu_node_for_memory(p, (unsigned)mem, &why);
 		if (primary < 0)
 			return refuse(p, "guest node %u: no allowed node has CPUs", g);
-		if (primary != mem && !quiet) {
-			int r = add_note(p,
-					 "guest node %u: memory node %d has no allowed CPUs; its "
-					 "vCPUs go to the nearest node, %d (distance %u)",
-					 g, gn->memory_node, p->topo->nodes[primary].id,
-					 distance(p, (unsigned)mem, (unsigned)primary));
-			if (r < 0)
-				return r;
-		}
 	} else {
-		primary = p->req->policy == NK_PIN_SHARED ? choose_node_shared(p)
-							  : choose_node(p, gn->vcpus + extra);
+		primary = p->req->policy == NK_PIN_SHARED ? choose_node_shared(p, gn->vcpus, extra)
+							  : choose_node(p, gn->vcpus, extra);
 		if (primary < 0)
 			return refuse(
 			    p,
@@ -401,6 +495,15 @@ static int guest_node_order(struct planner *p, unsigned g, const struct nk_pin_g
 			    g, gn->vcpus, nk_pin_policy_name(p->req->policy),
 			    gn->vcpus == 1 ? "" : "s");
 	}
+	if (mem >= 0 && primary != mem && !quiet) {
+		if (g == 0 && p->primary0 >= 0)
+			cpu_node_for_memory(p, (unsigned)mem, &why); /* for the note */
+		int r = note_nearest(p, g, (unsigned)mem, (unsigned)primary, &why);
+		if (r < 0)
+			return r;
+	}
+	if (g == 0)
+		p->primary0 = primary;
 	if (p->req->allow_spill) {
 		*ret_n = order_nodes(p, mem >= 0 ? (unsigned)mem : (unsigned)primary, primary);
 	} else {
@@ -549,6 +652,18 @@ static int place_shared(struct planner *p, unsigned g, const struct nk_pin_guest
 			     nk_bitmap_set(p->plan->shared, p->topo->pus[c->first_pu + i].cpu) < 0))
 				return -ENOMEM;
 	}
+	/* The cost of floating: say it, since the user may want the node
+	 * for dedicated VMs later. */
+	_cleanup_free_ char *list = NULL;
+	if (nk_bitmap_format(set, &list) < 0)
+		return -ENOMEM;
+	r = add_note(p,
+		     "guest node %u: its shared vCPUs float over the %u free CPUs of node %d "
+		     "(%s), which dedicated VMs cannot have while this VM is pinned%s",
+		     g, nk_bitmap_weight(set), node->id, list,
+		     p->shared_here[chosen] ? "; other shared VMs float there already" : "");
+	if (r < 0)
+		return r;
 	for (unsigned v = first; v < first + gn->vcpus; v++) {
 		nk_bitmap_free(p->plan->vcpus[v].cpus);
 		p->plan->vcpus[v].cpus = nk_bitmap_dup(set);
@@ -642,11 +757,14 @@ static void mark_state(struct planner *p, const nk_pin_state *state)
 			if (pi >= 0 && p->pu_state[pi] == PU_FREE)
 				p->pu_state[pi] = PU_DEDICATED;
 		}
-		if (p->req->policy != NK_PIN_DEDICATED)
-			continue;
 		nk_bitmap_foreach (cpu, state->entries[e].shared) {
 			int pi = topo_pu_index(p->topo, (unsigned)cpu);
-			if (pi >= 0 && p->pu_state[pi] == PU_FREE)
+			if (pi < 0 || p->topo->pus[pi].node == TOPO_NO_NODE)
+				continue;
+			p->shared_here[p->topo->pus[pi].node] = true;
+			/* Dedicated vCPUs keep off them; shared ones may float
+			 * over them too. */
+			if (p->req->policy == NK_PIN_DEDICATED && p->pu_state[pi] == PU_FREE)
 				p->pu_state[pi] = PU_SHARED;
 		}
 	}
@@ -661,8 +779,10 @@ static int planner_init(struct planner *p, const nk_pin_state *state)
 	p->pu_state = calloc(t->n_pus, 1);
 	p->free_in_core = calloc(t->n_cores, sizeof(unsigned));
 	p->node_used = calloc(t->n_nodes, sizeof(bool));
+	p->shared_here = calloc(t->n_nodes, sizeof(bool));
 	p->order = calloc(t->n_nodes, sizeof(unsigned));
-	if (!plan || !p->pu_state || !p->free_in_core || !p->node_used || !p->order)
+	if (!plan || !p->pu_state || !p->free_in_core || !p->node_used || !p->shared_here ||
+	    !p->order)
 		return -ENOMEM;
 	plan->policy = p->req->policy;
 	plan->smt = p->req->smt;
@@ -682,7 +802,7 @@ static int planner_init(struct planner *p, const nk_pin_state *state)
 			return -ENOMEM;
 
 	for (unsigned i = 0; i < t->n_pus; i++) {
-		if (!t->pus[i].allowed || !t->nodes[t->pus[i].node].allowed)
+		if (!t->pus[i].allowed)
 			p->pu_state[i] = PU_DISALLOWED;
 		else if (p->req->housekeeping &&
 			 nk_bitmap_test(p->req->housekeeping, t->pus[i].cpu))
@@ -700,6 +820,7 @@ static void planner_release(struct planner *p)
 	free(p->pu_state);
 	free(p->free_in_core);
 	free(p->node_used);
+	free(p->shared_here);
 	free(p->order);
 }
 
@@ -746,6 +867,7 @@ _nk_export_ int nk_pin_plan_compute(const nk_topo *topo, const struct nk_pin_req
 	struct planner p = {
 	    .topo = topo,
 	    .req = req,
+	    .primary0 = -1,
 	    .threads = req->threads_per_core ? req->threads_per_core : 1,
 	    .err = err,
 	};

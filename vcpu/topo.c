@@ -9,6 +9,7 @@
 #include "vcpu-internal.h"
 
 #include <hwloc.h>
+#include <inttypes.h>
 
 static void hwloc_topology_destroyp(hwloc_topology_t *t)
 {
@@ -33,6 +34,9 @@ _nk_export_ nk_topo *nk_topo_free(nk_topo *topo)
 	free(topo->cores);
 	free(topo->pus);
 	free(topo->distance);
+	free(topo->memattr_near);
+	free(topo->locality);
+	free(topo->sysfs_near);
 	free(topo->pu_index);
 	nk_bitmap_free(topo->allowed_cpus);
 	nk_bitmap_free(topo->all_cpus);
@@ -68,29 +72,48 @@ static int bitmap_from_hwloc(hwloc_const_bitmap_t set, nk_bitmap **ret)
 	return 0;
 }
 
-/*
- * The node a PU belongs to: the NUMA node attached closest above it.  A
- * memory-only node (CXL, HBM) is attached higher up or beside a node with
- * CPUs, so among several at the same place the lowest number wins, as the
- * kernel numbers nodes with CPUs first.  The live host overrides this with
- * the kernel's own cpulists.
- */
-static hwloc_obj_t pu_local_node(hwloc_obj_t pu)
+/* hwloc's subtypes of memory that is never a CPU's own (memory tiers). */
+static bool memory_tier(hwloc_obj_t node)
 {
-	for (hwloc_obj_t anc = pu; anc; anc = anc->parent) {
-		hwloc_obj_t best = NULL;
-		for (hwloc_obj_t m = anc->memory_first_child; m; m = m->next_sibling) {
-			hwloc_obj_t n = m;
-			/* Memory-side caches sit between a parent and its node. */
-			while (n && n->type != HWLOC_OBJ_NUMANODE)
-				n = n->memory_first_child;
-			if (n && (!best || n->os_index < best->os_index))
-				best = n;
+	static const char *const tiers[] = {"MCDRAM", "HBM", "NVM", "SPM", "GPUMemory"};
+	if (!node->subtype)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(tiers); i++)
+		if (strcmp(node->subtype, tiers[i]) == 0)
+			return true;
+	return strncmp(node->subtype, "CXL", 3) == 0;
+}
+
+/*
+ * The node a PU belongs to: of the nodes in the PU's nodeset, the one whose
+ * cpuset holds the PU most tightly.  A memory-only node (CXL, HBM) has the
+ * cpuset of the place it is attached, which is never tighter than the
+ * PU's own node, and where it is as tight (KNL's MCDRAM beside DDR) hwloc
+ * names its tier, or else the kernel numbers the CPU node first.  NULL when
+ * no node of the topology holds the PU: its node is offline, or outside
+ * the allowed nodes and left out of an export.  Such a PU is never planned
+ * on, rather than guessed onto another node.
+ */
+static hwloc_obj_t pu_local_node(hwloc_topology_t hw, hwloc_obj_t pu)
+{
+	hwloc_obj_t best = NULL;
+	unsigned id;
+
+	hwloc_bitmap_foreach_begin(id, pu->nodeset)
+	{
+		hwloc_obj_t n = hwloc_get_numanode_obj_by_os_index(hw, id);
+		if (!n || !n->cpuset || !hwloc_bitmap_isset(n->cpuset, pu->os_index))
+			continue;
+		if (!best) {
+			best = n;
+			continue;
 		}
-		if (best)
-			return best;
+		int w = hwloc_bitmap_weight(n->cpuset), bw = hwloc_bitmap_weight(best->cpuset);
+		if (w < bw || (w == bw && memory_tier(best) && !memory_tier(n)))
+			best = n;
 	}
-	return NULL;
+	hwloc_bitmap_foreach_end();
+	return best;
 }
 
 static int node_cmp(const void *a, const void *b)
@@ -143,7 +166,7 @@ static int read_pus(hwloc_topology_t hw, nk_topo *t)
 	for (hwloc_obj_t pu = hwloc_get_next_obj_by_type(hw, HWLOC_OBJ_PU, NULL); pu;
 	     pu = hwloc_get_next_obj_by_type(hw, HWLOC_OBJ_PU, pu)) {
 		hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(hw, HWLOC_OBJ_CORE, pu);
-		hwloc_obj_t node = pu_local_node(pu);
+		hwloc_obj_t node = pu_local_node(hw, pu);
 		struct topo_pu *p = &t->pus[t->n_pus];
 
 		if (!core || core != prev_core) {
@@ -154,8 +177,8 @@ static int read_pus(hwloc_topology_t hw, nk_topo *t)
 		p->cpu = pu->os_index;
 		p->core = t->n_cores - 1;
 		p->allowed = hwloc_bitmap_isset(allowed, pu->os_index);
-		int ni = node ? topo_node_index(t, (int)node->os_index) : 0;
-		p->node = ni >= 0 ? (unsigned)ni : 0;
+		int ni = node ? topo_node_index(t, (int)node->os_index) : -1;
+		p->node = ni >= 0 ? (unsigned)ni : TOPO_NO_NODE;
 		t->cores[p->core].n_pus++;
 		if (p->cpu > max_cpu)
 			max_cpu = p->cpu;
@@ -173,34 +196,84 @@ static int read_pus(hwloc_topology_t hw, nk_topo *t)
 	return 0;
 }
 
-/* On the live host the kernel says which node each CPU belongs to. */
-static void apply_kernel_cpulists(nk_host *host, nk_topo *t)
+/*
+ * On the live host, and on a captured tree, the kernel says which node each
+ * CPU belongs to: every nodeN directory's cpulist, offline nodes' too.  A
+ * CPU the kernel puts on a node the topology lacks (offline, or left out)
+ * has no usable node.  When every cpulist was read, a CPU in none has no
+ * node either; else the unread ones keep hwloc's word.
+ */
+static int apply_kernel_cpulists(nk_host *host, nk_topo *t)
 {
-	for (unsigned i = 0; i < t->n_nodes; i++) {
+	_cleanup_strv_ char **names = NULL;
+	_cleanup_free_ bool *listed = calloc(t->n_pus ? t->n_pus : 1, sizeof(bool));
+	bool complete = true;
+	int n = nk_host_list(host, "/sys/devices/system/node", "node", &names, NULL);
+
+	if (!listed)
+		return -ENOMEM;
+	if (n <= 0) {
+		nk_debug("no /sys/devices/system/node/nodeN: keeping hwloc's node of each CPU");
+		return 0;
+	}
+	for (char **name = names; *name; name++) {
 		_cleanup_free_ char *path = NULL, *text = NULL;
 		_cleanup_bitmap_ nk_bitmap *cpus = NULL;
+		long long id;
 
-		if (asprintf(&path, "/sys/devices/system/node/node%d/cpulist", t->nodes[i].id) < 0)
-			return;
+		if (nk_parse_int(*name + 4, 0, INT_MAX, &id, NULL) < 0)
+			continue; /* not a node directory */
+		if (asprintf(&path, "/sys/devices/system/node/%s/cpulist", *name) < 0)
+			return -ENOMEM;
 		if (nk_host_read(host, path, &text, NULL) < 0 ||
 		    nk_parse_list(text, "CPU list", &cpus, NULL) < 0) {
-			nk_debug("%s unreadable: keeping hwloc's node of each CPU", path);
+			nk_debug("%s unreadable: keeping hwloc's node of its CPUs", path);
+			complete = false;
 			continue;
 		}
+		int ni = topo_node_index(t, (int)id);
 		nk_bitmap_foreach (cpu, cpus) {
 			int pi = topo_pu_index(t, (unsigned)cpu);
-			if (pi >= 0)
-				t->pus[pi].node = i;
+			if (pi < 0)
+				continue;
+			if ((ni < 0 ? TOPO_NO_NODE : (unsigned)ni) != t->pus[pi].node)
+				nk_debug("CPU %d: the kernel puts it on node %lld%s", cpu, id,
+					 ni < 0 ? ", which the topology lacks: unusable" : "");
+			t->pus[pi].node = ni < 0 ? TOPO_NO_NODE : (unsigned)ni;
+			listed[pi] = true;
 		}
 	}
+	for (unsigned i = 0; complete && i < t->n_pus; i++)
+		if (!listed[i])
+			t->pus[i].node = TOPO_NO_NODE;
+	return 0;
 }
 
+/*
+ * Group cores by node.  A PU is usable when it is allowed, has a node and
+ * that node is allowed: the allowed CPUs and nodes apply alike.  A core's
+ * node is its first PU's with a node; a PU the kernel puts on another node
+ * than its core is unusable (a broken topology: its core cannot be both).
+ */
 static int index_nodes(nk_topo *t)
 {
 	for (unsigned c = 0; c < t->n_cores; c++) {
 		struct topo_core *core = &t->cores[c];
-		core->node = t->pus[core->first_pu].node;
-		t->nodes[core->node].n_cores++;
+		core->node = TOPO_NO_NODE;
+		for (unsigned i = 0; i < core->n_pus && core->node == TOPO_NO_NODE; i++)
+			core->node = t->pus[core->first_pu + i].node;
+		for (unsigned i = 0; i < core->n_pus; i++) {
+			struct topo_pu *pu = &t->pus[core->first_pu + i];
+			if (pu->node != core->node) {
+				nk_debug("CPU %u: on another node than its core's: unusable",
+					 pu->cpu);
+				pu->node = TOPO_NO_NODE;
+			}
+			if (pu->node == TOPO_NO_NODE || !t->nodes[pu->node].allowed)
+				pu->allowed = false;
+		}
+		if (core->node != TOPO_NO_NODE)
+			t->nodes[core->node].n_cores++;
 	}
 	for (unsigned i = 0; i < t->n_nodes; i++) {
 		struct topo_node *node = &t->nodes[i];
@@ -211,16 +284,22 @@ static int index_nodes(nk_topo *t)
 		node->n_cores = 0;
 	}
 	for (unsigned c = 0; c < t->n_cores; c++) {
-		struct topo_node *node = &t->nodes[t->cores[c].node];
-		node->cores[node->n_cores++] = c;
 		if (t->cores[c].n_pus > t->threads_per_core)
 			t->threads_per_core = t->cores[c].n_pus;
+		if (t->cores[c].node == TOPO_NO_NODE)
+			continue;
+		struct topo_node *node = &t->nodes[t->cores[c].node];
+		node->cores[node->n_cores++] = c;
 	}
 	for (unsigned p = 0; p < t->n_pus; p++) {
-		if (nk_bitmap_set(t->nodes[t->pus[p].node].cpus, t->pus[p].cpu) < 0)
+		if (t->pus[p].node != TOPO_NO_NODE &&
+		    nk_bitmap_set(t->nodes[t->pus[p].node].cpus, t->pus[p].cpu) < 0)
 			return -ENOMEM;
-		if (t->pus[p].allowed && nk_bitmap_set(t->allowed_cpus, t->pus[p].cpu) < 0)
+		if (!t->pus[p].allowed)
+			continue;
+		if (nk_bitmap_set(t->allowed_cpus, t->pus[p].cpu) < 0)
 			return -ENOMEM;
+		t->nodes[t->pus[p].node].n_usable_pus++;
 	}
 	return 0;
 }
@@ -249,6 +328,25 @@ static int read_distances(hwloc_topology_t hw, nk_topo *t)
 					HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) < 0 ||
 	    nr == 0)
 		return 0;
+	/* Broken firmware gives every remote node one distance (often 10,
+	 * the local one): such a matrix tells no node from another. */
+	uint64_t remote = 0;
+	t->distances_flat = d->nbobjs > 1;
+	for (unsigned i = 0; i < d->nbobjs; i++)
+		for (unsigned j = 0; j < d->nbobjs; j++) {
+			uint64_t v = d->values[i * d->nbobjs + j];
+			if (i == j)
+				continue;
+			if (!remote)
+				remote = v;
+			if (v != remote)
+				t->distances_flat = false;
+		}
+	t->distances_known = !t->distances_flat;
+	if (t->distances_flat)
+		nk_debug("topology %s: every node pair at distance %" PRIu64
+			 ": distances tell no node from another",
+			 t->source, remote);
 	for (unsigned i = 0; i < d->nbobjs; i++) {
 		int a = topo_node_index(t, (int)d->objs[i]->os_index);
 		for (unsigned j = 0; j < d->nbobjs && a >= 0; j++) {
@@ -262,7 +360,153 @@ static int read_distances(hwloc_topology_t hw, nk_topo *t)
 	return 0;
 }
 
-static int topo_from_hwloc(hwloc_topology_t hw, const char *source, nk_host *live_host,
+/* Which nodes' CPUs are node `i`'s best initiator by latency (else
+ * bandwidth), in hwloc's memory attributes (hwloc 2.3 and later). */
+static void read_memattr_near(hwloc_topology_t hw, nk_topo *t, unsigned i, hwloc_obj_t node)
+{
+#if HWLOC_API_VERSION >= 0x00020300
+	struct hwloc_location best;
+	hwloc_uint64_t value;
+
+	if (hwloc_memattr_get_best_initiator(hw, HWLOC_MEMATTR_ID_LATENCY, node, 0, &best, &value) <
+		0 &&
+	    hwloc_memattr_get_best_initiator(hw, HWLOC_MEMATTR_ID_BANDWIDTH, node, 0, &best,
+					     &value) < 0)
+		return;
+	if (best.type != HWLOC_LOCATION_TYPE_CPUSET)
+		return;
+	for (unsigned j = 0; j < t->n_nodes; j++) {
+		bool inside = nk_bitmap_weight(t->nodes[j].cpus) > 0;
+		nk_bitmap_foreach (cpu, t->nodes[j].cpus) {
+			if (!hwloc_bitmap_isset(best.location.cpuset, (unsigned)cpu))
+				inside = false;
+		}
+		t->memattr_near[i * t->n_nodes + j] = inside;
+	}
+#else
+	(void)hw, (void)t, (void)i, (void)node;
+#endif
+}
+
+/*
+ * hwloc's word on which CPUs each node is near, without distances: its
+ * memory attributes (a memory-only node's best initiator, from the ACPI
+ * HMAT) and its tree (a CXL or HBM node hangs from the package or cluster
+ * whose CPUs it serves).
+ */
+static int read_locality(hwloc_topology_t hw, nk_topo *t)
+{
+	unsigned n = t->n_nodes;
+
+	t->memattr_near = calloc((size_t)n * n, 1);
+	t->locality = calloc((size_t)n * n, sizeof(unsigned));
+	if (!t->memattr_near || !t->locality)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		hwloc_obj_t a = hwloc_get_numanode_obj_by_os_index(hw, (unsigned)t->nodes[i].id);
+
+		if (!a)
+			continue;
+		for (unsigned j = 0; j < n; j++) {
+			hwloc_obj_t b =
+			    hwloc_get_numanode_obj_by_os_index(hw, (unsigned)t->nodes[j].id);
+			hwloc_obj_t common =
+			    b && a->parent && b->parent
+				? hwloc_get_common_ancestor_obj(hw, a->parent, b->parent)
+				: NULL;
+			t->locality[i * n + j] = common ? (unsigned)common->depth + 1 : 0;
+		}
+		read_memattr_near(hw, t, i, a);
+	}
+	return 0;
+}
+
+/* The kernel's own word (sysfs, from the HMAT): nodeN/access0/initiators
+ * names the nodes whose CPUs reach node N best. */
+static int read_sysfs_initiators(nk_host *host, nk_topo *t)
+{
+	unsigned n = t->n_nodes;
+	bool any = false;
+
+	t->sysfs_near = calloc((size_t)n * n, 1);
+	if (!t->sysfs_near)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		_cleanup_free_ char *dir = NULL;
+		_cleanup_strv_ char **names = NULL;
+
+		if (asprintf(&dir, "/sys/devices/system/node/node%d/access0/initiators",
+			     t->nodes[i].id) < 0)
+			return -ENOMEM;
+		if (nk_host_list(host, dir, "node", &names, NULL) <= 0)
+			continue;
+		for (char **name = names; *name; name++) {
+			long long id;
+			int j;
+			if (nk_parse_int(*name + 4, 0, INT_MAX, &id, NULL) < 0 ||
+			    (j = topo_node_index(t, (int)id)) < 0)
+				continue;
+			t->sysfs_near[i * n + (unsigned)j] = 1;
+			any = true;
+		}
+	}
+	if (!any) {
+		free(t->sysfs_near);
+		t->sysfs_near = NULL;
+	}
+	return 0;
+}
+
+int topo_compare_near(const nk_topo *t, unsigned from, unsigned a, unsigned b,
+		      enum topo_near_source *ret_source)
+{
+	unsigned n = t->n_nodes, fa = from * n + a, fb = from * n + b;
+	enum topo_near_source source = TOPO_NEAR_NONE;
+	int r = 0;
+
+	if (t->distances_known && t->distance[fa] != t->distance[fb]) {
+		source = TOPO_NEAR_DISTANCE;
+		r = t->distance[fa] < t->distance[fb] ? -1 : 1;
+	} else if (t->memattr_near[fa] != t->memattr_near[fb]) {
+		source = TOPO_NEAR_MEMATTR;
+		r = t->memattr_near[fa] > t->memattr_near[fb] ? -1 : 1;
+	} else if (t->locality[fa] != t->locality[fb]) {
+		source = TOPO_NEAR_LOCALITY;
+		r = t->locality[fa] > t->locality[fb] ? -1 : 1;
+	} else if (t->sysfs_near && t->sysfs_near[fa] != t->sysfs_near[fb]) {
+		source = TOPO_NEAR_SYSFS;
+		r = t->sysfs_near[fa] > t->sysfs_near[fb] ? -1 : 1;
+	}
+	if (ret_source)
+		*ret_source = source;
+	return r;
+}
+
+const char *topo_near_source_name(const nk_topo *t, enum topo_near_source source)
+{
+	switch (source) {
+	case TOPO_NEAR_DISTANCE:
+		return "the distance matrix";
+	case TOPO_NEAR_MEMATTR:
+		return "hwloc's memory attributes (its best initiator)";
+	case TOPO_NEAR_LOCALITY:
+		return t->distances_flat ? "hwloc's locality (where it is attached; the distances "
+					   "are flat)"
+		       : t->distances_known ? "hwloc's locality (where it is attached; the "
+					      "distances tie)"
+					    : "hwloc's locality (where it is attached; no "
+					      "distances)";
+	case TOPO_NEAR_SYSFS:
+		return "the kernel's access0 initiators in sysfs";
+	case TOPO_NEAR_NONE:
+		break;
+	}
+	return "no source (equally near by distance, hwloc's locality and sysfs)";
+}
+
+/* `host`: the live host or captured tree hwloc read, whose sysfs is read
+ * too (NULL for XML and synthetic topologies); `live`: it is this system. */
+static int topo_from_hwloc(hwloc_topology_t hw, const char *source, nk_host *host, bool live,
 			   nk_topo **ret, nk_error **err)
 {
 	_cleanup_(topo_freep) nk_topo *t = calloc(1, sizeof(*t));
@@ -270,16 +514,20 @@ static int topo_from_hwloc(hwloc_topology_t hw, const char *source, nk_host *liv
 
 	if (!t || !(t->source = strdup(source)) || !(t->allowed_cpus = nk_bitmap_new()))
 		return nk_error_set(err, ENOMEM, "out of memory");
-	t->live = live_host != NULL;
+	t->live = live;
 	r = read_nodes(hw, t);
 	if (r >= 0)
 		r = read_pus(hw, t);
-	if (r >= 0 && live_host)
-		apply_kernel_cpulists(live_host, t);
+	if (r >= 0 && host)
+		r = apply_kernel_cpulists(host, t);
 	if (r >= 0)
 		r = index_nodes(t);
 	if (r >= 0)
 		r = read_distances(hw, t);
+	if (r >= 0)
+		r = read_locality(hw, t);
+	if (r >= 0 && host)
+		r = read_sysfs_initiators(host, t);
 	if (r >= 0)
 		r = bitmap_from_hwloc(hwloc_topology_get_complete_cpuset(hw), &t->all_cpus);
 	if (r == -EINVAL)
@@ -304,13 +552,111 @@ static int hwloc_start(hwloc_topology_t *ret, nk_error **err)
 	return 0;
 }
 
+/* An environment variable as it was, to put back. */
+struct env_saved {
+	const char *name;
+	char *value; /* NULL: unset */
+};
+
+static int env_set(struct env_saved *saved, const char *name, const char *value)
+{
+	const char *old = getenv(name);
+	saved->name = name;
+	saved->value = old ? strdup(old) : NULL;
+	if (old && !saved->value)
+		return -ENOMEM;
+	if ((value ? setenv(name, value, 1) : unsetenv(name)) < 0)
+		return -errno;
+	return 0;
+}
+
+static void env_restore(struct env_saved *saved)
+{
+	if (!saved->name)
+		return;
+	if (saved->value)
+		setenv(saved->name, saved->value, 1);
+	else
+		unsetenv(saved->name);
+	free(saved->value);
+	*saved = (struct env_saved){0};
+}
+
+/*
+ * A captured tree, read by hwloc's own Linux backend through HWLOC_FSROOT,
+ * as 'lstopo --input DIR' does: one capture format for hwloc and numaksm.
+ * hwloc takes the root only from the environment, so it is set for the
+ * load and put back (not thread-safe, as setenv() is not).  The x86
+ * backend is kept out: it would ask this machine's CPUID.
+ */
+static int topo_load_tree(nk_host *host, nk_topo **ret, nk_error **err)
+{
+	static const char *const masks[] = {
+	    "/sys/devices/system/cpu/cpu0/topology/thread_siblings",
+	    "/sys/devices/system/cpu/cpu0/topology/core_cpus",
+	};
+	_cleanup_(hwloc_topology_destroyp) hwloc_topology_t hw = NULL;
+	_cleanup_free_ char *source = NULL;
+	const char *root = nk_host_root(host);
+	struct env_saved saved[4] = {{0}};
+	bool found = false;
+	int r;
+
+	/* Without them hwloc gives up on the tree and counts this machine's
+	 * CPUs instead. */
+	for (size_t i = 0; i < ARRAY_SIZE(masks); i++)
+		found = found || nk_host_exists(host, masks[i]) > 0;
+	if (!found) {
+		nk_error_set(err, ENOENT,
+			     "captured tree '%s' lacks the CPU topology hwloc reads "
+			     "(/sys/devices/system/cpu/cpuN/topology/thread_siblings or core_cpus)",
+			     root);
+		return nk_error_hint(err, "capture the host again with numaksm-gather-host-tree, "
+					  "or add the files to an older capture with "
+					  "'numaksm-gather-host-tree --upgrade DIR'");
+	}
+	r = hwloc_start(&hw, err);
+	if (r < 0)
+		return r;
+#if HWLOC_API_VERSION >= 0x00020100
+	if (hwloc_topology_set_components(hw, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "x86") < 0)
+		return nk_error_set(err, errno ? errno : EINVAL,
+				    "cannot keep hwloc's x86 backend off the captured tree");
+#else
+	r = env_set(&saved[3], "HWLOC_COMPONENTS", "-x86");
+#endif
+	if (r >= 0)
+		r = env_set(&saved[0], "HWLOC_FSROOT", root);
+	if (r >= 0)
+		r = env_set(&saved[1], "HWLOC_XMLFILE", NULL);
+	if (r >= 0)
+		r = env_set(&saved[2], "HWLOC_SYNTHETIC", NULL);
+	if (r >= 0 && hwloc_topology_load(hw) < 0)
+		r = errno ? -errno : -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(saved); i++)
+		env_restore(&saved[i]);
+	if (r < 0)
+		return nk_error_set(err, -r, "hwloc cannot read the captured tree '%s': %s", root,
+				    strerror(-r));
+	const char *backend = hwloc_obj_get_info_by_name(hwloc_get_root_obj(hw), "Backend");
+	if (!backend || strcmp(backend, "Linux") != 0) {
+		nk_error_set(err, EINVAL,
+			     "hwloc did not read the captured tree '%s' with its Linux backend",
+			     root);
+		return nk_error_hint(err, "capture the host again with numaksm-gather-host-tree");
+	}
+	if (asprintf(&source, "root:%s", root) < 0)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	return topo_from_hwloc(hw, source, host, false, ret, err);
+}
+
 _nk_export_ int nk_topo_load_live(nk_host *host, nk_topo **ret, nk_error **err)
 {
 	_cleanup_(hwloc_topology_destroyp) hwloc_topology_t hw = NULL;
-	int r = nk_host_require_live(host, "read the host topology with hwloc", err);
-	if (r < 0)
-		return nk_error_hint(err, "hwloc reads the running system; give a topology "
-					  "exported with 'lstopo --of xml FILE.xml' instead");
+	int r;
+
+	if (!nk_host_is_live(host))
+		return topo_load_tree(host, ret, err);
 	r = hwloc_start(&hw, err);
 	if (r < 0)
 		return r;
@@ -324,9 +670,9 @@ _nk_export_ int nk_topo_load_live(nk_host *host, nk_topo **ret, nk_error **err)
 	if (!hwloc_topology_is_thissystem(hw)) {
 		nk_warn("hwloc loaded a topology that is not this system (HWLOC_XMLFILE or "
 			"HWLOC_SYNTHETIC set?): binding will be refused");
-		return topo_from_hwloc(hw, "hwloc environment", NULL, ret, err);
+		return topo_from_hwloc(hw, "hwloc environment", NULL, false, ret, err);
 	}
-	return topo_from_hwloc(hw, "live", host, ret, err);
+	return topo_from_hwloc(hw, "live", host, true, ret, err);
 }
 
 _nk_export_ int nk_topo_load_xml(const char *path, nk_topo **ret, nk_error **err)
@@ -353,7 +699,7 @@ _nk_export_ int nk_topo_load_xml(const char *path, nk_topo **ret, nk_error **err
 	}
 	if (asprintf(&source, "xml:%s", path) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	return topo_from_hwloc(hw, source, NULL, ret, err);
+	return topo_from_hwloc(hw, source, NULL, false, ret, err);
 }
 
 _nk_export_ int nk_topo_load_synthetic(const char *description, nk_topo **ret, nk_error **err)
@@ -373,7 +719,7 @@ _nk_export_ int nk_topo_load_synthetic(const char *description, nk_topo **ret, n
 	}
 	if (asprintf(&source, "synthetic:%s", description) < 0)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	return topo_from_hwloc(hw, source, NULL, ret, err);
+	return topo_from_hwloc(hw, source, NULL, false, ret, err);
 }
 
 bool topo_same_shape(const nk_topo *a, const nk_topo *b)
@@ -441,7 +787,9 @@ _nk_export_ int nk_topo_node(const nk_topo *topo, unsigned index, struct nk_topo
 _nk_export_ int nk_topo_cpu_node(const nk_topo *topo, unsigned cpu)
 {
 	int pi = topo_pu_index(topo, cpu);
-	return pi < 0 ? -ENOENT : topo->nodes[topo->pus[pi].node].id;
+	if (pi < 0 || topo->pus[pi].node == TOPO_NO_NODE)
+		return -ENOENT;
+	return topo->nodes[topo->pus[pi].node].id;
 }
 
 _nk_export_ int nk_topo_cpu_siblings(const nk_topo *topo, unsigned cpu, nk_bitmap **ret)

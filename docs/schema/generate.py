@@ -250,9 +250,10 @@ defs["zone"] = obj(
 defs["plan_vcpu"] = obj(vcpu=L.uint, guest_node=L.uint, memory_node=null(L.node),
                         host_node=L.node, cpus=L.cpu_list)
 defs["pin_plan"] = obj(
-    "A vCPU plan (tool_json_pin_plan).  topology.source: the live host, an XML file or a "
-    "synthetic description (detail), or one hwloc took from its environment.",
-    topology={**obj(source=enum("live", "xml", "synthetic", "environment"),
+    "A vCPU plan (tool_json_pin_plan).  topology.source: the live host, an XML file, a "
+    "synthetic description or a captured host tree (detail), or one hwloc took from its "
+    "environment.",
+    topology={**obj(source=enum("live", "xml", "synthetic", "root", "environment"),
                     detail=null({"type": "string", "minLength": 1})),
               "allOf": [when("source", "live", {"detail": NULL}),
                         when("source", "environment", {"detail": NULL})]},

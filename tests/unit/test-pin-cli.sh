@@ -34,6 +34,9 @@ expect 2 "invalid --smt 'off': expected prefer, isolate or require" pin plan --v
 expect 2 "invalid --emulator 'x': expected share or isolate" pin plan --vcpus 2 --emulator x
 expect 2 "invalid --nodes '0-x': expected a node list such as 0-3,6" pin plan --vcpus 2 --nodes 0-x
 expect 2 "invalid --nodes '': expected a node list" pin plan --vcpus 2 --nodes ""
+# A node twice would silently make one guest node fewer than asked.
+expect 2 "invalid --nodes '0,0': node 0 is listed twice" pin plan --vcpus 4 --nodes 0,0 --synthetic "$syn"
+expect 2 "invalid --nodes '0-2,1': node 1 is listed twice" pin plan --vcpus 4 --nodes 0-2,1 --synthetic "$syn"
 expect 2 "invalid --housekeeping 'all': expected a CPU list" pin plan --vcpus 2 --housekeeping all
 expect 2 "option '--vcpus' needs a value" pin plan --vcpus
 expect 2 "unknown option '--frobnicate'" pin plan --vcpus 2 --frobnicate
@@ -65,6 +68,24 @@ expect 1 "the host has no SMT" pin plan --vcpus 2 --smt require --topology "$x1"
 expect 1 "does not fit on host node 0, which has room for 6" \
 	pin plan --vcpus 7 --housekeeping 0-1 --nodes 0 --topology "$x1"
 expect 1 "refusing to pin threads" pin apply 1 --root "$(dirname "$0")/../fixtures/debian12-hybrid-1node"
+# A tree captured before gather-host-tree kept hwloc's CPU masks: refused,
+# never planned on this machine's CPUs instead.
+expect 1 "captured tree '$(dirname "$0")/../fixtures/debian12-hybrid-1node' lacks the CPU topology hwloc reads" \
+	pin plan --vcpus 2 --root "$(dirname "$0")/../fixtures/debian12-hybrid-1node"
+expect 1 "gather-host-tree --upgrade DIR" \
+	pin plan --vcpus 2 --root "$(dirname "$0")/../fixtures/debian12-hybrid-1node"
+# Captured trees: hwloc reads them (HWLOC_FSROOT), and so do the kernel's
+# cpulists and the cgroup's cpuset.
+trees=$topo/trees
+expect 1 "host node 1 does not exist in topology root:$trees/offline-node" \
+	pin plan --vcpus 2 --nodes 1 --root "$trees/offline-node"
+expect 1 "host node 0 is outside the nodes this process is allowed" \
+	pin plan --vcpus 2 --nodes 0 --root "$trees/restricted-mems"
+# Older captures of the lab's machines, upgraded.
+for lab in lab-4node lab-memonly; do
+	cp -r "$(dirname "$0")/../fixtures/$lab" "$t/$lab"
+	sh "$(dirname "$0")/../fixtures/gather-host-tree" --upgrade "$t/$lab" > /dev/null
+done
 
 # Plans: deterministic, compared whole with the golden file.
 : > "$t/plans"
@@ -81,7 +102,21 @@ plan --vcpus 4 --nodes 2 --topology "$topo/memonly.xml"
 plan --vcpus 4 --nodes 0 --policy shared --emulator isolate --housekeeping 0 --topology "$topo/memonly.xml" --json
 plan --vcpus 6 --spill --topology "$topo/offline-disallowed.xml"
 plan --vcpus 2 --smt isolate --nodes 1 --topology "$topo/offline-disallowed.xml"
-sed -i "s|$topo|TOPOLOGIES|g" "$t/plans"
+# The corpus of odd machines (make-topologies.sh).
+plan --vcpus 4 --nodes 1 --topology "$topo/restricted-filtered.xml"
+plan --vcpus 6 --spill --topology "$topo/offline-node.xml"
+plan --vcpus 10 --nodes 0 --spill --topology "$topo/sparse-ids.xml"
+plan --vcpus 16 --nodes 4,5,6,7 --topology "$topo/knl-snc4-nodist.xml" --json
+plan --vcpus 3 --nodes 3 --smt isolate --emulator isolate --topology "$topo/memonly-flat.xml"
+plan --vcpus 2 --nodes 2 --policy shared --topology "$topo/memonly-nodist.xml"
+plan --vcpus 10 --nodes 2 --spill --topology "$topo/2pack-4node-flat.xml"
+# Captured trees, through hwloc's fsroot.
+plan --vcpus 4 --spill --root "$trees/offline-node"
+plan --vcpus 2 --nodes 2 --root "$trees/memonly-initiators" --json
+plan --vcpus 4 --root "$trees/restricted-mems"
+plan --vcpus 2 --nodes 2 --root "$t/lab-memonly"
+plan --vcpus 4 --nodes 1,2 --policy shared --root "$t/lab-4node"
+sed -i "s|$topo|TOPOLOGIES|g; s|$t/|TMP/|g" "$t/plans"
 if [ "${NUMAKSM_UPDATE_GOLDEN:-0}" = 1 ]; then
 	cp "$t/plans" "$golden"
 	echo "updated $golden"

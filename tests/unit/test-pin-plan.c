@@ -19,6 +19,8 @@
 
 #include <numaksm/vcpu.h>
 
+#include "pin-plan-text.h"
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifndef TOPOLOGY_DIR
@@ -74,33 +76,6 @@ static bool intersects(const nk_bitmap *a, const nk_bitmap *b)
 			return true;
 	}
 	return false;
-}
-
-/* Everything the plan says, as one string: equal strings, equal plans. */
-static char *plan_text(const nk_pin_plan *plan)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	assert_non_null(f);
-	for (unsigned i = 0; i < nk_pin_plan_vcpu_count(plan); i++) {
-		struct nk_pin_vcpu v;
-		assert_int_equal(nk_pin_plan_vcpu(plan, i, &v), 0);
-		char *s = fmt(v.cpus);
-		fprintf(f, "%u:%u:%d:%d:%s ", i, v.guest_node, v.memory_node, v.host_node, s);
-		free(s);
-	}
-	const nk_bitmap *sets[] = {nk_pin_plan_emulator_cpus(plan), nk_pin_plan_reserved_cpus(plan),
-				   nk_pin_plan_dedicated_cpus(plan), nk_pin_plan_shared_cpus(plan)};
-	for (size_t i = 0; i < 4; i++) {
-		char *s = fmt(sets[i]);
-		fprintf(f, "|%s", s);
-		free(s);
-	}
-	for (char *const *n = nk_pin_plan_notes(plan); *n; n++)
-		fprintf(f, "|%s", *n);
-	fclose(f);
-	return text;
 }
 
 /*
@@ -231,7 +206,7 @@ static nk_pin_plan *plan_ok(const nk_topo *t, const struct nk_pin_request *req,
 		fail_msg("plan on %s: %s", nk_topo_source(t), nk_error_message(err));
 	check_plan(t, req, state, plan);
 	assert_int_equal(nk_pin_plan_compute(t, req, state, &again, NULL), 0);
-	char *a = plan_text(plan), *b = plan_text(again);
+	char *a = pin_plan_text(plan), *b = pin_plan_text(again);
 	assert_string_equal(a, b);
 	free(a);
 	free(b);
@@ -361,6 +336,57 @@ static void test_topology_offline_disallowed(void **state)
 	assert_list(n.cpus, "8-11");
 	assert_int_equal(nk_topo_node(t, 0, &n), 0);
 	assert_true(n.allowed);
+	nk_topo_free(t);
+}
+
+/*
+ * Each PU's node is the node that holds it, from hwloc's nodesets and the
+ * nodes' cpusets; a PU on no node of the topology (its node offline or
+ * left out of the export) is unusable, never another node's.
+ */
+static void test_topology_pu_nodes(void **state)
+{
+	/* cpuset.mems allows nodes 1 and 3; plain lstopo left nodes 0 and 2
+	 * out, with their CPUs 0-3 and 8-11. */
+	nk_topo *t = load_xml("restricted-filtered");
+	struct nk_topo_node n;
+
+	assert_int_equal(nk_topo_node_count(t), 2);
+	assert_list(nk_topo_cpus(t), "4-7,12-15");
+	assert_int_equal(nk_topo_cpu_node(t, 0), -ENOENT);
+	assert_int_equal(nk_topo_cpu_node(t, 9), -ENOENT);
+	assert_int_equal(nk_topo_cpu_node(t, 5), 1);
+	assert_int_equal(nk_topo_cpu_node(t, 12), 3);
+	assert_int_equal(nk_topo_node(t, 0, &n), 0);
+	assert_int_equal(n.id, 1);
+	assert_list(n.cpus, "4-7");
+
+	struct nk_pin_guest_node gn = {.vcpus = 4, .memory_node = 1};
+	struct nk_pin_request req = {.vcpus = 4, .guest_nodes = &gn, .n_guest_nodes = 1};
+	nk_pin_plan *p = plan_ok(t, &req, NULL);
+	assert_list(nk_pin_plan_dedicated_cpus(p), "4-7");
+	nk_pin_plan_free(p);
+	gn.vcpus = req.vcpus = 5;
+	plan_refused(t, &req, NULL, ENOSPC, "does not fit on host node 1, which has room for 4");
+	nk_topo_free(t);
+
+	/* The same machine exported whole: nodes 0 and 2 known but not
+	 * allowed, so their CPUs are not usable either. */
+	t = load_xml("restricted-nodes");
+	assert_int_equal(nk_topo_node_count(t), 4);
+	assert_list(nk_topo_cpus(t), "4-7,12-15");
+	assert_int_equal(nk_topo_cpu_node(t, 0), 0);
+	nk_topo_free(t);
+
+	/* Node 1 offline with CPUs 6-7 still online: they are on no node. */
+	t = load_xml("offline-node");
+	assert_list(nk_topo_cpus(t), "0-3,8,11");
+	assert_int_equal(nk_topo_cpu_node(t, 6), -ENOENT);
+	assert_int_equal(nk_topo_cpu_node(t, 8), 2);
+	req = (struct nk_pin_request){.vcpus = 6, .allow_spill = true};
+	p = plan_ok(t, &req, NULL);
+	assert_list(nk_pin_plan_dedicated_cpus(p), "0-3,8,11");
+	nk_pin_plan_free(p);
 	nk_topo_free(t);
 }
 
@@ -577,12 +603,106 @@ static void test_memory_only_node(void **state)
 	nk_pin_plan *p = plan_ok(t, &req, NULL);
 	assert_int_equal(vcpu_node(p, 0), 1);
 	assert_int_equal(vcpu_node(p, 1), 1);
-	assert_non_null(strstr(nk_pin_plan_notes(p)[0], "memory node 2 has no allowed CPUs"));
+	assert_non_null(strstr(nk_pin_plan_notes(p)[0],
+			       "memory node 2 has no CPUs; its vCPUs go to node 1, the nearest by "
+			       "the distance matrix (14; node 0: 24)"));
 	nk_pin_plan_free(p);
 	req.policy = NK_PIN_SHARED;
 	p = plan_ok(t, &req, NULL);
 	assert_int_equal(vcpu_node(p, 0), 1);
 	assert_list(nk_pin_plan_shared_cpus(p), "8-15");
+	nk_pin_plan_free(p);
+	nk_topo_free(t);
+}
+
+static const char *note_with(const nk_pin_plan *plan, const char *text)
+{
+	for (char *const *n = nk_pin_plan_notes(plan); *n; n++)
+		if (strstr(*n, text))
+			return *n;
+	return NULL;
+}
+
+/*
+ * Memory-only nodes without a distance matrix, or with a flat one: their
+ * CPU node is the one hwloc's locality says (where the node is attached),
+ * never the lowest-numbered, and the notes say which source decided.
+ */
+static void test_memory_only_nearest(void **state)
+{
+	/* KNL SNC-4 flat: MCDRAM node 4+k beside DDR node k, no distances.
+	 * Each cluster has exactly the 4 CPUs asked of it. */
+	nk_topo *t = load_xml("knl-snc4-nodist");
+	struct nk_pin_guest_node gn[] = {{.vcpus = 4, .memory_node = 4},
+					 {.vcpus = 4, .memory_node = 5},
+					 {.vcpus = 4, .memory_node = 6},
+					 {.vcpus = 4, .memory_node = 7}};
+	struct nk_pin_request req = {.vcpus = 16, .guest_nodes = gn, .n_guest_nodes = 4};
+
+	nk_pin_plan *p = plan_ok(t, &req, NULL);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(vcpu_node(p, i), i / 4);
+	assert_non_null(note_with(p, "memory node 5 has no CPUs; its vCPUs go to node 1, the "
+				     "nearest by hwloc's locality (where it is attached; no "
+				     "distances)"));
+	nk_pin_plan_free(p);
+	nk_topo_free(t);
+
+	/* Firmware distances all 10: locality puts node 3 with node 1. */
+	t = load_xml("memonly-flat");
+	struct nk_pin_guest_node one = {.vcpus = 2, .memory_node = 3};
+	req = (struct nk_pin_request){.vcpus = 2, .guest_nodes = &one, .n_guest_nodes = 1};
+	p = plan_ok(t, &req, NULL);
+	assert_int_equal(vcpu_node(p, 0), 1);
+	assert_non_null(note_with(p, "the distances are flat"));
+	nk_pin_plan_free(p);
+	nk_topo_free(t);
+
+	/* Flat distances between CPU nodes: a spill from node 2 goes to node
+	 * 3, in its package, not to node 0. */
+	t = load_xml("2pack-4node-flat");
+	one = (struct nk_pin_guest_node){.vcpus = 10, .memory_node = 2};
+	req = (struct nk_pin_request){
+	    .vcpus = 10, .guest_nodes = &one, .n_guest_nodes = 1, .allow_spill = true};
+	p = plan_ok(t, &req, NULL);
+	assert_int_equal(vcpu_node(p, 7), 2);
+	assert_int_equal(vcpu_node(p, 8), 3);
+	assert_int_equal(vcpu_node(p, 9), 3);
+	nk_pin_plan_free(p);
+	nk_topo_free(t);
+
+	/* Nothing tells nodes 0 and 1 apart for node 2: the one with room. */
+	t = load_xml("memonly-nodist");
+	nk_bitmap *hk = list("0-3");
+	one = (struct nk_pin_guest_node){.vcpus = 2, .memory_node = 2};
+	req = (struct nk_pin_request){
+	    .vcpus = 2, .guest_nodes = &one, .n_guest_nodes = 1, .housekeeping = hk};
+	p = plan_ok(t, &req, NULL);
+	assert_int_equal(vcpu_node(p, 0), 1);
+	assert_non_null(note_with(p, "nodes equally near it by every source (distance, hwloc's "
+				     "locality, sysfs): 0,1; its vCPUs go to node 1, which has "
+				     "the most room"));
+	nk_pin_plan_free(p);
+	nk_bitmap_free(hk);
+	nk_topo_free(t);
+}
+
+/* Memory on a node whose CPUs are all outside cpuset.cpus: its vCPUs go
+ * to the nearest node with CPUs we may use, not refused for want of room
+ * on CPUs we may not. */
+static void test_memory_node_cpus_disallowed(void **state)
+{
+	nk_topo *t = load_xml("cpus-disallowed-node");
+	struct nk_pin_guest_node gn = {.vcpus = 2, .memory_node = 1};
+	struct nk_pin_request req = {.vcpus = 2, .guest_nodes = &gn, .n_guest_nodes = 1};
+
+	assert_list(nk_topo_cpus(t), "0-3,8-11");
+	nk_pin_plan *p = plan_ok(t, &req, NULL);
+	assert_int_equal(vcpu_node(p, 0), 2);
+	assert_int_equal(vcpu_node(p, 1), 2);
+	assert_non_null(note_with(p, "memory node 1 has no CPUs this process may use; its vCPUs "
+				     "go to node 2, the nearest by the distance matrix (15; node "
+				     "0: 20)"));
 	nk_pin_plan_free(p);
 	nk_topo_free(t);
 }
@@ -668,6 +788,52 @@ static void test_shared_and_dedicated(void **state)
 	nk_topo_free(t);
 }
 
+/*
+ * A shared VM floats over every free CPU of its node, which dedicated VMs
+ * then cannot have.  So shared VMs pack into what dedicated VMs left (or
+ * where other shared VMs float), leaving whole nodes for dedicated VMs,
+ * and the plan's note says what the float set costs.
+ */
+static void test_shared_packs(void **state)
+{
+	nk_topo *t = load_xml("2pack-4node-smt");
+	nk_pin_state *st = NULL;
+	struct nk_pin_request ded = {.vcpus = 2};
+	struct nk_pin_request sh = {.vcpus = 4, .policy = NK_PIN_SHARED};
+
+	assert_int_equal(nk_pin_state_new(&st), 0);
+	nk_pin_plan *p = plan_ok(t, &ded, st); /* CPUs 0-1 of node 0 */
+	assert_int_equal(nk_pin_state_add(st, NULL, p, 1, "ded", NULL), 0);
+	nk_pin_plan_free(p);
+
+	/* The shared VM takes the rest of node 0, not a whole empty node. */
+	p = plan_ok(t, &sh, st);
+	assert_list(nk_pin_plan_shared_cpus(p), "2-7");
+	assert_non_null(note_with(p, "its shared vCPUs float over the 6 free CPUs of node 0 "
+				     "(2-7), which dedicated VMs cannot have while this VM is "
+				     "pinned"));
+	assert_int_equal(nk_pin_state_add(st, NULL, p, 2, "shared", NULL), 0);
+	nk_pin_plan_free(p);
+
+	/* A second shared VM floats where the first does: nothing more is
+	 * blocked, and the note says so. */
+	p = plan_ok(t, &sh, st);
+	assert_list(nk_pin_plan_shared_cpus(p), "2-7");
+	assert_non_null(note_with(p, "other shared VMs float there already"));
+	nk_pin_plan_free(p);
+
+	/* Nodes 1, 2 and 3 stay whole: three dedicated VMs of 8 vCPUs fit. */
+	ded.vcpus = 8;
+	for (int vm = 3; vm < 6; vm++) {
+		p = plan_ok(t, &ded, st);
+		assert_int_equal(vcpu_node(p, 0), vm - 2);
+		assert_int_equal(nk_pin_state_add(st, NULL, p, vm, NULL, NULL), 0);
+		nk_pin_plan_free(p);
+	}
+	nk_pin_state_free(st);
+	nk_topo_free(t);
+}
+
 static void test_emulator_beside_vcpus(void **state)
 {
 	nk_topo *t = load_xml("2pack-4node-smt");
@@ -687,6 +853,46 @@ static void test_emulator_beside_vcpus(void **state)
 	assert_list(nk_pin_plan_dedicated_cpus(p), "0-8");
 	assert_list(nk_pin_plan_emulator_cpus(p), "8");
 	nk_pin_plan_free(p);
+	nk_topo_free(t);
+}
+
+/* A shared VM with an isolated emulator: the emulator's CPU and the
+ * vCPUs' float set on one node, chosen once (the emulator's CPU must not
+ * tip the choice of the vCPUs' node to another). */
+static void test_shared_emulator_same_node(void **state)
+{
+	nk_topo *t = load_xml("2pack-4node-smt");
+	struct nk_pin_request req = {
+	    .vcpus = 4, .policy = NK_PIN_SHARED, .emulator = NK_PIN_EMULATOR_ISOLATE};
+
+	nk_pin_plan *p = plan_ok(t, &req, NULL);
+	assert_list(nk_pin_plan_emulator_cpus(p), "0");
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(vcpu_node(p, i), 0);
+	assert_list(nk_pin_plan_shared_cpus(p), "1-7");
+	nk_pin_plan_free(p);
+
+	/* The same with two guest nodes left to the planner. */
+	struct nk_pin_guest_node gn[] = {{.vcpus = 2, .memory_node = -1},
+					 {.vcpus = 2, .memory_node = -1}};
+	req.guest_nodes = gn;
+	req.n_guest_nodes = 2;
+	p = plan_ok(t, &req, NULL);
+	assert_int_equal(
+	    nk_topo_cpu_node(t, (unsigned)nk_bitmap_next(nk_pin_plan_emulator_cpus(p), 0)),
+	    vcpu_node(p, 0));
+	assert_int_equal(vcpu_node(p, 0), vcpu_node(p, 1));
+	assert_true(vcpu_node(p, 2) != vcpu_node(p, 0));
+	nk_pin_plan_free(p);
+
+	/* One CPU left on a node is no home for an emulator and vCPUs both. */
+	nk_bitmap *hk = list("0-6,8-31");
+	req = (struct nk_pin_request){.vcpus = 1,
+				      .policy = NK_PIN_SHARED,
+				      .emulator = NK_PIN_EMULATOR_ISOLATE,
+				      .housekeeping = hk};
+	plan_refused(t, &req, NULL, ENOSPC, "no CPU left");
+	nk_bitmap_free(hk);
 	nk_topo_free(t);
 }
 
@@ -712,6 +918,41 @@ static void test_choose_node(void **state)
 	assert_int_equal(vcpu_node(p, 0), 1);
 	nk_pin_plan_free(p);
 	nk_pin_state_free(st);
+	nk_topo_free(t);
+}
+
+/* SMT require with an isolated emulator: the vCPUs need sibling pairs, the
+ * emulator one more PU, so the node must have both. */
+static void test_choose_node_require_emulator(void **state)
+{
+	nk_topo *t = load_xml("2pack-4node-smt");
+	nk_bitmap *hk = list("16-31");
+	nk_pin_state *st = NULL;
+	struct nk_pin_guest_node gn0 = {.vcpus = 2, .memory_node = 0};
+	struct nk_pin_guest_node gn1 = {.vcpus = 1, .memory_node = 1};
+	struct nk_pin_request a = {.vcpus = 2, .guest_nodes = &gn0, .n_guest_nodes = 1};
+	struct nk_pin_request b = {.vcpus = 1, .guest_nodes = &gn1, .n_guest_nodes = 1};
+
+	assert_int_equal(nk_pin_state_new(&st), 0);
+	nk_pin_plan *p = plan_ok(t, &a, st); /* node 0: 3 free pairs, no odd PU */
+	assert_int_equal(nk_pin_state_add(st, NULL, p, 1, NULL, NULL), 0);
+	nk_pin_plan_free(p);
+	p = plan_ok(t, &b, st); /* node 1: 3 free pairs and an odd PU */
+	assert_int_equal(nk_pin_state_add(st, NULL, p, 2, NULL, NULL), 0);
+	nk_pin_plan_free(p);
+
+	struct nk_pin_request req = {.vcpus = 6,
+				     .threads_per_core = 2,
+				     .smt = NK_PIN_SMT_REQUIRE,
+				     .emulator = NK_PIN_EMULATOR_ISOLATE,
+				     .housekeeping = hk};
+	p = plan_ok(t, &req, st);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(vcpu_node(p, i), 1);
+	assert_list(nk_pin_plan_emulator_cpus(p), "9");
+	nk_pin_plan_free(p);
+	nk_pin_state_free(st);
+	nk_bitmap_free(hk);
 	nk_topo_free(t);
 }
 
@@ -829,6 +1070,7 @@ int main(void)
 	    cmocka_unit_test(test_topology_shapes),
 	    cmocka_unit_test(test_topology_memory_only),
 	    cmocka_unit_test(test_topology_offline_disallowed),
+	    cmocka_unit_test(test_topology_pu_nodes),
 	    cmocka_unit_test(test_topology_errors),
 	    cmocka_unit_test(test_memory_node_first),
 	    cmocka_unit_test(test_guest_nodes),
@@ -836,10 +1078,15 @@ int main(void)
 	    cmocka_unit_test(test_smt_require_pairs),
 	    cmocka_unit_test(test_housekeeping),
 	    cmocka_unit_test(test_memory_only_node),
+	    cmocka_unit_test(test_memory_only_nearest),
+	    cmocka_unit_test(test_memory_node_cpus_disallowed),
 	    cmocka_unit_test(test_offline_disallowed),
 	    cmocka_unit_test(test_shared_and_dedicated),
+	    cmocka_unit_test(test_shared_packs),
 	    cmocka_unit_test(test_emulator_beside_vcpus),
+	    cmocka_unit_test(test_shared_emulator_same_node),
 	    cmocka_unit_test(test_choose_node),
+	    cmocka_unit_test(test_choose_node_require_emulator),
 	    cmocka_unit_test(test_fill_until_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,15 +31,23 @@ extern "C" {
  * A host topology: PUs grouped in cores, NUMA nodes (memory-only ones
  * included) and the distances between nodes.  Only online PUs are present;
  * PUs and nodes outside this process' cgroup cpuset are known but marked
- * disallowed and never planned on.
+ * disallowed and never planned on.  Each PU's node is the node whose CPUs
+ * hold it (hwloc's nodesets, and the kernel's cpulists where they can be
+ * read); a PU on no node of the topology (its node offline, or left out of
+ * an XML export) is never planned on either.
  */
 typedef struct nk_topo nk_topo;
 
 /**
- * Read the live host's topology with hwloc.  Which node each CPU belongs to
- * is taken from /sys/devices/system/node/nodeN/cpulist, read through `host`.
- * @return 0; -EROFS when `host` is a captured tree (hwloc cannot read one:
- *         use nk_topo_load_xml()); -errno when hwloc fails.
+ * Read the host's topology with hwloc: the live host's, or a captured tree's
+ * (gather-host-tree) through hwloc's own Linux backend and HWLOC_FSROOT,
+ * which this sets for the load and puts back (so not while another thread
+ * reads the environment).  Which node each CPU belongs to is taken from
+ * /sys/devices/system/node/nodeN/cpulist, and the kernel's access0
+ * initiators of memory-only nodes, read through `host`.  A topology from a
+ * captured tree is not this system: applying a plan with it is refused.
+ * @return 0; -ENOENT with a message and a hint when a captured tree lacks
+ *         the CPU topology files hwloc reads; -errno when hwloc fails.
  */
 int nk_topo_load_live(nk_host *host, nk_topo **ret, nk_error **err);
 
@@ -64,10 +72,12 @@ int nk_topo_load_synthetic(const char *description, nk_topo **ret, nk_error **er
 /** Free a topology; accepts NULL. @return NULL. */
 nk_topo *nk_topo_free(nk_topo *topo);
 
-/** @return where the topology came from: "live", "xml:PATH" or "synthetic:DESCRIPTION". */
+/** @return where the topology came from: "live", "xml:PATH", "synthetic:DESCRIPTION" or "root:DIR".
+ */
 const char *nk_topo_source(const nk_topo *topo);
 
-/** @return the online CPUs this process may use (allowed by its cgroup cpuset). */
+/** @return the online CPUs this process may use: allowed by its cgroup cpuset,
+ *  on an online node it is allowed (cpuset.mems). */
 const nk_bitmap *nk_topo_cpus(const nk_topo *topo);
 
 /** @return every CPU hwloc knows, including offline and disallowed ones. */
@@ -95,7 +105,8 @@ unsigned nk_topo_node_count(const nk_topo *topo);
  */
 int nk_topo_node(const nk_topo *topo, unsigned index, struct nk_topo_node *ret);
 
-/** @return the node number of `cpu`, or -ENOENT when it is not an online CPU. */
+/** @return the node number of `cpu`, or -ENOENT when it is not an online CPU
+ *  or is on no node of the topology. */
 int nk_topo_cpu_node(const nk_topo *topo, unsigned cpu);
 
 /**
@@ -163,8 +174,11 @@ typedef struct nk_pin_state nk_pin_state;
  * node's CPU, nor on a CPU another VM holds; dedicated vCPUs also keep off
  * the CPUs shared VMs float over.  The vCPUs of a guest node go on the node
  * holding its memory (the nearest node with CPUs when that one has none),
- * and on the next nearest nodes only with `allow_spill`.  The same inputs
- * give the same plan.
+ * and on the next nearest nodes only with `allow_spill`.  Shared vCPUs
+ * whose node is free to choose go where they block least: a node other
+ * shared VMs float over, else the tightest that has a CPU per vCPU; the
+ * plan's notes say which CPUs they block.  The same inputs give the same
+ * plan.
  * @return 0; -EINVAL for a malformed request (0 vCPUs, a guest node not a
  *         multiple of threads_per_core, SMT isolate/require with a shared
  *         policy, an unknown node or a housekeeping CPU not in the topology);
