@@ -26,12 +26,14 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define BATCH	   512u /* pages read per process_vm_readv() */
-#define PM_PRESENT (UINT64_C(1) << 63)
-#define PM_SWAP	   (UINT64_C(1) << 62)
-#define PM_PFN	   ((UINT64_C(1) << 55) - 1)
-#define MAX_NODES  1024
-#define Z95	   1.959964
+#define BATCH		512u /* pages read per process_vm_readv() */
+#define PM_PRESENT	(UINT64_C(1) << 63)
+#define PM_SWAP		(UINT64_C(1) << 62)
+#define PM_PFN		((UINT64_C(1) << 55) - 1)
+#define MAX_NODES	1024
+#define KPF_ZERO_PAGE	24		    /* Documentation/admin-guide/mm/pagemap.rst */
+#define HUGE_ZERO_BYTES (UINT64_C(2) << 20) /* the huge zero page, x86-64 */
+#define Z95		1.959964
 
 /* ---- the table of contents: hash -> cells (vm, node, count) ------------- */
 
@@ -127,6 +129,7 @@ struct reader {
 	struct table table;
 	uint64_t sample_mask;	   /* a content is kept when (hash >> 32) & mask == 0 */
 	uint64_t zero_pfn;	   /* the shared zero page's frame; 0 when not known */
+	uint64_t huge_zero_pfn;	   /* the huge zero page's first frame; 0 when none */
 	uint64_t zero_hash;	   /* XXH3 of a page of zeros */
 	uint64_t *zero_node_pages; /* [MAX_NODES]: pages of zeros per node, all VMs */
 	uint64_t **vm_zero_node;   /* [vm][MAX_NODES] */
@@ -154,14 +157,19 @@ static void throttle(const struct reader *rd)
 	}
 }
 
-/* The frame of the shared zero page, from this process' own map of it (a
- * read of untouched private memory maps it); 0 without CAP_SYS_ADMIN. */
-static uint64_t find_zero_pfn(uint64_t page_size)
+/* The frame this process finds mapped after reading untouched private
+ * memory of `len` bytes at an address aligned to `len`, with `advice`:
+ * the shared zero page (MADV_NORMAL on a page), or the huge zero page's
+ * first frame (MADV_HUGEPAGE on 2 MiB, where THP may use it).  0 without
+ * CAP_SYS_ADMIN, or when none is mapped. */
+static uint64_t find_zero_pfn(uint64_t page_size, uint64_t len, int advice)
 {
 	uint64_t entry = 0;
-	volatile uint8_t *p = mmap(NULL, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	uint8_t *map = mmap(NULL, 2 * len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
 		return 0;
+	volatile uint8_t *p = (uint8_t *)(((uintptr_t)map + len - 1) & ~(uintptr_t)(len - 1));
+	madvise((void *)p, len, advice);
 	(void)p[0];
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -170,8 +178,17 @@ static uint64_t find_zero_pfn(uint64_t page_size)
 			entry = 0;
 		close(fd);
 	}
-	munmap((void *)p, page_size);
-	return (entry & PM_PRESENT) ? entry & PM_PFN : 0;
+	uint64_t pfn = (entry & PM_PRESENT) ? entry & PM_PFN : 0, flags = 0;
+	/* Only a zero page (KPF_ZERO_PAGE): a kernel that gives a read fault a
+	 * huge page of its own would otherwise name a frame soon reused. */
+	fd = pfn ? open("/proc/kpageflags", O_RDONLY | O_CLOEXEC) : -1;
+	if (fd >= 0) {
+		if (pread(fd, &flags, sizeof(flags), (off_t)(pfn * 8)) != sizeof(flags))
+			flags = 0;
+		close(fd);
+	}
+	munmap(map, 2 * len);
+	return flags & (UINT64_C(1) << KPF_ZERO_PAGE) ? pfn : 0;
 }
 
 static bool all_zero(const uint8_t *p, uint64_t size)
@@ -274,7 +291,10 @@ static int read_region(struct reader *rd, uint32_t vm, int pagemap, uint64_t sta
 		for (size_t i = 0; i < n_entries; i++) {
 			if (!(entries[i] & PM_PRESENT) || (entries[i] & PM_SWAP))
 				continue;
-			if (rd->zero_pfn && (entries[i] & PM_PFN) == rd->zero_pfn) {
+			uint64_t pfn = entries[i] & PM_PFN;
+			if ((rd->zero_pfn && pfn == rd->zero_pfn) ||
+			    (rd->huge_zero_pfn && pfn >= rd->huge_zero_pfn &&
+			     pfn < rd->huge_zero_pfn + HUGE_ZERO_BYTES / ps)) {
 				v->zero_mapped++;
 				continue;
 			}
@@ -593,7 +613,12 @@ _nk_export_ int nk_estimate_run(nk_host *host, const struct nk_vm_ref *vms, size
 	}
 	memset(rd.buf, 0, e->page_size);
 	rd.zero_hash = XXH3_64bits(rd.buf, e->page_size);
-	rd.zero_pfn = find_zero_pfn(e->page_size);
+	rd.zero_pfn = find_zero_pfn(e->page_size, e->page_size, MADV_NORMAL);
+	/* Memory a guest has only read may be mapped to the huge zero page
+	 * (THP): it costs nothing either, and KSM does not merge it. */
+	rd.huge_zero_pfn = find_zero_pfn(e->page_size, HUGE_ZERO_BYTES, MADV_HUGEPAGE);
+	if (rd.huge_zero_pfn == rd.zero_pfn)
+		rd.huge_zero_pfn = 0; /* no THP here: the read mapped the small one */
 	rd.query_nodes = node_count(host) > 1;
 	e->nodes_known = true; /* one node: every page is on it */
 	rd.start_wall = clock_s(CLOCK_MONOTONIC);

@@ -8,6 +8,7 @@
     dup:N/K    N pages of N/K distinct contents, each K times (this VM's own)
     unique:N   N pages no other page holds
     hole:N     N pages never touched (not present)
+    zread:N    N pages only read: the shared zero page maps them (no memory)
 
 Prints "ready" once every page is written, then sleeps until killed.
 """
@@ -46,6 +47,9 @@ for kind, count in layout:
             page = content(f"{name}-unique-{at + i}")
         elif kind == "hole":
             page = None
+        elif kind == "zread":
+            page = None
+            ram[(at + i) * PAGE]  # a read fault maps the zero page
         else:
             sys.exit(f"unknown kind {kind}")
         if page is not None:
