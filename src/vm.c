@@ -245,7 +245,8 @@ static void cache_keep(nk_vm_cache *cache, const struct nk_vm_ref *refs, const d
 		free(at);
 		return;
 	}
-	memcpy(at, checked_at, n * sizeof(*at));
+	if (n) /* no scan found anything: nothing to copy from */
+		memcpy(at, checked_at, n * sizeof(*at));
 	nk_vm_refs_free(cache->refs, cache->n);
 	free(cache->checked_at);
 	cache->refs = copy;
