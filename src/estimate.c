@@ -57,6 +57,13 @@ struct table {
 	size_t n_cells, cells_cap;
 };
 
+/* What nk_estimate_saving_if() and nk_estimate_plan() need of a run: the
+ * kept contents and each VM's pages of zeros. */
+struct nk_estimate_contents {
+	struct table table;
+	uint64_t *vm_zeros; /* [n_vms] */
+};
+
 static void table_done(struct table *t)
 {
 	free(t->slots);
@@ -534,6 +541,11 @@ _nk_export_ struct nk_estimate *nk_estimate_free(struct nk_estimate *e)
 	free(e->vms);
 	free(e->node_saved_pages);
 	free(e->node_saved_error);
+	if (e->contents) {
+		table_done(&e->contents->table);
+		free(e->contents->vm_zeros);
+		free(e->contents);
+	}
 	free(e);
 	return NULL;
 }
@@ -652,6 +664,22 @@ _nk_export_ int nk_estimate_run(nk_host *host, const struct nk_vm_ref *vms, size
 		r = -ENOMEM;
 	if (r == 0)
 		r = add_up(&rd);
+	if (r == 0) {
+		struct nk_estimate_contents *c = calloc(1, sizeof(*c));
+		uint64_t *zeros = calloc(n_vms ? n_vms : 1, sizeof(*zeros));
+		if (c && zeros) {
+			for (size_t i = 0; i < n_vms; i++)
+				zeros[i] = e->vms[i].zero_pages;
+			c->table = rd.table;
+			c->vm_zeros = zeros;
+			rd.table = (struct table){0};
+			e->contents = c;
+		} else {
+			free(c);
+			free(zeros);
+			r = -ENOMEM;
+		}
+	}
 	e->cpu_seconds = clock_s(CLOCK_THREAD_CPUTIME_ID) - rd.start_cpu;
 	e->wall_seconds = clock_s(CLOCK_MONOTONIC) - rd.start_wall;
 	reader_done(&rd, n_vms);
@@ -660,5 +688,150 @@ _nk_export_ int nk_estimate_run(nk_host *host, const struct nk_vm_ref *vms, size
 		return nk_error_set(err, -r, "out of memory");
 	}
 	*ret = e;
+	return 0;
+}
+
+/* ---- where VMs would share most ----------------------------------------------- */
+
+_nk_export_ int nk_estimate_main_node(const struct nk_estimate *e, size_t vm)
+{
+	int best = -1;
+	uint64_t most = 0;
+	for (size_t n = 0; vm < e->n_vms && !e->vms[vm].error && n < e->n_nodes; n++)
+		if (e->vms[vm].node_read_pages[n] > most) {
+			most = e->vms[vm].node_read_pages[n];
+			best = (int)n;
+		}
+	return best;
+}
+
+_nk_export_ double nk_estimate_saving_if(const struct nk_estimate *e, const int *node_of)
+{
+	const struct nk_estimate_contents *c = e->contents;
+	size_t nn = 0;
+	double saved = 0;
+	if (!c)
+		return -1;
+	for (size_t i = 0; i < e->n_vms; i++)
+		if (node_of[i] >= 0 && (size_t)node_of[i] + 1 > nn)
+			nn = (size_t)node_of[i] + 1;
+	uint64_t *per_node = calloc(nn ? nn : 1, sizeof(*per_node));
+	if (!per_node)
+		return -1;
+	for (size_t s = 0; s < c->table.cap; s++) {
+		if (!c->table.slots[s].first)
+			continue;
+		memset(per_node, 0, (nn ? nn : 1) * sizeof(*per_node));
+		for (uint32_t k = c->table.slots[s].first; k; k = c->table.cells[k - 1].next) {
+			const struct cell *cell = &c->table.cells[k - 1];
+			if (node_of[cell->vm] >= 0)
+				per_node[node_of[cell->vm]] += cell->count;
+		}
+		for (size_t n = 0; n < nn; n++)
+			saved += (double)e->sample *
+				 (double)nk_estimate_group_saving(per_node[n], e->max_page_sharing);
+	}
+	memset(per_node, 0, (nn ? nn : 1) * sizeof(*per_node));
+	for (size_t i = 0; i < e->n_vms; i++)
+		if (node_of[i] >= 0)
+			per_node[node_of[i]] += c->vm_zeros[i];
+	for (size_t n = 0; n < nn; n++)
+		saved += zero_saving(e, per_node[n]);
+	free(per_node);
+	return saved;
+}
+
+/* The bytes VM `vm` would bring to `node`: its pages not there now. */
+static uint64_t bytes_to(const struct nk_estimate *e, size_t vm, int node)
+{
+	const struct nk_estimate_vm *v = &e->vms[vm];
+	uint64_t there = (size_t)node < e->n_nodes ? v->node_read_pages[node] : 0;
+	return (v->read_pages - there) * e->page_size;
+}
+
+_nk_export_ int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *nodes,
+				 const uint64_t *room_bytes, size_t n_room, int *assign,
+				 double *ret_before, double *ret_after)
+{
+	size_t nv = e->n_vms;
+	int64_t *room = calloc(n_room ? n_room : 1, sizeof(*room));
+	int *trial = malloc((nv ? nv : 1) * sizeof(*trial));
+	if (!room || !trial || !e->contents) {
+		free(room);
+		free(trial);
+		return e->contents ? -ENOMEM : -EINVAL;
+	}
+	for (size_t n = 0; n < n_room; n++)
+		room[n] = (int64_t)room_bytes[n];
+	double cur = nk_estimate_saving_if(e, assign);
+	*ret_before = cur;
+	/* Moves, then swaps, the best gain first, until none gains a page. */
+	for (unsigned round = 0; round < 4 * nv + 4; round++) {
+		double best = 0.5;
+		size_t bi = SIZE_MAX, bj = SIZE_MAX;
+		int bn = -1;
+		for (size_t i = 0; i < nv; i++) {
+			if (e->vms[i].error || assign[i] < 0)
+				continue;
+			for (int n = nk_bitmap_next(nodes, 0); n >= 0 && (size_t)n < n_room;
+			     n = nk_bitmap_next(nodes, (unsigned)n + 1)) {
+				if (n == assign[i] || (int64_t)bytes_to(e, i, n) > room[n])
+					continue;
+				memcpy(trial, assign, nv * sizeof(*trial));
+				trial[i] = n;
+				double gain = nk_estimate_saving_if(e, trial) - cur;
+				if (gain > best) {
+					best = gain;
+					bi = i;
+					bj = SIZE_MAX;
+					bn = n;
+				}
+			}
+			for (size_t j = i + 1; j < nv; j++) {
+				if (e->vms[j].error || assign[j] < 0 || assign[j] == assign[i])
+					continue;
+				int ni = assign[j], nj = assign[i];
+				int64_t in_i =
+				    (int64_t)bytes_to(e, i, ni) -
+				    (int64_t)(e->vms[j].node_read_pages[ni] * e->page_size);
+				int64_t in_j =
+				    (int64_t)bytes_to(e, j, nj) -
+				    (int64_t)(e->vms[i].node_read_pages[nj] * e->page_size);
+				if ((size_t)ni >= n_room || (size_t)nj >= n_room ||
+				    in_i > room[ni] || in_j > room[nj])
+					continue;
+				memcpy(trial, assign, nv * sizeof(*trial));
+				trial[i] = ni;
+				trial[j] = nj;
+				double gain = nk_estimate_saving_if(e, trial) - cur;
+				if (gain > best) {
+					best = gain;
+					bi = i;
+					bj = j;
+					bn = -1;
+				}
+			}
+		}
+		if (bi == SIZE_MAX)
+			break;
+		if (bj == SIZE_MAX) {
+			room[bn] -= (int64_t)bytes_to(e, bi, bn);
+			room[assign[bi]] +=
+			    (int64_t)(e->vms[bi].node_read_pages[assign[bi]] * e->page_size);
+			assign[bi] = bn;
+		} else {
+			int ni = assign[bj], nj = assign[bi];
+			room[ni] -= (int64_t)bytes_to(e, bi, ni) -
+				    (int64_t)(e->vms[bj].node_read_pages[ni] * e->page_size);
+			room[nj] -= (int64_t)bytes_to(e, bj, nj) -
+				    (int64_t)(e->vms[bi].node_read_pages[nj] * e->page_size);
+			assign[bi] = ni;
+			assign[bj] = nj;
+		}
+		cur += best;
+	}
+	*ret_after = nk_estimate_saving_if(e, assign);
+	free(room);
+	free(trial);
 	return 0;
 }

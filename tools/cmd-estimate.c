@@ -76,17 +76,10 @@ static int parse_args(int argc, char **argv, struct estimate_args *a, nk_error *
 				    "CPU, more than 0 and at most 1 (0.25)",
 				    optarg);
 			break;
-		case 's': {
-			long long n;
-			if (nk_parse_int(optarg, 1, 1 << 20, &n, NULL) < 0 || (n & (n - 1)))
-				return tool_usage_error(
-				    err,
-				    "--sample '%s': expected a power of two from "
-				    "1 to 1048576 (64: keep 1 content in 64)",
-				    optarg);
-			a->o.sample = (unsigned)n;
+		case 's':
+			if (tool_parse_sample(optarg, &a->o.sample, err) < 0)
+				return -EINVAL;
 			break;
-		}
 		case 'a':
 			a->o.all_guest_ram = true;
 			break;

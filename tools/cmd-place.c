@@ -7,12 +7,16 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 #include <numaksm/cgroup.h>
+#include <numaksm/cleanup.h>
+#include <numaksm/estimate.h>
+#include <numaksm/hostinfo.h>
 #include <numaksm/vm.h>
 
 #include "json.h"
@@ -22,7 +26,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: numaksm place NAME|PID --nodes LIST [OPTIONS]\n"
-		"       numaksm place --undo NAME|PID [--json]\n\n"
+		"       numaksm place --undo NAME|PID [--json]\n"
+		"       numaksm place --plan-fleet [--nodes LIST] [--sample N]\n\n"
 		"Put a VM (numaksm-vmm, QEMU, Cloud Hypervisor, Firecracker, crosvm, or any\n"
 		"process by PID) in a cgroup of its own, PARENT/NAME, limited to NUMA nodes\n"
 		"(cpuset.mems) and CPUs (cpuset.cpus), with optional memory limits; migrate its\n"
@@ -41,7 +46,15 @@ static void usage(FILE *out)
 		"  --libvirt            move a VM out of libvirt's machine.slice anyway\n"
 		"  --undo               put the VM back where it was and remove its group\n"
 		"  --json               machine-readable report\n"
-		"  --root DIR           a captured host tree: refused, placing changes the host\n\n"
+		"  --root DIR           a captured host tree: refused, placing changes the host\n"
+		"  --plan-fleet         where the running VMs would share most with per-node\n"
+		"                       merging (merge_across_nodes=0): their guest RAM is\n"
+		"                       fingerprinted (numaksm estimate) and VMs moved or\n"
+		"                       swapped onto --nodes (default: every node with memory)\n"
+		"                       while each node has memory available for them; prints\n"
+		"                       the saving now and with the plan, and the moves, each\n"
+		"                       as the place command that makes it\n"
+		"  --sample N           fingerprint 1 content in N (numaksm estimate --sample)\n\n"
 		"What was changed is kept in $NUMAKSM_RUNTIME_DIR/place-PID.json (default\n"
 		"/run/numaksm) for --undo.\n\n"
 		"Exit status: 0 success, 1 refused or failed (nothing changed), 2 usage error.\n");
@@ -52,7 +65,8 @@ struct place_args {
 	nk_bitmap *nodes, *cpus;
 	const char *target;
 	const char *root; /* refused: placing changes the live host */
-	bool undo, json;
+	bool undo, json, plan_fleet;
+	unsigned sample;
 };
 
 static int parse_set(const char *opt, const char *value, const char *what, nk_bitmap **slot,
@@ -92,6 +106,8 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 	    {"no-pin", no_argument, NULL, 'P'},
 	    {"libvirt", no_argument, NULL, 'L'},
 	    {"undo", no_argument, NULL, 'u'},
+	    {"plan-fleet", no_argument, NULL, 'F'},
+	    {"sample", required_argument, NULL, 'S'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"root", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
@@ -135,6 +151,12 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 		case 'u':
 			a->undo = true;
 			break;
+		case 'F':
+			a->plan_fleet = true;
+			break;
+		case 'S':
+			r = tool_parse_sample(optarg, &a->sample, err);
+			break;
 		case 'j':
 			a->json = true;
 			break;
@@ -150,6 +172,18 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 	}
 	if (r < 0)
 		return nk_error_hint(err, "see 'numaksm place --help'");
+	if (a->plan_fleet) {
+		if (optind < argc)
+			return tool_usage_error(err, "--plan-fleet plans every VM: unexpected '%s'",
+						argv[optind]);
+		if (a->undo || a->cpus || a->req.migrate || a->req.memory_high_bytes ||
+		    a->req.memory_max_bytes || a->req.parent || a->req.group || a->json)
+			return tool_usage_error(err,
+						"--plan-fleet takes only --nodes and --sample");
+		return 0;
+	}
+	if (a->sample)
+		return tool_usage_error(err, "--sample goes with --plan-fleet");
 	if (optind >= argc)
 		return tool_usage_error(err, "missing the NAME or PID of a VM");
 	a->target = argv[optind++];
@@ -310,6 +344,124 @@ static void print_text(const struct nk_cgroup_report *r, const struct nk_vm_ref 
 		printf("  note: %s\n", *n);
 }
 
+/* ---- --plan-fleet ------------------------------------------------------------- */
+
+static const char *pages_text(char *buf, size_t size, const struct nk_estimate *e, double pages)
+{
+	return nk_format_bytes(buf, size,
+			       pages > 0 ? (uint64_t)llround(pages * (double)e->page_size) : 0);
+}
+
+/* Fingerprint the trusted VMs, plan where they share most per node, print. */
+static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
+{
+	struct nk_vm_ref *found = NULL, *refs = NULL;
+	struct nk_hostinfo *info = NULL;
+	struct nk_estimate *e = NULL;
+	_cleanup_(nk_bitmap_freep) nk_bitmap *nodes = NULL;
+	int *assign = NULL, *was = NULL;
+	uint64_t *room = NULL;
+	size_t n = 0, n_room = 0;
+	int count = nk_vm_find_all(host, &found, err), r;
+	if (count < 0)
+		return count;
+	refs = calloc((size_t)count + 1, sizeof(*refs));
+	r = refs ? 0 : -ENOMEM;
+	for (int i = 0; r == 0 && i < count; i++)
+		if (nk_vm_trusted(&found[i]))
+			r = nk_vm_ref_copy(&found[i], &refs[n++]);
+	nk_vm_refs_free(found, (size_t)count);
+	if (r == 0 && n < 2) {
+		nk_error_set(err, ENOENT, "%zu VM%s to plan: nothing to share between", n,
+			     n == 1 ? "" : "s");
+		r = nk_error_hint(err, "'numaksm status' lists the VMs it finds");
+		goto out;
+	}
+	if (r == 0)
+		r = nk_hostinfo_read(host, &info, err);
+	if (r == 0)
+		r = nk_estimate_run(host, refs, n,
+				    &(struct nk_estimate_options){.sample = a->sample}, &e, err);
+	if (r < 0)
+		goto out;
+	/* The nodes to plan onto, and what each can take in. */
+	nodes = a->nodes ? nk_bitmap_dup(a->nodes) : nk_bitmap_new();
+	for (size_t k = 0; nodes && !a->nodes && k < info->n_nodes; k++)
+		if (info->nodes[k].mem_total_kb > 0 &&
+		    nk_bitmap_set(nodes, (unsigned)info->nodes[k].id) < 0)
+			r = -ENOMEM;
+	for (size_t k = 0; k < info->n_nodes; k++)
+		if ((size_t)info->nodes[k].id + 1 > n_room)
+			n_room = (size_t)info->nodes[k].id + 1;
+	room = calloc(n_room ? n_room : 1, sizeof(*room));
+	assign = calloc(n, sizeof(*assign));
+	was = calloc(n, sizeof(*was));
+	if (!nodes || !room || !assign || !was || r < 0) {
+		r = nk_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (int node = nk_bitmap_next(nodes, 0); node >= 0;
+	     node = nk_bitmap_next(nodes, (unsigned)node + 1)) {
+		bool known = false;
+		for (size_t k = 0; k < info->n_nodes; k++)
+			if (info->nodes[k].id == node) {
+				known = true;
+				room[node] = info->nodes[k].mem_available_kb * 1024;
+			}
+		if (!known) {
+			tool_usage_error(err, "--nodes: node %d is not a node of this host", node);
+			r = nk_error_hint(err, "'numaksm check' lists the nodes");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		was[i] = assign[i] = nk_estimate_main_node(e, i);
+	double before, after;
+	r = nk_estimate_plan(e, nodes, room, n_room, assign, &before, &after);
+	if (r < 0) {
+		r = nk_error_set(err, -r, "out of memory");
+		goto out;
+	}
+	char b1[32], b2[32], b3[32];
+	printf("Fingerprinted %zu VMs: %s of guest RAM", n,
+	       pages_text(b1, 32, e, (double)e->read_pages));
+	if (e->sample > 1)
+		printf(", 1 content in %u", e->sample);
+	printf(
+	    ".\nPer-node merging (merge_across_nodes=0) saves %s with the VMs where they are, %s "
+	    "with this plan (+%s).\n",
+	    pages_text(b1, 32, e, before), pages_text(b2, 32, e, after),
+	    pages_text(b3, 32, e, after - before));
+	unsigned moves = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (assign[i] == was[i])
+			continue;
+		if (!moves++)
+			printf("Moves (each as the command that makes it):\n");
+		uint64_t there = e->vms[i].node_read_pages[assign[i]];
+		printf("  %s (PID %d): node %d -> node %d, %s to migrate    numaksm place %d "
+		       "--nodes %d "
+		       "--migrate\n",
+		       refs[i].name, refs[i].pid, was[i], assign[i],
+		       pages_text(b1, 32, e, (double)(e->vms[i].read_pages - there)), refs[i].pid,
+		       assign[i]);
+	}
+	if (!moves)
+		printf("No move gains a page: the VMs already share most where they are.\n");
+	for (size_t i = 0; i < n; i++)
+		if (e->vms[i].error)
+			printf("Not planned: %s (PID %d): %s\n", refs[i].name, refs[i].pid,
+			       e->vms[i].error);
+out:
+	free(assign);
+	free(was);
+	free(room);
+	nk_estimate_free(e);
+	nk_hostinfo_free(info);
+	nk_vm_refs_free(refs, n);
+	return r;
+}
+
 int cmd_place(int argc, char **argv, nk_error **err)
 {
 	struct place_args a = {0};
@@ -328,6 +480,12 @@ int cmd_place(int argc, char **argv, nk_error **err)
 		tool_mark_usage(); /* a bad --root is a bad command line */
 	else
 		r = nk_host_require_live(host, "place a VM", err);
+	if (r >= 0 && a.plan_fleet) {
+		r = plan_fleet(host, &a, err);
+		nk_host_free(host);
+		nk_bitmap_free(a.nodes);
+		return r < 0 ? r : EXIT_OK;
+	}
 	if (r >= 0 && a.undo) {
 		r = nk_cgroup_undo(host, a.target, NULL, &report, err);
 	} else if (r >= 0) {

@@ -47,6 +47,18 @@ void tool_mark_usage(void)
 	usage_failed = true;
 }
 
+int tool_parse_sample(const char *text, unsigned *ret, nk_error **err)
+{
+	long long n;
+	if (nk_parse_int(text, 1, 1 << 20, &n, NULL) < 0 || (n & (n - 1)))
+		return tool_usage_error(err,
+					"--sample '%s': expected a power of two from 1 to 1048576 "
+					"(64: keep 1 content in 64)",
+					text);
+	*ret = (unsigned)n;
+	return 0;
+}
+
 int tool_usage_error(nk_error **err, const char *fmt, ...)
 {
 	va_list ap;

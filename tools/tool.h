@@ -30,6 +30,8 @@ void tool_log_error(const char *command, const char *message);
 
 /* Record a usage error: main() prints it and exits 2. */
 int tool_usage_error(nk_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* --sample N of estimate and place --plan-fleet: a power of two, 1 to 2^20. */
+int tool_parse_sample(const char *text, unsigned *ret, nk_error **err);
 
 /* Count the error already recorded as a usage error (exit 2). */
 void tool_mark_usage(void);

@@ -73,6 +73,8 @@ struct nk_estimate {
 	double node_saved_error_total;
 	bool nodes_known;   /**< each page's node was read (move_pages) */
 	double cpu_seconds; /**< the estimate's own CPU time */
+	/** The kept contents, for nk_estimate_saving_if() and nk_estimate_plan(). */
+	struct nk_estimate_contents *contents;
 	double wall_seconds;
 };
 
@@ -88,6 +90,29 @@ int nk_estimate_run(nk_host *host, const struct nk_vm_ref *vms, size_t n_vms,
 
 /** Free; accepts NULL.  @return NULL. */
 struct nk_estimate *nk_estimate_free(struct nk_estimate *e);
+
+/** The node holding most of VM `vm`'s pages read; -1 when it was not read. */
+int nk_estimate_main_node(const struct nk_estimate *e, size_t vm);
+
+/**
+ * Pages KSM would save with merge_across_nodes=0 if VM i's pages were all
+ * on node `node_of[i]` (-1: left out): per node, what its VMs' copies of
+ * each content allow.  Sampled like the estimate.  -1 without contents.
+ */
+double nk_estimate_saving_if(const struct nk_estimate *e, const int *node_of);
+
+/**
+ * Where to put the VMs so that per-node merging saves most: from
+ * `assign` (each VM's node now; -1 leaves a VM where it is), moves of one
+ * VM and swaps of two onto `nodes`, the best gain first, while each node
+ * has room (`room_bytes[node]`: what it can take in, for the VMs' pages
+ * read) for the pages that would come to it.  `assign` is the plan on
+ * return; the savings before and after, in pages.
+ * @return 0; -EINVAL without contents; -ENOMEM.
+ */
+int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *nodes,
+		     const uint64_t *room_bytes, size_t n_room, int *assign, double *ret_before,
+		     double *ret_after);
 
 /** Pages KSM saves on `n` pages of one content: n - ceil(n / max_page_sharing) (n >= 2). */
 uint64_t nk_estimate_group_saving(uint64_t n, uint64_t max_page_sharing);

@@ -3,10 +3,11 @@
  * ksm-vm: a VM-like process for `numaksm status`: run as
  * "qemu-system-x86_64 -name guest=NAME -m MIB" (it re-executes itself so),
  * with MIB of mergeable guest RAM bound to one node.  Its first half is
- * the same in every ksm-vm (page i holds i), its second half its own; it
- * prints "ready" once the RAM is written, then waits to be killed.
+ * the same in every ksm-vm of its FAMILY (page i holds i and the family;
+ * family 0 when not given), its second half its own; it prints "ready"
+ * once the RAM is written, then waits to be killed.
  *
- * Usage: lab-ksm-vm NAME MIB NODE
+ * Usage: lab-ksm-vm NAME MIB NODE [FAMILY]
  */
 #include <errno.h>
 #include <numa.h>
@@ -21,19 +22,28 @@
 
 int main(int argc, char **argv)
 {
-	if (argc == 4) { /* lab-ksm-vm NAME MIB NODE: as QEMU names itself */
+	if (argc == 4 || argc == 5) { /* lab-ksm-vm NAME MIB NODE [FAMILY]: as QEMU names itself */
 		char name[128];
 		snprintf(name, sizeof(name), "guest=%s", argv[1]);
-		char *args[] = {"qemu-system-x86_64", "-name", name, "-m", argv[2],
-				"-numa-node",	      argv[3], NULL};
+		char *args[] = {"qemu-system-x86_64",
+				"-name",
+				name,
+				"-m",
+				argv[2],
+				"-numa-node",
+				argv[3],
+				"-family",
+				argc == 5 ? argv[4] : "0",
+				NULL};
 		execv("/proc/self/exe", args);
 		perror("execv");
 		return 1;
 	}
-	if (argc != 7) {
-		fprintf(stderr, "usage: lab-ksm-vm NAME MIB NODE\n");
+	if (argc != 9) {
+		fprintf(stderr, "usage: lab-ksm-vm NAME MIB NODE [FAMILY]\n");
 		return 2;
 	}
+	uint64_t family = (uint64_t)atoi(argv[8]);
 	size_t bytes = (size_t)atoi(argv[4]) << 20, page = 4096;
 	int node = atoi(argv[6]);
 	prctl(PR_SET_NAME, "qemu-system-x86");
@@ -52,7 +62,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < bytes / page; i++) {
 		uint64_t *p = (uint64_t *)(ram + i * page);
 		memset(p, 0, page);
-		p[0] = i < bytes / page / 2 ? i + 1 : ((uint64_t)getpid() << 32) | i;
+		p[0] = i < bytes / page / 2 ? (family << 40) | (i + 1)
+					    : ((uint64_t)getpid() << 32) | i;
 		p[1] = 0x6b736d766d; /* never a zero page */
 	}
 	printf("ready\n");
