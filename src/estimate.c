@@ -750,8 +750,8 @@ static uint64_t bytes_to(const struct nk_estimate *e, size_t vm, int node)
 }
 
 _nk_export_ int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *nodes,
-				 const uint64_t *room_bytes, size_t n_room, int *assign,
-				 double *ret_before, double *ret_after)
+				 const uint64_t *room_bytes, size_t n_room, const bool *fixed,
+				 int *assign, double *ret_before, double *ret_after)
 {
 	size_t nv = e->n_vms;
 	int64_t *room = calloc(n_room ? n_room : 1, sizeof(*room));
@@ -771,7 +771,7 @@ _nk_export_ int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *n
 		size_t bi = SIZE_MAX, bj = SIZE_MAX;
 		int bn = -1;
 		for (size_t i = 0; i < nv; i++) {
-			if (e->vms[i].error || assign[i] < 0)
+			if (e->vms[i].error || assign[i] < 0 || (fixed && fixed[i]))
 				continue;
 			for (int n = nk_bitmap_next(nodes, 0); n >= 0 && (size_t)n < n_room;
 			     n = nk_bitmap_next(nodes, (unsigned)n + 1)) {
@@ -788,7 +788,8 @@ _nk_export_ int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *n
 				}
 			}
 			for (size_t j = i + 1; j < nv; j++) {
-				if (e->vms[j].error || assign[j] < 0 || assign[j] == assign[i])
+				if (e->vms[j].error || assign[j] < 0 || assign[j] == assign[i] ||
+				    (fixed && fixed[j]))
 					continue;
 				int ni = assign[j], nj = assign[i];
 				int64_t in_i =

@@ -27,7 +27,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: numaksm place NAME|PID --nodes LIST [OPTIONS]\n"
 		"       numaksm place --undo NAME|PID [--json]\n"
-		"       numaksm place --plan-fleet [--nodes LIST] [--sample N]\n\n"
+		"       numaksm place --plan-fleet [--nodes LIST] [--sample N] [--apply]\n\n"
 		"Put a VM (numaksm-vmm, QEMU, Cloud Hypervisor, Firecracker, crosvm, or any\n"
 		"process by PID) in a cgroup of its own, PARENT/NAME, limited to NUMA nodes\n"
 		"(cpuset.mems) and CPUs (cpuset.cpus), with optional memory limits; migrate its\n"
@@ -53,7 +53,10 @@ static void usage(FILE *out)
 		"                       swapped onto --nodes (default: every node with memory)\n"
 		"                       while each node has memory available for them; prints\n"
 		"                       the saving now and with the plan, and the moves, each\n"
-		"                       as the place command that makes it\n"
+		"                       as the place command that makes it; a VM whose\n"
+		"                       cpuset already keeps it off a node stays\n"
+		"  --apply              make the moves (place --migrate each); all or nothing:\n"
+		"                       a move that fails undoes those made\n"
 		"  --sample N           fingerprint 1 content in N (numaksm estimate --sample)\n\n"
 		"What was changed is kept in $NUMAKSM_RUNTIME_DIR/place-PID.json (default\n"
 		"/run/numaksm) for --undo.\n\n"
@@ -65,7 +68,7 @@ struct place_args {
 	nk_bitmap *nodes, *cpus;
 	const char *target;
 	const char *root; /* refused: placing changes the live host */
-	bool undo, json, plan_fleet;
+	bool undo, json, plan_fleet, apply;
 	unsigned sample;
 };
 
@@ -107,6 +110,7 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 	    {"libvirt", no_argument, NULL, 'L'},
 	    {"undo", no_argument, NULL, 'u'},
 	    {"plan-fleet", no_argument, NULL, 'F'},
+	    {"apply", no_argument, NULL, 'A'},
 	    {"sample", required_argument, NULL, 'S'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"root", required_argument, NULL, 'r'},
@@ -154,6 +158,9 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 		case 'F':
 			a->plan_fleet = true;
 			break;
+		case 'A':
+			a->apply = true;
+			break;
 		case 'S':
 			r = tool_parse_sample(optarg, &a->sample, err);
 			break;
@@ -178,12 +185,13 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 						argv[optind]);
 		if (a->undo || a->cpus || a->req.migrate || a->req.memory_high_bytes ||
 		    a->req.memory_max_bytes || a->req.parent || a->req.group || a->json)
-			return tool_usage_error(err,
-						"--plan-fleet takes only --nodes and --sample");
+			return tool_usage_error(err, "--plan-fleet takes only --nodes, --sample, "
+						     "--apply and --no-pin");
 		return 0;
 	}
-	if (a->sample)
-		return tool_usage_error(err, "--sample goes with --plan-fleet");
+	if (a->sample || a->apply)
+		return tool_usage_error(err, "--%s goes with --plan-fleet",
+					a->apply ? "apply" : "sample");
 	if (optind >= argc)
 		return tool_usage_error(err, "missing the NAME or PID of a VM");
 	a->target = argv[optind++];
@@ -352,6 +360,51 @@ static const char *pages_text(char *buf, size_t size, const struct nk_estimate *
 			       pages > 0 ? (uint64_t)llround(pages * (double)e->page_size) : 0);
 }
 
+/* Make the planned moves with place --migrate, in order; on a failure, undo
+ * the ones made (their groups; pages already moved stay where they went). */
+static int apply_moves(nk_host *host, const struct place_args *a, const struct nk_vm_ref *refs,
+		       size_t n, const int *was, const int *assign, nk_error **err)
+{
+	size_t done = 0, *order = calloc(n, sizeof(*order));
+	int r = order ? 0 : nk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (assign[i] == was[i])
+			continue;
+		_cleanup_(nk_bitmap_freep) nk_bitmap *to = nk_bitmap_new();
+		struct nk_cgroup_report *report = NULL;
+		struct nk_cgroup_request req = a->req;
+		if (!to || nk_bitmap_set(to, (unsigned)assign[i]) < 0) {
+			r = nk_error_set(err, ENOMEM, "out of memory");
+			break;
+		}
+		req.nodes = to;
+		req.migrate = true;
+		r = nk_cgroup_place(host, &refs[i], &req, &report, err);
+		if (r < 0) {
+			nk_error_hint(err, "no VM was moved: the %zu placed before it are undone",
+				      done);
+			break;
+		}
+		printf("Moved %s (PID %d) to node %d\n", refs[i].name, refs[i].pid, assign[i]);
+		nk_cgroup_report_free(report);
+		order[done++] = i;
+	}
+	while (r < 0 && done > 0) {
+		char pid[16];
+		size_t i = order[--done];
+		snprintf(pid, sizeof(pid), "%d", refs[i].pid);
+		struct nk_cgroup_report *report = NULL;
+		if (nk_cgroup_undo(host, pid, a->req.runtime_dir, &report, NULL) < 0)
+			fprintf(stderr,
+				"numaksm place: could not undo %s (PID %d): numaksm place --undo "
+				"%d\n",
+				refs[i].name, refs[i].pid, refs[i].pid);
+		nk_cgroup_report_free(report);
+	}
+	free(order);
+	return r;
+}
+
 /* Fingerprint the trusted VMs, plan where they share most per node, print. */
 static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
 {
@@ -414,10 +467,34 @@ static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
+	/* A VM whose cpuset keeps it off a node with memory was put there by
+	 * someone: it stays (and still counts). */
+	bool *fixed = calloc(n, sizeof(*fixed));
+	if (!fixed) {
+		r = nk_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct nk_vm_info *vm = NULL;
 		was[i] = assign[i] = nk_estimate_main_node(e, i);
+		if (e->vms[i].error ||
+		    nk_vm_read(host, &refs[i], NULL, NK_VM_READ_PLACEMENT, &vm, NULL) < 0)
+			continue;
+		for (size_t k = 0; vm->mems_allowed && k < info->n_nodes; k++)
+			if (info->nodes[k].mem_total_kb &&
+			    !nk_bitmap_test(vm->mems_allowed, (unsigned)info->nodes[k].id))
+				fixed[i] = true;
+		if (fixed[i]) {
+			_cleanup_free_ char *list = NULL;
+			nk_bitmap_format(vm->mems_allowed, &list);
+			printf("Kept where it is: %s (PID %d): its cpuset allows nodes %s\n",
+			       refs[i].name, refs[i].pid, list ? list : "?");
+		}
+		nk_vm_info_free(vm);
+	}
 	double before, after;
-	r = nk_estimate_plan(e, nodes, room, n_room, assign, &before, &after);
+	r = nk_estimate_plan(e, nodes, room, n_room, fixed, assign, &before, &after);
+	free(fixed);
 	if (r < 0) {
 		r = nk_error_set(err, -r, "out of memory");
 		goto out;
@@ -448,6 +525,8 @@ static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
 	}
 	if (!moves)
 		printf("No move gains a page: the VMs already share most where they are.\n");
+	if (moves && a->apply)
+		r = apply_moves(host, a, refs, n, was, assign, err);
 	for (size_t i = 0; i < n; i++)
 		if (e->vms[i].error)
 			printf("Not planned: %s (PID %d): %s\n", refs[i].name, refs[i].pid,

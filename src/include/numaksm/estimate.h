@@ -103,16 +103,17 @@ double nk_estimate_saving_if(const struct nk_estimate *e, const int *node_of);
 
 /**
  * Where to put the VMs so that per-node merging saves most: from
- * `assign` (each VM's node now; -1 leaves a VM where it is), moves of one
- * VM and swaps of two onto `nodes`, the best gain first, while each node
- * has room (`room_bytes[node]`: what it can take in, for the VMs' pages
- * read) for the pages that would come to it.  `assign` is the plan on
- * return; the savings before and after, in pages.
+ * `assign` (each VM's node now; -1 leaves a VM out), moves of one VM and
+ * swaps of two onto `nodes`, the best gain first, while each node has room
+ * (`room_bytes[node]`: what it can take in, for the VMs' pages read) for
+ * the pages that would come to it.  A VM with `fixed[i]` (NULL: none) stays
+ * where it is but still counts.  `assign` is the plan on return; the
+ * savings before and after, in pages.
  * @return 0; -EINVAL without contents; -ENOMEM.
  */
 int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *nodes,
-		     const uint64_t *room_bytes, size_t n_room, int *assign, double *ret_before,
-		     double *ret_after);
+		     const uint64_t *room_bytes, size_t n_room, const bool *fixed, int *assign,
+		     double *ret_before, double *ret_after);
 
 /** Pages KSM saves on `n` pages of one content: n - ceil(n / max_page_sharing) (n >= 2). */
 uint64_t nk_estimate_group_saving(uint64_t n, uint64_t max_page_sharing);

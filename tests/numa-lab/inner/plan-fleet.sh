@@ -5,7 +5,8 @@
 # merging saves nothing.  `numaksm place --plan-fleet` must fingerprint them
 # and plan one family per node: the saving of two shared halves (16 MiB),
 # by moving or swapping VMs, each move printed with the place command that
-# makes it.  Nothing is moved: the plan is only printed.
+# makes it.  With --apply the moves are made (place --migrate): each
+# family's pages end on one node, and a new plan finds nothing to move.
 #
 # Exit: 0 pass, 1 fail, 77 fewer than two nodes with memory.
 numaksm=${NUMAKSM:-numaksm}
@@ -21,6 +22,7 @@ pids=""
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
 cleanup() {
+	for p in $pids; do "$numaksm" place --undo "$p" > /dev/null 2>&1; done
 	for p in $pids; do kill "$p" 2> /dev/null; done
 	wait 2> /dev/null
 	rm -rf "$t"
@@ -31,6 +33,7 @@ trap cleanup EXIT
 start() { # NAME NODE FAMILY
 	lab-ksm-vm "$1" 16 "$2" "$3" > "$t/$1" &
 	pids="$pids $!"
+	echo $! > "$t/$1.pid"
 }
 start fam1-a "$first" 1
 start fam2-a "$first" 2
@@ -60,11 +63,31 @@ moves=$(grep -c -- "--migrate$" "$t/plan")
 [ "$moves" = 2 ] || fail "$moves moves, not the two of one swap"
 grep -q "numaksm place [0-9]* --nodes [0-9]* --migrate" "$t/plan" || fail "no place command"
 
-# Mistakes: a node that is not there, a VM named.
+# Applied: the moves made, every page of each VM on its planned node.
+"$numaksm" place --plan-fleet --nodes "$first,$last" --apply > "$t/apply" 2>&1 ||
+	fail "apply: exit $?: $(cat "$t/apply")"
+[ "$(grep -c "^Moved " "$t/apply")" = 2 ] || fail "not two moves made: $(cat "$t/apply")"
+on_node() { # NAME NODE: all its guest RAM on NODE (numa_maps of the 16 MiB mapping)
+	pid=$(cat "$t/$1.pid")
+	line=$(grep "N[0-9]*=" "/proc/$pid/numa_maps" | grep " anon=4096 " | head -n 1)
+	echo "$line" | grep -q " N$2=4096" || fail "$1 not all on node $2: $line"
+}
+on_node fam1-a "$a1"
+on_node fam1-b "$b1"
+on_node fam2-a "$a2"
+on_node fam2-b "$b2"
+"$numaksm" place --plan-fleet --nodes "$first,$last" > "$t/again" 2>&1 || fail "plan again: exit $?"
+grep -q "saves 16 MiB with the VMs where they are" "$t/again" && grep -q "No move gains a page" "$t/again" ||
+	fail "after the moves: $(cat "$t/again")"
+
+# Mistakes: a node that is not there, a VM named, --apply alone.
 "$numaksm" place --plan-fleet --nodes 63 > "$t/out" 2>&1
 [ $? = 2 ] && grep -q "node 63 is not a node of this host" "$t/out" || fail "--nodes 63: $(cat "$t/out")"
 "$numaksm" place --plan-fleet fam1-a > "$t/out" 2>&1
 [ $? = 2 ] && grep -q "plans every VM" "$t/out" || fail "a VM named: $(cat "$t/out")"
+
+"$numaksm" place fam1-a --apply > "$t/out" 2>&1
+[ $? = 2 ] && grep -q "goes with --plan-fleet" "$t/out" || fail "--apply alone: $(cat "$t/out")"
 
 [ $failed = 0 ] && echo "plan-fleet: passed"
 exit $failed
