@@ -388,11 +388,13 @@ _nk_export_ int nk_parse_hexmask(const char *text, nk_bitmap **ret)
 	 * words (sysfs cpumap, CapEff has none): a word of fewer than eight
 	 * digits still starts at the next multiple of 32 bits. */
 	unsigned digits = 0;
+	bool words = false;
 	for (const char *q = end; q > start; q--) {
 		char c = q[-1];
 		if (c == ',') {
 			if (digits == 0 || digits > 8)
 				return -EINVAL;
+			words = true;
 			bit = (bit + 31) / 32 * 32;
 			digits = 0;
 			continue;
@@ -411,7 +413,7 @@ _nk_export_ int nk_parse_hexmask(const char *text, nk_bitmap **ret)
 		bit += 4;
 		digits++;
 	}
-	if (digits == 0)
+	if (digits == 0 || (words && digits > 8)) /* the first word too */
 		return -EINVAL;
 	*ret = TAKE_PTR(b);
 	return 0;

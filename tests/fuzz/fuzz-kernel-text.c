@@ -52,8 +52,15 @@ static void check_status(const char *text)
 	    nk_parse_list(list, "CPU list", &cpus, NULL) == 0)
 		FUZZ_CHECK(nk_bitmap_weight(cpus) <= NK_BITMAP_MAX_BIT + 1, "a list too large");
 	if (nk_parse_keyed_line(text, "CapEff", &capeff) == 0 &&
-	    nk_parse_hexmask(capeff, &caps) == 0)
-		FUZZ_CHECK(nk_bitmap_last(caps) < 4 * (int)strlen(capeff), "mask '%s'", capeff);
+	    nk_parse_hexmask(capeff, &caps) == 0) {
+		/* Plain hex: 4 bits a digit; with commas, 32-bit words of at
+		 * most 8 digits each (a short word still takes 32 bits). */
+		int words = 1;
+		for (const char *c = capeff; *c; c++)
+			words += *c == ',';
+		int bound = words > 1 ? 32 * words : 4 * (int)strlen(capeff);
+		FUZZ_CHECK(nk_bitmap_last(caps) < bound, "mask '%s'", capeff);
+	}
 	nk_cpuinfo_has_flag(text, "pdpe1gb");
 }
 

@@ -420,6 +420,8 @@ static void test_hexmask(void **state)
 	assert_int_equal(nk_parse_hexmask(",ff", &b), -EINVAL);
 	assert_int_equal(nk_parse_hexmask("ff,", &b), -EINVAL);
 	assert_int_equal(nk_parse_hexmask("1,123456789", &b), -EINVAL);
+	/* The most significant word is a word too: at most 8 digits. */
+	assert_int_equal(nk_parse_hexmask("123456789,00000000", &b), -EINVAL);
 }
 
 static void test_bitmap_ops(void **state)
