@@ -26,7 +26,8 @@ struct rule {
 	char *glob;
 	nk_bitmap *nodes;
 	char *cpus;
-	unsigned line_max, line_high;
+	char *tenant;
+	unsigned line_max, line_high, line_tenant;
 };
 
 struct nk_conf {
@@ -44,6 +45,7 @@ _nk_export_ nk_conf *nk_conf_free(nk_conf *p)
 		free(p->rules[i].glob);
 		nk_bitmap_free(p->rules[i].nodes);
 		free(p->rules[i].cpus);
+		free(p->rules[i].tenant);
 	}
 	free(p->rules);
 	free(p->file);
@@ -375,9 +377,20 @@ static int vm_key(struct parser *ps, const char *key, const char *value)
 		r->pub.mergeable = b;
 		return 0;
 	}
+	if (strcmp(key, "tenant") == 0) {
+		if (strlen(value) > 63 ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(value))
+			return bad_value(ps, key, value,
+					 "a name of up to 63 letters, digits, '_', '.' and '-'");
+		r->line_tenant = ps->line;
+		return (r->tenant = strdup(value)) ? 0
+						   : nk_error_set(ps->err, ENOMEM, "out of memory");
+	}
 	nk_error_set(ps->err, EINVAL, "%s:%u: unknown key '%s' in [vm \"%s\"]", ps->file, ps->line,
 		     key, r->glob);
-	return nk_error_hint(ps->err, "[vm] keys: nodes, cpus, memory_max, memory_high, mergeable");
+	return nk_error_hint(ps->err,
+			     "[vm] keys: nodes, cpus, memory_max, memory_high, mergeable, tenant");
 }
 
 static int assignment(struct parser *ps, char *text)
@@ -432,7 +445,31 @@ static int check_whole(struct parser *ps)
 		r->pub.file = p->file;
 		r->pub.nodes = r->nodes;
 		r->pub.cpus = r->cpus;
+		r->pub.tenant = r->tenant;
 	}
+	/* Two tenants told to merge (mergeable = yes) on a common node: no
+	 * placement and no unmerging can keep them apart without going against
+	 * one of the two rules. */
+	for (size_t i = 0; i < p->n_rules; i++)
+		for (size_t j = i + 1; j < p->n_rules; j++) {
+			const struct rule *a = &p->rules[i], *b = &p->rules[j];
+			if (!a->tenant || !b->tenant || !strcmp(a->tenant, b->tenant) ||
+			    a->pub.mergeable != 1 || b->pub.mergeable != 1 || !a->nodes ||
+			    !b->nodes)
+				continue;
+			int common = nk_bitmap_next(a->nodes, 0);
+			while (common >= 0 && !nk_bitmap_test(b->nodes, (unsigned)common))
+				common = nk_bitmap_next(a->nodes, (unsigned)common + 1);
+			if (common < 0)
+				continue;
+			ps->line = b->line_tenant;
+			fail(ps,
+			     "tenants '%s' ([vm \"%s\"]) and '%s' ([vm \"%s\"]) both merge "
+			     "(mergeable = yes) on node %d: their pages could be merged together",
+			     a->tenant, a->glob, b->tenant, b->glob, common);
+			return nk_error_hint(ps->err, "give the two tenants disjoint nodes, or let "
+						      "one of them not merge (mergeable = no)");
+		}
 	_cleanup_error_ nk_error *e = NULL;
 	if (nk_tuner_config_check(c, &e) < 0) {
 		ps->line = ps->ksm_line;

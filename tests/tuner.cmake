@@ -1,7 +1,7 @@
 # policy/ tuner tests: the control law on simulated and recorded counter
 # traces, KSM knob validation and rollback, the policy file, and the
 # tuner daemon on the live kernel.
-foreach(test test-tuner test-tuner-trace test-tuner-ksm test-conf)
+foreach(test test-tuner test-tuner-trace test-tuner-ksm test-conf test-tenants)
   numaksm_unit_test(${test})
   target_include_directories(${test} PRIVATE ${PROJECT_SOURCE_DIR}/policy)
 endforeach()

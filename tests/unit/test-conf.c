@@ -164,6 +164,31 @@ static void test_errors_name_the_line(void **state)
 	expect_error("[vm \"a\"]\nballoon = on\n", ":2: unknown key 'balloon' in [vm \"a\"]");
 	expect_error("[vm \"a\"]\nmergeable = \"yes\n", ":2: unterminated quoted value");
 	expect_error("[vm \"a\"]\nmergeable = \"yes\" no\n", ":2: unexpected 'no' after a quoted");
+	expect_error("[vm \"a\"]\ntenant = blue team\n", ":2: invalid tenant 'blue team'");
+	expect_error("[vm \"a\"]\ntenant = "
+		     "a234567890123456789012345678901234567890123456789012345678901234\n",
+		     ":2: invalid tenant");
+	/* Two tenants that must both merge on node 1: reported at the later one. */
+	expect_error("[vm \"a-*\"]\ntenant = a\nnodes = 0-1\nmergeable = yes\n"
+		     "[vm \"b-*\"]\nnodes = 1-2\nmergeable = yes\ntenant = b\n",
+		     ":8: tenants 'a' ([vm \"a-*\"]) and 'b' ([vm \"b-*\"]) both merge "
+		     "(mergeable = yes) on node 1");
+}
+
+static void test_tenants(void **state)
+{
+	(void)state;
+	/* Disjoint nodes, one tenant not merging, or one tenant twice: no conflict. */
+	nk_conf *p = parse_ok("[vm \"a-*\"]\ntenant = a\nnodes = 0\nmergeable = yes\n"
+			      "[vm \"b-*\"]\ntenant = b.2\nnodes = 1\nmergeable = yes\n"
+			      "[vm \"c-*\"]\ntenant = C_3\nnodes = 0-1\nmergeable = no\n"
+			      "[vm \"d-*\"]\ntenant = a\nnodes = 0\nmergeable = yes\n"
+			      "[vm \"*\"]\nnodes = 0\n");
+	assert_string_equal(nk_conf_match(p, "a-1")->tenant, "a");
+	assert_string_equal(nk_conf_match(p, "b-1")->tenant, "b.2");
+	assert_string_equal(nk_conf_match(p, "c-1")->tenant, "C_3");
+	assert_null(nk_conf_match(p, "other")->tenant);
+	nk_conf_free(p);
 }
 
 static void test_hints(void **state)
@@ -306,19 +331,17 @@ static void test_example_file(void **state)
 	assert_non_null(r->nodes);
 	assert_non_null(r->cpus);
 	assert_true(r->memory_max_bytes && r->memory_high_bytes && r->mergeable == 1);
+	assert_string_equal(r->tenant, "web");
 	nk_conf_free(p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_full_file),
-	    cmocka_unit_test(test_errors_name_the_line),
-	    cmocka_unit_test(test_hints),
-	    cmocka_unit_test(test_load),
-	    cmocka_unit_test(test_placement_request),
-	    cmocka_unit_test(test_value_parsers),
-	    cmocka_unit_test(test_example_file),
+	    cmocka_unit_test(test_full_file),	  cmocka_unit_test(test_errors_name_the_line),
+	    cmocka_unit_test(test_hints),	  cmocka_unit_test(test_tenants),
+	    cmocka_unit_test(test_load),	  cmocka_unit_test(test_placement_request),
+	    cmocka_unit_test(test_value_parsers), cmocka_unit_test(test_example_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

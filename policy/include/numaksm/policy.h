@@ -18,6 +18,8 @@
 #ifndef NUMAKSM_POLICY_H
 #define NUMAKSM_POLICY_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "numaksm/core.h"
@@ -169,7 +171,65 @@ struct nk_vm_rule {
 	uint64_t memory_max_bytes;  /**< 0 when not set */
 	uint64_t memory_high_bytes; /**< 0 when not set */
 	int mergeable;		    /**< 1 yes, 0 no, -1 not set */
+	/** Whose VM it is: no page is merged between VMs of two tenants
+	 *  (nk_tenant_guard()); NULL when not set. */
+	const char *tenant;
 };
+
+/* ------------------------------------------------------------------ */
+/* Tenants: no page merged between VMs of two tenants                  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * How the guarantee holds.  KSM merges identical pages of any two
+ * mergeable processes on the host (merge_across_nodes=1) or on one node
+ * (=0): two tenants that both have mergeable memory in one such domain
+ * could share a page, and a shared page is a side channel (Flip Feng Shui,
+ * VUsion).  VMware's answer is to share only within a "salt" group.
+ */
+enum nk_tenant_method {
+	NK_TENANT_ALONE = 0, /**< at most one tenant has mergeable memory: nothing to do */
+	NK_TENANT_NODES,     /**< per-node merging, and the tenants merge on disjoint nodes */
+	NK_TENANT_UNMERGE,   /**< merging is turned off for the VMs in `unmerge` */
+	NK_TENANT_STOP,	     /**< KSM must not run: tenants share a domain and merging cannot
+				be turned off in enough of their VMs */
+};
+
+/** @return "alone", "nodes", "unmerge", "stop". */
+const char *nk_tenant_method_name(enum nk_tenant_method method);
+
+/** A VM as the tenant guard sees it. */
+struct nk_tenant_vm {
+	const char *name;
+	const char *tenant;	  /**< NULL: a tenant of its own, as VMware's default salt */
+	const nk_bitmap *nodes;	  /**< the nodes its pages can be on; NULL: any */
+	uint64_t mergeable_bytes; /**< 0: it merges nothing and is left out */
+	bool can_unmerge;	  /**< its merging can be turned off (numaksm-vmm's zones) */
+};
+
+/** What the guard decided. */
+struct nk_tenant_guard {
+	enum nk_tenant_method method;
+	bool *unmerge;	  /**< [n]: turn this VM's merging off */
+	size_t n_unmerge; /**< how many are true */
+	unsigned tenants; /**< tenants with mergeable memory, before the guard */
+	char reason[512]; /**< one line for the log */
+};
+
+/**
+ * Decide how no page is merged between tenants.  A merge domain is the host
+ * with `merge_across_nodes`, else each node (a VM is in every node of its
+ * `nodes`).  In a domain where several tenants merge, the tenant whose
+ * merging cannot be turned off keeps it (two such tenants: STOP), else the
+ * one with the most mergeable memory there; the others' VMs are turned
+ * off.  Pure: no I/O.
+ * @return 0; -ENOMEM.  Free `ret` with nk_tenant_guard_done().
+ */
+int nk_tenant_guard_decide(const struct nk_tenant_vm *vms, size_t n, bool merge_across_nodes,
+			   unsigned n_nodes, struct nk_tenant_guard *ret);
+
+/** Free what nk_tenant_guard_decide() allocated. */
+void nk_tenant_guard_done(struct nk_tenant_guard *guard);
 
 /** A parsed policy file. */
 typedef struct nk_conf nk_conf;
