@@ -5,6 +5,7 @@
  * ranges are sampled uniformly with a stated bound.
  */
 #include "basic.h"
+#include "pagemap-internal.h"
 #include "numaksm/proc.h"
 
 #include <errno.h>
@@ -53,9 +54,6 @@ static int count_node(struct nk_placement *p, int node, bool ksm)
 /* KSM's pages among the present ones: the page frame of each (pagemap,
  * which shows it to CAP_SYS_ADMIN only) and its KPF_KSM flag
  * (/proc/kpageflags, Documentation/admin-guide/mm/pagemap.rst). */
-#define PM_PRESENT (UINT64_C(1) << 63)
-#define PM_PFN	   ((UINT64_C(1) << 55) - 1)
-#define KPF_KSM	   21
 
 struct ksm_reader {
 	int pagemap, kpageflags; /* -1: not looking (not asked, or cannot tell) */

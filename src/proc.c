@@ -7,9 +7,11 @@
  * read_pids_cgroup does.
  */
 #include "basic.h"
+#include "pagemap-internal.h"
 #include "numaksm/proc.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 
@@ -524,4 +526,15 @@ _nk_export_ const char *nk_proc_cgroup_path(const struct nk_proc_cgroup *cgroups
 				return cgroups[i].path;
 	}
 	return NULL;
+}
+
+int pagemap_open(pid_t pid, nk_error **err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	int r = errno;
+	return r == ENOENT ? -ESRCH : nk_error_set(err, r, "cannot read %s: %s", path, strerror(r));
 }

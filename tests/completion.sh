@@ -68,7 +68,7 @@ expect_has() {
 	fi
 }
 
-expect "check completion estimate exporter hugepages ksm pin place status top tuned vm zone" ""
+expect "audit check completion estimate exporter hugepages ksm pin place status top tuned vm zone" ""
 expect "ksm" k
 expect "--help --verbose --version" --
 expect "restore set show" ksm ""

@@ -25,7 +25,6 @@
 
 #include "tool.h"
 
-#define DEFAULT_CONFIG "/etc/numaksm/numaksm.conf"
 /* Consecutive failed rounds before the daemon gives up (and restores). */
 #define MAX_FAILED_ROUNDS 5
 
@@ -39,7 +38,7 @@ static void usage(FILE *out)
 	    "logging every decision with its reason.  The KSM settings it finds are saved\n"
 	    "in " NK_KSM_OWNER_DIR "/ksm.state and restored on SIGTERM or SIGINT, or by the\n"
 	    "next owner of KSM's knobs after a crash; SIGHUP reloads the policy file.\n\n"
-	    "  --config FILE  the policy file (default " DEFAULT_CONFIG ", if it exists)\n"
+	    "  --config FILE  the policy file (default " TOOL_DEFAULT_CONFIG ", if it exists)\n"
 	    "  --once         take one decision, apply it and exit, leaving it in force\n"
 	    "                 ('numaksm ksm restore' undoes it)\n"
 	    "  --dry-run      log the decisions, write nothing (no knob, lock or state)\n"
@@ -186,12 +185,12 @@ static int load_policy(const char *path, nk_conf **ret, nk_error **err)
 {
 	if (path)
 		return nk_conf_load(path, ret, err);
-	int r = nk_conf_load(DEFAULT_CONFIG, ret, NULL);
+	int r = nk_conf_load(TOOL_DEFAULT_CONFIG, ret, NULL);
 	if (r == -ENOENT) {
-		log_linef(NK_LOG_INFO, "no %s: running with the defaults", DEFAULT_CONFIG);
+		log_linef(NK_LOG_INFO, "no %s: running with the defaults", TOOL_DEFAULT_CONFIG);
 		return nk_conf_parse("", "(defaults)", ret, err);
 	}
-	return r < 0 ? nk_conf_load(DEFAULT_CONFIG, ret, err) : r;
+	return r < 0 ? nk_conf_load(TOOL_DEFAULT_CONFIG, ret, err) : r;
 }
 
 /* SIGHUP: the policy file again.  A bad one is logged and the running

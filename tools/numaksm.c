@@ -31,6 +31,7 @@ static const struct tool_command commands[] = {
     {"place", "put a VM in its own cgroup on chosen nodes and CPUs; --undo", cmd_place, NULL},
     {"estimate", "what KSM will save on the VMs, before it scans: per VM, shared, per node",
      cmd_estimate, NULL},
+    {"audit", "the page frames VMs share; --tenants: any page two tenants share", cmd_audit, NULL},
     /* numaksm-vmm commands */
     {"vm", "numaksm-vmm VMs: list, info, pause, resume, stop, KSM, migrate", cmd_vm,
      "list info pause resume stop ksm migrate"},

@@ -107,6 +107,17 @@ bool tool_vm_pinning(const nk_pin_state *pins, const struct nk_vm_info *vm, unsi
 /* The VMs a command is about: those named (NAME or PID, nk_vm_lookup()),
  * or every one found when none is. */
 struct nk_vm_ref;
+/* The policy file, where numaksm tuned reads it. */
+#define TOOL_DEFAULT_CONFIG "/etc/numaksm/numaksm.conf"
+/* cmd-audit.c: the policy file at `path`, else the default one, if it exists
+ * (*ret NULL when it does not). */
+typedef struct nk_conf nk_conf;
+int tool_policy_load(const char *path, nk_conf **ret, nk_error **err);
+/* Each VM's tenant (the first matching [vm] rule's; NULL: none) and group
+ * (the index of its tenant's first VM, or its own).  @return whether some VM
+ * has a tenant. */
+bool tool_tenant_groups(const nk_conf *policy, const struct nk_vm_ref *refs, size_t n,
+			const char **tenant, int *group);
 int tool_find_vms(nk_host *host, char *const *names, int n_names, struct nk_vm_ref **ret,
 		  size_t *ret_n, nk_error **err);
 
@@ -123,5 +134,6 @@ int cmd_place(int argc, char **argv, nk_error **err);
 int cmd_vm(int argc, char **argv, nk_error **err);
 int cmd_exporter(int argc, char **argv, nk_error **err);
 int cmd_estimate(int argc, char **argv, nk_error **err);
+int cmd_audit(int argc, char **argv, nk_error **err);
 
 #endif

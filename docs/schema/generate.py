@@ -82,7 +82,7 @@ LIST_RE = "^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$"
 COMMANDS = ["numaksm", "check", "hugepages", "hugepages reserve", "zone", "zone try", "pin",
             "pin plan", "pin apply", "pin show", "ksm", "ksm show", "ksm set", "ksm restore",
             "tuned", "status", "place", "vm", "vm list", "vm info", "vm pause", "vm resume",
-            "vm stop", "vm ksm", "vm migrate", "estimate", "numaksm-vmm"]
+            "vm stop", "vm ksm", "vm migrate", "estimate", "audit", "numaksm-vmm"]
 
 defs = {
     "uint": {"description": "A number from 0 that is not a count: a vCPU, a round, an id.",
@@ -449,6 +449,21 @@ docs.append(document(
                      saved_bytes=null(C.bytes),
                      shared=arr(obj(pid=C.pid, name=C.name, bytes=C.bytes)),
                      per_node=arr(obj(node=C.node, read_bytes=C.bytes)))))))
+docs.append(document(
+    "audit", "numaksm audit --json",
+    "The page frames the VMs share, from their page tables.  tenants: VMs grouped by the "
+    "policy file's tenant (config), else each VM is its own group.  cross_frame_count "
+    "frames are mapped by VMs of two groups (the zero page aside); pairs count them by VM "
+    "pair and frames lists the first ones.  A VM that could not be read has its error and "
+    "null figures.",
+    dict(tenants=BOOL, config=NSTR, wall_seconds=C.seconds,
+         vms=arr(obj(vm=C.vm_ref, tenant=NSTR, error=NSTR, present_bytes=null(C.bytes),
+                     shared_bytes=null(C.bytes))),
+         within_frame_count=C.count, cross_frame_count=C.count,
+         cross_ksm_frame_count=C.count, zero_frame_count=C.count,
+         pairs=arr(obj(a=C.pid, b=C.pid, frame_count=C.count)),
+         frames=arr(obj(pfn=C.uint, ksm=BOOL, a=C.pid, a_address=C.uint, b=C.pid,
+                        b_address=C.uint)))))
 docs.append(document(
     "vm list", "numaksm vm list --json",
     "The running numaksm-vmm VMs; null what a VM's answer lacks.",
