@@ -10,6 +10,7 @@
 #include "numaksm/rundir.h"
 #include "numaksm/cgroup.h"
 #include "numaksm/vm.h"
+#include "numaksm/vmm.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -58,6 +59,10 @@ struct nk_tuned {
 	struct placing placing[MAX_PLACING];
 	size_t n_placing;
 	double vms_scanned_at; /* < 0 before the first scan */
+	/* The tenant guard (nk_tenant_guard_decide()), when rules name tenants. */
+	double tenants_at; /* < 0 before the first look */
+	bool tenant_stop;  /* KSM must not run */
+	char tenant_reason[512];
 };
 
 /* ksmtuned writes the same knobs: two controllers would fight. */
@@ -165,6 +170,7 @@ _nk_export_ int nk_tuned_start(nk_host *host, const nk_conf *policy,
 	t->host = host;
 	t->policy = policy;
 	t->vms_scanned_at = -1;
+	t->tenants_at = -1;
 	t->dry_run = options && options->dry_run;
 	if (!t->dry_run && (r = nk_host_require_live(host, "run the KSM tuner", err)) < 0)
 		return r;
@@ -347,6 +353,128 @@ static void place_new(nk_tuned *t, double now)
 	nk_vm_refs_free(vms, n > 0 ? (size_t)n : 0);
 }
 
+static bool policy_has_tenants(const nk_conf *policy)
+{
+	for (size_t i = 0; i < nk_conf_vm_count(policy); i++)
+		if (nk_conf_vm(policy, i)->tenant)
+			return true;
+	return false;
+}
+
+/* The nodes VM `info`'s pages can be on: those its cpuset allows, and those
+ * holding its pages now.  NULL: any. */
+static nk_bitmap *tenant_nodes(const struct nk_vm_info *info, unsigned *n_nodes)
+{
+	if (!info->mems_allowed)
+		return NULL;
+	nk_bitmap *b = nk_bitmap_new();
+	for (int n = b ? nk_bitmap_next(info->mems_allowed, 0) : -1; n >= 0;
+	     n = nk_bitmap_next(info->mems_allowed, (unsigned)n + 1))
+		nk_bitmap_set(b, (unsigned)n);
+	for (size_t n = 0; b && info->has_placement && n < info->placement.n_node_bytes; n++)
+		if (info->placement.node_bytes[n])
+			nk_bitmap_set(b, (unsigned)n);
+	int last = b ? nk_bitmap_last(b) : -1;
+	if (last >= 0 && (unsigned)last + 1 > *n_nodes)
+		*n_nodes = (unsigned)last + 1;
+	return b;
+}
+
+/* Turn merging off where the guard says; false when one could not be. */
+static bool tenant_unmerge(nk_tuned *t, const struct nk_vm_ref *ref, const char *tenant)
+{
+	_cleanup_error_ nk_error *e = NULL;
+	if (t->dry_run) {
+		nk_info("(dry run) tenants: would turn merging off in VM %s (tenant %s)", ref->name,
+			tenant ? tenant : "of its own");
+		return true;
+	}
+	int r = nk_vmm_set_mergeable(t->runtime_dir, ref->name, false, &e);
+	if (r < 0) {
+		nk_warn("tenants: cannot turn merging off in VM %s: %s", ref->name,
+			nk_error_message(e));
+		return false;
+	}
+	nk_info("tenants: merging turned off in VM %s (tenant %s): %d zone(s) unmerged", ref->name,
+		tenant ? tenant : "of its own", r);
+	return true;
+}
+
+/* Every PROCESS_SCAN_S: the trusted VMs' tenants, mergeable memory and
+ * nodes, the guard's decision, and its unmerges.  A VM that cannot be read
+ * counts as merging on every node, so it is never missed. */
+static void guard_tenants(nk_tuned *t, const struct nk_tuner_sample *s)
+{
+	if (!policy_has_tenants(t->policy)) {
+		t->tenant_stop = false;
+		return;
+	}
+	if (t->tenants_at >= 0 && s->time_s - t->tenants_at < PROCESS_SCAN_S)
+		return;
+	t->tenants_at = s->time_s;
+	if (!t->finder)
+		t->finder = nk_vm_cache_new();
+	struct nk_vm_ref *refs = NULL;
+	int n = nk_vm_find_cached(t->host, t->finder, &refs, NULL);
+	size_t nv = n > 0 ? (size_t)n : 0;
+	struct nk_tenant_vm *vms = calloc(nv ? nv : 1, sizeof(*vms));
+	nk_bitmap **nodes = calloc(nv ? nv : 1, sizeof(*nodes));
+	unsigned n_nodes = 1;
+	bool across = !nk_ksm_has(&s->ksm, NK_KSM_MERGE_ACROSS_NODES) ||
+		      nk_ksm_get(&s->ksm, NK_KSM_MERGE_ACROSS_NODES) != 0;
+	size_t k = 0;
+	for (size_t i = 0; vms && nodes && i < nv; i++) {
+		if (!nk_vm_trusted(&refs[i]))
+			continue; /* not a VM the rules speak of */
+		struct nk_vm_info *info = NULL;
+		const struct nk_vm_rule *rule = nk_conf_match(t->policy, refs[i].name);
+		vms[k] = (struct nk_tenant_vm){
+		    .name = refs[i].name,
+		    .tenant = rule ? rule->tenant : NULL,
+		    .mergeable_bytes = 1,
+		    .can_unmerge = refs[i].kind == NK_VM_NUMAKSM,
+		};
+		int r = nk_vm_read(t->host, &refs[i], NULL, 0, &info, NULL);
+		if (r == -ESRCH)
+			continue; /* it ended */
+		if (r == 0) {
+			vms[k].mergeable_bytes = info->mergeable_bytes;
+			nodes[k] = tenant_nodes(info, &n_nodes);
+			vms[k].nodes = nodes[k];
+			nk_vm_info_free(info);
+		}
+		if (k != i) { /* keep refs[] and vms[] in step */
+			struct nk_vm_ref tmp = refs[k];
+			refs[k] = refs[i];
+			refs[i] = tmp;
+		}
+		k++;
+	}
+	struct nk_tenant_guard g = {0};
+	bool stop = true;
+	if (vms && nodes && nk_tenant_guard_decide(vms, k, across, n_nodes, &g) == 0) {
+		stop = g.method == NK_TENANT_STOP;
+		for (size_t i = 0; !stop && i < k; i++)
+			if (g.unmerge[i] && !tenant_unmerge(t, &refs[i], vms[i].tenant))
+				stop = true;
+		if (strcmp(g.reason, t->tenant_reason) || stop != t->tenant_stop)
+			nk_info("tenants: %s: %s%s", nk_tenant_method_name(g.method), g.reason,
+				stop && g.method != NK_TENANT_STOP
+				    ? "; an unmerge failed: KSM must not run"
+				    : "");
+		snprintf(t->tenant_reason, sizeof(t->tenant_reason), "%s", g.reason);
+	} else {
+		nk_warn("tenants: out of memory: KSM must not run");
+	}
+	t->tenant_stop = stop;
+	nk_tenant_guard_done(&g);
+	for (size_t i = 0; nodes && i < k; i++)
+		nk_bitmap_free(nodes[i]);
+	free(nodes);
+	free(vms);
+	nk_vm_refs_free(refs, nv);
+}
+
 _nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_error **err)
 {
 	struct nk_tuner_sample s;
@@ -358,6 +486,18 @@ _nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_err
 	t->last = s;
 	reap_placing(t, 0);
 	place_new(t, s.time_s);
+	guard_tenants(t, &s);
+	if (t->tenant_stop) {
+		/* run=2 unmerges every page and merges none until the tenants are
+		 * apart again. */
+		uint64_t run = nk_ksm_get(&s.ksm, NK_KSM_RUN);
+		d.phase = NK_TUNER_STOPPED;
+		d.changed = run != 2;
+		d.run = 2;
+		snprintf(d.reason, sizeof(d.reason),
+			 "tenants: KSM stopped and unmerged (run=2): %.*s",
+			 (int)sizeof(d.reason) - 64, t->tenant_reason);
+	}
 	if (d.changed)
 		nk_info("%s%s", t->dry_run ? "(dry run) " : "", d.reason);
 	else
@@ -405,6 +545,7 @@ _nk_export_ int nk_tuned_reload(nk_tuned *t, const nk_conf *policy, nk_error **e
 	/* Running VMs are matched against the new rules at the next round. */
 	t->n_seen = 0;
 	t->vms_scanned_at = -1;
+	t->tenants_at = -1;
 	nk_info("policy reloaded: mode %s, ksmd CPU budget %.0f%% of one CPU, %zu [vm] rule(s)",
 		nk_tuner_mode_name(cfg->mode), cfg->cpu_budget * 100, nk_conf_vm_count(policy));
 	return 0;

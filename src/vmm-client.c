@@ -368,3 +368,68 @@ done:
 	*ret_names = TAKE_PTR(names);
 	return (int)n;
 }
+
+/* One request to VM `name`; its result object (json_object_put() it). */
+static int call_json(const char *runtime_dir, const char *name, json_object *request,
+		     json_object **ret_result, nk_error **err)
+{
+	_cleanup_free_ char *reply = NULL;
+	json_object_object_add(request, "version", json_object_new_int(NK_VMM_PROTOCOL_VERSION));
+	int r = nk_vmm_call(runtime_dir, name, json_object_to_json_string(request), 0, &reply, err);
+	json_object_put(request);
+	if (r < 0)
+		return r;
+	json_object *o = json_tokener_parse(reply), *ok, *result, *m;
+	if (!o || !json_object_object_get_ex(o, "ok", &ok)) {
+		json_object_put(o);
+		return nk_error_set(err, EPROTO, "VM %s: a reply that is not the protocol's", name);
+	}
+	if (!json_object_get_boolean(ok)) {
+		const char *msg = "refused";
+		if (json_object_object_get_ex(o, "error", &m))
+			msg = json_object_get_string(m);
+		r = nk_error_set(err, EPROTO, "VM %s: %s", name, msg);
+		json_object_put(o);
+		return r;
+	}
+	if (!json_object_object_get_ex(o, "result", &result)) {
+		json_object_put(o);
+		return nk_error_set(err, EPROTO, "VM %s: a reply without a result", name);
+	}
+	*ret_result = json_object_get(result);
+	json_object_put(o);
+	return 0;
+}
+
+static json_object *request(const char *command)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "command", json_object_new_string(command));
+	return o;
+}
+
+_nk_export_ int nk_vmm_set_mergeable(const char *runtime_dir, const char *name, bool mergeable,
+				     nk_error **err)
+{
+	json_object *info = NULL, *zones;
+	int r = call_json(runtime_dir, name, request("info"), &info, err);
+	if (r < 0)
+		return r;
+	int n = 0;
+	if (!json_object_object_get_ex(info, "zones", &zones) ||
+	    !json_object_is_type(zones, json_type_array))
+		r = nk_error_set(err, EPROTO, "VM %s: its info lists no zones", name);
+	for (size_t i = 0; r == 0 && i < json_object_array_length(zones); i++) {
+		json_object *id, *set = NULL;
+		if (!json_object_object_get_ex(json_object_array_get_idx(zones, i), "id", &id))
+			continue;
+		json_object *req = request("set-mergeable");
+		json_object_object_add(req, "zone", json_object_get(id));
+		json_object_object_add(req, "mergeable", json_object_new_boolean(mergeable));
+		r = call_json(runtime_dir, name, req, &set, err);
+		json_object_put(set);
+		n += r == 0;
+	}
+	json_object_put(info);
+	return r < 0 ? r : n;
+}

@@ -43,3 +43,7 @@ endif()
 # the end against the prediction; KSM's knobs are put back.
 add_test(NAME host/estimate COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/estimate.sh $<TARGET_FILE:numaksm-cli>)
 set_tests_properties(host/estimate PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+# Host: numaksm audit --tenants before and after KSM merges two tenants'
+# stand-in VMs, and the tuner's tenant guard stopping and restarting KSM.
+add_test(NAME host/tenants COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/tenants.sh $<TARGET_FILE:numaksm-cli>)
+set_tests_properties(host/tenants PROPERTIES LABELS host TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)

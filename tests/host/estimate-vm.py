@@ -10,8 +10,13 @@
     hole:N     N pages never touched (not present)
     zread:N    N pages only read: the shared zero page maps them (no memory)
 
+  estimate-vm.py -name guest=NAME PAGES...
+                   the same, looking like QEMU to numaksm's VM finder (its
+                   comm is qemu-system-x86 and -name names it)
+
 Prints "ready" once every page is written, then sleeps until killed.
 """
+import ctypes
 import hashlib
 import mmap
 import sys
@@ -24,7 +29,11 @@ def content(tag):
     return hashlib.sha256(tag.encode()).digest() * (PAGE // 32)
 
 
-name, specs = sys.argv[1], sys.argv[2:]
+if sys.argv[1] == "-name":
+    name, specs = sys.argv[2].split("guest=")[1].split(",")[0], sys.argv[3:]
+    ctypes.CDLL(None).prctl(15, b"qemu-system-x86", 0, 0, 0)  # PR_SET_NAME
+else:
+    name, specs = sys.argv[1], sys.argv[2:]
 layout = []
 for s in specs:
     kind, count = s.split(":")

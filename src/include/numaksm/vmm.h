@@ -13,6 +13,8 @@
 #ifndef NUMAKSM_VMM_CLIENT_H
 #define NUMAKSM_VMM_CLIENT_H
 
+#include <stdbool.h>
+
 #include "numaksm/core.h"
 
 #ifdef __cplusplus
@@ -80,6 +82,15 @@ int nk_vmm_call(const char *runtime_dir, const char *name, const char *request, 
  * @return the number of names; -errno with a message.
  */
 int nk_vmm_list(const char *runtime_dir, char ***ret_names, nk_error **err);
+
+/**
+ * Turn KSM merging on or off in every zone of numaksm-vmm VM `name` (its
+ * info, then set-mergeable for each zone).  Off unmerges what the zones have
+ * merged (MADV_UNMERGEABLE).
+ * @return the number of zones set; as nk_vmm_call(); -EPROTO when the VM
+ *         refuses, with its message.
+ */
+int nk_vmm_set_mergeable(const char *runtime_dir, const char *name, bool mergeable, nk_error **err);
 
 #ifdef __cplusplus
 }
