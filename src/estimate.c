@@ -10,6 +10,7 @@
  * together.  Counts are kept per content, per VM and per node.
  */
 #include "basic.h"
+#include "pagemap-internal.h"
 #include "numaksm/estimate.h"
 #include "numaksm/ksm.h"
 #include "numaksm/proc.h"
@@ -27,11 +28,7 @@
 #include <xxhash.h>
 
 #define BATCH		512u /* pages read per process_vm_readv() */
-#define PM_PRESENT	(UINT64_C(1) << 63)
-#define PM_SWAP		(UINT64_C(1) << 62)
-#define PM_PFN		((UINT64_C(1) << 55) - 1)
 #define MAX_NODES	1024
-#define KPF_ZERO_PAGE	24		    /* Documentation/admin-guide/mm/pagemap.rst */
 #define HUGE_ZERO_BYTES (UINT64_C(2) << 20) /* the huge zero page, x86-64 */
 #define Z95		1.959964
 
@@ -341,20 +338,15 @@ static int read_vm(nk_host *host, struct reader *rd, uint32_t vm,
 {
 	struct nk_estimate_vm *v = &rd->e->vms[vm];
 	struct nk_vm_info *info = NULL;
-	char path[64];
 	int r = nk_vm_read(host, &v->ref, NULL, 0, &info, err);
 	if (r < 0)
 		return r;
 	if (info->has_ksm && info->ksm.has_zero_pages)
 		v->ksm_zero_pages = info->ksm.zero_pages;
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", v->ref.pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = pagemap_open(v->ref.pid, err);
 	if (fd < 0) {
-		r = -errno;
 		nk_vm_info_free(info);
-		return r == -ENOENT
-			   ? -ESRCH
-			   : nk_error_set(err, -r, "cannot read %s: %s", path, strerror(-r));
+		return fd;
 	}
 	for (size_t i = 0; r >= 0 && i < info->n_regions; i++) {
 		const struct nk_vm_region *g = &info->regions[i];
@@ -749,9 +741,100 @@ static uint64_t bytes_to(const struct nk_estimate *e, size_t vm, int node)
 	return (v->read_pages - there) * e->page_size;
 }
 
+_nk_export_ unsigned nk_estimate_tenant_mixes(const struct nk_estimate *e, const int *tenant,
+					      const int *assign)
+{
+	unsigned mixes = 0;
+	for (size_t i = 0; tenant && i < e->n_vms; i++) {
+		if (assign[i] < 0)
+			continue;
+		/* VM i counts when it is the first of its tenant on its node and
+		 * another tenant came there before it. */
+		bool first = true, other = false;
+		for (size_t j = 0; j < i; j++) {
+			if (assign[j] != assign[i])
+				continue;
+			if (tenant[j] == tenant[i])
+				first = false;
+			else
+				other = true;
+		}
+		mixes += first && other;
+	}
+	return mixes;
+}
+
+/* The plan's objective: the saving, less a node's worth of pages for each
+ * tenant more on a node. */
+static double plan_score(const struct nk_estimate *e, const int *tenant, const int *assign)
+{
+	double penalty = (double)(e->read_pages + 1) * (double)e->sample;
+	return nk_estimate_saving_if(e, assign) -
+	       penalty * (double)nk_estimate_tenant_mixes(e, tenant, assign);
+}
+
+/* Move VM i to node n, keeping each node's room. */
+static void plan_move(const struct nk_estimate *e, int64_t *room, int *assign, size_t i, int n)
+{
+	room[n] -= (int64_t)bytes_to(e, i, n);
+	room[assign[i]] += (int64_t)(e->vms[i].node_read_pages[assign[i]] * e->page_size);
+	assign[i] = n;
+}
+
+/* Part the tenants first: on each node holding several, the tenant with
+ * most pages there stays; the others' VMs go, a tenant together, to a node
+ * holding only that tenant, else to an empty one, while room allows.  Moves
+ * of one VM at a time cannot do this when every way out first adds a tenant
+ * to another node. */
+static void plan_part_tenants(const struct nk_estimate *e, const nk_bitmap *nodes, int64_t *room,
+			      size_t n_room, const bool *fixed, const int *tenant, int *assign)
+{
+	size_t nv = e->n_vms;
+	for (size_t i = 0; i < nv; i++) {
+		if (e->vms[i].error || assign[i] < 0 || (fixed && fixed[i]))
+			continue;
+		/* The tenant keeping node assign[i]: most pages read there. */
+		int keeper = tenant[i];
+		uint64_t best = 0;
+		for (size_t j = 0; j < nv; j++) {
+			if (assign[j] != assign[i])
+				continue;
+			uint64_t pages = 0;
+			for (size_t k = 0; k < nv; k++)
+				if (assign[k] == assign[i] && tenant[k] == tenant[j])
+					pages += e->vms[k].read_pages;
+			if (pages > best) { /* the first of the largest */
+				best = pages;
+				keeper = tenant[j];
+			}
+		}
+		if (keeper == tenant[i])
+			continue;
+		/* Where to: a node of its tenant alone, else an empty node. */
+		int to = -1;
+		for (int pass = 0; pass < 2 && to < 0; pass++)
+			for (int n = nk_bitmap_next(nodes, 0);
+			     n >= 0 && (size_t)n < n_room && to < 0;
+			     n = nk_bitmap_next(nodes, (unsigned)n + 1)) {
+				bool mine = false, other = false;
+				for (size_t k = 0; k < nv; k++)
+					if (k != i && assign[k] == n) {
+						mine |= tenant[k] == tenant[i];
+						other |= tenant[k] != tenant[i];
+					}
+				if (!other && (pass ? !mine : mine) &&
+				    (int64_t)bytes_to(e, i, n) <= room[n])
+					to = n;
+			}
+		if (to >= 0)
+			plan_move(e, room, assign, i, to);
+	}
+}
+
 _nk_export_ int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *nodes,
 				 const uint64_t *room_bytes, size_t n_room, const bool *fixed,
-				 int *assign, double *ret_before, double *ret_after)
+				 const int *tenant, int *assign, double *ret_before,
+				 double *ret_after)
 {
 	size_t nv = e->n_vms;
 	int64_t *room = calloc(n_room ? n_room : 1, sizeof(*room));
@@ -763,8 +846,10 @@ _nk_export_ int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *n
 	}
 	for (size_t n = 0; n < n_room; n++)
 		room[n] = (int64_t)room_bytes[n];
-	double cur = nk_estimate_saving_if(e, assign);
-	*ret_before = cur;
+	*ret_before = nk_estimate_saving_if(e, assign);
+	if (tenant)
+		plan_part_tenants(e, nodes, room, n_room, fixed, tenant, assign);
+	double cur = plan_score(e, tenant, assign);
 	/* Moves, then swaps, the best gain first, until none gains a page. */
 	for (unsigned round = 0; round < 4 * nv + 4; round++) {
 		double best = 0.5;
@@ -779,7 +864,7 @@ _nk_export_ int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *n
 					continue;
 				memcpy(trial, assign, nv * sizeof(*trial));
 				trial[i] = n;
-				double gain = nk_estimate_saving_if(e, trial) - cur;
+				double gain = plan_score(e, tenant, trial) - cur;
 				if (gain > best) {
 					best = gain;
 					bi = i;
@@ -804,7 +889,7 @@ _nk_export_ int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *n
 				memcpy(trial, assign, nv * sizeof(*trial));
 				trial[i] = ni;
 				trial[j] = nj;
-				double gain = nk_estimate_saving_if(e, trial) - cur;
+				double gain = plan_score(e, tenant, trial) - cur;
 				if (gain > best) {
 					best = gain;
 					bi = i;
@@ -816,10 +901,7 @@ _nk_export_ int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *n
 		if (bi == SIZE_MAX)
 			break;
 		if (bj == SIZE_MAX) {
-			room[bn] -= (int64_t)bytes_to(e, bi, bn);
-			room[assign[bi]] +=
-			    (int64_t)(e->vms[bi].node_read_pages[assign[bi]] * e->page_size);
-			assign[bi] = bn;
+			plan_move(e, room, assign, bi, bn);
 		} else {
 			int ni = assign[bj], nj = assign[bi];
 			room[ni] -= (int64_t)bytes_to(e, bi, ni) -

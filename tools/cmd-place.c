@@ -16,6 +16,7 @@
 #include <numaksm/cgroup.h>
 #include <numaksm/cleanup.h>
 #include <numaksm/estimate.h>
+#include <numaksm/policy.h>
 #include <numaksm/hostinfo.h>
 #include <numaksm/vm.h>
 
@@ -27,7 +28,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: numaksm place NAME|PID --nodes LIST [OPTIONS]\n"
 		"       numaksm place --undo NAME|PID [--json]\n"
-		"       numaksm place --plan-fleet [--nodes LIST] [--sample N] [--apply]\n\n"
+		"       numaksm place --plan-fleet [--nodes LIST] [--sample N] [--config FILE]\n"
+		"                     [--apply]\n\n"
 		"Put a VM (numaksm-vmm, QEMU, Cloud Hypervisor, Firecracker, crosvm, or any\n"
 		"process by PID) in a cgroup of its own, PARENT/NAME, limited to NUMA nodes\n"
 		"(cpuset.mems) and CPUs (cpuset.cpus), with optional memory limits; migrate its\n"
@@ -57,7 +59,10 @@ static void usage(FILE *out)
 		"                       cpuset already keeps it off a node stays\n"
 		"  --apply              make the moves (place --migrate each); all or nothing:\n"
 		"                       a move that fails undoes those made\n"
-		"  --sample N           fingerprint 1 content in N (numaksm estimate --sample)\n\n"
+		"  --sample N           fingerprint 1 content in N (numaksm estimate --sample)\n"
+		"  --config FILE        the policy file whose [vm] tenants the plan keeps on\n"
+		"                       nodes of their own (default " TOOL_DEFAULT_CONFIG ",\n"
+		"                       if it exists)\n\n"
 		"What was changed is kept in $NUMAKSM_RUNTIME_DIR/place-PID.json (default\n"
 		"/run/numaksm) for --undo.\n\n"
 		"Exit status: 0 success, 1 refused or failed (nothing changed), 2 usage error.\n");
@@ -70,6 +75,7 @@ struct place_args {
 	const char *root; /* refused: placing changes the live host */
 	bool undo, json, plan_fleet, apply;
 	unsigned sample;
+	const char *config;
 };
 
 static int parse_set(const char *opt, const char *value, const char *what, nk_bitmap **slot,
@@ -112,6 +118,7 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 	    {"plan-fleet", no_argument, NULL, 'F'},
 	    {"apply", no_argument, NULL, 'A'},
 	    {"sample", required_argument, NULL, 'S'},
+	    {"config", required_argument, NULL, 'C'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"root", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
@@ -164,6 +171,9 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 		case 'S':
 			r = tool_parse_sample(optarg, &a->sample, err);
 			break;
+		case 'C':
+			a->config = optarg;
+			break;
 		case 'j':
 			a->json = true;
 			break;
@@ -186,12 +196,14 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 		if (a->undo || a->cpus || a->req.migrate || a->req.memory_high_bytes ||
 		    a->req.memory_max_bytes || a->req.parent || a->req.group || a->json)
 			return tool_usage_error(err, "--plan-fleet takes only --nodes, --sample, "
-						     "--apply and --no-pin");
+						     "--config, --apply and --no-pin");
 		return 0;
 	}
-	if (a->sample || a->apply)
+	if (a->sample || a->apply || a->config)
 		return tool_usage_error(err, "--%s goes with --plan-fleet",
-					a->apply ? "apply" : "sample");
+					a->apply    ? "apply"
+					: a->sample ? "sample"
+						    : "config");
 	if (optind >= argc)
 		return tool_usage_error(err, "missing the NAME or PID of a VM");
 	a->target = argv[optind++];
@@ -412,7 +424,8 @@ static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
 	struct nk_hostinfo *info = NULL;
 	struct nk_estimate *e = NULL;
 	_cleanup_(nk_bitmap_freep) nk_bitmap *nodes = NULL;
-	int *assign = NULL, *was = NULL;
+	int *assign = NULL, *was = NULL, *group = NULL;
+	const char **tenant = NULL;
 	uint64_t *room = NULL;
 	size_t n = 0, n_room = 0;
 	int count = nk_vm_find_all(host, &found, err), r;
@@ -492,8 +505,23 @@ static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
 		}
 		nk_vm_info_free(vm);
 	}
+	/* Tenants: their VMs on nodes of their own. */
+	nk_conf *policy = NULL;
+	r = tool_policy_load(a->config, &policy, err);
+	tenant = calloc(n, sizeof(*tenant));
+	group = calloc(n, sizeof(*group));
+	if (r == 0 && (!tenant || !group))
+		r = nk_error_set(err, ENOMEM, "out of memory");
+	if (r < 0) {
+		free(fixed);
+		nk_conf_free(policy);
+		goto out;
+	}
+	bool tenants = tool_tenant_groups(policy, refs, n, tenant, group);
 	double before, after;
-	r = nk_estimate_plan(e, nodes, room, n_room, fixed, assign, &before, &after);
+	unsigned mixed_before = tenants ? nk_estimate_tenant_mixes(e, group, assign) : 0;
+	r = nk_estimate_plan(e, nodes, room, n_room, fixed, tenants ? group : NULL, assign, &before,
+			     &after);
 	free(fixed);
 	if (r < 0) {
 		r = nk_error_set(err, -r, "out of memory");
@@ -525,6 +553,23 @@ static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
 	}
 	if (!moves)
 		printf("No move gains a page: the VMs already share most where they are.\n");
+	unsigned mixed = tenants ? nk_estimate_tenant_mixes(e, group, assign) : 0;
+	if (tenants && !mixed)
+		printf("Tenants: each node holds one tenant's VMs%s: with merge_across_nodes=0 no "
+		       "page is merged between tenants.\n",
+		       mixed_before ? " after the moves" : "");
+	for (size_t i = 0; mixed && i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (assign[j] == assign[i] && group[j] != group[i] && assign[i] >= 0) {
+				printf(
+				    "Tenants %s and %s stay on node %d (%s, %s): no room to part "
+				    "them; the tuner keeps them from merging together\n",
+				    tenant[j] ? tenant[j] : refs[j].name,
+				    tenant[i] ? tenant[i] : refs[i].name, assign[i], refs[j].name,
+				    refs[i].name);
+				break;
+			}
+	nk_conf_free(policy);
 	if (moves && a->apply)
 		r = apply_moves(host, a, refs, n, was, assign, err);
 	for (size_t i = 0; i < n; i++)
@@ -534,6 +579,8 @@ static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
 out:
 	free(assign);
 	free(was);
+	free(group);
+	free(tenant);
 	free(room);
 	nk_estimate_free(e);
 	nk_hostinfo_free(info);

@@ -172,7 +172,7 @@ struct nk_vm_rule {
 	uint64_t memory_high_bytes; /**< 0 when not set */
 	int mergeable;		    /**< 1 yes, 0 no, -1 not set */
 	/** Whose VM it is: no page is merged between VMs of two tenants
-	 *  (nk_tenant_guard()); NULL when not set. */
+	 *  (nk_tenant_guard_decide()); NULL when not set. */
 	const char *tenant;
 };
 

@@ -107,13 +107,21 @@ double nk_estimate_saving_if(const struct nk_estimate *e, const int *node_of);
  * swaps of two onto `nodes`, the best gain first, while each node has room
  * (`room_bytes[node]`: what it can take in, for the VMs' pages read) for
  * the pages that would come to it.  A VM with `fixed[i]` (NULL: none) stays
- * where it is but still counts.  `assign` is the plan on return; the
- * savings before and after, in pages.
+ * where it is but still counts.  With `tenant` (NULL: none), VMs of two
+ * tenants (tenant[i] != tenant[j]) are kept off a common node: each node
+ * holding two tenants costs more than any saving, so the plan first parts
+ * them, where room allows, then shares.  `assign` is the plan on return;
+ * the savings before and after, in pages.
  * @return 0; -EINVAL without contents; -ENOMEM.
  */
 int nk_estimate_plan(const struct nk_estimate *e, const nk_bitmap *nodes,
-		     const uint64_t *room_bytes, size_t n_room, const bool *fixed, int *assign,
-		     double *ret_before, double *ret_after);
+		     const uint64_t *room_bytes, size_t n_room, const bool *fixed,
+		     const int *tenant, int *assign, double *ret_before, double *ret_after);
+
+/** Nodes of `assign` that hold VMs of two tenants or more, counted once per
+ *  extra tenant (0: the tenants are apart). */
+unsigned nk_estimate_tenant_mixes(const struct nk_estimate *e, const int *tenant,
+				  const int *assign);
 
 /** Pages KSM saves on `n` pages of one content: n - ceil(n / max_page_sharing) (n >= 2). */
 uint64_t nk_estimate_group_saving(uint64_t n, uint64_t max_page_sharing);
