@@ -3,19 +3,19 @@
  * Booting Linux without KVM: bzImages checked and refused, the e820 map
  * and boot_params built from zone layouts, the boot page tables, and the
  * ACPI tables parsed back (checksums, lengths, MADT, SRAT and SLIT) for
- * several guest topologies.
+ * several guest topologies, from the command line down.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "boot.h"
+#include "numaksm/vcpu.h"
+#include "vmm.h"
 
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
@@ -342,14 +342,27 @@ static void check_tables(const struct topo_case *c)
 	assert_int_equal(vmm_get32(xsdt + 4), 36 + 4 * 8);
 	assert_int_equal(sum(xsdt, vmm_get32(xsdt + 4)), 0);
 
-	/* FADT: hardware-reduced, the DSDT with \_S5, the power-off port. */
+	/* FADT: not hardware-reduced, the PM1a blocks, PM timer and reset
+	 * register at our ports, the FACS, the DSDT with \_S5. */
 	const uint8_t *fadt = find_table("FACP");
 	assert_non_null(fadt);
 	assert_int_equal(vmm_get32(fadt + 4), 276);
-	assert_true(vmm_get32(fadt + 112) & (1u << 20));
-	assert_int_equal(vmm_get64(fadt + 244 + 4), VMM_ACPI_SLEEP_CONTROL_PORT);
-	assert_int_equal(fadt[244], 1); /* system I/O */
+	assert_false(vmm_get32(fadt + 112) & (1u << 20));
+	assert_int_equal(vmm_get16(fadt + 46), VMM_ACPI_SCI_IRQ);
+	assert_int_equal(vmm_get32(fadt + 64), VMM_ACPI_PM1A_CNT_PORT);
+	assert_int_equal(vmm_get32(fadt + 76), VMM_ACPI_PM_TMR_PORT);
+	assert_int_equal(fadt[91], 4);
+	assert_int_equal(fadt[172], 1); /* X_PM1a_CNT_BLK: system I/O */
+	assert_int_equal(fadt[173], 16);
+	assert_int_equal(vmm_get64(fadt + 172 + 4), VMM_ACPI_PM1A_CNT_PORT);
+	assert_int_equal(vmm_get64(fadt + 208 + 4), VMM_ACPI_PM_TMR_PORT);
 	assert_int_equal(vmm_get64(fadt + 116 + 4), VMM_ACPI_RESET_PORT);
+	assert_int_equal(fadt[128], VMM_ACPI_RESET_VALUE);
+	const uint8_t *facs = at_gpa(vmm_get64(fadt + 132));
+	assert_memory_equal(facs, "FACS", 4);
+	assert_int_equal(vmm_get32(facs + 4), 64);
+	assert_int_equal(vmm_get64(fadt + 132) % 64, 0);
+	assert_int_equal(vmm_get32(fadt + 36), vmm_get64(fadt + 132));
 	const uint8_t *dsdt = at_gpa(vmm_get64(fadt + 140));
 	assert_memory_equal(dsdt, "DSDT", 4);
 	assert_int_equal(sum(dsdt, vmm_get32(dsdt + 4)), 0);
@@ -361,7 +374,7 @@ static void check_tables(const struct topo_case *c)
 	/* MADT: a local APIC per vCPU, enabled, then the IOAPIC. */
 	const uint8_t *madt = find_table("APIC");
 	assert_non_null(madt);
-	assert_int_equal(vmm_get32(madt + 4), 44 + 8 * c->n_cpus + 12);
+	assert_int_equal(vmm_get32(madt + 4), 44 + 8 * c->n_cpus + 12 + 10);
 	assert_int_equal(vmm_get32(madt + 36), VMM_LAPIC_GPA);
 	for (unsigned i = 0; i < c->n_cpus; i++) {
 		const uint8_t *e = madt + 44 + 8 * i;
@@ -373,6 +386,11 @@ static void check_tables(const struct topo_case *c)
 	const uint8_t *io = madt + 44 + 8 * c->n_cpus;
 	assert_int_equal(io[0], 1);
 	assert_int_equal(vmm_get32(io + 4), VMM_IOAPIC_GPA);
+	/* The SCI's override: IRQ 9 to GSI 9, level, active high. */
+	assert_int_equal(io[12], 2);
+	assert_int_equal(io[15], VMM_ACPI_SCI_IRQ);
+	assert_int_equal(vmm_get32(io + 16), VMM_ACPI_SCI_IRQ);
+	assert_int_equal(vmm_get16(io + 20), 0x000d);
 
 	/* SRAT: each vCPU's node, each memory range's node, base and size. */
 	const uint8_t *srat = find_table("SRAT");
@@ -462,6 +480,132 @@ static void test_acpi_refused(void **state)
 	assert_int_equal(vmm_acpi_build(&s, ACPI_BASE, acpi, sizeof(acpi), &used, NULL), 0);
 }
 
+/* ---- from the command line ------------------------------------------------ */
+
+static int parse(struct vmm_config *cfg, struct vmm_layout *l, char **msg, char **argv)
+{
+	nk_error *err = NULL;
+	int argc = 0;
+	while (argv[argc])
+		argc++;
+	vmm_config_init(cfg);
+	int r = vmm_config_parse(cfg, argc, argv, &err);
+	if (r == 0)
+		r = vmm_layout_compute(cfg, l, &err);
+	*msg = err ? strdup(nk_error_message(err)) : NULL;
+	nk_error_free(err);
+	return r;
+}
+
+/* Two guest nodes whose zones are bound to host nodes of a synthetic
+ * machine: the SLIT has the host's distances. */
+static void test_guest_numa(void **state)
+{
+	struct vmm_config cfg;
+	struct vmm_layout l;
+	struct vmm_guest_numa numa;
+	nk_topo *topo = NULL;
+	char *msg = NULL;
+	(void)state;
+
+	assert_int_equal(nk_topo_load_synthetic("pack:2 numa:2 core:2 pu:1", &topo, NULL), 0);
+	char *argv2[] = {"numaksm-vmm",
+			 "--name=t",
+			 "--kernel=/dev/null",
+			 "--cpus=4",
+			 "--memory-zone=id=a,size=128M,policy=bind,nodes=0",
+			 "--memory-zone=id=b,size=64M,policy=bind,nodes=3",
+			 "--memory-zone=id=c,size=64M,policy=bind,nodes=1",
+			 "--memory-zone=id=d,size=64M",
+			 "--numa=guest_node=0,cpus=0,zones=a",
+			 "--numa=guest_node=1,cpus=1-2,zones=[b,d]",
+			 "--numa=guest_node=2,cpus=3,zones=c",
+			 NULL};
+	assert_int_equal(parse(&cfg, &l, &msg, argv2), 0);
+	assert_int_equal(vmm_guest_numa_build(&cfg, &l, topo, &numa, NULL), 0);
+	assert_int_equal(numa.spec.n_nodes, 3);
+	assert_int_equal(numa.spec.n_cpus, 4);
+	static const unsigned want_cpu[4] = {0, 1, 1, 2};
+	assert_memory_equal(numa.cpu_node, want_cpu, sizeof(want_cpu));
+	assert_int_equal(numa.spec.n_mem, 4);
+	assert_int_equal(numa.mem[1].gpa, 128 * MiB);
+	assert_int_equal(numa.mem[1].node, 1);
+	assert_int_equal(numa.mem[3].node, 1);
+	assert_int_equal(numa.mem[2].node, 2);
+	/* Host nodes 0, 3 and 1: 0-1 share a package (20), 3 is in the other (30). */
+	static const uint8_t want[9] = {10, 30, 20, 30, 10, 30, 20, 30, 10};
+	assert_memory_equal(numa.distance, want, sizeof(want));
+	/* And the tables carry them. */
+	size_t used;
+	assert_int_equal(vmm_acpi_build(&numa.spec, ACPI_BASE, acpi, sizeof(acpi), &used, NULL), 0);
+	assert_memory_equal(find_table("SLIT") + 44, want, sizeof(want));
+
+	/* Without a host topology: 10/20. */
+	assert_int_equal(vmm_guest_numa_build(&cfg, &l, NULL, &numa, NULL), 0);
+	assert_int_equal(numa.distance[1], 20);
+	assert_int_equal(numa.distance[5], 20);
+	vmm_config_done(&cfg);
+
+	/* Two guest nodes on one host node: as near as SLIT allows. */
+	char *argv3[] = {"numaksm-vmm",
+			 "--name=t",
+			 "--kernel=/dev/null",
+			 "--cpus=2",
+			 "--memory-zone=id=a,size=128M,policy=bind,nodes=2",
+			 "--memory-zone=id=b,size=64M,policy=bind,nodes=2",
+			 "--numa=guest_node=0,cpus=0,zones=a",
+			 "--numa=guest_node=1,cpus=1,zones=b",
+			 NULL};
+	assert_int_equal(parse(&cfg, &l, &msg, argv3), 0);
+	assert_int_equal(vmm_guest_numa_build(&cfg, &l, topo, &numa, NULL), 0);
+	assert_int_equal(numa.distance[1], 11);
+	vmm_config_done(&cfg);
+	nk_topo_free(topo);
+}
+
+/* The options of a Linux guest, and what does not go with them. */
+static void test_kernel_options(void **state)
+{
+	struct vmm_config cfg;
+	struct vmm_layout l;
+	char *msg = NULL;
+	(void)state;
+
+	char *ok[] = {"numaksm-vmm",	"--name=t",    "--memory=size=256M",
+		      "--kernel=/k",	"--initrd=/i", "--cmdline=console=ttyS0",
+		      "--cpuid-pv=off", NULL};
+	assert_int_equal(parse(&cfg, &l, &msg, ok), 0);
+	assert_string_equal(cfg.kernel, "/k");
+	assert_string_equal(cfg.initrd, "/i");
+	assert_string_equal(cfg.cmdline, "console=ttyS0");
+	assert_false(cfg.cpuid_pv);
+	vmm_config_done(&cfg);
+
+	struct {
+		char *args[4];
+		const char *needle;
+	} bad[] = {
+	    {{"--initrd=/i"}, "--initrd is for a Linux guest: add --kernel"},
+	    {{"--cmdline=x"}, "--cmdline is for a Linux guest"},
+	    {{"--kernel=/k", "--workload=passes=1"}, "--workload is for the built-in"},
+	    {{"--kernel=/k", "--fill=size=4M"}, "--fill is for the built-in"},
+	    {{"--kernel=/k", "--hold"}, "--hold is for the built-in"},
+	    {{"--kernel=/k", "--cpuid-pv=maybe"}, "--cpuid-pv: value=maybe: expected on or off"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[8] = {"numaksm-vmm", "--name=t", "--memory=size=256M"};
+		int n = 3;
+		for (int j = 0; bad[i].args[j]; j++)
+			argv[n++] = bad[i].args[j];
+		assert_int_equal(parse(&cfg, &l, &msg, argv), -EINVAL);
+		if (!strstr(msg, bad[i].needle))
+			fail_msg("'%s' does not say '%s'", msg, bad[i].needle);
+		free(msg);
+		vmm_config_done(&cfg);
+	}
+	assert_true(cfg.kernel == NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +617,8 @@ int main(void)
 	    cmocka_unit_test(test_boot_page_tables),
 	    cmocka_unit_test(test_acpi_topologies),
 	    cmocka_unit_test(test_acpi_refused),
+	    cmocka_unit_test(test_guest_numa),
+	    cmocka_unit_test(test_kernel_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The ACPI tables a Linux guest reads its machine from: RSDP, XSDT, a
- * hardware-reduced FADT (no PM timer, no SCI: power-off and reset are I/O
- * port writes this VMM catches), a DSDT that only names \_S5, the MADT
- * (a local APIC per vCPU and the in-kernel IOAPIC), and SRAT and SLIT,
+ * FADT with the fixed hardware as I/O ports this VMM emulates (PM1a
+ * event and control blocks, a PM timer, a reset register; a
+ * hardware-reduced FADT would leave a guest without kvmclock no timer to
+ * calibrate against, and Linux then runs no legacy PIT or PIC at all), its
+ * FACS, a DSDT that only names \_S5, the MADT (a local APIC per vCPU and
+ * the in-kernel IOAPIC, the SCI's interrupt override), and SRAT and SLIT,
  * which give the guest the NUMA topology of its zones.  Layouts from the
  * ACPI 6.x specification, sections 5.2.5 to 5.2.17.
  */
@@ -17,7 +20,7 @@
 
 #define FADT_REV	  6
 #define FADT_LEN	  276
-#define FADT_HW_REDUCED	  (1u << 20)
+#define FADT_WBINVD	  (1u << 0)
 #define FADT_RESET_REG	  (1u << 10)
 #define FADT_PWR_BUTTON	  (1u << 4) /* no fixed power button */
 #define FADT_SLP_BUTTON	  (1u << 5) /* no fixed sleep button */
@@ -27,6 +30,10 @@
 #define MADT_PCAT_COMPAT (1u << 0) /* the in-kernel 8259s exist */
 #define MADT_LAPIC	 0
 #define MADT_IOAPIC	 1
+#define MADT_OVERRIDE	 2
+#define MADT_LEVEL_HIGH	 0x000d /* active high, level triggered */
+
+#define FACS_LEN 64
 
 #define SRAT_CPU     0
 #define SRAT_MEMORY  1
@@ -44,13 +51,13 @@ uint8_t vmm_acpi_checksum(const void *data, size_t len)
 	return (uint8_t)(0x100 - sum);
 }
 
-/* A Generic Address Structure for a byte-wide I/O port. */
-static void put_gas_port(uint8_t *p, uint16_t port)
+/* A Generic Address Structure for `bytes` bytes of I/O ports. */
+static void put_gas_port(uint8_t *p, uint16_t port, uint8_t bytes)
 {
 	p[0] = GAS_SYSTEM_IO;
-	p[1] = 8; /* bit width */
-	p[2] = 0; /* bit offset */
-	p[3] = GAS_BYTE;
+	p[1] = (uint8_t)(bytes * 8);			   /* bit width */
+	p[2] = 0;					   /* bit offset */
+	p[3] = bytes == 4 ? 3 : bytes == 2 ? 2 : GAS_BYTE; /* access size */
 	vmm_put64(p + 4, port);
 }
 
@@ -117,22 +124,49 @@ static uint64_t build_dsdt(struct acpi_buf *b)
 	return gpa;
 }
 
-static uint64_t build_fadt(struct acpi_buf *b, uint64_t dsdt)
+/* The FACS: no checksum, 64-byte aligned, nothing the guest needs in it. */
+static uint64_t build_facs(struct acpi_buf *b)
+{
+	uint64_t gpa = 0;
+	b->used = (b->used + 63) & ~(size_t)63;
+	uint8_t *t = acpi_alloc(b, FACS_LEN, &gpa);
+	if (!t)
+		return 0;
+	memcpy(t, "FACS", 4);
+	vmm_put32(t + 4, FACS_LEN);
+	t[32] = 2; /* version */
+	return gpa;
+}
+
+static uint64_t build_fadt(struct acpi_buf *b, uint64_t facs, uint64_t dsdt)
 {
 	uint64_t gpa = 0;
 	uint8_t *t = acpi_alloc(b, FADT_LEN, &gpa);
 	if (!t)
 		return 0;
 	acpi_header(t, "FACP", FADT_LEN, FADT_REV);
+	vmm_put32(t + 36, (uint32_t)facs);
 	vmm_put32(t + 40, (uint32_t)dsdt);
+	vmm_put16(t + 46, VMM_ACPI_SCI_IRQ);
+	/* SMI_CMD 0: already in ACPI mode (PM1 control reads SCI_EN). */
+	vmm_put32(t + 56, VMM_ACPI_PM1A_EVT_PORT);
+	vmm_put32(t + 64, VMM_ACPI_PM1A_CNT_PORT);
+	vmm_put32(t + 76, VMM_ACPI_PM_TMR_PORT);
+	t[88] = 4;		 /* PM1_EVT_LEN */
+	t[89] = 2;		 /* PM1_CNT_LEN */
+	t[91] = 4;		 /* PM_TMR_LEN */
+	vmm_put16(t + 96, 101);	 /* no C2 */
+	vmm_put16(t + 98, 1001); /* no C3 */
 	vmm_put16(t + 109, BOOT_ARCH_NO_VGA | BOOT_ARCH_NO_CMOS);
-	vmm_put32(t + 112, FADT_HW_REDUCED | FADT_RESET_REG | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
-	put_gas_port(t + 116, VMM_ACPI_RESET_PORT);
+	vmm_put32(t + 112, FADT_WBINVD | FADT_RESET_REG | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
+	put_gas_port(t + 116, VMM_ACPI_RESET_PORT, 1);
 	t[128] = VMM_ACPI_RESET_VALUE;
 	t[131] = 0; /* minor version: 6.0 */
+	vmm_put64(t + 132, facs);
 	vmm_put64(t + 140, dsdt);
-	put_gas_port(t + 244, VMM_ACPI_SLEEP_CONTROL_PORT);
-	put_gas_port(t + 256, VMM_ACPI_SLEEP_STATUS_PORT);
+	put_gas_port(t + 148, VMM_ACPI_PM1A_EVT_PORT, 4);
+	put_gas_port(t + 172, VMM_ACPI_PM1A_CNT_PORT, 2);
+	put_gas_port(t + 208, VMM_ACPI_PM_TMR_PORT, 4);
 	memcpy(t + 268, "NUMAKSM", 8);
 	acpi_finish(t, FADT_LEN);
 	return gpa;
@@ -141,7 +175,7 @@ static uint64_t build_fadt(struct acpi_buf *b, uint64_t dsdt)
 static uint64_t build_madt(struct acpi_buf *b, const struct vmm_acpi_spec *s)
 {
 	uint64_t gpa = 0;
-	uint32_t len = HDR_LEN + 8 + s->n_cpus * 8 + 12;
+	uint32_t len = HDR_LEN + 8 + s->n_cpus * 8 + 12 + 10;
 	uint8_t *t = acpi_alloc(b, len, &gpa);
 	if (!t)
 		return 0;
@@ -161,6 +195,14 @@ static uint64_t build_madt(struct acpi_buf *b, const struct vmm_acpi_spec *s)
 	e[2] = 0; /* IOAPIC ID */
 	vmm_put32(e + 4, (uint32_t)VMM_IOAPIC_GPA);
 	vmm_put32(e + 8, 0); /* its first GSI */
+	/* The SCI: ISA IRQ 9, level triggered, active high (as QEMU's). */
+	e += 12;
+	e[0] = MADT_OVERRIDE;
+	e[1] = 10;
+	e[2] = 0; /* ISA */
+	e[3] = VMM_ACPI_SCI_IRQ;
+	vmm_put32(e + 4, VMM_ACPI_SCI_IRQ);
+	vmm_put16(e + 8, MADT_LEVEL_HIGH);
 	acpi_finish(t, len);
 	return gpa;
 }
@@ -251,8 +293,9 @@ int vmm_acpi_build(const struct vmm_acpi_spec *s, uint64_t gpa, void *buf, size_
 
 	uint8_t *rsdp = acpi_alloc(&b, 36, &rsdp_gpa);
 	uint64_t tables[4] = {0};
+	uint64_t facs = build_facs(&b);
 	uint64_t dsdt = build_dsdt(&b);
-	tables[0] = build_fadt(&b, dsdt);
+	tables[0] = build_fadt(&b, facs, dsdt);
 	tables[1] = build_madt(&b, s);
 	tables[2] = build_srat(&b, s);
 	tables[3] = build_slit(&b, s);

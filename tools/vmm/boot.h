@@ -38,13 +38,20 @@
 #define VMM_MMIO_START 0xfec00000ull
 #define VMM_MMIO_END   0x100000000ull
 
-/* The guest powers off and resets through these I/O ports (FADT). */
-#define VMM_ACPI_SLEEP_CONTROL_PORT 0x600
-#define VMM_ACPI_SLEEP_STATUS_PORT  0x601
-#define VMM_ACPI_RESET_PORT	    0x602
-#define VMM_ACPI_RESET_VALUE	    0x01
-#define VMM_ACPI_SLP_EN		    (1u << 5)
-#define VMM_ACPI_S5_TYPE	    5 /* the SLP_TYP of \_S5 in the DSDT */
+/* The FADT's fixed hardware, as I/O ports: PM1a event and control blocks
+ * (power-off is SLP_TYP 5 with SLP_EN), the PM timer (Linux calibrates the
+ * TSC against it when there is no kvmclock) and the reset register. */
+#define VMM_ACPI_PM1A_EVT_PORT	0x600 /* 4 bytes: status, enable */
+#define VMM_ACPI_PM1A_CNT_PORT	0x604 /* 2 bytes */
+#define VMM_ACPI_PM_TMR_PORT	0x608 /* 4 bytes, 24 bits counting */
+#define VMM_ACPI_RESET_PORT	0x60c
+#define VMM_ACPI_RESET_VALUE	0x01
+#define VMM_ACPI_PM1_SCI_EN	(1u << 0)
+#define VMM_ACPI_PM1_SLP_EN	(1u << 13)
+#define VMM_ACPI_PM1_SLP_TYP(v) (((v) >> 10) & 7)
+#define VMM_ACPI_S5_TYPE	5 /* the SLP_TYP of \_S5 in the DSDT */
+#define VMM_ACPI_PM_TIMER_HZ	3579545
+#define VMM_ACPI_SCI_IRQ	9
 
 #define VMM_IOAPIC_GPA 0xfec00000ull
 #define VMM_LAPIC_GPA  0xfee00000ull
@@ -197,7 +204,7 @@ struct vmm_acpi_spec {
 	const uint8_t *distance; /* n_nodes x n_nodes */
 };
 
-/* Write RSDP, XSDT, FADT, DSDT, MADT, SRAT and SLIT into `buf` (`len`
+/* Write RSDP, XSDT, FADT, FACS, DSDT, MADT, SRAT and SLIT into `buf` (`len`
  * bytes, at guest address `gpa`), the RSDP first.  @return 0 and the
  * bytes used; -EINVAL for a spec that names a node out of range, -ENOSPC
  * when `len` is too small. */
