@@ -228,7 +228,7 @@ int vmm_boot_plan(const struct vmm_bzimage *k, const struct vmm_e820 *map, uint6
 				     "the kernel's end at %llu MiB and 0x%llx, the highest "
 				     "address this kernel takes it at",
 				     (unsigned long long)(initrd_size >> 10),
-				     (unsigned long long)(p.kernel_end / SZ_1M),
+				     (unsigned long long)((p.kernel_end + SZ_1M - 1) / SZ_1M),
 				     (unsigned long long)limit_end);
 			return nk_error_hint(
 			    err, "give the first zone more RAM, or use a smaller initrd");
