@@ -3,7 +3,8 @@
 # in /lab/files/vmlinuz) with an initramfs built here from the lab's static
 # busybox.  The guest has two nodes, one vCPU each, their zones bound to
 # host nodes 0 and 1; its init prints a marker, nproc, and per node the
-# CPUs, memory and distances from /sys/devices/system/node, and powers off.
+# CPUs, memory and distances from /sys/devices/system/node, runs a command
+# it reads from the serial port (the VMM's stdin), and powers off.
 # What it prints must match --numa, and the VMM must exit 0 on the power-off
 # with nothing left in its runtime directory.
 #
@@ -22,6 +23,8 @@ command -v numaksm-vmm > /dev/null || { echo "vmm-linux: no numaksm-vmm"; exit 7
 
 t=$(mktemp -d) || exit 1
 trap 'rm -rf "$t"' EXIT
+# A VMM gone before its input is written: an error to report, not SIGPIPE.
+trap '' PIPE
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
 
@@ -44,23 +47,39 @@ for d in /sys/devices/system/node/node[0-9]*; do
 	echo "GUEST ${d##*/} cpus=$(cat $d/cpulist) mem_kb=$kb distance=$(cat $d/distance | tr ' ' ,)"
 done
 echo "GUEST-DONE"
+# A command from the VMM's standard input, through the serial port.
+echo "GUEST-READY"
+if read -t 120 -r cmd; then
+	echo "GUEST-IN $(eval "$cmd")"
+fi
 poweroff -f
 EOF
 chmod 755 $root/init
 (cd $root && find . | cpio -o -H newc > $t/initrd.cpio 2> /dev/null) || { echo "cpio failed"; exit 1; }
 
 # A guest run: its console (CRs of the serial line dropped) in $t/console,
-# the VMM's log in $t/log; @return the VMM's exit status.
+# the VMM's log in $t/log; once the guest says GUEST-READY, a command goes
+# to the VMM's standard input (a FIFO).  @return the VMM's exit status.
 boot() {
 	start=$(date +%s)
+	rm -f $t/in
+	mkfifo $t/in || return 1
 	timeout 240 numaksm-vmm --name linux2 --runtime-dir $t/run \
 		--memory-zone id=z0,size=128M,hugepages=2M,policy=bind,nodes=0 \
 		--memory-zone id=z1,size=128M,hugepages=2M,policy=bind,nodes=1 \
 		--numa guest_node=0,cpus=0,zones=z0 --numa guest_node=1,cpus=1,zones=z1 \
 		--cpus count=2 --kernel $kernel --initrd $t/initrd.cpio --cpuid-pv off \
 		--cmdline "console=ttyS0 reboot=acpi panic=-1 nokaslr loglevel=4" \
-		> $t/console.raw 2> $t/log
+		< $t/in > $t/console.raw 2> $t/log &
+	vmm=$!
+	exec 3> $t/in
+	while kill -0 $vmm 2> /dev/null && ! grep -q GUEST-READY $t/console.raw; do
+		sleep 1
+	done
+	echo 'echo $((6 * 7))' >&3 || echo "vmm-linux: cannot write to numaksm-vmm's input"
+	wait $vmm
 	rc=$?
+	exec 3>&-
 	tr -d '\r' < $t/console.raw > $t/console
 	echo "numaksm-vmm exited $rc after $(($(date +%s) - start)) s"
 	return $rc
@@ -86,6 +105,7 @@ grep '^GUEST' $t/console
 grep -q "the guest powered off" $t/log || fail "no power-off in the VMM's log"
 grep -q '^GUEST-UP' $t/console || fail "the guest's init did not run"
 grep -q '^GUEST-DONE' $t/console || fail "the guest's init did not finish"
+grep -q '^GUEST-IN 42$' $t/console || fail "the command sent to the serial port did not run"
 grep -q '^GUEST nproc 2$' $t/console || fail "nproc is not 2"
 grep -q '^GUEST nodes 2$' $t/console || fail "the guest has not 2 nodes"
 # Host nodes 0 and 1 are 20 apart (kvm.topo): so are the guest's.
