@@ -488,8 +488,14 @@ void vmm_linux_mmio(struct vmm_vcpu *v)
 
 int vmm_linux_setup(struct vmm *vmm, nk_error **err)
 {
+	struct vmm_linux *lx = &vmm->linux_boot;
 	int r = serial_open(vmm);
 	if (r < 0)
 		return r;
-	return linux_load(vmm, err);
+	r = linux_load(vmm, err);
+	/* The kernel is in guest RAM now: its file's copy goes (the plan stays). */
+	free(lx->kernel_file);
+	lx->kernel_file = NULL;
+	lx->image.image = lx->image.kernel = NULL;
+	return r;
 }

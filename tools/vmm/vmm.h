@@ -145,7 +145,7 @@ int vmm_guest_numa_build(const struct vmm_config *cfg, const struct vmm_layout *
 /* The kernel, initrd and command line, read and placed before anything is
  * created. */
 struct vmm_linux {
-	void *kernel_file; /* the bzImage, malloc'ed */
+	void *kernel_file; /* the bzImage, malloc'ed, until it is in guest RAM */
 	struct vmm_bzimage image;
 	struct vmm_e820 e820;
 	struct vmm_boot_plan plan;
