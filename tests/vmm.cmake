@@ -17,6 +17,12 @@ target_link_libraries(test-vmm-config PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
 add_test(NAME unit/test-vmm-config COMMAND test-vmm-config)
 set_tests_properties(unit/test-vmm-config PROPERTIES LABELS unit TIMEOUT 60)
 
+# Booting Linux without KVM: bzImage, e820, boot_params and ACPI tables.
+add_executable(test-vmm-boot unit/test-vmm-boot.c)
+target_link_libraries(test-vmm-boot PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
+add_test(NAME unit/test-vmm-boot COMMAND test-vmm-boot)
+set_tests_properties(unit/test-vmm-boot PROPERTIES LABELS unit TIMEOUT 60)
+
 add_test(NAME unit/vmm-cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-vmm-cli.sh
                                    $<TARGET_FILE:numaksm-vmm>)
 set_tests_properties(unit/vmm-cli PROPERTIES LABELS unit TIMEOUT 60)

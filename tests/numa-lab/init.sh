@@ -51,11 +51,19 @@ run_tests() {
 	# One test per line: NAME COMMAND...; COMMAND is run by sh -c.
 	while read -r name cmd; do
 		case "$name" in '' | '#'*) continue ;; esac
+		# A test's own timeout comes first: "timeout=SECS COMMAND".
+		t=$test_timeout
+		case "$cmd" in timeout=*)
+			t=${cmd%% *}
+			t=${t#timeout=}
+			cmd=${cmd#* }
+			;;
+		esac
 		echo "@@LAB BEGIN $name"
 		# busybox timeout stops a hung test so the others still run.
-		timeout -s KILL "$test_timeout" sh -c "$cmd" </dev/null 2>&1
+		timeout -s KILL "$t" sh -c "$cmd" </dev/null 2>&1
 		rc=$?
-		[ $rc -eq 137 ] && echo "lab: $name killed (timeout ${test_timeout}s or SIGKILL)"
+		[ $rc -eq 137 ] && echo "lab: $name killed (timeout ${t}s or SIGKILL)"
 		echo "@@LAB END $name rc=$rc"
 	done </lab/tests.list
 }

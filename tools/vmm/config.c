@@ -21,6 +21,7 @@ void vmm_config_init(struct vmm_config *cfg)
 	    .pin_policy = NK_PIN_SHARED,
 	    .pin_smt = NK_PIN_SMT_PREFER,
 	    .pin = true,
+	    .cpuid_pv = true,
 	    .workload = {.mode = NKG_MODE_WRITE, .passes = 1, .verify = true},
 	};
 }
@@ -38,6 +39,9 @@ void vmm_config_done(struct vmm_config *cfg)
 	free(cfg->loads);
 	free(cfg->name);
 	free(cfg->runtime_dir);
+	free(cfg->kernel);
+	free(cfg->initrd);
+	free(cfg->cmdline);
 	*cfg = (struct vmm_config){0};
 }
 
@@ -46,8 +50,9 @@ void vmm_usage(FILE *out)
 	fputs("Usage: numaksm-vmm --name NAME [--memory SPEC | --memory-zone SPEC...] [OPTIONS]\n"
 	      "\n"
 	      "A KVM VMM whose guest RAM is numaksm zones and whose vCPU threads are pinned\n"
-	      "by the numaksm planner.  It runs a built-in 64-bit guest program that writes,\n"
-	      "re-dirties and verifies guest RAM (--workload).\n"
+	      "by the numaksm planner.  It boots a Linux kernel (--kernel), giving the guest\n"
+	      "the NUMA topology of its zones, or runs a built-in 64-bit guest program that\n"
+	      "writes, re-dirties and verifies guest RAM (--workload).\n"
 	      "\n"
 	      "  --name NAME            the VM's name: control socket RUNDIR/NAME.sock\n"
 	      "  --memory SPEC          one zone: size=1G[,hugepages=2M|1G|none][,mergeable=on]\n"
@@ -56,6 +61,13 @@ void vmm_usage(FILE *out)
 	      "  --numa SPEC            guest_node=N,cpus=A-B,zones=[z0,z1] (vCPUs in node order)\n"
 	      "  --cpus SPEC            count=N[,threads=T][,policy=shared|dedicated]\n"
 	      "                         [,smt=prefer|isolate|require][,pin=on|off]\n"
+	      "  --kernel FILE          boot this x86-64 Linux bzImage (serial console on\n"
+	      "                         stdout; ends when the guest powers off or resets)\n"
+	      "  --initrd FILE          its initramfs\n"
+	      "  --cmdline STR          its command line (default \"console=ttyS0\n"
+	      "                         reboot=acpi panic=-1\")\n"
+	      "  --cpuid-pv on|off      show KVM's paravirtual CPUID leaves to the guest\n"
+	      "                         (default on; off for a guest nested in a KVM guest)\n"
 	      "  --load FILE@GPA        copy FILE into guest RAM at GPA (repeatable)\n"
 	      "  --fill SPEC            host-written content: size=S,zero=P,shared=P,unique=P,\n"
 	      "                         patterns=N,seed=N,salt=N\n"
@@ -541,6 +553,39 @@ static int parse_load(struct vmm_config *cfg, const char *text, nk_error **err)
 	return 0;
 }
 
+static int set_string(char **field, const char *value)
+{
+	char *copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* A Linux guest runs no built-in program: refuse its options. */
+static int check_kernel(const struct vmm_config *cfg, nk_error **err)
+{
+	if (!cfg->kernel) {
+		if (cfg->initrd || cfg->cmdline)
+			return nk_error_set(err, EINVAL, "--%s is for a Linux guest: add --kernel",
+					    cfg->initrd ? "initrd" : "cmdline");
+		return 0;
+	}
+	if (cfg->workload.c.set || cfg->fill.set || cfg->n_loads)
+		return nk_error_set(err, EINVAL,
+				    "--%s is for the built-in guest program, not a Linux guest "
+				    "(--kernel)",
+				    cfg->workload.c.set ? "workload"
+				    : cfg->fill.set	? "fill"
+							: "load");
+	if (cfg->hold)
+		return nk_error_set(err, EINVAL,
+				    "--hold is for the built-in guest program: a Linux guest runs "
+				    "until it powers off");
+	return 0;
+}
+
 int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **err)
 {
 	enum {
@@ -555,7 +600,11 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		OPT_FORCE,
 		OPT_JSON,
 		OPT_RUNDIR,
-		OPT_NAME
+		OPT_NAME,
+		OPT_KERNEL,
+		OPT_INITRD,
+		OPT_CMDLINE,
+		OPT_CPUID_PV,
 	};
 	static const struct option options[] = {
 	    {"name", required_argument, NULL, OPT_NAME},
@@ -570,6 +619,10 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"force", no_argument, NULL, OPT_FORCE},
 	    {"runtime-dir", required_argument, NULL, OPT_RUNDIR},
+	    {"kernel", required_argument, NULL, OPT_KERNEL},
+	    {"initrd", required_argument, NULL, OPT_INITRD},
+	    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+	    {"cpuid-pv", required_argument, NULL, OPT_CPUID_PV},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -631,9 +684,19 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 			cfg->force = true;
 			break;
 		case OPT_RUNDIR:
-			free(cfg->runtime_dir);
-			cfg->runtime_dir = strdup(optarg);
-			r = cfg->runtime_dir ? 0 : -ENOMEM;
+			r = set_string(&cfg->runtime_dir, optarg);
+			break;
+		case OPT_KERNEL:
+			r = set_string(&cfg->kernel, optarg);
+			break;
+		case OPT_INITRD:
+			r = set_string(&cfg->initrd, optarg);
+			break;
+		case OPT_CMDLINE:
+			r = set_string(&cfg->cmdline, optarg);
+			break;
+		case OPT_CPUID_PV:
+			r = parse_on_off("--cpuid-pv", "value", optarg, &cfg->cpuid_pv, err);
 			break;
 		case 'h':
 			vmm_usage(stdout);
@@ -664,6 +727,9 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 				    cfg->vcpus, cfg->threads_per_core);
 	if (cfg->n_numa && !have_zone)
 		return nk_error_set(err, EINVAL, "--numa names zones: use --memory-zone");
+	r = check_kernel(cfg, err);
+	if (r < 0)
+		return r;
 	if (!cfg->fill.content.salt)
 		cfg->fill.content.salt = name_salt(cfg->name);
 	if (!cfg->workload.c.content.salt)

@@ -12,30 +12,38 @@
 #include "pagegen.h"
 #include "vmm.h"
 
+int vmm_read_file(const char *what, const char *path, void *dst, uint64_t size, nk_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t done = 0;
+
+	if (fd < 0)
+		return nk_error_set(err, errno, "%s: cannot open '%s': %m", what, path);
+	while (done < size) {
+		ssize_t n = read(fd, (char *)dst + done, size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return nk_error_set(err, errno, "%s: reading '%s': %m", what, path);
+		if (n == 0)
+			return nk_error_set(err, EIO, "%s: '%s' shrank while being read", what,
+					    path);
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
 int vmm_load_files(struct vmm *vmm, nk_error **err)
 {
 	for (size_t i = 0; i < vmm->cfg->n_loads; i++) {
 		const struct vmm_load_cfg *l = &vmm->cfg->loads[i];
 		char *dst = vmm_gpa_to_host(vmm, l->gpa, l->size_bytes);
-		_cleanup_close_ int fd = open(l->path, O_RDONLY | O_CLOEXEC);
-		uint64_t done = 0;
 
-		if (fd < 0)
-			return nk_error_set(err, errno, "--load: cannot open '%s': %m", l->path);
 		if (!dst)
 			return nk_error_set(err, ERANGE, "--load %s: outside guest RAM", l->path);
-		while (done < l->size_bytes) {
-			ssize_t n = read(fd, dst + done, l->size_bytes - done);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return nk_error_set(err, errno, "--load: reading '%s': %m",
-						    l->path);
-			if (n == 0)
-				return nk_error_set(
-				    err, EIO, "--load: '%s' shrank while being read", l->path);
-			done += (uint64_t)n;
-		}
+		int r = vmm_read_file("--load", l->path, dst, l->size_bytes, err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

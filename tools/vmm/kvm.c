@@ -79,7 +79,28 @@ int vmm_kvm_open(struct vmm *vmm, nk_error **err)
 	return 0;
 }
 
-static int set_cpuid(struct vmm *vmm, int vcpu_fd, nk_error **err)
+#define CPUID_PV_FIRST 0x40000000u
+#define CPUID_PV_LAST  0x4fffffffu
+
+/* What vCPU `id` sees of the supported CPUID: its APIC ID, and KVM's
+ * paravirtual leaves only when asked (a nested guest stalls with them). */
+static void cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned id, bool pv)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 e = c->entries[i];
+		if (!pv && e.function >= CPUID_PV_FIRST && e.function <= CPUID_PV_LAST)
+			continue;
+		if (e.function == 1)
+			e.ebx = (e.ebx & 0x00ffffffu) | id << 24;
+		if (e.function == 0xb || e.function == 0x1f)
+			e.edx = id; /* x2APIC ID */
+		c->entries[n++] = e;
+	}
+	c->nent = n;
+}
+
+static int set_cpuid(struct vmm *vmm, struct vmm_vcpu *v, nk_error **err)
 {
 	for (unsigned n = 128; n <= 4096; n *= 2) {
 		_cleanup_free_ struct kvm_cpuid2 *cpuid =
@@ -92,7 +113,8 @@ static int set_cpuid(struct vmm *vmm, int vcpu_fd, nk_error **err)
 				continue;
 			return nk_error_set(err, errno, "KVM_GET_SUPPORTED_CPUID: %m");
 		}
-		if (ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
+		cpuid_for_vcpu(cpuid, v->id, vmm->cfg->cpuid_pv);
+		if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
 			return nk_error_set(err, errno, "KVM_SET_CPUID2: %m");
 		return 0;
 	}
@@ -115,43 +137,83 @@ static void segment(struct kvm_segment *s, uint16_t selector, uint8_t type, bool
 	};
 }
 
-/* 64-bit mode from the first instruction: paging on, our GDT, no IDT (a
- * guest exception becomes a triple fault, which we report). */
-static int setup_vcpu_state(struct vmm *vmm, struct vmm_vcpu *v, nk_error **err)
+/* Where a vCPU starts in 64-bit mode: its GDT (code, data and TSS
+ * selectors), page tables and registers. */
+struct long_mode {
+	uint16_t cs, ds, tr;
+	uint64_t gdt, gdt_entries, cr3;
+	struct kvm_regs regs;
+};
+
+/* 64-bit mode from the first instruction: paging on, the given GDT, no IDT
+ * (an exception before the guest sets one up is a triple fault, which we
+ * report). */
+static int setup_long_mode(struct vmm_vcpu *v, const struct long_mode *m, nk_error **err)
 {
 	struct kvm_sregs sregs;
-	struct kvm_regs regs = {0};
+	struct kvm_regs regs = m->regs;
 
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
 		return nk_error_set(err, errno, "vCPU %u: KVM_GET_SREGS: %m", v->id);
-	segment(&sregs.cs, 0x08, 0xb, true);
-	segment(&sregs.ds, 0x10, 0x3, false);
+	segment(&sregs.cs, m->cs, 0xb, true);
+	segment(&sregs.ds, m->ds, 0x3, false);
 	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
 	/* A valid busy 64-bit TSS, which VMX entry checks even though the
-	 * program never switches stacks through it. */
+	 * guest never switches stacks through it. */
 	sregs.tr = (struct kvm_segment){
-	    .base = 0, .limit = 0x67, .selector = 0x18, .type = 0xb, .present = 1};
+	    .base = 0, .limit = 0x67, .selector = m->tr, .type = 0xb, .present = 1};
 	sregs.ldt = (struct kvm_segment){.selector = 0, .type = 0x2, .present = 1, .limit = 0xffff};
-	sregs.gdt.base = NKG_GDT_GPA;
-	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.gdt.base = m->gdt;
+	sregs.gdt.limit = (uint16_t)(m->gdt_entries * 8 - 1);
 	sregs.idt.base = 0;
 	sregs.idt.limit = 0;
 	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-	sregs.cr3 = NKG_PT_GPA;
+	sregs.cr3 = m->cr3;
 	sregs.cr4 = CR4_PAE;
 	sregs.efer = EFER_LME | EFER_LMA;
 	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
 		return nk_error_set(err, errno, "vCPU %u: KVM_SET_SREGS (64-bit mode): %m", v->id);
-
-	regs.rip = NKG_CODE_GPA;
-	/* As if called: %rsp + 8 is 16-byte aligned at the first instruction. */
-	regs.rsp = NKG_STACK_GPA + (v->id + 1) * NKG_STACK_SIZE - 8;
-	regs.rdi = v->id;
-	regs.rsi = NKG_BOOT_GPA;
 	regs.rflags = 0x2;
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
 		return nk_error_set(err, errno, "vCPU %u: KVM_SET_REGS: %m", v->id);
 	return 0;
+}
+
+static int setup_vcpu_state(struct vmm *vmm, struct vmm_vcpu *v, nk_error **err)
+{
+	if (vmm->cfg->kernel) {
+		/* The boot CPU enters the kernel's 64-bit entry with RSI at
+		 * boot_params; the others wait for its INIT and SIPI in
+		 * KVM's local APIC. */
+		if (v->id != 0)
+			return 0;
+		struct long_mode m = {
+		    .cs = 0x10, /* __BOOT_CS */
+		    .ds = 0x18, /* __BOOT_DS */
+		    .tr = 0x20,
+		    .gdt = VMM_BOOT_GDT_GPA,
+		    .gdt_entries = 5,
+		    .cr3 = VMM_BOOT_PT_GPA,
+		    .regs = {.rip = vmm->linux_boot.plan.entry,
+			     .rsi = VMM_BOOT_PARAMS_GPA,
+			     .rsp = VMM_BOOT_PARAMS_GPA - 16},
+		};
+		return setup_long_mode(v, &m, err);
+	}
+	struct long_mode m = {
+	    .cs = 0x08,
+	    .ds = 0x10,
+	    .tr = 0x18,
+	    .gdt = NKG_GDT_GPA,
+	    .gdt_entries = 3,
+	    .cr3 = NKG_PT_GPA,
+	    /* As if called: %rsp + 8 is 16-byte aligned at the first instruction. */
+	    .regs = {.rip = NKG_CODE_GPA,
+		     .rsp = NKG_STACK_GPA + (v->id + 1) * NKG_STACK_SIZE - 8,
+		     .rdi = v->id,
+		     .rsi = NKG_BOOT_GPA},
+	};
+	return setup_long_mode(v, &m, err);
 }
 
 /* The system area: GDT, boot block, page tables and the program. */
@@ -223,6 +285,19 @@ static int set_tss(struct vmm *vmm, nk_error **err)
 	return 0;
 }
 
+/* What Linux needs of KVM's own devices: the local APICs, IOAPIC and
+ * 8259s, and the PIT (timer calibration, and port 0x61). */
+static int create_devices(struct vmm *vmm, nk_error **err)
+{
+	struct kvm_pit_config pit = {.flags = 0};
+
+	if (ioctl(vmm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return nk_error_set(err, errno, "KVM_CREATE_IRQCHIP: %m");
+	if (ioctl(vmm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return nk_error_set(err, errno, "KVM_CREATE_PIT2: %m");
+	return 0;
+}
+
 int vmm_kvm_create(struct vmm *vmm, nk_error **err)
 {
 	int mmap_size;
@@ -246,7 +321,13 @@ int vmm_kvm_create(struct vmm *vmm, nk_error **err)
 			return nk_error_set(err, errno, "zone %s: KVM_SET_USER_MEMORY_REGION: %m",
 					    nk_zone_spec(vmm->zones[i].zone)->id);
 	}
-	r = setup_system_area(vmm, err);
+	if (vmm->cfg->kernel) {
+		r = create_devices(vmm, err);
+		if (r >= 0)
+			r = vmm_linux_setup(vmm, err);
+	} else {
+		r = setup_system_area(vmm, err);
+	}
 	if (r < 0)
 		return r;
 
@@ -266,7 +347,7 @@ int vmm_kvm_create(struct vmm *vmm, nk_error **err)
 			return nk_error_set(err, errno, "vCPU %u: mmap of kvm_run: %m", i);
 		}
 		v->run_size = (size_t)mmap_size;
-		r = set_cpuid(vmm, v->fd, err);
+		r = set_cpuid(vmm, v, err);
 		if (r < 0)
 			return nk_error_prefix(err, "vCPU %u", i);
 		r = setup_vcpu_state(vmm, v, err);
@@ -393,6 +474,15 @@ static bool handle_io(struct vmm_vcpu *v)
 	return true;
 }
 
+static void vcpu_halted(struct vmm_vcpu *v)
+{
+	pthread_mutex_lock(&v->vmm->lock);
+	v->state = VCPU_HALTED;
+	pthread_cond_broadcast(&v->vmm->cond);
+	pthread_mutex_unlock(&v->vmm->lock);
+	notify_main(v->vmm);
+}
+
 static void report_exit(struct vmm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -497,17 +587,23 @@ static void *vcpu_thread(void *arg)
 			vcpu_fail(v, "KVM_RUN: %s", strerror(errno));
 			return NULL;
 		}
+		if (v->run->exit_reason == KVM_EXIT_IO && vmm->cfg->kernel) {
+			if (vmm_linux_io(v))
+				continue;
+			vcpu_halted(v); /* powered off or reset */
+			return NULL;
+		}
 		if (v->run->exit_reason == KVM_EXIT_IO) {
 			if (!handle_io(v))
 				break;
 			continue;
 		}
+		if (v->run->exit_reason == KVM_EXIT_MMIO && vmm->cfg->kernel) {
+			vmm_linux_mmio(v);
+			continue;
+		}
 		if (v->run->exit_reason == KVM_EXIT_HLT) {
-			pthread_mutex_lock(&vmm->lock);
-			v->state = VCPU_HALTED;
-			pthread_cond_broadcast(&vmm->cond);
-			pthread_mutex_unlock(&vmm->lock);
-			notify_main(vmm);
+			vcpu_halted(v);
 			return NULL;
 		}
 		if (v->run->exit_reason == KVM_EXIT_INTR)

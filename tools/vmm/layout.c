@@ -393,3 +393,14 @@ void vmm_layout_gdt(void *gdt)
 	d[1] = 0x00af9b000000ffffull; /* 0x08: 64-bit code, present, accessed */
 	d[2] = 0x00cf93000000ffffull; /* 0x10: data, present, writable, accessed */
 }
+
+int vmm_guest_node_host(const struct vmm_config *cfg, unsigned g)
+{
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		const struct nk_zone_spec *s = &cfg->zones[i].spec;
+		if (cfg->zones[i].guest_node != g || !s->nodes || s->policy == NK_POLICY_DEFAULT)
+			continue;
+		return nk_bitmap_next(s->nodes, 0);
+	}
+	return -1;
+}

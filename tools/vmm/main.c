@@ -77,19 +77,6 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* The host node a guest node's memory is on, for the planner: the first
- * node of its first zone's policy, when the policy names nodes. */
-static int guest_node_memory(const struct vmm_config *cfg, unsigned g)
-{
-	for (size_t i = 0; i < cfg->n_zones; i++) {
-		const struct nk_zone_spec *s = &cfg->zones[i].spec;
-		if (cfg->zones[i].guest_node != g || !s->nodes || s->policy == NK_POLICY_DEFAULT)
-			continue;
-		return nk_bitmap_next(s->nodes, 0);
-	}
-	return -1;
-}
-
 static int plan_pins(struct vmm *vmm, nk_error **err)
 {
 	const struct vmm_config *cfg = vmm->cfg;
@@ -105,7 +92,7 @@ static int plan_pins(struct vmm *vmm, nk_error **err)
 		for (size_t i = 0; i < cfg->n_numa; i++)
 			if (cfg->numa[i].guest_node == g)
 				nodes[g].vcpus = cfg->numa[i].n_vcpus;
-		nodes[g].memory_node = guest_node_memory(cfg, g);
+		nodes[g].memory_node = vmm_guest_node_host(cfg, g);
 	}
 	struct nk_pin_request req = {
 	    .vcpus = cfg->vcpus,
@@ -350,7 +337,8 @@ static void reap_migration(struct vmm *vmm, struct pollfd *fds, struct client *c
 
 static int main_loop(struct vmm *vmm, int sig_fd)
 {
-	struct pollfd fds[3 + MAX_CLIENTS];
+	/* The clients, then the serial port's input last. */
+	struct pollfd fds[3 + MAX_CLIENTS + 1];
 	struct client clients[MAX_CLIENTS] = {{0}};
 	uint64_t seen_passes[NKG_MAX_VCPUS] = {0}, seen_verified[NKG_MAX_VCPUS] = {0};
 	bool stop = false;
@@ -360,10 +348,12 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 	fds[2] = (struct pollfd){.fd = vmm->listen_fd, .events = POLLIN};
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		fds[3 + i] = (struct pollfd){.fd = -1};
+	struct pollfd *input = &fds[3 + MAX_CLIENTS];
 
 	while (!stop) {
 		int timeout = expire_clients(&fds[3], clients);
-		if (poll(fds, 3 + MAX_CLIENTS, timeout) < 0) {
+		*input = (struct pollfd){.fd = vmm_linux_input_fd(vmm), .events = POLLIN};
+		if (poll(fds, 3 + MAX_CLIENTS + 1, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			vmm_log(NK_LOG_ERROR, "poll: %s", strerror(errno));
@@ -383,7 +373,11 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 				break;
 			report_events(vmm, seen_passes, seen_verified);
 			reap_migration(vmm, &fds[3], clients, false);
-			if (vmm_all_stopped(vmm) && !vmm->cfg->hold) {
+			const char *how = NULL;
+			if (vmm->cfg->kernel && vmm_linux_ended(vmm, &how)) {
+				vmm_log(NK_LOG_INFO, "the guest %s", how);
+				stop = true;
+			} else if (!vmm->cfg->kernel && vmm_all_stopped(vmm) && !vmm->cfg->hold) {
 				vmm_log(NK_LOG_INFO, "the guest halted");
 				stop = true;
 			}
@@ -400,6 +394,8 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 				stop = true;
 			}
 		}
+		if (input->revents)
+			vmm_linux_input(vmm);
 		/* After the clients: those that left have made room. */
 		if (fds[2].revents & POLLIN)
 			accept_client(vmm, &fds[3], clients);
@@ -438,6 +434,7 @@ static void teardown(struct vmm *vmm)
 	vmm_migration_done(vmm);
 	vmm_vcpus_stop(vmm);
 	vmm_kvm_close(vmm);
+	vmm_linux_close(vmm);
 	for (size_t i = 0; i < vmm->n_zones; i++)
 		nk_zone_free(vmm->zones[i].zone);
 	free(vmm->zones);
@@ -503,6 +500,9 @@ static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 	if (cfg->fill.set)
 		vmm_log(NK_LOG_INFO, "host-written fill: %llu pages in %.2f s",
 			(unsigned long long)vmm->fill_pages_written, vmm->fill_seconds);
+	/* The guest's SLIT has the distances between the zones' host nodes. */
+	if (cfg->kernel && !vmm->topo && nk_topo_load_live(vmm->host, &vmm->topo, NULL) < 0)
+		vmm_log(NK_LOG_WARNING, "no host topology: the guest's node distances are 10/20");
 	r = vmm_kvm_create(vmm, err);
 	if (r < 0)
 		return r;
@@ -546,6 +546,9 @@ int main(int argc, char **argv)
 	};
 	if (r == 0)
 		r = vmm_layout_compute(&cfg, &vmm.layout, &err);
+	/* A kernel that cannot boot is refused before anything is created. */
+	if (r == 0 && cfg.kernel)
+		r = vmm_linux_prepare(&cfg, &vmm.linux_boot, &err);
 	if (r < 0) {
 		exit_error(NULL, r, err, 2);
 		vmm_config_done(&cfg);

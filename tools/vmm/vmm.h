@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "boot.h"
 #include "guest-abi.h"
 #include "numaksm/cleanup.h"
 #include "numaksm/core.h"
@@ -84,6 +85,9 @@ struct vmm_config {
 	bool force; /* map zones larger than what their nodes can give now */
 	bool json;
 	char *runtime_dir;
+	/* A Linux guest (--kernel) instead of the built-in program. */
+	char *kernel, *initrd, *cmdline;
+	bool cpuid_pv; /* KVM's paravirtual CPUID leaves (0x40000000..) shown */
 };
 
 void vmm_config_init(struct vmm_config *cfg);
@@ -117,6 +121,39 @@ int vmm_layout_compute(struct vmm_config *cfg, struct vmm_layout *ret, nk_error 
 void vmm_layout_page_tables(const struct vmm_config *cfg, uint64_t gpa_end, void *pt);
 /* The GDT with a 64-bit code and a data segment. */
 void vmm_layout_gdt(void *gdt);
+/* The host node guest node `g`'s memory is on: the first node of its first
+ * zone's policy, when the policy names nodes; else -1. */
+int vmm_guest_node_host(const struct vmm_config *cfg, unsigned g);
+
+/* ---- a Linux guest (linux.c) ------------------------------------------ */
+
+/* The ACPI description of the guest: which node each vCPU and zone is in,
+ * and the distances between the guest nodes. */
+struct vmm_guest_numa {
+	unsigned cpu_node[NKG_MAX_VCPUS];
+	struct vmm_acpi_mem mem[32];
+	uint8_t distance[NKG_MAX_VCPUS * NKG_MAX_VCPUS];
+	struct vmm_acpi_spec spec; /* pointing into the above */
+};
+
+/* From the configuration and its layout; SLIT distances are those between
+ * the host nodes the guest nodes' zones are bound to (`topo`, may be
+ * NULL), or 10/20 where a node is not bound.  @return 0; -EINVAL. */
+int vmm_guest_numa_build(const struct vmm_config *cfg, const struct vmm_layout *l,
+			 const nk_topo *topo, struct vmm_guest_numa *ret, nk_error **err);
+
+/* The kernel, initrd and command line, read and placed before anything is
+ * created. */
+struct vmm_linux {
+	void *kernel_file; /* the bzImage, malloc'ed, until it is in guest RAM */
+	struct vmm_bzimage image;
+	struct vmm_e820 e820;
+	struct vmm_boot_plan plan;
+	const char *cmdline;
+};
+
+int vmm_linux_prepare(const struct vmm_config *cfg, struct vmm_linux *ret, nk_error **err);
+void vmm_linux_done(struct vmm_linux *lx);
 
 /* ---- the running VM (kvm.c, control.c, main.c) ------------------------ */
 
@@ -205,6 +242,11 @@ struct vmm {
 	bool pins_saved;
 	double started_at;
 	struct vmm_migration migration;
+
+	/* A Linux guest: its boot, serial port and power state. */
+	struct vmm_linux linux_boot;
+	struct vmm_serial *serial;
+	bool powered_off, rebooted; /* under lock */
 };
 
 /* kvm.c */
@@ -218,7 +260,24 @@ int vmm_pause(struct vmm *vmm, bool pause);
 void *vmm_gpa_to_host(const struct vmm *vmm, uint64_t gpa, uint64_t len);
 bool vmm_all_stopped(struct vmm *vmm); /* every vCPU halted or failed */
 
+/* linux.c: guest RAM set up for the kernel (after the zones, before the
+ * vCPUs), the I/O the guest does, and whether it has ended. */
+int vmm_linux_setup(struct vmm *vmm, nk_error **err);
+/* An I/O exit of a Linux guest's vCPU.  @return false when the vCPU stops
+ * (the guest powered off or reset). */
+bool vmm_linux_io(struct vmm_vcpu *v);
+void vmm_linux_mmio(struct vmm_vcpu *v);
+/* The serial port's input (stdin), or -1 once it has ended; read what it
+ * has for the guest when it is readable. */
+int vmm_linux_input_fd(struct vmm *vmm);
+void vmm_linux_input(struct vmm *vmm);
+/* Whether the guest powered off, reset or failed, and which (*ret_how). */
+bool vmm_linux_ended(struct vmm *vmm, const char **ret_how);
+void vmm_linux_close(struct vmm *vmm);
+
 /* fill.c */
+/* Read `size` bytes of `path` into `dst` (`what`: the option, for messages). */
+int vmm_read_file(const char *what, const char *path, void *dst, uint64_t size, nk_error **err);
 int vmm_load_files(struct vmm *vmm, nk_error **err);
 int vmm_fill(struct vmm *vmm, nk_error **err);
 

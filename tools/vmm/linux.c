@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A Linux guest: the kernel and initrd read and placed before anything is
+ * created, guest RAM set up for the 64-bit entry (boot.c's layout), the
+ * ACPI tables of the guest's NUMA topology, and the little hardware the
+ * kernel talks to through I/O ports: a 16550 UART at 0x3f8 on IRQ 4 and
+ * the FADT's power-off and reset registers.  Interrupt controllers and the
+ * PIT are KVM's own (kvm.c).
+ */
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "vmm.h"
+
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=acpi panic=-1"
+
+int vmm_guest_numa_build(const struct vmm_config *cfg, const struct vmm_layout *l,
+			 const nk_topo *topo, struct vmm_guest_numa *ret, nk_error **err)
+{
+	unsigned n = l->n_guest_nodes;
+	int host[NKG_MAX_VCPUS];
+
+	if (n == 0 || n > NKG_MAX_VCPUS)
+		return nk_error_set(err, EINVAL, "%u guest nodes: 1 to %d", n, NKG_MAX_VCPUS);
+	if (cfg->n_zones > ARRAY_SIZE(ret->mem))
+		return nk_error_set(err, EINVAL, "%zu zones: a Linux guest takes %zu at most",
+				    cfg->n_zones, ARRAY_SIZE(ret->mem));
+	memset(ret, 0, sizeof(*ret));
+	for (unsigned v = 0; v < cfg->vcpus; v++)
+		for (size_t i = 0; i < cfg->n_numa; i++)
+			if (v >= cfg->numa[i].first_vcpu &&
+			    v - cfg->numa[i].first_vcpu < cfg->numa[i].n_vcpus)
+				ret->cpu_node[v] = cfg->numa[i].guest_node;
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		ret->mem[i] = (struct vmm_acpi_mem){.gpa = cfg->zones[i].gpa,
+						    .size_bytes = cfg->zones[i].spec.size_bytes,
+						    .node = cfg->zones[i].guest_node};
+	for (unsigned g = 0; g < n; g++)
+		host[g] = vmm_guest_node_host(cfg, g);
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = 0; j < n; j++) {
+			int d = i == j ? 10 : 20;
+			if (i != j && host[i] >= 0 && host[j] >= 0 && topo) {
+				int hd = host[i] == host[j]
+					     ? 11
+					     : nk_topo_distance(topo, host[i], host[j]);
+				/* Two guest nodes on one host node are as near
+				 * as SLIT allows (10 is for a node itself). */
+				if (hd > 10 && hd < 255)
+					d = hd;
+			}
+			ret->distance[i * n + j] = (uint8_t)d;
+		}
+	ret->spec = (struct vmm_acpi_spec){
+	    .n_cpus = cfg->vcpus,
+	    .n_nodes = n,
+	    .cpu_node = ret->cpu_node,
+	    .mem = ret->mem,
+	    .n_mem = cfg->n_zones,
+	    .distance = ret->distance,
+	};
+	return 0;
+}
+
+static int file_size(const char *option, const char *path, uint64_t *ret, nk_error **err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return nk_error_set(err, errno, "%s: cannot use '%s': %m", option, path);
+	if (!S_ISREG(st.st_mode))
+		return nk_error_set(err, EINVAL, "%s: '%s' is not a regular file", option, path);
+	*ret = (uint64_t)st.st_size;
+	return 0;
+}
+
+int vmm_linux_prepare(const struct vmm_config *cfg, struct vmm_linux *ret, nk_error **err)
+{
+	struct vmm_ram_range ram[32];
+	uint64_t kernel_size = 0, initrd_size = 0;
+	struct vmm_linux lx = {.cmdline = cfg->cmdline ? cfg->cmdline : DEFAULT_CMDLINE};
+	int r;
+
+	if (cfg->n_zones > ARRAY_SIZE(ram))
+		return nk_error_set(err, EINVAL, "at most %zu zones", ARRAY_SIZE(ram));
+	r = file_size("--kernel", cfg->kernel, &kernel_size, err);
+	if (r < 0)
+		return r;
+	if (cfg->initrd) {
+		r = file_size("--initrd", cfg->initrd, &initrd_size, err);
+		if (r < 0)
+			return r;
+		if (!initrd_size)
+			return nk_error_set(err, EINVAL, "--initrd: '%s' is empty", cfg->initrd);
+	}
+	if (kernel_size > (1ull << 30))
+		return nk_error_set(err, EFBIG, "--kernel: '%s' is larger than 1 GiB", cfg->kernel);
+	lx.kernel_file = malloc(kernel_size ? kernel_size : 1);
+	if (!lx.kernel_file)
+		return -ENOMEM;
+	r = vmm_read_file("--kernel", cfg->kernel, lx.kernel_file, kernel_size, err);
+	if (r >= 0)
+		r = vmm_bzimage_parse(lx.kernel_file, kernel_size, &lx.image, err);
+	if (r < 0) {
+		free(lx.kernel_file);
+		return nk_error_prefix(err, "--kernel %s", cfg->kernel);
+	}
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		ram[i] = (struct vmm_ram_range){cfg->zones[i].gpa, cfg->zones[i].spec.size_bytes,
+						cfg->zones[i].spec.id};
+	r = vmm_e820_build(ram, cfg->n_zones, &lx.e820, err);
+	if (r >= 0)
+		r = vmm_boot_plan(&lx.image, &lx.e820, initrd_size, lx.cmdline, &lx.plan, err);
+	if (r < 0) {
+		free(lx.kernel_file);
+		return r;
+	}
+	*ret = lx;
+	return 0;
+}
+
+void vmm_linux_done(struct vmm_linux *lx)
+{
+	free(lx->kernel_file);
+	*lx = (struct vmm_linux){0};
+}
+
+/* ---- guest RAM ------------------------------------------------------------ */
+
+static void *guest(struct vmm *vmm, uint64_t gpa, uint64_t len, const char *what, nk_error **err)
+{
+	void *p = vmm_gpa_to_host(vmm, gpa, len);
+	if (!p)
+		nk_error_set(err, ERANGE, "%s [0x%llx, 0x%llx) is not in guest RAM", what,
+			     (unsigned long long)gpa, (unsigned long long)(gpa + len));
+	return p;
+}
+
+static int linux_load(struct vmm *vmm, nk_error **err)
+{
+	const struct vmm_linux *lx = &vmm->linux_boot;
+	const struct vmm_boot_plan *p = &lx->plan;
+	struct vmm_guest_numa numa;
+	size_t acpi_len = 0;
+	int r;
+
+	void *gdt = guest(vmm, VMM_BOOT_GDT_GPA, 5 * 8, "the GDT", err);
+	void *pt = guest(vmm, VMM_BOOT_PT_GPA, VMM_BOOT_PT_SIZE, "the page tables", err);
+	void *bp = guest(vmm, VMM_BOOT_PARAMS_GPA, VMM_BP_SIZE, "boot_params", err);
+	char *cmdline = guest(vmm, p->cmdline_gpa, p->cmdline_len + 1, "the command line", err);
+	void *acpi = guest(vmm, VMM_ACPI_GPA, VMM_ACPI_MAX, "the ACPI tables", err);
+	void *kernel = guest(vmm, p->kernel_gpa, lx->image.kernel_size, "the kernel", err);
+	void *initrd =
+	    p->initrd_size ? guest(vmm, p->initrd_gpa, p->initrd_size, "the initrd", err) : NULL;
+	if (!gdt || !pt || !bp || !cmdline || !acpi || !kernel || (p->initrd_size && !initrd))
+		return -ERANGE;
+
+	r = vmm_guest_numa_build(vmm->cfg, &vmm->layout, vmm->topo, &numa, err);
+	if (r < 0)
+		return r;
+	r = vmm_acpi_build(&numa.spec, VMM_ACPI_GPA, acpi, VMM_ACPI_MAX, &acpi_len, err);
+	if (r < 0)
+		return r;
+	memcpy(kernel, lx->image.kernel, lx->image.kernel_size);
+	if (initrd) {
+		r = vmm_read_file("--initrd", vmm->cfg->initrd, initrd, p->initrd_size, err);
+		if (r < 0)
+			return r;
+	}
+	memcpy(cmdline, lx->cmdline, p->cmdline_len + 1);
+	vmm_boot_params_write(bp, &lx->image, p, &lx->e820, VMM_ACPI_GPA);
+	vmm_boot_gdt(gdt);
+	vmm_boot_page_tables(pt);
+	return 0;
+}
+
+/* ---- the 16550 UART ------------------------------------------------------- */
+
+#define SERIAL_PORT 0x3f8
+#define SERIAL_IRQ  4
+
+#define UART_IER_RDI  0x01
+#define UART_IER_THRI 0x02
+#define UART_IIR_NONE 0x01
+#define UART_IIR_THRI 0x02
+#define UART_IIR_RDI  0x04
+#define UART_IIR_FIFO 0xc0
+#define UART_FCR_FIFO 0x01
+#define UART_LCR_DLAB 0x80
+#define UART_MCR_LOOP 0x10
+#define UART_LSR_DR   0x01
+#define UART_LSR_THRE 0x20
+#define UART_LSR_TEMT 0x40
+#define UART_MSR_DCD  0x80
+#define UART_MSR_DSR  0x20
+#define UART_MSR_CTS  0x10
+
+#define SERIAL_RX_MAX 4096
+
+struct vmm_serial {
+	pthread_mutex_t lock;
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+	bool thr_pending; /* a "transmitter empty" interrupt is owed */
+	bool irq_level;
+	int out_fd, in_fd;
+	uint8_t rx[SERIAL_RX_MAX]; /* received, not yet read by the guest */
+	size_t rx_head, rx_len;
+};
+
+static uint8_t serial_iir(const struct vmm_serial *s)
+{
+	uint8_t fifo = s->fcr & UART_FCR_FIFO ? UART_IIR_FIFO : 0;
+	if ((s->ier & UART_IER_RDI) && s->rx_len)
+		return fifo | UART_IIR_RDI;
+	if ((s->ier & UART_IER_THRI) && s->thr_pending)
+		return fifo | UART_IIR_THRI;
+	return fifo | UART_IIR_NONE;
+}
+
+static void serial_update_irq(struct vmm *vmm, struct vmm_serial *s)
+{
+	bool level = !(serial_iir(s) & UART_IIR_NONE);
+	if (level == s->irq_level)
+		return;
+	struct kvm_irq_level irq = {.irq = SERIAL_IRQ, .level = level};
+	if (ioctl(vmm->vm_fd, KVM_IRQ_LINE, &irq) == 0)
+		s->irq_level = level;
+}
+
+static void serial_write_out(struct vmm_serial *s, uint8_t c)
+{
+	for (;;) {
+		ssize_t n = write(s->out_fd, &c, 1);
+		if (n >= 0 || errno != EINTR)
+			return;
+	}
+}
+
+static void serial_out(struct vmm *vmm, unsigned reg, uint8_t v)
+{
+	struct vmm_serial *s = vmm->serial;
+	bool dlab = s->lcr & UART_LCR_DLAB;
+
+	switch (reg) {
+	case 0:
+		if (dlab) {
+			s->dll = v;
+		} else {
+			/* Sent at once (looped back to nothing in loop mode). */
+			if (!(s->mcr & UART_MCR_LOOP))
+				serial_write_out(s, v);
+			s->thr_pending = true;
+		}
+		break;
+	case 1:
+		if (dlab) {
+			s->dlm = v;
+		} else {
+			/* Enabling THRI with the transmitter empty raises it. */
+			if ((v & UART_IER_THRI) && !(s->ier & UART_IER_THRI))
+				s->thr_pending = true;
+			s->ier = v & 0x0f;
+		}
+		break;
+	case 2:
+		s->fcr = v;
+		break;
+	case 3:
+		s->lcr = v;
+		break;
+	case 4:
+		s->mcr = v & 0x1f;
+		break;
+	case 7:
+		s->scr = v;
+		break;
+	default:
+		break;
+	}
+	serial_update_irq(vmm, s);
+}
+
+static uint8_t serial_in(struct vmm *vmm, unsigned reg)
+{
+	struct vmm_serial *s = vmm->serial;
+	bool dlab = s->lcr & UART_LCR_DLAB;
+	uint8_t v = 0;
+
+	switch (reg) {
+	case 0:
+		if (dlab) {
+			v = s->dll;
+		} else if (s->rx_len) {
+			v = s->rx[s->rx_head];
+			s->rx_head = (s->rx_head + 1) % SERIAL_RX_MAX;
+			s->rx_len--;
+		}
+		break;
+	case 1:
+		v = dlab ? s->dlm : s->ier;
+		break;
+	case 2:
+		v = serial_iir(s);
+		/* Reading IIR acknowledges the THRI it reports. */
+		if ((v & 0x0f) == UART_IIR_THRI)
+			s->thr_pending = false;
+		break;
+	case 3:
+		v = s->lcr;
+		break;
+	case 4:
+		v = s->mcr;
+		break;
+	case 5:
+		v = UART_LSR_THRE | UART_LSR_TEMT | (s->rx_len ? UART_LSR_DR : 0);
+		break;
+	case 6:
+		/* In loop mode the modem inputs are the MCR's outputs. */
+		if (s->mcr & UART_MCR_LOOP)
+			v = (uint8_t)((s->mcr & 0x0c) << 4 | (s->mcr & 0x01) << 5 |
+				      (s->mcr & 0x02) << 3);
+		else
+			v = UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
+		break;
+	case 7:
+		v = s->scr;
+		break;
+	default:
+		break;
+	}
+	serial_update_irq(vmm, s);
+	return v;
+}
+
+static int serial_open(struct vmm *vmm)
+{
+	struct vmm_serial *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	s->out_fd = STDOUT_FILENO;
+	s->in_fd = STDIN_FILENO;
+	vmm->serial = s;
+	return 0;
+}
+
+int vmm_linux_input_fd(struct vmm *vmm)
+{
+	return vmm->serial ? vmm->serial->in_fd : -1;
+}
+
+void vmm_linux_input(struct vmm *vmm)
+{
+	struct vmm_serial *s = vmm->serial;
+	uint8_t buf[256];
+
+	ssize_t n = read(s->in_fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (n <= 0) {
+		s->in_fd = -1; /* end of input: the guest's console stays */
+	} else {
+		/* What does not fit while the guest is not reading is lost,
+		 * as on a real line. */
+		for (ssize_t i = 0; i < n && s->rx_len < SERIAL_RX_MAX; i++)
+			s->rx[(s->rx_head + s->rx_len++) % SERIAL_RX_MAX] = buf[i];
+		serial_update_irq(vmm, s);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void vmm_linux_close(struct vmm *vmm)
+{
+	if (vmm->serial) {
+		pthread_mutex_destroy(&vmm->serial->lock);
+		free(vmm->serial);
+		vmm->serial = NULL;
+	}
+	vmm_linux_done(&vmm->linux_boot);
+}
+
+/* ---- I/O exits ------------------------------------------------------------ */
+
+#define I8042_COMMAND_PORT 0x64
+#define I8042_RESET	   0xfe
+
+/* The guest asked to power off or reset: the vCPU stops, the VMM ends. */
+static bool guest_ends(struct vmm *vmm, bool reboot)
+{
+	pthread_mutex_lock(&vmm->lock);
+	if (reboot)
+		vmm->rebooted = true;
+	else
+		vmm->powered_off = true;
+	pthread_mutex_unlock(&vmm->lock);
+	return false;
+}
+
+/* A PM timer tick count: 24 bits at 3.579545 MHz of the monotonic clock. */
+static uint32_t pm_timer(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	uint64_t ticks = (uint64_t)t.tv_sec * VMM_ACPI_PM_TIMER_HZ +
+			 (uint64_t)t.tv_nsec * VMM_ACPI_PM_TIMER_HZ / 1000000000u;
+	return (uint32_t)(ticks & 0xffffff);
+}
+
+/* The ACPI fixed hardware: @return false when the guest powers off or
+ * resets; reads in *value. */
+static bool acpi_io(struct vmm *vmm, uint16_t port, bool out, uint32_t *value)
+{
+	if (out) {
+		if (port == VMM_ACPI_PM1A_CNT_PORT && (*value & VMM_ACPI_PM1_SLP_EN) &&
+		    VMM_ACPI_PM1_SLP_TYP(*value) == VMM_ACPI_S5_TYPE)
+			return guest_ends(vmm, false);
+		if (port == VMM_ACPI_RESET_PORT && (*value & 0xff) == VMM_ACPI_RESET_VALUE)
+			return guest_ends(vmm, true);
+		return true;
+	}
+	if (port == VMM_ACPI_PM1A_CNT_PORT)
+		*value = VMM_ACPI_PM1_SCI_EN; /* in ACPI mode, awake */
+	else if (port == VMM_ACPI_PM_TMR_PORT)
+		*value = pm_timer();
+	else
+		*value = 0; /* no events, none enabled */
+	return true;
+}
+
+bool vmm_linux_io(struct vmm_vcpu *v)
+{
+	struct vmm *vmm = v->vmm;
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	uint16_t port = run->io.port;
+	bool out = run->io.direction == KVM_EXIT_IO_OUT;
+	size_t size = run->io.size <= 4 ? run->io.size : 4;
+
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		uint32_t value = 0;
+		if (port >= SERIAL_PORT && port < SERIAL_PORT + 8) {
+			pthread_mutex_lock(&vmm->serial->lock);
+			if (out)
+				serial_out(vmm, port - SERIAL_PORT, data[0]);
+			else
+				data[0] = serial_in(vmm, port - SERIAL_PORT);
+			pthread_mutex_unlock(&vmm->serial->lock);
+			continue;
+		}
+		if (port >= VMM_ACPI_PM1A_EVT_PORT && port <= VMM_ACPI_RESET_PORT) {
+			memcpy(&value, data, size);
+			if (!acpi_io(vmm, port, out, &value))
+				return false;
+			if (!out)
+				memcpy(data, &value, size);
+			continue;
+		}
+		if (out && port == I8042_COMMAND_PORT && data[0] == I8042_RESET)
+			return guest_ends(vmm, true);
+		/* Nothing else is there: reads float high, writes vanish. */
+		if (!out)
+			memset(data, 0xff, run->io.size);
+	}
+	return true;
+}
+
+bool vmm_linux_ended(struct vmm *vmm, const char **ret_how)
+{
+	bool ended;
+	pthread_mutex_lock(&vmm->lock);
+	*ret_how = vmm->powered_off ? "powered off" : vmm->rebooted ? "rebooted" : "failed";
+	ended = vmm->powered_off || vmm->rebooted;
+	for (unsigned i = 0; i < vmm->n_vcpus; i++)
+		ended |= vmm->vcpus[i].state == VCPU_FAILED;
+	pthread_mutex_unlock(&vmm->lock);
+	return ended;
+}
+
+void vmm_linux_mmio(struct vmm_vcpu *v)
+{
+	/* No device is memory-mapped but the APICs, which KVM handles. */
+	if (!v->run->mmio.is_write)
+		memset(v->run->mmio.data, 0xff, sizeof(v->run->mmio.data));
+}
+
+int vmm_linux_setup(struct vmm *vmm, nk_error **err)
+{
+	struct vmm_linux *lx = &vmm->linux_boot;
+	int r = serial_open(vmm);
+	if (r < 0)
+		return r;
+	r = linux_load(vmm, err);
+	/* The kernel is in guest RAM now: its file's copy goes (the plan stays). */
+	free(lx->kernel_file);
+	lx->kernel_file = NULL;
+	lx->image.image = lx->image.kernel = NULL;
+	return r;
+}
