@@ -194,9 +194,9 @@ static int parse_args(int argc, char **argv, struct place_args *a, nk_error **er
 			return tool_usage_error(err, "--plan-fleet plans every VM: unexpected '%s'",
 						argv[optind]);
 		if (a->undo || a->cpus || a->req.migrate || a->req.memory_high_bytes ||
-		    a->req.memory_max_bytes || a->req.parent || a->req.group || a->json)
+		    a->req.memory_max_bytes || a->req.parent || a->req.group)
 			return tool_usage_error(err, "--plan-fleet takes only --nodes, --sample, "
-						     "--config, --apply and --no-pin");
+						     "--config, --apply, --no-pin and --json");
 		return 0;
 	}
 	if (a->sample || a->apply || a->config)
@@ -372,6 +372,108 @@ static const char *pages_text(char *buf, size_t size, const struct nk_estimate *
 			       pages > 0 ? (uint64_t)llround(pages * (double)e->page_size) : 0);
 }
 
+/* A fleet plan, as plan_fleet() made it. */
+struct fleet_plan {
+	const struct nk_estimate *e;
+	const struct nk_vm_ref *refs;
+	size_t n;
+	const int *was, *assign;
+	const bool *fixed;
+	const char **tenant;
+	const int *group;
+	double before, after;
+	bool tenants;
+	unsigned mixed_before, mixed;
+};
+
+static uint64_t migrate_bytes(const struct fleet_plan *p, size_t i)
+{
+	const struct nk_estimate_vm *v = &p->e->vms[i];
+	if (p->assign[i] == p->was[i] || p->assign[i] < 0)
+		return 0;
+	return (v->read_pages - v->node_read_pages[p->assign[i]]) * p->e->page_size;
+}
+
+static void print_plan_text(const struct fleet_plan *p)
+{
+	const struct nk_estimate *e = p->e;
+	char b1[32], b2[32], b3[32];
+	printf("Fingerprinted %zu VMs: %s of guest RAM", p->n,
+	       pages_text(b1, 32, e, (double)e->read_pages));
+	if (e->sample > 1)
+		printf(", 1 content in %u", e->sample);
+	printf(".\nPer-node merging (merge_across_nodes=0) saves %s with the VMs where they are, "
+	       "%s with this plan (+%s).\n",
+	       pages_text(b1, 32, e, p->before), pages_text(b2, 32, e, p->after),
+	       pages_text(b3, 32, e, p->after - p->before));
+	unsigned moves = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->assign[i] == p->was[i])
+			continue;
+		if (!moves++)
+			printf("Moves (each as the command that makes it):\n");
+		printf("  %s (PID %d): node %d -> node %d, %s to migrate    numaksm place %d "
+		       "--nodes %d --migrate\n",
+		       p->refs[i].name, p->refs[i].pid, p->was[i], p->assign[i],
+		       nk_format_bytes(b1, 32, migrate_bytes(p, i)), p->refs[i].pid, p->assign[i]);
+	}
+	if (!moves)
+		printf("No move gains a page: the VMs already share most where they are.\n");
+	if (p->tenants && !p->mixed)
+		printf("Tenants: each node holds one tenant's VMs%s: with merge_across_nodes=0 no "
+		       "page is merged between tenants.\n",
+		       p->mixed_before ? " after the moves" : "");
+	for (size_t i = 0; p->mixed && i < p->n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (p->assign[j] == p->assign[i] && p->group[j] != p->group[i] &&
+			    p->assign[i] >= 0) {
+				printf(
+				    "Tenants %s and %s stay on node %d (%s, %s): no room to part "
+				    "them; the tuner keeps them from merging together\n",
+				    p->tenant[j] ? p->tenant[j] : p->refs[j].name,
+				    p->tenant[i] ? p->tenant[i] : p->refs[i].name, p->assign[i],
+				    p->refs[j].name, p->refs[i].name);
+				break;
+			}
+}
+
+static json_object *json_node(int node)
+{
+	return node >= 0 ? json_object_new_int(node) : NULL;
+}
+
+static json_object *plan_json(const struct fleet_plan *p, bool applied)
+{
+	const struct nk_estimate *e = p->e;
+	json_object *doc = tool_json_doc("place --plan-fleet");
+	json_object_object_add(doc, "sample_count", tool_json_u64(e->sample));
+	json_object_object_add(doc, "read_bytes", tool_json_u64(e->read_pages * e->page_size));
+	json_object_object_add(doc, "saved_now_bytes",
+			       tool_json_u64((uint64_t)llround(p->before * (double)e->page_size)));
+	json_object_object_add(doc, "saved_planned_bytes",
+			       tool_json_u64((uint64_t)llround(p->after * (double)e->page_size)));
+	json_object_object_add(doc, "tenants", json_object_new_boolean(p->tenants));
+	json_object_object_add(doc, "tenants_apart",
+			       p->tenants ? json_object_new_boolean(!p->mixed) : NULL);
+	json_object_object_add(doc, "applied", json_object_new_boolean(applied));
+	json_object *vms = json_object_new_array();
+	for (size_t i = 0; i < p->n; i++) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "vm", tool_json_vm_ref(&p->refs[i]));
+		json_object_object_add(o, "tenant",
+				       p->tenant[i] ? json_object_new_string(p->tenant[i]) : NULL);
+		json_object_object_add(
+		    o, "error", e->vms[i].error ? json_object_new_string(e->vms[i].error) : NULL);
+		json_object_object_add(o, "node", json_node(p->was[i]));
+		json_object_object_add(o, "planned_node", json_node(p->assign[i]));
+		json_object_object_add(o, "fixed", json_object_new_boolean(p->fixed[i]));
+		json_object_object_add(o, "migrate_bytes", tool_json_u64(migrate_bytes(p, i)));
+		json_object_array_add(vms, o);
+	}
+	json_object_object_add(doc, "vms", vms);
+	return doc;
+}
+
 /* Make the planned moves with place --migrate, in order; on a failure, undo
  * the ones made (their groups; pages already moved stay where they went). */
 static int apply_moves(nk_host *host, const struct place_args *a, const struct nk_vm_ref *refs,
@@ -397,7 +499,9 @@ static int apply_moves(nk_host *host, const struct place_args *a, const struct n
 				      done);
 			break;
 		}
-		printf("Moved %s (PID %d) to node %d\n", refs[i].name, refs[i].pid, assign[i]);
+		if (!a->json)
+			printf("Moved %s (PID %d) to node %d\n", refs[i].name, refs[i].pid,
+			       assign[i]);
 		nk_cgroup_report_free(report);
 		order[done++] = i;
 	}
@@ -497,7 +601,7 @@ static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
 			if (info->nodes[k].mem_total_kb &&
 			    !nk_bitmap_test(vm->mems_allowed, (unsigned)info->nodes[k].id))
 				fixed[i] = true;
-		if (fixed[i]) {
+		if (fixed[i] && !a->json) {
 			_cleanup_free_ char *list = NULL;
 			nk_bitmap_format(vm->mems_allowed, &list);
 			printf("Kept where it is: %s (PID %d): its cpuset allows nodes %s\n",
@@ -517,65 +621,46 @@ static int plan_fleet(nk_host *host, const struct place_args *a, nk_error **err)
 		nk_conf_free(policy);
 		goto out;
 	}
+	struct fleet_plan plan = {.e = e,
+				  .refs = refs,
+				  .n = n,
+				  .was = was,
+				  .assign = assign,
+				  .fixed = fixed,
+				  .tenant = tenant,
+				  .group = group};
 	bool tenants = tool_tenant_groups(policy, refs, n, tenant, group);
 	double before, after;
 	unsigned mixed_before = tenants ? nk_estimate_tenant_mixes(e, group, assign) : 0;
 	r = nk_estimate_plan(e, nodes, room, n_room, fixed, tenants ? group : NULL, assign, &before,
 			     &after);
-	free(fixed);
 	if (r < 0) {
+		free(fixed);
+		nk_conf_free(policy);
 		r = nk_error_set(err, -r, "out of memory");
 		goto out;
 	}
-	char b1[32], b2[32], b3[32];
-	printf("Fingerprinted %zu VMs: %s of guest RAM", n,
-	       pages_text(b1, 32, e, (double)e->read_pages));
-	if (e->sample > 1)
-		printf(", 1 content in %u", e->sample);
-	printf(
-	    ".\nPer-node merging (merge_across_nodes=0) saves %s with the VMs where they are, %s "
-	    "with this plan (+%s).\n",
-	    pages_text(b1, 32, e, before), pages_text(b2, 32, e, after),
-	    pages_text(b3, 32, e, after - before));
+	plan.before = before;
+	plan.after = after;
+	plan.tenants = tenants;
+	plan.mixed_before = mixed_before;
+	plan.mixed = tenants ? nk_estimate_tenant_mixes(e, group, assign) : 0;
 	unsigned moves = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (assign[i] == was[i])
-			continue;
-		if (!moves++)
-			printf("Moves (each as the command that makes it):\n");
-		uint64_t there = e->vms[i].node_read_pages[assign[i]];
-		printf("  %s (PID %d): node %d -> node %d, %s to migrate    numaksm place %d "
-		       "--nodes %d "
-		       "--migrate\n",
-		       refs[i].name, refs[i].pid, was[i], assign[i],
-		       pages_text(b1, 32, e, (double)(e->vms[i].read_pages - there)), refs[i].pid,
-		       assign[i]);
-	}
-	if (!moves)
-		printf("No move gains a page: the VMs already share most where they are.\n");
-	unsigned mixed = tenants ? nk_estimate_tenant_mixes(e, group, assign) : 0;
-	if (tenants && !mixed)
-		printf("Tenants: each node holds one tenant's VMs%s: with merge_across_nodes=0 no "
-		       "page is merged between tenants.\n",
-		       mixed_before ? " after the moves" : "");
-	for (size_t i = 0; mixed && i < n; i++)
-		for (size_t j = 0; j < i; j++)
-			if (assign[j] == assign[i] && group[j] != group[i] && assign[i] >= 0) {
-				printf(
-				    "Tenants %s and %s stay on node %d (%s, %s): no room to part "
-				    "them; the tuner keeps them from merging together\n",
-				    tenant[j] ? tenant[j] : refs[j].name,
-				    tenant[i] ? tenant[i] : refs[i].name, assign[i], refs[j].name,
-				    refs[i].name);
-				break;
-			}
-	nk_conf_free(policy);
+	for (size_t i = 0; i < n; i++)
+		moves += assign[i] != was[i];
+	if (!a->json)
+		print_plan_text(&plan);
 	if (moves && a->apply)
 		r = apply_moves(host, a, refs, n, was, assign, err);
-	for (size_t i = 0; i < n; i++)
-		if (e->vms[i].error)
-			printf("Not planned: %s (PID %d): %s\n", refs[i].name, refs[i].pid,
-			       e->vms[i].error);
+	if (r == 0 && a->json)
+		tool_json_print(plan_json(&plan, moves && a->apply), true);
+	if (!a->json)
+		for (size_t i = 0; i < n; i++)
+			if (e->vms[i].error)
+				printf("Not planned: %s (PID %d): %s\n", refs[i].name, refs[i].pid,
+				       e->vms[i].error);
+	free(fixed);
+	nk_conf_free(policy);
 out:
 	free(assign);
 	free(was);

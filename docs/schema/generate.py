@@ -82,7 +82,8 @@ LIST_RE = "^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$"
 COMMANDS = ["numaksm", "check", "hugepages", "hugepages reserve", "zone", "zone try", "pin",
             "pin plan", "pin apply", "pin show", "ksm", "ksm show", "ksm set", "ksm restore",
             "tuned", "status", "place", "vm", "vm list", "vm info", "vm pause", "vm resume",
-            "vm stop", "vm ksm", "vm migrate", "estimate", "audit", "numaksm-vmm"]
+            "vm stop", "vm ksm", "vm migrate", "estimate", "audit", "place --plan-fleet",
+            "numaksm-vmm"]
 
 defs = {
     "uint": {"description": "A number from 0 that is not a count: a vCPU, a round, an id.",
@@ -327,7 +328,7 @@ COMMON = {"$schema": DRAFT, "$id": BASE + "common.schema.json",
 def document(command, title, desc, props, extra=None):
     """A document of COMMAND: schema_version and command first."""
     fname = ("" if command.startswith("numaksm") else "numaksm-") + \
-        command.replace(" ", "-") + ".schema.json"
+        command.replace(" --", "-").replace(" ", "-") + ".schema.json"
     s = obj(desc, schema_version={"const": 1}, command={"const": command}, **props)
     return fname, {"$schema": DRAFT, "$id": BASE + fname, "title": title, **s, **(extra or {})}
 
@@ -449,6 +450,17 @@ docs.append(document(
                      saved_bytes=null(C.bytes),
                      shared=arr(obj(pid=C.pid, name=C.name, bytes=C.bytes)),
                      per_node=arr(obj(node=C.node, read_bytes=C.bytes)))))))
+docs.append(document(
+    "place --plan-fleet", "numaksm place --plan-fleet --json",
+    "Where the VMs would share most with per-node merging: the saving now and with the plan "
+    "(merge_across_nodes=0), and each VM's node now and planned (null when it could not be "
+    "read), whether a cpuset keeps it where it is (fixed), and the bytes to migrate.  "
+    "tenants: the policy file gives VMs tenants; tenants_apart: no node holds two (null "
+    "without tenants).  applied: --apply made the moves.",
+    dict(sample_count=C.count, read_bytes=C.bytes, saved_now_bytes=C.bytes,
+         saved_planned_bytes=C.bytes, tenants=BOOL, tenants_apart=NBOOL, applied=BOOL,
+         vms=arr(obj(vm=C.vm_ref, tenant=NSTR, error=NSTR, node=null(C.node),
+                     planned_node=null(C.node), fixed=BOOL, migrate_bytes=C.bytes)))))
 docs.append(document(
     "audit", "numaksm audit --json",
     "The page frames the VMs share, from their page tables.  tenants: VMs grouped by the "

@@ -102,6 +102,24 @@ json numaksm-status "0|1" "$numaksm" status --json
 error 1 "$numaksm" zone try "size=64G,hugepages=2M,policy=bind,nodes=$last" --json
 error 2 "$numaksm" pin plan --vcpus 0 --json
 
+# ---- VM-like processes: estimate, audit, place --plan-fleet --------------------------
+if command -v lab-ksm-vm > /dev/null; then
+	first=$(sed 's/[-,].*//' /sys/devices/system/node/has_memory)
+	lab-ksm-vm json-a 4 "$first" 1 > "$t/ksm-a" &
+	ksm_a=$!
+	lab-ksm-vm json-b 4 "$first" 1 > "$t/ksm-b" &
+	ksm_b=$!
+	for _ in $(seq 100); do
+		[ "$(cat "$t/ksm-a" "$t/ksm-b" | grep -c ready)" = 2 ] && break
+		sleep 0.1
+	done
+	json numaksm-estimate 0 "$numaksm" estimate "$ksm_a" "$ksm_b" --json
+	json numaksm-audit "0|1" "$numaksm" audit "$ksm_a" "$ksm_b" --json
+	json numaksm-place-plan-fleet 0 "$numaksm" place --plan-fleet --json
+	kill "$ksm_a" "$ksm_b"
+	wait "$ksm_a" "$ksm_b" 2> /dev/null
+fi
+
 # ---- a numaksm-vmm VM, where there is KVM ---------------------------------------
 if [ -c /dev/kvm ] && command -v "$vmm" > /dev/null; then
 	name=jsonvm
