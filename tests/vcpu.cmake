@@ -64,3 +64,10 @@ add_test(NAME host/rundir-cli
                  $<TARGET_FILE:test-pin-fake-vmm>)
 set_tests_properties(host/rundir-cli PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
                                                 RESOURCE_LOCK vm-processes)
+
+# `pin plan --format libvirt|virsh`: golden elements and commands, checked
+# against libvirt's domain schema.
+add_test(NAME unit/pin-libvirt
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-libvirt.sh $<TARGET_FILE:numaksm-cli>
+                 ${NUMAKSM_TOPOLOGIES} ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-libvirt.golden)
+set_tests_properties(unit/pin-libvirt PROPERTIES LABELS unit TIMEOUT 60)
