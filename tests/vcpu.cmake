@@ -71,3 +71,10 @@ add_test(NAME unit/pin-libvirt
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-libvirt.sh $<TARGET_FILE:numaksm-cli>
                  ${NUMAKSM_TOPOLOGIES} ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-libvirt.golden)
 set_tests_properties(unit/pin-libvirt PROPERTIES LABELS unit TIMEOUT 60)
+
+# `libvirt apply` on libvirt's in-process test driver: merge, refusals, errors.
+add_test(NAME unit/libvirt-cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-libvirt-cli.sh $<TARGET_FILE:numaksm-cli>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/libvirt
+                 ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-libvirt-cli.golden)
+set_tests_properties(unit/libvirt-cli PROPERTIES LABELS unit TIMEOUT 60)

@@ -4,5 +4,5 @@
 # library knows nothing of libvirt.
 pkg_check_modules(LIBVIRT REQUIRED IMPORTED_TARGET libvirt)
 pkg_check_modules(LIBXML2 REQUIRED IMPORTED_TARGET libxml-2.0)
-list(APPEND NUMAKSM_TOOL_SOURCES libvirt-xml.c)
+list(APPEND NUMAKSM_TOOL_SOURCES libvirt-xml.c cmd-libvirt.c)
 list(APPEND NUMAKSM_TOOL_LIBRARIES PkgConfig::LIBVIRT PkgConfig::LIBXML2)
