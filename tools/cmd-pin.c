@@ -56,6 +56,8 @@ static void usage(FILE *out)
 	    "  --nodes LIST              host nodes holding the guest nodes' memory, one guest\n"
 	    "                            node each, vCPUs split evenly in whole guest cores\n"
 	    "  --spill                   allow vCPUs onto the nearest other nodes when full\n"
+	    "  --guest-nodes N           N guest nodes (default: one per --nodes node), on the\n"
+	    "                            --nodes nodes in turn\n"
 	    "  --housekeeping CPUS       CPUs never given to vCPUs or emulator threads\n"
 	    "  --topology FILE.xml       plan on an hwloc XML topology (lstopo --of xml)\n"
 	    "  --synthetic STR           plan on a synthetic topology ('pack:2 numa:2 core:8 "
@@ -202,6 +204,7 @@ int tool_pin_parse(int argc, char **argv, const char *cmd, unsigned who, struct 
 	    {{"topology", required_argument, NULL, 'T'}, PLACE},
 	    {{"synthetic", required_argument, NULL, 'S'}, PLACE},
 	    {{"spill", no_argument, NULL, 'x'}, PLACE},
+	    {{"guest-nodes", required_argument, NULL, 'G'}, PLACE},
 	    {{"name", required_argument, NULL, 'N'}, PIN_FOR_PLAN | PIN_FOR_APPLY},
 	    {{"format", required_argument, NULL, 'f'}, PIN_FOR_PLAN},
 	    {{"memory", required_argument, NULL, 'm'}, PIN_FOR_PLAN | PIN_FOR_LIBVIRT},
@@ -274,6 +277,9 @@ int tool_pin_parse(int argc, char **argv, const char *cmd, unsigned who, struct 
 		case 'x':
 			a->req.allow_spill = true;
 			break;
+		case 'G':
+			r = parse_count("--guest-nodes", optarg, 64, &a->n_guest_nodes, err);
+			break;
 		case 'N':
 			a->name = optarg;
 			break;
@@ -334,24 +340,32 @@ int tool_pin_build_guest_nodes(struct pin_args *a, nk_error **err)
 		    "whole nodes",
 		    nk_pin_smt_name(a->req.smt));
 	a->req.housekeeping = a->housekeeping;
-	if (!a->nodes)
+	unsigned k = a->nodes ? nk_bitmap_weight(a->nodes) : 0, cores = a->req.vcpus / t;
+	unsigned g = a->n_guest_nodes ? a->n_guest_nodes : k;
+	if (!g)
 		return 0;
-	unsigned k = nk_bitmap_weight(a->nodes), cores = a->req.vcpus / t, i = 0;
-	if (k > cores)
-		return tool_usage_error(err,
-					"--nodes lists %u nodes but %u vCPUs make only %u guest "
-					"core%s",
-					k, a->req.vcpus, cores, cores == 1 ? "" : "s");
-	a->guest_nodes = calloc(k, sizeof(*a->guest_nodes));
+	if (k > g)
+		return tool_usage_error(
+		    err, "--guest-nodes %u is fewer than the %u nodes of --nodes", g, k);
+	if (g > cores)
+		return tool_usage_error(err, "%s %u%s but %u vCPUs make only %u guest core%s",
+					a->n_guest_nodes ? "--guest-nodes" : "--nodes lists", g,
+					a->n_guest_nodes ? "" : " nodes", a->req.vcpus, cores,
+					cores == 1 ? "" : "s");
+	a->guest_nodes = calloc(g, sizeof(*a->guest_nodes));
 	if (!a->guest_nodes)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	nk_bitmap_foreach (node, a->nodes) {
+	/* Guest node i on the i-th node of --nodes, round again when there
+	 * are more guest nodes; free to choose without --nodes. */
+	int node = -1;
+	for (unsigned i = 0; i < g; i++) {
+		if (k)
+			node = nk_bitmap_next(a->nodes, i % k ? (unsigned)node + 1 : 0);
 		a->guest_nodes[i].memory_node = node;
-		a->guest_nodes[i].vcpus = (cores / k + (i < cores % k ? 1 : 0)) * t;
-		i++;
+		a->guest_nodes[i].vcpus = (cores / g + (i < cores % g ? 1 : 0)) * t;
 	}
 	a->req.guest_nodes = a->guest_nodes;
-	a->req.n_guest_nodes = k;
+	a->req.n_guest_nodes = g;
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct pin_args {
 	struct nk_pin_request req;
 	bool vcpus_set;
 	nk_bitmap *nodes;
+	unsigned n_guest_nodes; /* --guest-nodes; 0: one per --nodes node */
 	nk_bitmap *housekeeping;
 	struct nk_pin_guest_node *guest_nodes;
 	const char *topology;

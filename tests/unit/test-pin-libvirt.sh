@@ -32,6 +32,11 @@ expect 2 "--domain is for --format virsh" pin plan --vcpus 2 --synthetic "$syn" 
 expect 2 "2 MiB of memory gives guest node 0 no 2 MiB page: 2 guest nodes need at least 4 MiB" \
 	pin plan --vcpus 4 --nodes 0,1 --synthetic "$syn" --format libvirt --memory 2M --hugepages 2M
 expect 2 "unknown option '--live'" pin plan --vcpus 2 --live
+expect 2 "--guest-nodes 1 is fewer than the 2 nodes of --nodes" \
+	pin plan --vcpus 2 --guest-nodes 1 --nodes 0,1 --synthetic "$syn"
+expect 2 "--guest-nodes 3 but 2 vCPUs make only 2 guest cores" \
+	pin plan --vcpus 2 --guest-nodes 3 --synthetic "$syn"
+expect 2 "invalid --guest-nodes '0': expected a number from 1 to 64" pin plan --vcpus 2 --guest-nodes 0
 
 # The elements, completed into a domain, pass libvirt's schema.
 validate() {
@@ -67,6 +72,10 @@ plan --vcpus 5 --nodes 0-2 --topology "$x2" --format libvirt --memory 5G --hugep
 plan --vcpus 8 --threads-per-core 2 --smt require --nodes 1,3 --topology "$x2" --format virsh \
 	--domain "web 1's"
 plan --vcpus 4 --nodes 1,2 --synthetic "$syn" --format json
+# More guest nodes than host nodes: on the --nodes nodes in turn.
+plan --vcpus 6 --guest-nodes 3 --nodes 1,2 --synthetic "$syn" --format libvirt --memory 3G
+plan --vcpus 2 --guest-nodes 2 --nodes 0 --topology "$topo/1node-nosmt.xml" --format libvirt \
+	--memory 256M --hugepages 2M
 sed -i "s|$topo|TOPOLOGIES|g" "$t/plans"
 compare_golden "$golden"
 finish
