@@ -78,3 +78,10 @@ add_test(NAME unit/libvirt-cli
                  ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/libvirt
                  ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-libvirt-cli.golden)
 set_tests_properties(unit/libvirt-cli PROPERTIES LABELS unit TIMEOUT 60)
+
+# Host: a QEMU TCG domain under the real libvirtd (started here when it does
+# not run): libvirt apply's refusals, then the plan holding once it runs.
+add_test(NAME host/libvirt
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/test-libvirt.sh $<TARGET_FILE:numaksm-cli>)
+set_tests_properties(host/libvirt PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
+                                             RESOURCE_LOCK vm-processes)

@@ -24,6 +24,7 @@
 #include <numaksm/cleanup.h>
 #include <numaksm/hostinfo.h>
 #include <numaksm/vcpu.h>
+#include <numaksm/vm.h>
 
 #include "libvirt.h"
 #include "pin.h"
@@ -257,6 +258,25 @@ static int check_hugepages(struct lv_session *s, nk_error **err)
 	return 0;
 }
 
+/* The QEMU process of the running domain, found by the UUID libvirt gives
+ * it (-uuid); 0 when it does not run or cannot be told. */
+static int domain_pid(struct lv_session *s)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	struct nk_vm_ref *vms = NULL;
+	int n, pid = 0;
+
+	if (!s->active || virDomainGetUUIDString(s->dom, uuid) < 0)
+		return 0;
+	n = nk_vm_find_all(s->host, &vms, NULL);
+	for (int i = 0; i < n; i++)
+		if (vms[i].uuid && strcasecmp(vms[i].uuid, uuid) == 0)
+			pid = vms[i].pid;
+	if (n > 0)
+		nk_vm_refs_free(vms, (size_t)n);
+	return pid;
+}
+
 static int lv_plan(struct pin_args *a, struct lv_session *s, nk_error **err)
 {
 	xmlNodePtr root = xmlDocGetRootElement(s->doc);
@@ -287,8 +307,12 @@ static int lv_plan(struct pin_args *a, struct lv_session *s, nk_error **err)
 	}
 	if (r >= 0)
 		r = tool_pin_load_topology(a, s->host, &s->topo, err);
-	if (r >= 0 && !a->topology && !a->synthetic && nk_host_is_live(s->host))
+	if (r >= 0 && !a->topology && !a->synthetic && nk_host_is_live(s->host)) {
 		r = nk_pin_state_open(s->host, NULL, 0, &s->state, err);
+		/* Re-planning a running domain: its own CPUs are free for it. */
+		if (r >= 0 && s->active)
+			nk_pin_state_remove(s->state, domain_pid(s));
+	}
 	if (r >= 0)
 		r = read_taken(s, err);
 	if (r < 0)
@@ -314,6 +338,30 @@ static int lv_plan(struct pin_args *a, struct lv_session *s, nk_error **err)
 	if (r >= 0 && a->page_kib && !a->topology && !a->synthetic)
 		r = check_hugepages(s, err);
 	return r;
+}
+
+/* Whether the running domain's memory is on `nodes` already: libvirt
+ * changes the node set live only in restrictive mode, so a plan that keeps
+ * it is no change to ask for. */
+static bool same_live_nodes(struct lv_session *s, const char *nodes)
+{
+	virTypedParameterPtr params = NULL;
+	int n = 0;
+	const char *now = NULL;
+	bool same = false;
+
+	if (virDomainGetNumaParameters(s->dom, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0 || n <= 0)
+		return false;
+	params = calloc((size_t)n, sizeof(*params));
+	if (params && virDomainGetNumaParameters(s->dom, params, &n, VIR_DOMAIN_AFFECT_LIVE) == 0 &&
+	    virTypedParamsGetString(params, n, VIR_DOMAIN_NUMA_NODESET, &now) == 1 && now) {
+		_cleanup_bitmap_ nk_bitmap *a = NULL, *b = NULL;
+		same = nk_parse_list(now, "node list", &a, NULL) == 0 &&
+		       nk_parse_list(nodes, "node list", &b, NULL) == 0 && nk_bitmap_equal(a, b);
+	}
+	if (params)
+		virTypedParamsFree(params, n);
+	return same;
 }
 
 /* Pin the running domain as planned; on a failure put back what was. */
@@ -373,6 +421,8 @@ static int lv_live(struct lv_session *s, nk_error **err)
 		}
 	}
 	emulator_done = true;
+	if (same_live_nodes(s, nodes))
+		goto out;
 	virTypedParameter param = {.field = VIR_DOMAIN_NUMA_NODESET,
 				   .type = VIR_TYPED_PARAM_STRING};
 	param.value.s = nodes;
@@ -380,6 +430,8 @@ static int lv_live(struct lv_session *s, nk_error **err)
 		r = nk_error_set(
 		    err, EIO, "libvirt refused to move the memory of domain '%s' to nodes %s: %s",
 		    s->name, nodes, lv_message());
+		nk_error_hint(err, "a running domain's memory moves in <numatune> mode "
+				   "'restrictive' only; leave out --live and restart it");
 		goto undo;
 	}
 	goto out;
