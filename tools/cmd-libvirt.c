@@ -81,6 +81,7 @@ struct lv_session {
 	char *taken_by;	  /* "a (1), b (2-3)" */
 	struct tool_libvirt_layout layout;
 	bool active;
+	bool numa_refused; /* libvirt would not move the running domain's memory */
 };
 
 static void session_release(struct lv_session *s)
@@ -430,8 +431,7 @@ static int lv_live(struct lv_session *s, nk_error **err)
 		r = nk_error_set(
 		    err, EIO, "libvirt refused to move the memory of domain '%s' to nodes %s: %s",
 		    s->name, nodes, lv_message());
-		nk_error_hint(err, "a running domain's memory moves in <numatune> mode "
-				   "'restrictive' only; leave out --live and restart it");
+		s->numa_refused = true;
 		goto undo;
 	}
 	goto out;
@@ -510,8 +510,13 @@ static int libvirt_apply(struct pin_args *a, nk_error **err)
 			virDomainFree(back);
 		else
 			tool_log_error("libvirt apply", lv_message());
-		nk_error_hint(err, back ? "the domain is unchanged"
-					: "the domain's definition could not be put back");
+		nk_error_hint(err, "%s%s",
+			      back ? "the domain is unchanged"
+				   : "the domain's definition could not be put back",
+			      s.numa_refused ? "; libvirt moves a running domain's memory in "
+					       "<numatune> mode 'restrictive' only: leave out "
+					       "--live and restart the domain"
+					     : "");
 		goto out;
 	}
 	printf("Domain '%s': defined with this plan%s\n", s.name,
