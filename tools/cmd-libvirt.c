@@ -145,37 +145,34 @@ static int lv_open(const struct pin_args *a, struct lv_session *s, nk_error **er
 	return 0;
 }
 
+static xmlDocPtr parse_xml(const char *xml)
+{
+	return xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
 /* The CPUs of every <vcpupin> and <emulatorpin> of XML `xml`, into s->taken. */
 static int add_pins(struct lv_session *s, const char *name, const char *xml, nk_error **err)
 {
-	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlDocPtr doc = parse_xml(xml);
 	_cleanup_bitmap_ nk_bitmap *mine = nk_bitmap_new();
-	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+	nk_bitmap **vcpus = NULL, *emulator = NULL;
+	size_t n = 0;
 	int r = 0;
 
-	if (!mine)
+	if (!mine || (doc && tool_libvirt_pins(doc, &vcpus, &n, &emulator) < 0))
 		r = nk_error_set(err, ENOMEM, "out of memory");
-	for (xmlNodePtr tune = root ? root->children : NULL; r >= 0 && tune; tune = tune->next) {
-		if (tune->type != XML_ELEMENT_NODE || xmlStrcmp(tune->name, BAD_CAST "cputune"))
+	for (size_t i = 0; r >= 0 && i <= n; i++) {
+		const nk_bitmap *set = i < n ? vcpus[i] : emulator;
+		if (!set)
 			continue;
-		for (xmlNodePtr pin = tune->children; pin; pin = pin->next) {
-			if (pin->type != XML_ELEMENT_NODE ||
-			    (xmlStrcmp(pin->name, BAD_CAST "vcpupin") &&
-			     xmlStrcmp(pin->name, BAD_CAST "emulatorpin")))
-				continue;
-			_cleanup_free_ char *cpuset = (char *)xmlGetProp(pin, BAD_CAST "cpuset");
-			_cleanup_bitmap_ nk_bitmap *set = NULL;
-			/* libvirt's "^N" exclusions: not ours to read; the rest is a list. */
-			if (!cpuset || nk_parse_list(cpuset, "CPU list", &set, NULL) < 0)
-				continue;
-			nk_bitmap_foreach (cpu, set)
-				/* Only CPUs of this topology can be planned on anyway. */
-				if (nk_bitmap_test(nk_topo_all_cpus(s->topo), (unsigned)cpu) &&
-				    nk_bitmap_set(mine, (unsigned)cpu) < 0)
-					r = nk_error_set(err, ENOMEM, "out of memory");
-		}
+		nk_bitmap_foreach (cpu, set)
+			/* Only CPUs of this topology can be planned on anyway. */
+			if (nk_bitmap_test(nk_topo_all_cpus(s->topo), (unsigned)cpu) &&
+			    nk_bitmap_set(mine, (unsigned)cpu) < 0)
+				r = nk_error_set(err, ENOMEM, "out of memory");
 	}
+	tool_libvirt_pins_free(vcpus, n, emulator);
 	if (doc)
 		xmlFreeDoc(doc);
 	if (r < 0 || !nk_bitmap_weight(mine))
@@ -556,4 +553,90 @@ int cmd_libvirt(int argc, char **argv, nk_error **err)
 	}
 	tool_pin_args_release(&a);
 	return r;
+}
+
+/* ---- drift, for status ----------------------------------------------- */
+
+static virConnectPtr status_conn;
+static bool status_conn_tried;
+
+void tool_libvirt_close(void)
+{
+	if (status_conn)
+		virConnectClose(status_conn);
+	status_conn = NULL;
+	status_conn_tried = false;
+}
+
+static int drift_add(struct tool_libvirt_drift **d, int *n, const struct nk_vm_thread *t,
+		     const nk_bitmap *defined)
+{
+	struct tool_libvirt_drift *more = realloc(*d, ((size_t)*n + 1) * sizeof(**d));
+	if (!more)
+		return -ENOMEM;
+	*d = more;
+	more[*n] = (struct tool_libvirt_drift){
+	    .vcpu = t->vcpu,
+	    .tid = t->tid,
+	    .affinity_cpus = tool_list_text(t->affinity),
+	    .defined_cpus = tool_list_text(defined),
+	};
+	(*n)++;
+	return 0;
+}
+
+int tool_libvirt_drift(const struct nk_vm_info *vm, struct tool_libvirt_drift **ret)
+{
+	struct tool_libvirt_drift *d = NULL;
+	nk_bitmap **vcpus = NULL, *emulator = NULL;
+	size_t n_pins = 0;
+	int n = 0, r = 0;
+
+	if (vm->ref.kind != NK_VM_LIBVIRT || !vm->ref.uuid || !vm->has_threads)
+		return -ENOENT;
+	if (!status_conn_tried) {
+		status_conn_tried = true;
+		virSetErrorFunc(NULL, quiet);
+		status_conn = virConnectOpenReadOnly(NULL);
+	}
+	if (!status_conn)
+		return -ENOENT;
+	virDomainPtr dom = virDomainLookupByUUIDString(status_conn, vm->ref.uuid);
+	if (!dom)
+		return -ENOENT;
+	/* The definition: what the domain gets when it starts again. */
+	char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+	virDomainFree(dom);
+	xmlDocPtr doc = xml ? parse_xml(xml) : NULL;
+	free(xml);
+	if (!doc)
+		return -ENOENT;
+	if (tool_libvirt_pins(doc, &vcpus, &n_pins, &emulator) < 0)
+		r = -ENOMEM;
+	xmlFreeDoc(doc);
+	for (size_t i = 0; r >= 0 && i < vm->threads.count; i++) {
+		const struct nk_vm_thread *t = &vm->threads.threads[i];
+		/* Emulator: the main thread; I/O threads have pins of their own. */
+		const nk_bitmap *defined = t->vcpu >= 0 && (size_t)t->vcpu < n_pins ? vcpus[t->vcpu]
+					   : t->tid == vm->ref.pid		    ? emulator
+										    : NULL;
+		if (defined && t->affinity && !nk_bitmap_equal(defined, t->affinity))
+			r = drift_add(&d, &n, t, defined);
+	}
+	tool_libvirt_pins_free(vcpus, n_pins, emulator);
+	if (r < 0) {
+		tool_libvirt_drift_free(d, n);
+		return r;
+	}
+	*ret = d;
+	return n;
+}
+
+void tool_libvirt_drift_free(struct tool_libvirt_drift *d, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(d[i].affinity_cpus);
+		free(d[i].defined_cpus);
+	}
+	free(d);
 }

@@ -400,3 +400,55 @@ uint64_t tool_libvirt_memory_kib(xmlDocPtr doc)
 		return 0;
 	return value * bytes / 1024;
 }
+
+int tool_libvirt_pins(xmlDocPtr doc, nk_bitmap ***ret_vcpus, size_t *ret_n,
+		      nk_bitmap **ret_emulator)
+{
+	xmlNodePtr domain = xmlDocGetRootElement(doc);
+	xmlNodePtr cputune = domain ? find_child(domain, "cputune") : NULL;
+	nk_bitmap **vcpus = NULL, *emulator = NULL;
+	size_t n = 0;
+
+	for (xmlNodePtr pin = cputune ? cputune->children : NULL; pin; pin = pin->next) {
+		uint64_t vcpu = 0;
+		bool is_emulator = named(pin, "emulatorpin");
+		if (!is_emulator &&
+		    (!named(pin, "vcpupin") || !attr_u64(pin, "vcpu", &vcpu) || vcpu >= 4096))
+			continue;
+		_cleanup_free_ char *cpuset = (char *)xmlGetProp(pin, BAD_CAST "cpuset");
+		nk_bitmap *set = NULL;
+		/* libvirt's "^N" exclusions are not a plain list: not read. */
+		if (!cpuset || nk_parse_list(cpuset, "CPU list", &set, NULL) < 0)
+			continue;
+		if (is_emulator) {
+			nk_bitmap_free(emulator);
+			emulator = set;
+			continue;
+		}
+		if (vcpu >= n) {
+			nk_bitmap **more = realloc(vcpus, (vcpu + 1) * sizeof(*vcpus));
+			if (!more) {
+				nk_bitmap_free(set);
+				tool_libvirt_pins_free(vcpus, n, emulator);
+				return -ENOMEM;
+			}
+			memset(more + n, 0, (vcpu + 1 - n) * sizeof(*more));
+			vcpus = more;
+			n = vcpu + 1;
+		}
+		nk_bitmap_free(vcpus[vcpu]);
+		vcpus[vcpu] = set;
+	}
+	*ret_vcpus = vcpus;
+	*ret_n = n;
+	*ret_emulator = emulator;
+	return 0;
+}
+
+void tool_libvirt_pins_free(nk_bitmap **vcpus, size_t n, nk_bitmap *emulator)
+{
+	for (size_t i = 0; i < n; i++)
+		nk_bitmap_free(vcpus[i]);
+	free(vcpus);
+	nk_bitmap_free(emulator);
+}

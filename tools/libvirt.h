@@ -61,4 +61,34 @@ int tool_libvirt_merge(xmlDocPtr doc, const struct tool_libvirt_layout *layout, 
 /* The domain's <memory> in KiB, converting its unit; 0 when absent or malformed. */
 uint64_t tool_libvirt_memory_kib(xmlDocPtr doc);
 
+/*
+ * The CPUs domain XML `doc` pins each vCPU to (ret_vcpus[i] NULL for a vCPU
+ * without <vcpupin>, *ret_n of them) and the emulator to (NULL without
+ * <emulatorpin>).  Returns 0 or -ENOMEM; free with tool_libvirt_pins_free().
+ */
+int tool_libvirt_pins(xmlDocPtr doc, nk_bitmap ***ret_vcpus, size_t *ret_n,
+		      nk_bitmap **ret_emulator);
+void tool_libvirt_pins_free(nk_bitmap **vcpus, size_t n, nk_bitmap *emulator);
+
+/* A thread of a running libvirt domain off the CPUs its definition pins it to. */
+struct tool_libvirt_drift {
+	int vcpu; /* -1 for the emulator (the main thread) */
+	int tid;
+	char *affinity_cpus;
+	char *defined_cpus;
+};
+
+struct nk_vm_info;
+/*
+ * Compare the threads of running libvirt domain `vm` with the pins of its
+ * definition, read through a read-only connection to libvirt opened once.
+ * Returns the number of drifting threads (*ret, free with
+ * tool_libvirt_drift_free()), or -ENOENT when libvirt cannot be reached or
+ * does not know the domain.
+ */
+int tool_libvirt_drift(const struct nk_vm_info *vm, struct tool_libvirt_drift **ret);
+void tool_libvirt_drift_free(struct tool_libvirt_drift *drift, int n);
+/* Close the connection tool_libvirt_drift() opened. */
+void tool_libvirt_close(void);
+
 #endif

@@ -7,8 +7,9 @@
 # the definition unchanged; then merge a plan of 2 guest NUMA cells on 2M
 # hugepages, which must hold once the domain runs: `virsh vcpupin`,
 # `virsh emulatorpin`, `virsh numatune`, each vCPU thread's
-# Cpus_allowed_list and the guest RAM's numa_maps.  --live then re-pins
-# the running domain.
+# Cpus_allowed_list and the guest RAM's numa_maps.  `numaksm status` must
+# show it as a libvirt domain with its UUID and no drift, then the drift a
+# manual `virsh vcpupin` makes; --live then re-pins the running domain.
 #
 # hugetlbfs is mounted on /dev/hugepages before libvirtd starts (libvirt
 # reads the mounts once); virtlogd and libvirtd are started when they do
@@ -228,6 +229,30 @@ huge=$(awk '/huge/ && / bind:0 / {
 check "guest RAM in 2M pages bound to node 0 (numa_maps)" "$huge" 128
 check "2M pages the domain took" "$((free_before - $(cat $pool/free_hugepages)))" 128
 
+# ---- status: a libvirt domain, and drift from its definition -----------------------
+uuid=$(virsh domuuid "$name")
+status_libvirt() { # the VM's kind, then its libvirt object, from status --json
+	"$numaksm" status --json "$name" | python3 -c '
+import json, sys
+vm = json.load(sys.stdin)["vms"][0]
+lv = vm["libvirt"] or {}
+drift = lv.get("drift")
+print(vm["kind"], lv.get("domain"), lv.get("uuid"),
+      "unknown" if drift is None else
+      ";".join("%s:%s:%s" % (d["vcpu"], d["affinity_cpus"], d["defined_cpus"]) for d in drift) or "none")'
+}
+check "status: kind, domain, UUID, drift" "$(status_libvirt)" "libvirt $name $uuid none"
+virsh vcpupin "$name" 0 "$cpu1" --live > /dev/null
+check "status after a manual virsh vcpupin" "$(status_libvirt)" "libvirt $name $uuid 0:$cpu1:$cpu0"
+"$numaksm" status --json "$name" > "$t/status.json"
+if "$(dirname "$0")/../validate-json.py" -q status "$t/status.json"; then
+	passed=$((passed + 1))
+else
+	fail "status --json with a libvirt domain's drift is not valid against its schema"
+fi
+expect 0 "drift: libvirt domain $name: vCPU 0 (thread" status
+expect 0 "may run on CPUs $cpu1, its definition pins it to $cpu0" status
+
 # ---- --live: shared vCPUs over both CPUs, on the running domain --------------------
 # shellcheck disable=SC2086
 expect 0 "and applied to the running domain" libvirt apply "$name" $plan --policy shared --live
@@ -238,4 +263,5 @@ check "CPU 0/TCG's affinity after --live" "$(allowed "CPU 0/TCG")" "$all"
 check "CPU 1/TCG's affinity after --live" "$(allowed "CPU 1/TCG")" "$all"
 check "the definition after --live" \
 	"$(definition | grep -c "<vcpupin vcpu='[01]' cpuset='$all'/>")" 2
+check "status after --live" "$(status_libvirt)" "libvirt $name $uuid none"
 finish
