@@ -73,7 +73,7 @@ expect "ksm" k
 expect "--help --verbose --version" --
 expect "restore set show" ksm ""
 expect "list" vm l
-expect "apply plan show" pin ""
+expect "apply plan record release show" pin ""
 expect "--check --force --help --root --unmerge" ksm set --
 expect "--defaults --help" ksm restore --
 expect "--help --json --runtime-dir" vm list --

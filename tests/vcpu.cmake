@@ -85,3 +85,9 @@ add_test(NAME host/libvirt
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/test-libvirt.sh $<TARGET_FILE:numaksm-cli>)
 set_tests_properties(host/libvirt PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
                                              RESOURCE_LOCK vm-processes)
+
+# The libvirt hook, as installed, with a stand-in numaksm.
+add_test(NAME unit/libvirt-hook
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-libvirt-hook.sh
+                 ${PROJECT_BINARY_DIR}/dist/libvirt/hooks/numaksm)
+set_tests_properties(unit/libvirt-hook PROPERTIES LABELS unit TIMEOUT 60)

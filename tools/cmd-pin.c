@@ -37,7 +37,9 @@ static void usage(FILE *out)
 	    out,
 	    "Usage: numaksm pin plan --vcpus N [OPTIONS] [--format FORMAT]\n"
 	    "       numaksm pin apply PID|NAME [OPTIONS]\n"
-	    "       numaksm pin show PID|NAME [--json] [--root DIR]\n\n"
+	    "       numaksm pin show PID|NAME [--json] [--root DIR]\n"
+	    "       numaksm pin record PID|NAME\n"
+	    "       numaksm pin release NAME|PID\n\n"
 	    "Plan vCPU placement from the host topology, apply it to a VMM's threads\n"
 	    "(QEMU 'CPU n/KVM', Cloud Hypervisor 'vcpuN', Firecracker 'fc_vcpu N') and\n"
 	    "show where each thread may run and last ran.\n\n"
@@ -77,7 +79,8 @@ static void usage(FILE *out)
 	    "plan and apply plan around the VMs already pinned, kept in "
 	    "$NUMAKSM_RUNTIME_DIR/pins.json\n"
 	    "(default /run/numaksm).  apply pins all threads or none, then reads every\n"
-	    "affinity back.\n\n"
+	    "affinity back.  record enters a VM pinned by another program (libvirt) as\n"
+	    "it runs; release drops a stopped VM's entry (libvirt's hook calls both).\n\n"
 	    "Exit status: 0 success, 1 refused or failed, 2 usage error.\n");
 }
 
@@ -185,13 +188,15 @@ int tool_pin_parse(int argc, char **argv, const char *cmd, unsigned who, struct 
 	static const char *const smts[] = {"prefer", "isolate", "require"};
 	static const char *const emulators[] = {"share", "isolate"};
 	static const char *const formats[] = {"text", "json", "libvirt", "virsh"};
-	enum { ALL = PIN_FOR_SHOW | PIN_FOR_PLAN | PIN_FOR_APPLY | PIN_FOR_LIBVIRT };
+	enum {
+		ALL = PIN_FOR_SHOW | PIN_FOR_PLAN | PIN_FOR_APPLY | PIN_FOR_LIBVIRT | PIN_FOR_RECORD
+	};
 	enum { PLACE = PIN_FOR_PLAN | PIN_FOR_APPLY | PIN_FOR_LIBVIRT };
 	static const struct {
 		struct option opt;
 		unsigned who;
 	} table[] = {
-	    {{"json", no_argument, NULL, 'j'}, ALL & ~PIN_FOR_LIBVIRT},
+	    {{"json", no_argument, NULL, 'j'}, ALL & ~(PIN_FOR_LIBVIRT | PIN_FOR_RECORD)},
 	    {{"root", required_argument, NULL, 'r'}, ALL},
 	    {{"help", no_argument, NULL, 'h'}, ALL},
 	    {{"vcpus", required_argument, NULL, 'v'}, PLACE},
@@ -657,6 +662,71 @@ static int pin_show(struct pin_args *a, struct pin_session *s, nk_error **err)
 	return EXIT_OK;
 }
 
+/* A VM started pinned by another program (libvirt's hook calls this on
+ * "started"): entered in the state as it runs. */
+static int pin_record(struct pin_args *a, struct pin_session *s, nk_error **err)
+{
+	int r = open_host(a, s, err);
+	if (r >= 0)
+		r = nk_host_require_live(s->host, "record a VM", err);
+	if (r >= 0)
+		r = find_vm(a, s, err);
+	if (r >= 0)
+		r = nk_pin_state_open(s->host, NULL, NK_PIN_STATE_WRITE, &s->state, err);
+	if (r >= 0)
+		r = nk_pin_state_record(s->state, s->host, &s->vm, &s->threads, err);
+	if (r == 0) {
+		printf("%s (PID %d) is not pinned: nothing recorded\n", s->vm.name, s->vm.pid);
+		return nk_pin_state_save(s->state, err) < 0 ? -EIO : EXIT_OK;
+	}
+	if (r < 0 || (r = nk_pin_state_save(s->state, err)) < 0)
+		return r;
+	struct nk_pin_entry e;
+	for (unsigned i = 0; nk_pin_state_entry(s->state, i, &e) == 0; i++) {
+		if (e.pid != s->vm.pid)
+			continue;
+		_cleanup_free_ char *cpus =
+		    list_text(e.policy == NK_PIN_DEDICATED ? e.dedicated : e.shared);
+		printf("Recorded %s %s (PID %d): %s CPUs %s\n", nk_vm_kind_name(s->vm.kind),
+		       s->vm.name, s->vm.pid, nk_pin_policy_name(e.policy), cpus);
+	}
+	return EXIT_OK;
+}
+
+/* A VM that stopped (libvirt's hook on "release"): its CPUs are free.  The
+ * entries of processes that ended go when the state is opened; those named
+ * NAME (or of PID) go too. */
+static int pin_release(struct pin_args *a, struct pin_session *s, nk_error **err)
+{
+	long long pid = 0;
+	unsigned dropped = 0;
+	struct nk_pin_entry e;
+
+	if (!a->target)
+		return tool_usage_error(err, "missing NAME or PID of a VM");
+	nk_parse_int(a->target, 1, INT32_MAX, &pid, NULL);
+	int r = open_host(a, s, err);
+	if (r >= 0)
+		r = nk_host_require_live(s->host, "release a VM", err);
+	if (r >= 0)
+		r = nk_pin_state_open(s->host, NULL, NK_PIN_STATE_WRITE, &s->state, err);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; nk_pin_state_entry(s->state, i, &e) == 0;) {
+		if ((e.name && strcmp(e.name, a->target) == 0) || (pid && e.pid == pid)) {
+			nk_pin_state_remove(s->state, e.pid);
+			dropped++;
+		} else {
+			i++;
+		}
+	}
+	r = nk_pin_state_save(s->state, err);
+	if (r < 0)
+		return r;
+	printf(dropped ? "Released %s\n" : "%s holds no CPUs in the pin state\n", a->target);
+	return EXIT_OK;
+}
+
 int cmd_pin(int argc, char **argv, nk_error **err)
 {
 	static const struct {
@@ -664,9 +734,9 @@ int cmd_pin(int argc, char **argv, nk_error **err)
 		unsigned who;
 		int (*run)(struct pin_args *a, struct pin_session *s, nk_error **err);
 	} subs[] = {
-	    {"plan", PIN_FOR_PLAN, pin_plan},
-	    {"apply", PIN_FOR_APPLY, pin_apply_cmd},
-	    {"show", PIN_FOR_SHOW, pin_show},
+	    {"plan", PIN_FOR_PLAN, pin_plan},	      {"apply", PIN_FOR_APPLY, pin_apply_cmd},
+	    {"show", PIN_FOR_SHOW, pin_show},	      {"record", PIN_FOR_RECORD, pin_record},
+	    {"release", PIN_FOR_RECORD, pin_release},
 	};
 	struct pin_args a = {0};
 	struct pin_session s = {0};
@@ -693,6 +763,8 @@ int cmd_pin(int argc, char **argv, nk_error **err)
 		tool_pin_args_release(&a);
 		return r;
 	}
-	tool_usage_error(err, "unknown pin command '%s': expected plan, apply or show", argv[1]);
+	tool_usage_error(err,
+			 "unknown pin command '%s': expected plan, apply, show, record or release",
+			 argv[1]);
 	return nk_error_hint(err, "see 'numaksm pin --help'");
 }

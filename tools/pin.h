@@ -19,6 +19,7 @@ enum {
 	PIN_FOR_PLAN = 1 << 1,
 	PIN_FOR_APPLY = 1 << 2,	  /* pin apply */
 	PIN_FOR_LIBVIRT = 1 << 3, /* libvirt apply */
+	PIN_FOR_RECORD = 1 << 4,  /* pin record, pin release */
 };
 
 struct pin_args {

@@ -10,6 +10,8 @@
 # Cpus_allowed_list and the guest RAM's numa_maps.  `numaksm status` must
 # show it as a libvirt domain with its UUID and no drift, then the drift a
 # manual `virsh vcpupin` makes; --live then re-pins the running domain.
+# numaksm's libvirt hook (installed for the libvirtd this test starts)
+# must enter the running domain in the pin state and drop it when it stops.
 #
 # hugetlbfs is mounted on /dev/hugepages before libvirtd starts (libvirt
 # reads the mounts once); virtlogd and libvirtd are started when they do
@@ -36,6 +38,9 @@ chmod 755 "$t"
 export NUMAKSM_RUNTIME_DIR="$t/run"
 export LIBVIRT_DEFAULT_URI=qemu:///system
 mounted=no
+hook=""
+made_hookdir=no
+hookdir=/etc/libvirt/hooks/qemu.d
 started_virtlogd=""
 started_libvirtd=""
 saved_pages=$(cat $pool/nr_hugepages)
@@ -60,6 +65,8 @@ cleanup() {
 	fi
 	stop_daemon "$started_libvirtd"
 	stop_daemon "$started_virtlogd"
+	[ -n "$hook" ] && rm -f "$hook"
+	[ $made_hookdir = yes ] && rmdir "$hookdir"
 	echo "$saved_pages" > $pool/nr_hugepages
 	[ $mounted = yes ] && umount /dev/hugepages
 	rm -rf "$t"
@@ -85,6 +92,17 @@ if ! daemon_pid virtlogd > /dev/null; then
 	started_virtlogd=$(daemon_pid virtlogd)
 fi
 if ! daemon_pid libvirtd > /dev/null; then
+	# numaksm's hook, read when libvirtd starts, calling this numaksm with
+	# this test's runtime directory.
+	[ -d $hookdir ] || { mkdir -p $hookdir && made_hookdir=yes; }
+	hook=$hookdir/numaksm-test-$$
+	{
+		echo "#!/bin/sh"
+		echo "export NUMAKSM='$(realpath "$numaksm")' NUMAKSM_RUNTIME_DIR='$t/run'" \
+			"NUMAKSM_HOOK_LOG='$t/hook.log'"
+		tail -n +2 "$(dirname "$0")/../../dist/libvirt/hooks/qemu"
+	} > "$hook"
+	chmod 755 "$hook"
 	libvirtd -d || { echo "libvirtd did not start"; exit 1; }
 	started_libvirtd=$(daemon_pid libvirtd)
 fi
@@ -229,6 +247,27 @@ huge=$(awk '/huge/ && / bind:0 / {
 check "guest RAM in 2M pages bound to node 0 (numa_maps)" "$huge" 128
 check "2M pages the domain took" "$((free_before - $(cat $pool/free_hugepages)))" 128
 
+# ---- the hook: the domain entered in numaksm's pin state as it runs -----------------
+pins_entry() { # the domain's entry in the pin state: POLICY DEDICATED, or "none"
+	python3 -c '
+import json, sys
+try:
+    entries = json.load(open(sys.argv[1]))["entries"]
+except FileNotFoundError:
+    entries = []
+found = [e for e in entries if e["name"] == sys.argv[2]]
+print(" ".join([found[0]["policy"], found[0]["dedicated"]]) if found else "none")' \
+		"$t/run/pins.json" "$name"
+}
+if [ -n "$hook" ]; then
+	check "the hook's record of the started domain (pins.json)" "$(pins_entry)" \
+		"dedicated $(cat /sys/devices/system/node/node0/cpulist)"
+	grep -q "Recorded libvirt $name (PID $pid): dedicated CPUs" "$t/hook.log" &&
+		passed=$((passed + 1)) || fail "the hook's log: $(cat "$t/hook.log")"
+else
+	echo "libvirtd was running already: its hooks were read before this test; hook not checked"
+fi
+
 # ---- status: a libvirt domain, and drift from its definition -----------------------
 uuid=$(virsh domuuid "$name")
 status_libvirt() { # the VM's kind, then its libvirt object, from status --json
@@ -264,4 +303,12 @@ check "CPU 1/TCG's affinity after --live" "$(allowed "CPU 1/TCG")" "$all"
 check "the definition after --live" \
 	"$(definition | grep -c "<vcpupin vcpu='[01]' cpuset='$all'/>")" 2
 check "status after --live" "$(status_libvirt)" "libvirt $name $uuid none"
+
+# ---- stopped: the hook releases its CPUs ---------------------------------------------
+virsh destroy "$name" > /dev/null || fail "virsh destroy $name failed"
+if [ -n "$hook" ]; then
+	check "the hook's release of the stopped domain (pins.json)" "$(pins_entry)" none
+	grep -q "release $name:" "$t/hook.log" && passed=$((passed + 1)) ||
+		fail "the hook's log lacks the release: $(cat "$t/hook.log")"
+fi
 finish

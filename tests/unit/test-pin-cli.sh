@@ -24,7 +24,7 @@ syn="pack:2 numa:2 core:4 pu:2"
 expect 2 "Usage: numaksm pin plan" pin
 expect 0 "Usage: numaksm pin plan" pin --help
 expect 0 "--smt prefer|isolate|require" pin plan --help
-expect 2 "unknown pin command 'bogus': expected plan, apply or show" pin bogus
+expect 2 "unknown pin command 'bogus': expected plan, apply, show, record or release" pin bogus
 expect 2 "pin plan needs --vcpus N" pin plan --synthetic "$syn"
 expect 2 "invalid --vcpus 'abc': expected a number from 1 to 4096" pin plan --vcpus abc
 expect 2 "invalid --vcpus '0': expected a number from 1 to 4096" pin plan --vcpus 0
