@@ -68,17 +68,21 @@ expect_has() {
 	fi
 }
 
-expect "audit check completion estimate exporter hugepages ksm pin place status top tuned vm zone" ""
+expect "audit check completion estimate exporter hugepages ksm libvirt pin place status top tuned vm zone" ""
 expect "ksm" k
 expect "--help --verbose --version" --
 expect "restore set show" ksm ""
 expect "list" vm l
-expect "apply plan show" pin ""
+expect "apply plan record release show" pin ""
 expect "--check --force --help --root --unmerge" ksm set --
 expect "--defaults --help" ksm restore --
 expect "--help --json --runtime-dir" vm list --
 expect "--help --nodes --runtime-dir" vm migrate vm1 zone0 --
 expect "--vcpus" pin plan --vc
+expect "--format" pin plan --form
+expect "apply" libvirt ""
+expect "--dry-run" libvirt apply web1 --dry
+expect "--live" libvirt apply web1 --li
 expect "--config" tuned --con
 expect "--help" ksm --
 expect "bash" completion ""

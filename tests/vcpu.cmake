@@ -64,3 +64,30 @@ add_test(NAME host/rundir-cli
                  $<TARGET_FILE:test-pin-fake-vmm>)
 set_tests_properties(host/rundir-cli PROPERTIES LABELS host TIMEOUT 120 SKIP_RETURN_CODE 77
                                                 RESOURCE_LOCK vm-processes)
+
+# `pin plan --format libvirt|virsh`: golden elements and commands, checked
+# against libvirt's domain schema.
+add_test(NAME unit/pin-libvirt
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-libvirt.sh $<TARGET_FILE:numaksm-cli>
+                 ${NUMAKSM_TOPOLOGIES} ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-pin-libvirt.golden)
+set_tests_properties(unit/pin-libvirt PROPERTIES LABELS unit TIMEOUT 60)
+
+# `libvirt apply` on libvirt's in-process test driver: merge, refusals, errors.
+add_test(NAME unit/libvirt-cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-libvirt-cli.sh $<TARGET_FILE:numaksm-cli>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/libvirt
+                 ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-libvirt-cli.golden)
+set_tests_properties(unit/libvirt-cli PROPERTIES LABELS unit TIMEOUT 60)
+
+# Host: a QEMU TCG domain under the real libvirtd (started here when it does
+# not run): libvirt apply's refusals, then the plan holding once it runs.
+add_test(NAME host/libvirt
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/host/test-libvirt.sh $<TARGET_FILE:numaksm-cli>)
+set_tests_properties(host/libvirt PROPERTIES LABELS host TIMEOUT 300 SKIP_RETURN_CODE 77
+                                             RESOURCE_LOCK vm-processes)
+
+# The libvirt hook, as installed, with a stand-in numaksm.
+add_test(NAME unit/libvirt-hook
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-libvirt-hook.sh
+                 ${PROJECT_BINARY_DIR}/dist/libvirt/hooks/numaksm)
+set_tests_properties(unit/libvirt-hook PROPERTIES LABELS unit TIMEOUT 60)

@@ -3,7 +3,7 @@
  * numaksm pin: plan vCPU placement from the hwloc topology, apply it to a
  * running VMM's threads and show where they run.
  *
- *   numaksm pin plan  --vcpus N [placement options] [--json]
+ *   numaksm pin plan  --vcpus N [placement options] [--json|--format FORMAT]
  *   numaksm pin apply PID|NAME [placement options] [--json]
  *   numaksm pin show  PID|NAME [--json]
  */
@@ -18,25 +18,13 @@
 #include <numaksm/vm.h>
 
 #include "json.h"
+#include "libvirt.h"
+#include "pin.h"
 #include "tool.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-struct pin_args {
-	struct nk_pin_request req;
-	bool vcpus_set;
-	nk_bitmap *nodes;
-	nk_bitmap *housekeeping;
-	struct nk_pin_guest_node *guest_nodes;
-	const char *topology;
-	const char *synthetic;
-	const char *root;
-	const char *name;
-	const char *target;
-	bool json;
-};
-
-static void pin_args_release(struct pin_args *a)
+void tool_pin_args_release(struct pin_args *a)
 {
 	nk_bitmap_free(a->nodes);
 	nk_bitmap_free(a->housekeeping);
@@ -47,9 +35,11 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "Usage: numaksm pin plan --vcpus N [OPTIONS]\n"
+	    "Usage: numaksm pin plan --vcpus N [OPTIONS] [--format FORMAT]\n"
 	    "       numaksm pin apply PID|NAME [OPTIONS]\n"
-	    "       numaksm pin show PID|NAME [--json] [--root DIR]\n\n"
+	    "       numaksm pin show PID|NAME [--json] [--root DIR]\n"
+	    "       numaksm pin record PID|NAME\n"
+	    "       numaksm pin release NAME|PID\n\n"
 	    "Plan vCPU placement from the host topology, apply it to a VMM's threads\n"
 	    "(QEMU 'CPU n/KVM', Cloud Hypervisor 'vcpuN', Firecracker 'fc_vcpu N') and\n"
 	    "show where each thread may run and last ran.\n\n"
@@ -68,11 +58,20 @@ static void usage(FILE *out)
 	    "  --nodes LIST              host nodes holding the guest nodes' memory, one guest\n"
 	    "                            node each, vCPUs split evenly in whole guest cores\n"
 	    "  --spill                   allow vCPUs onto the nearest other nodes when full\n"
+	    "  --guest-nodes N           N guest nodes (default: one per --nodes node), on the\n"
+	    "                            --nodes nodes in turn\n"
 	    "  --housekeeping CPUS       CPUs never given to vCPUs or emulator threads\n"
 	    "  --topology FILE.xml       plan on an hwloc XML topology (lstopo --of xml)\n"
 	    "  --synthetic STR           plan on a synthetic topology ('pack:2 numa:2 core:8 "
 	    "pu:2')\n"
 	    "  --name NAME               the VM's name in the assignment state (apply)\n\n"
+	    "Plan output (plan):\n"
+	    "  --format text|json|libvirt|virsh\n"
+	    "                            a table, JSON (as --json), libvirt domain XML\n"
+	    "                            elements, or live virsh commands (default text)\n"
+	    "  --memory SIZE             libvirt: the guest's RAM, split over its NUMA cells\n"
+	    "  --hugepages SIZE|none     libvirt: back it with hugepages of SIZE (2M, 1G)\n"
+	    "  --domain NAME             virsh: the libvirt domain the commands are for\n\n"
 	    "Common options:\n"
 	    "  --json                    machine-readable output\n"
 	    "  --root DIR                a captured host tree (gather-host-tree): plan on its\n"
@@ -80,7 +79,8 @@ static void usage(FILE *out)
 	    "plan and apply plan around the VMs already pinned, kept in "
 	    "$NUMAKSM_RUNTIME_DIR/pins.json\n"
 	    "(default /run/numaksm).  apply pins all threads or none, then reads every\n"
-	    "affinity back.\n\n"
+	    "affinity back.  record enters a VM pinned by another program (libvirt) as\n"
+	    "it runs; release drops a stopped VM's entry (libvirt's hook calls both).\n\n"
 	    "Exit status: 0 success, 1 refused or failed, 2 usage error.\n");
 }
 
@@ -162,42 +162,75 @@ static int refuse_duplicates(const char *opt, const char *value, nk_error **err)
 	return 0;
 }
 
-static int parse_pin_args(int argc, char **argv, const char *sub, bool placement,
-			  struct pin_args *a, nk_error **err)
+/* --memory SIZE and --hugepages SIZE|none, in KiB. */
+static int parse_kib(const char *opt, const char *value, bool none_ok, uint64_t *ret,
+		     nk_error **err)
+{
+	uint64_t bytes;
+	nk_error *e = NULL;
+	if (none_ok && strcmp(value, "none") == 0) {
+		*ret = 0;
+		return 0;
+	}
+	if (nk_parse_size(value, &bytes, &e) < 0 || bytes < 1024 || bytes % 1024) {
+		nk_error_free(e);
+		return tool_usage_error(err, "invalid %s '%s': expected a size such as %s", opt,
+					value, none_ok ? "2M, 1G or none" : "4G");
+	}
+	*ret = bytes / 1024;
+	return 0;
+}
+
+int tool_pin_parse(int argc, char **argv, const char *cmd, unsigned who, struct pin_args *a,
+		   nk_error **err)
 {
 	static const char *const policies[] = {"dedicated", "shared"};
 	static const char *const smts[] = {"prefer", "isolate", "require"};
 	static const char *const emulators[] = {"share", "isolate"};
-	static const struct option all_opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"root", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"vcpus", required_argument, NULL, 'v'},
-	    {"threads-per-core", required_argument, NULL, 't'},
-	    {"policy", required_argument, NULL, 'p'},
-	    {"smt", required_argument, NULL, 's'},
-	    {"emulator", required_argument, NULL, 'e'},
-	    {"nodes", required_argument, NULL, 'n'},
-	    {"housekeeping", required_argument, NULL, 'H'},
-	    {"topology", required_argument, NULL, 'T'},
-	    {"synthetic", required_argument, NULL, 'S'},
-	    {"spill", no_argument, NULL, 'x'},
-	    {"name", required_argument, NULL, 'N'},
-	    {0},
+	static const char *const formats[] = {"text", "json", "libvirt", "virsh"};
+	enum {
+		ALL = PIN_FOR_SHOW | PIN_FOR_PLAN | PIN_FOR_APPLY | PIN_FOR_LIBVIRT | PIN_FOR_RECORD
 	};
-	/* show takes the first three only. */
-	struct option opts[ARRAY_SIZE(all_opts)];
-	size_t n_opts = placement ? ARRAY_SIZE(all_opts) - 1 : 3;
-	char cmd[32];
+	enum { PLACE = PIN_FOR_PLAN | PIN_FOR_APPLY | PIN_FOR_LIBVIRT };
+	static const struct {
+		struct option opt;
+		unsigned who;
+	} table[] = {
+	    {{"json", no_argument, NULL, 'j'}, ALL & ~(PIN_FOR_LIBVIRT | PIN_FOR_RECORD)},
+	    {{"root", required_argument, NULL, 'r'}, ALL},
+	    {{"help", no_argument, NULL, 'h'}, ALL},
+	    {{"vcpus", required_argument, NULL, 'v'}, PLACE},
+	    {{"threads-per-core", required_argument, NULL, 't'}, PLACE},
+	    {{"policy", required_argument, NULL, 'p'}, PLACE},
+	    {{"smt", required_argument, NULL, 's'}, PLACE},
+	    {{"emulator", required_argument, NULL, 'e'}, PLACE},
+	    {{"nodes", required_argument, NULL, 'n'}, PLACE},
+	    {{"housekeeping", required_argument, NULL, 'H'}, PLACE},
+	    {{"topology", required_argument, NULL, 'T'}, PLACE},
+	    {{"synthetic", required_argument, NULL, 'S'}, PLACE},
+	    {{"spill", no_argument, NULL, 'x'}, PLACE},
+	    {{"guest-nodes", required_argument, NULL, 'G'}, PLACE},
+	    {{"name", required_argument, NULL, 'N'}, PIN_FOR_PLAN | PIN_FOR_APPLY},
+	    {{"format", required_argument, NULL, 'f'}, PIN_FOR_PLAN},
+	    {{"memory", required_argument, NULL, 'm'}, PIN_FOR_PLAN | PIN_FOR_LIBVIRT},
+	    {{"hugepages", required_argument, NULL, 'g'}, PIN_FOR_PLAN | PIN_FOR_LIBVIRT},
+	    {{"domain", required_argument, NULL, 'd'}, PIN_FOR_PLAN},
+	    {{"live", no_argument, NULL, 'l'}, PIN_FOR_LIBVIRT},
+	    {{"dry-run", no_argument, NULL, 'D'}, PIN_FOR_LIBVIRT},
+	    {{"connect", required_argument, NULL, 'c'}, PIN_FOR_LIBVIRT},
+	};
+	struct option opts[ARRAY_SIZE(table) + 1];
+	size_t n_opts = 0;
 	int c, r = 0, choice;
 
-	memcpy(opts, all_opts, n_opts * sizeof(*opts));
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		if (table[i].who & who)
+			opts[n_opts++] = table[i].opt;
 	memset(&opts[n_opts], 0, sizeof(*opts));
-	snprintf(cmd, sizeof(cmd), "pin %s", sub);
 	tool_complete_options(argc, argv, opts, NULL,
-			      placement && strcmp(sub, "plan") == 0
-				  ? TOOL_VALUE_NONE
-				  : TOOL_VALUE_VM | TOOL_VALUE_FIRST_ONLY);
+			      who == PIN_FOR_PLAN      ? TOOL_VALUE_NONE
+			      : who == PIN_FOR_LIBVIRT ? TOOL_VALUE_NONE
+						       : TOOL_VALUE_VM | TOOL_VALUE_FIRST_ONLY);
 	a->req.threads_per_core = 1;
 	optind = 1;
 	opterr = 0;
@@ -205,12 +238,12 @@ static int parse_pin_args(int argc, char **argv, const char *sub, bool placement
 		switch (c) {
 		case 'j':
 			a->json = true;
+			a->format = FORMAT_JSON;
 			break;
 		case 'r':
 			a->root = optarg;
 			break;
 		case 'h':
-			usage(stdout);
 			return 1;
 		case 'v':
 			r = parse_count("--vcpus", optarg, 4096, &a->req.vcpus, err);
@@ -249,15 +282,41 @@ static int parse_pin_args(int argc, char **argv, const char *sub, bool placement
 		case 'x':
 			a->req.allow_spill = true;
 			break;
+		case 'G':
+			r = parse_count("--guest-nodes", optarg, 64, &a->n_guest_nodes, err);
+			break;
 		case 'N':
 			a->name = optarg;
+			break;
+		case 'f':
+			r = parse_choice("--format", optarg, formats, 4, &choice, err);
+			a->format = (enum pin_format)choice;
+			a->json = a->format == FORMAT_JSON;
+			break;
+		case 'm':
+			r = parse_kib("--memory", optarg, false, &a->memory_kib, err);
+			break;
+		case 'g':
+			r = parse_kib("--hugepages", optarg, true, &a->page_kib, err);
+			break;
+		case 'd':
+			a->domain = optarg;
+			break;
+		case 'l':
+			a->live = true;
+			break;
+		case 'D':
+			a->dry_run = true;
+			break;
+		case 'c':
+			a->connect = optarg;
 			break;
 		default:
 			return tool_getopt_error(err, cmd, c, argv);
 		}
 	}
 	if (r < 0)
-		return nk_error_hint(err, "see 'numaksm pin --help'");
+		return nk_error_hint(err, "see 'numaksm %s --help'", cmd);
 	if (a->topology && a->synthetic)
 		return tool_usage_error(err, "--topology and --synthetic exclude each other");
 	if (a->nodes && nk_bitmap_weight(a->nodes) == 0)
@@ -272,7 +331,7 @@ static int parse_pin_args(int argc, char **argv, const char *sub, bool placement
 
 /* Split the vCPUs over the --nodes list in whole guest cores, earlier
  * nodes taking the remainder. */
-static int build_guest_nodes(struct pin_args *a, nk_error **err)
+int tool_pin_build_guest_nodes(struct pin_args *a, nk_error **err)
 {
 	unsigned t = a->req.threads_per_core;
 
@@ -286,28 +345,36 @@ static int build_guest_nodes(struct pin_args *a, nk_error **err)
 		    "whole nodes",
 		    nk_pin_smt_name(a->req.smt));
 	a->req.housekeeping = a->housekeeping;
-	if (!a->nodes)
+	unsigned k = a->nodes ? nk_bitmap_weight(a->nodes) : 0, cores = a->req.vcpus / t;
+	unsigned g = a->n_guest_nodes ? a->n_guest_nodes : k;
+	if (!g)
 		return 0;
-	unsigned k = nk_bitmap_weight(a->nodes), cores = a->req.vcpus / t, i = 0;
-	if (k > cores)
-		return tool_usage_error(err,
-					"--nodes lists %u nodes but %u vCPUs make only %u guest "
-					"core%s",
-					k, a->req.vcpus, cores, cores == 1 ? "" : "s");
-	a->guest_nodes = calloc(k, sizeof(*a->guest_nodes));
+	if (k > g)
+		return tool_usage_error(
+		    err, "--guest-nodes %u is fewer than the %u nodes of --nodes", g, k);
+	if (g > cores)
+		return tool_usage_error(err, "%s %u%s but %u vCPUs make only %u guest core%s",
+					a->n_guest_nodes ? "--guest-nodes" : "--nodes lists", g,
+					a->n_guest_nodes ? "" : " nodes", a->req.vcpus, cores,
+					cores == 1 ? "" : "s");
+	a->guest_nodes = calloc(g, sizeof(*a->guest_nodes));
 	if (!a->guest_nodes)
 		return nk_error_set(err, ENOMEM, "out of memory");
-	nk_bitmap_foreach (node, a->nodes) {
+	/* Guest node i on the i-th node of --nodes, round again when there
+	 * are more guest nodes; free to choose without --nodes. */
+	int node = -1;
+	for (unsigned i = 0; i < g; i++) {
+		if (k)
+			node = nk_bitmap_next(a->nodes, i % k ? (unsigned)node + 1 : 0);
 		a->guest_nodes[i].memory_node = node;
-		a->guest_nodes[i].vcpus = (cores / k + (i < cores % k ? 1 : 0)) * t;
-		i++;
+		a->guest_nodes[i].vcpus = (cores / g + (i < cores % g ? 1 : 0)) * t;
 	}
 	a->req.guest_nodes = a->guest_nodes;
-	a->req.n_guest_nodes = k;
+	a->req.n_guest_nodes = g;
 	return 0;
 }
 
-static int load_topology(const struct pin_args *a, nk_host *host, nk_topo **ret, nk_error **err)
+int tool_pin_load_topology(const struct pin_args *a, nk_host *host, nk_topo **ret, nk_error **err)
 {
 	int r;
 	if (a->topology)
@@ -438,11 +505,22 @@ static int pin_plan(struct pin_args *a, struct pin_session *s, nk_error **err)
 		return tool_usage_error(err, "unexpected argument '%s'", a->target);
 	if (!a->vcpus_set)
 		return tool_usage_error(err, "pin plan needs --vcpus N");
-	r = build_guest_nodes(a, err);
+	if (a->format == FORMAT_LIBVIRT && !a->memory_kib)
+		return tool_usage_error(err, "--format libvirt needs --memory SIZE: the guest's "
+					     "RAM, split over its NUMA cells");
+	if (a->format == FORMAT_VIRSH && !a->domain)
+		return tool_usage_error(err, "--format virsh needs --domain NAME: the libvirt "
+					     "domain the commands are for");
+	if (a->format != FORMAT_VIRSH && a->domain)
+		return tool_usage_error(err, "--domain is for --format virsh");
+	if (a->format != FORMAT_LIBVIRT && (a->memory_kib || a->page_kib))
+		return tool_usage_error(err, "--%s is for --format libvirt",
+					a->memory_kib ? "memory" : "hugepages");
+	r = tool_pin_build_guest_nodes(a, err);
 	if (r >= 0)
 		r = open_host(a, s, err);
 	if (r >= 0)
-		r = load_topology(a, s->host, &s->topo, err);
+		r = tool_pin_load_topology(a, s->host, &s->topo, err);
 	if (r < 0)
 		return r;
 	/* Other VMs' assignments matter only on this host's own topology. */
@@ -453,12 +531,33 @@ static int pin_plan(struct pin_args *a, struct pin_session *s, nk_error **err)
 	r = nk_pin_plan_compute(s->topo, &a->req, s->state, &s->plan, err);
 	if (r < 0)
 		return r;
-	if (a->json) {
+	switch (a->format) {
+	case FORMAT_JSON: {
 		json_object *doc = tool_json_doc("pin plan");
 		json_object_object_add(doc, "plan", tool_json_pin_plan(s->plan, s->topo));
 		tool_json_print(doc, true);
-	} else {
+		break;
+	}
+	case FORMAT_LIBVIRT:
+	case FORMAT_VIRSH: {
+		struct tool_libvirt_layout layout;
+		r = tool_libvirt_layout(s->plan, a->memory_kib, a->page_kib, &layout, err);
+		if (r < 0) {
+			tool_mark_usage(); /* --memory too small for the guest nodes */
+			return r;
+		}
+		if (a->format == FORMAT_LIBVIRT)
+			r = tool_libvirt_print_xml(&layout, err);
+		else
+			tool_libvirt_print_virsh(&layout, a->domain);
+		tool_libvirt_layout_done(&layout);
+		if (r < 0)
+			return r;
+		break;
+	}
+	case FORMAT_TEXT:
 		print_plan_text(s->plan, s->topo);
+		break;
 	}
 	return EXIT_OK;
 }
@@ -495,9 +594,9 @@ static int pin_apply_cmd(struct pin_args *a, struct pin_session *s, nk_error **e
 		return nk_error_hint(err, "leave out --vcpus to plan for the threads found");
 	}
 	a->req.vcpus = found;
-	r = build_guest_nodes(a, err);
+	r = tool_pin_build_guest_nodes(a, err);
 	if (r >= 0)
-		r = load_topology(a, s->host, &s->topo, err);
+		r = tool_pin_load_topology(a, s->host, &s->topo, err);
 	if (r >= 0)
 		r = nk_pin_state_open(s->host, NULL, NK_PIN_STATE_WRITE, &s->state, err);
 	if (r < 0)
@@ -563,16 +662,81 @@ static int pin_show(struct pin_args *a, struct pin_session *s, nk_error **err)
 	return EXIT_OK;
 }
 
+/* A VM started pinned by another program (libvirt's hook calls this on
+ * "started"): entered in the state as it runs. */
+static int pin_record(struct pin_args *a, struct pin_session *s, nk_error **err)
+{
+	int r = open_host(a, s, err);
+	if (r >= 0)
+		r = nk_host_require_live(s->host, "record a VM", err);
+	if (r >= 0)
+		r = find_vm(a, s, err);
+	if (r >= 0)
+		r = nk_pin_state_open(s->host, NULL, NK_PIN_STATE_WRITE, &s->state, err);
+	if (r >= 0)
+		r = nk_pin_state_record(s->state, s->host, &s->vm, &s->threads, err);
+	if (r == 0) {
+		printf("%s (PID %d) is not pinned: nothing recorded\n", s->vm.name, s->vm.pid);
+		return nk_pin_state_save(s->state, err) < 0 ? -EIO : EXIT_OK;
+	}
+	if (r < 0 || (r = nk_pin_state_save(s->state, err)) < 0)
+		return r;
+	struct nk_pin_entry e;
+	for (unsigned i = 0; nk_pin_state_entry(s->state, i, &e) == 0; i++) {
+		if (e.pid != s->vm.pid)
+			continue;
+		_cleanup_free_ char *cpus =
+		    list_text(e.policy == NK_PIN_DEDICATED ? e.dedicated : e.shared);
+		printf("Recorded %s %s (PID %d): %s CPUs %s\n", nk_vm_kind_name(s->vm.kind),
+		       s->vm.name, s->vm.pid, nk_pin_policy_name(e.policy), cpus);
+	}
+	return EXIT_OK;
+}
+
+/* A VM that stopped (libvirt's hook on "release"): its CPUs are free.  The
+ * entries of processes that ended go when the state is opened; those named
+ * NAME (or of PID) go too. */
+static int pin_release(struct pin_args *a, struct pin_session *s, nk_error **err)
+{
+	long long pid = 0;
+	unsigned dropped = 0;
+	struct nk_pin_entry e;
+
+	if (!a->target)
+		return tool_usage_error(err, "missing NAME or PID of a VM");
+	nk_parse_int(a->target, 1, INT32_MAX, &pid, NULL);
+	int r = open_host(a, s, err);
+	if (r >= 0)
+		r = nk_host_require_live(s->host, "release a VM", err);
+	if (r >= 0)
+		r = nk_pin_state_open(s->host, NULL, NK_PIN_STATE_WRITE, &s->state, err);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; nk_pin_state_entry(s->state, i, &e) == 0;) {
+		if ((e.name && strcmp(e.name, a->target) == 0) || (pid && e.pid == pid)) {
+			nk_pin_state_remove(s->state, e.pid);
+			dropped++;
+		} else {
+			i++;
+		}
+	}
+	r = nk_pin_state_save(s->state, err);
+	if (r < 0)
+		return r;
+	printf(dropped ? "Released %s\n" : "%s holds no CPUs in the pin state\n", a->target);
+	return EXIT_OK;
+}
+
 int cmd_pin(int argc, char **argv, nk_error **err)
 {
 	static const struct {
 		const char *name;
-		bool placement;
+		unsigned who;
 		int (*run)(struct pin_args *a, struct pin_session *s, nk_error **err);
 	} subs[] = {
-	    {"plan", true, pin_plan},
-	    {"apply", true, pin_apply_cmd},
-	    {"show", false, pin_show},
+	    {"plan", PIN_FOR_PLAN, pin_plan},	      {"apply", PIN_FOR_APPLY, pin_apply_cmd},
+	    {"show", PIN_FOR_SHOW, pin_show},	      {"record", PIN_FOR_RECORD, pin_record},
+	    {"release", PIN_FOR_RECORD, pin_release},
 	};
 	struct pin_args a = {0};
 	struct pin_session s = {0};
@@ -584,18 +748,23 @@ int cmd_pin(int argc, char **argv, nk_error **err)
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+		char cmd[32];
 		if (strcmp(argv[1], subs[i].name) != 0)
 			continue;
-		int r =
-		    parse_pin_args(argc - 1, argv + 1, subs[i].name, subs[i].placement, &a, err);
-		if (r == 0)
+		snprintf(cmd, sizeof(cmd), "pin %s", subs[i].name);
+		int r = tool_pin_parse(argc - 1, argv + 1, cmd, subs[i].who, &a, err);
+		if (r == 0) {
 			r = subs[i].run(&a, &s, err);
-		else if (r > 0)
-			r = EXIT_OK; /* --help */
+		} else if (r > 0) {
+			usage(stdout);
+			r = EXIT_OK;
+		}
 		session_release(&s);
-		pin_args_release(&a);
+		tool_pin_args_release(&a);
 		return r;
 	}
-	tool_usage_error(err, "unknown pin command '%s': expected plan, apply or show", argv[1]);
+	tool_usage_error(err,
+			 "unknown pin command '%s': expected plan, apply, show, record or release",
+			 argv[1]);
 	return nk_error_hint(err, "see 'numaksm pin --help'");
 }

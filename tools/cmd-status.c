@@ -26,6 +26,7 @@
 #include <numaksm/vm.h>
 
 #include "json.h"
+#include "libvirt.h"
 #include "tool.h"
 
 struct status_args {
@@ -205,7 +206,40 @@ static int cpu_node(const struct nk_hostinfo *info, int cpu)
 	return -1;
 }
 
-static json_object *json_vm(const struct nk_vm_info *vm, const struct nk_hostinfo *info)
+/* A libvirt domain: its name and UUID, and the threads whose affinity is
+ * not what its definition pins them to (null when libvirt cannot tell). */
+static json_object *json_libvirt(const struct nk_vm_info *vm, bool live)
+{
+	struct tool_libvirt_drift *d = NULL;
+	json_object *o, *drift = NULL;
+	int n;
+
+	if (vm->ref.kind != NK_VM_LIBVIRT)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "domain", json_object_new_string(vm->ref.name));
+	json_object_object_add(o, "uuid", tool_json_name(vm->ref.uuid));
+	n = live ? tool_libvirt_drift(vm, &d) : -ENOENT;
+	if (n >= 0) {
+		drift = json_object_new_array();
+		for (int i = 0; i < n; i++) {
+			json_object *t = json_object_new_object();
+			json_object_object_add(
+			    t, "vcpu", d[i].vcpu >= 0 ? tool_json_u64((unsigned)d[i].vcpu) : NULL);
+			json_object_object_add(t, "tid", json_object_new_int(d[i].tid));
+			json_object_object_add(t, "affinity_cpus",
+					       json_object_new_string(d[i].affinity_cpus));
+			json_object_object_add(t, "defined_cpus",
+					       json_object_new_string(d[i].defined_cpus));
+			json_object_array_add(drift, t);
+		}
+		tool_libvirt_drift_free(d, n);
+	}
+	json_object_object_add(o, "drift", drift);
+	return o;
+}
+
+static json_object *json_vm(const struct nk_vm_info *vm, const struct nk_hostinfo *info, bool live)
 {
 	json_object *o = json_object_new_object(), *ram = json_object_new_object(),
 		    *regions = json_object_new_array(), *cgroups = json_object_new_array();
@@ -287,6 +321,7 @@ static json_object *json_vm(const struct nk_vm_info *vm, const struct nk_hostinf
 	for (size_t i = 0; i < vm->n_cgroups; i++)
 		json_object_array_add(cgroups, tool_json_cgroup(&vm->cgroups[i]));
 	json_object_object_add(o, "cgroups", cgroups);
+	json_object_object_add(o, "libvirt", json_libvirt(vm, live));
 	return o;
 }
 
@@ -304,7 +339,7 @@ static void print_json(const struct host_sample *h, const struct status_args *a,
 	json_object_object_add(root, "watch", watch);
 	json_object_object_add(root, "host", json_host(h));
 	for (size_t i = 0; i < vs->n; i++)
-		json_object_array_add(vms, json_vm(vs->vms[i], h->info));
+		json_object_array_add(vms, json_vm(vs->vms[i], h->info, live));
 	json_object_object_add(root, "vms", vms);
 	json_object_object_add(root, "errors", json_object_get(vs->errors));
 	tool_json_print(root, a->watch_s <= 0);
@@ -544,6 +579,26 @@ static struct vm_locality vm_locality(const struct nk_vm_info *vm)
 
 /* One line per VM under a header, like virsh list; returns whether a VM
  * has KSM pages on another node than its own (a note follows the table). */
+/* Under the table: each libvirt domain's threads off its definition. */
+static void print_libvirt_drift(const struct vm_sample *vs)
+{
+	for (size_t i = 0; i < vs->n; i++) {
+		const struct nk_vm_info *vm = vs->vms[i];
+		struct tool_libvirt_drift *d = NULL;
+		int n = vm->ref.trust == NK_VM_TRUST_NONE ? -ENOENT : tool_libvirt_drift(vm, &d);
+		for (int k = 0; k < n; k++) {
+			char what[24] = "emulator";
+			if (d[k].vcpu >= 0)
+				snprintf(what, sizeof(what), "vCPU %d", d[k].vcpu);
+			printf("drift: libvirt domain %s: %s (thread %d) may run on CPUs %s, its "
+			       "definition pins it to %s\n",
+			       vm->ref.name, what, d[k].tid, d[k].affinity_cpus, d[k].defined_cpus);
+		}
+		if (n > 0)
+			tool_libvirt_drift_free(d, n);
+	}
+}
+
 static bool print_vm_table(const struct vm_sample *vs, const nk_pin_state *pins)
 {
 	bool ksm_note = false;
@@ -669,6 +724,8 @@ static void print_text(nk_host *host, const struct host_sample *h, const struct 
 	for (size_t i = 0; long_view && i < vs->n; i++)
 		if (vs->vms[i]->ref.trust != NK_VM_TRUST_NONE)
 			print_vm_text(vs->vms[i]);
+	if (live)
+		print_libvirt_drift(vs);
 	if (!lookalikes)
 		return;
 	/* Programs named like a VMM that show nothing more: numaksm does not
@@ -827,6 +884,7 @@ int cmd_status(int argc, char **argv, nk_error **err)
 	}
 	nk_vm_refs_free(fixed, n_fixed);
 	nk_host_free(host);
+	tool_libvirt_close();
 	return r < 0 ? r : exit_code;
 }
 

@@ -21,7 +21,8 @@ static const struct tool_command commands[] = {
     {"hugepages", "hugepage pools per node and size; reserve pages", cmd_hugepages, "reserve"},
     {"zone", "try a guest RAM zone: create, prefault, show placement", cmd_zone, "try"},
     /* vcpu/ commands */
-    {"pin", "plan, apply and show vCPU pinning", cmd_pin, "plan apply show"},
+    {"pin", "plan, apply, show and record vCPU pinning", cmd_pin, "plan apply show record release"},
+    {"libvirt", "merge a vCPU and NUMA plan into a libvirt domain", cmd_libvirt, "apply"},
     /* policy/ commands */
     {"ksm", "KSM knobs, counters and savings; validated set; restore", cmd_ksm, "show set restore"},
     {"tuned", "the KSM tuner daemon: converge fast, then back off", cmd_tuned, NULL},

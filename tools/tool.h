@@ -124,6 +124,7 @@ int tool_find_vms(nk_host *host, char *const *names, int n_names, struct nk_vm_r
 int cmd_completion(int argc, char **argv, nk_error **err);
 int cmd_check(int argc, char **argv, nk_error **err);
 int cmd_pin(int argc, char **argv, nk_error **err);
+int cmd_libvirt(int argc, char **argv, nk_error **err);
 int cmd_hugepages(int argc, char **argv, nk_error **err);
 int cmd_zone(int argc, char **argv, nk_error **err);
 int cmd_ksm(int argc, char **argv, nk_error **err);

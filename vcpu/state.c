@@ -420,6 +420,30 @@ _nk_export_ int nk_pin_state_add(nk_pin_state *state, nk_host *host, const nk_pi
 	return 0;
 }
 
+_nk_export_ int nk_pin_state_record(nk_pin_state *state, nk_host *host, const struct nk_vm_ref *vm,
+				    const struct nk_vm_threads *threads, nk_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_bitmap_ nk_bitmap *online = NULL;
+	struct pin_entry e = {0};
+
+	if (nk_host_read(host, "/sys/devices/system/cpu/online", &text, err) < 0)
+		return nk_error_prefix(err, "cannot tell the online CPUs");
+	if (nk_parse_list(text, "CPU list", &online, err) < 0)
+		return nk_error_prefix(err, "/sys/devices/system/cpu/online");
+	nk_pin_state_remove(state, vm->pid);
+	int r = entry_from_vm(vm, threads, online, &e);
+	if (r > 0) {
+		/* Entered as it runs, not found by a rebuild. */
+		e.rebuilt = false;
+		r = state_append(state, &e);
+		if (r == 0)
+			return 1;
+	}
+	entry_clear(&e);
+	return r < 0 ? nk_error_set(err, ENOMEM, "out of memory") : 0;
+}
+
 _nk_export_ int nk_pin_state_remove(nk_pin_state *state, int pid)
 {
 	for (unsigned i = 0; i < state->n_entries; i++)

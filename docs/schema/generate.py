@@ -395,6 +395,13 @@ STATUS_VM = obj(
     ),
     placement=C.n("placement"), ksm=C.process_ksm, vcpu_count=null(C.count),
     threads=null(arr(C.thread)), cgroups=arr(C.cgroup_membership),
+    libvirt=null(obj(
+        "A libvirt domain (kind libvirt): its name, its UUID, and the threads whose affinity is "
+        "not what the domain's definition pins them to (vcpu null: the emulator's main "
+        "thread); drift is null when libvirt cannot be asked (not running, not this host).",
+        domain=C.name, uuid=C.n("name"),
+        drift=null(arr(obj(vcpu=null(C.uint), tid=C.pid, affinity_cpus=C.cpu_list,
+                           defined_cpus=C.cpu_list))))),
 )
 docs.append(document(
     "status", "numaksm status --json",

@@ -17,11 +17,8 @@ name=numaksm-test-$$
 for tool in qemu-system-x86_64 python3 cpio gzip; do
 	command -v "$tool" > /dev/null || { echo "needs $tool"; exit 77; }
 done
-kernel=$(ls /boot/vmlinuz-* 2> /dev/null | sort -V | tail -n 1)
-[ -n "$kernel" ] || { echo "needs a kernel in /boot"; exit 77; }
-busybox=$(command -v busybox) || { echo "needs busybox-static"; exit 77; }
-file -L "$busybox" 2> /dev/null | grep -q "statically linked" ||
-	{ echo "needs a static busybox (busybox-static)"; exit 77; }
+. "$(dirname "$0")/guest-lib.sh"
+guest_prereqs
 ksm=/sys/kernel/mm/ksm
 [ -w $ksm/run ] || { echo "needs KSM"; exit 77; }
 [ -r /proc/self/ksm_stat ] || { echo "needs /proc/PID/ksm_stat (Linux 6.1)"; exit 77; }
@@ -70,17 +67,7 @@ trap 'exit 1' INT TERM
 validate=$(dirname "$0")/../validate-json.py
 
 # A tiny initramfs: busybox as init, idling.
-mkdir -p "$t/initrd/bin"
-cp "$busybox" "$t/initrd/bin/busybox"
-cat > "$t/initrd/init" << 'EOF'
-#!/bin/busybox sh
-/bin/busybox mkdir -p /proc
-/bin/busybox mount -t proc proc /proc
-echo numaksm-guest-up
-while :; do /bin/busybox sleep 3600; done
-EOF
-chmod +x "$t/initrd/init"
-(cd "$t/initrd" && find . | cpio -o -H newc 2> /dev/null | gzip > "$t/initrd.gz")
+guest_initramfs "$t"
 
 saved=$(for k in run sleep_millisecs pages_to_scan advisor_mode; do
 	[ -r $ksm/$k ] || continue

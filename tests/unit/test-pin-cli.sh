@@ -24,7 +24,7 @@ syn="pack:2 numa:2 core:4 pu:2"
 expect 2 "Usage: numaksm pin plan" pin
 expect 0 "Usage: numaksm pin plan" pin --help
 expect 0 "--smt prefer|isolate|require" pin plan --help
-expect 2 "unknown pin command 'bogus': expected plan, apply or show" pin bogus
+expect 2 "unknown pin command 'bogus': expected plan, apply, show, record or release" pin bogus
 expect 2 "pin plan needs --vcpus N" pin plan --synthetic "$syn"
 expect 2 "invalid --vcpus 'abc': expected a number from 1 to 4096" pin plan --vcpus abc
 expect 2 "invalid --vcpus '0': expected a number from 1 to 4096" pin plan --vcpus 0
@@ -89,11 +89,6 @@ done
 
 # Plans: deterministic, compared whole with the golden file.
 : > "$t/plans"
-plan() {
-	echo "\$ numaksm pin plan $*" >> "$t/plans"
-	"$numaksm" pin plan "$@" >> "$t/plans" 2>&1
-	echo "exit $?" >> "$t/plans"
-}
 plan --vcpus 4 --synthetic "$syn"
 plan --vcpus 4 --nodes 1,2 --smt isolate --emulator isolate --synthetic "$syn"
 plan --vcpus 8 --threads-per-core 2 --smt require --nodes 1,3 --topology "$x2"
@@ -117,13 +112,6 @@ plan --vcpus 4 --root "$trees/restricted-mems"
 plan --vcpus 2 --nodes 2 --root "$t/lab-memonly"
 plan --vcpus 4 --nodes 1,2 --policy shared --root "$t/lab-4node"
 sed -i "s|$topo|TOPOLOGIES|g; s|$t/|TMP/|g" "$t/plans"
-if [ "${NUMAKSM_UPDATE_GOLDEN:-0}" = 1 ]; then
-	cp "$t/plans" "$golden"
-	echo "updated $golden"
-elif ! diff -u "$golden" "$t/plans"; then
-	fail "plans differ from $golden (NUMAKSM_UPDATE_GOLDEN=1 regenerates it)"
-else
-	passed=$((passed + 1))
-fi
+compare_golden "$golden"
 [ -e "$NUMAKSM_RUNTIME_DIR" ] && fail "planning created $NUMAKSM_RUNTIME_DIR"
 finish

@@ -29,6 +29,26 @@ expect() {
 	passed=$((passed + 1))
 }
 
+# plan ARGS...: append `numaksm pin plan ARGS`, its output and exit code to $t/plans.
+plan() {
+	echo "\$ numaksm pin plan $*" >> "$t/plans"
+	"$numaksm" pin plan "$@" >> "$t/plans" 2>&1
+	echo "exit $?" >> "$t/plans"
+}
+
+# compare_golden GOLDEN: $t/plans against GOLDEN, or rewrite GOLDEN when
+# NUMAKSM_UPDATE_GOLDEN=1.
+compare_golden() {
+	if [ "${NUMAKSM_UPDATE_GOLDEN:-0}" = 1 ]; then
+		cp "$t/plans" "$1"
+		echo "updated $1"
+	elif ! diff -u "$1" "$t/plans"; then
+		fail "plans differ from $1 (NUMAKSM_UPDATE_GOLDEN=1 regenerates it)"
+	else
+		passed=$((passed + 1))
+	fi
+}
+
 # Print the tally and exit 0 when nothing failed.
 finish() {
 	echo "$passed passed, $failed failed"

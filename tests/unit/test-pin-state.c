@@ -429,6 +429,33 @@ static void test_state_rebuild_and_save(void **state)
 	unsetenv("NUMAKSM_RUNTIME_DIR");
 }
 
+/* A VM pinned by another program, entered as it runs: replaced, not
+ * added twice; one whose vCPUs are not pinned is not entered. */
+static void test_state_record(void **state)
+{
+	struct fixture *f = *state;
+	nk_pin_state *s = NULL;
+	static const struct {
+		const char *vm;
+		int entered;
+	} cases[] = {{"100", 1}, {"100", 1}, {"300", 0}, {"500", 1}};
+
+	assert_int_equal(nk_pin_state_new(&s), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nk_vm_ref vm;
+		struct nk_vm_threads th = {0};
+		assert_int_equal(nk_vm_lookup(f->host, cases[i].vm, &vm, NULL), 0);
+		assert_int_equal(nk_vm_threads_read(f->host, &vm, &th, NULL), 0);
+		assert_int_equal(nk_pin_state_record(s, f->host, &vm, &th, NULL), cases[i].entered);
+		nk_vm_threads_done(&th);
+		nk_vm_ref_done(&vm);
+	}
+	assert_int_equal(nk_pin_state_count(s), 2);
+	assert_entry(s, 0, 100, "2-3", "", false);
+	assert_entry(s, 1, 500, "", "6-7", false);
+	nk_pin_state_free(s);
+}
+
 static void test_state_dir_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -462,6 +489,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_vm_trust, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_apply_refused_on_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_rebuild_and_save, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_dir_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

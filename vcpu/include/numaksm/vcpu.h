@@ -283,6 +283,19 @@ nk_pin_state *nk_pin_state_free(nk_pin_state *state);
 int nk_pin_state_add(nk_pin_state *state, nk_host *host, const nk_pin_plan *plan, int pid,
 		     const char *name, nk_error **err);
 
+/**
+ * Enter running VM `vm` as its vCPU threads (`threads`, from
+ * nk_vm_threads_read()) are pinned now, replacing the entry of its pid:
+ * dedicated when each vCPU thread may run on one CPU, shared otherwise, as
+ * a rebuild would find it.  For a VM started pinned by another program
+ * (libvirt's <cputune>), so that plans keep off its CPUs.
+ * @return 1 when entered; 0 when its vCPU threads are not pinned (may run
+ *         on every online CPU: nothing entered); -errno with a message when
+ *         the online CPUs cannot be read; -ENOMEM.
+ */
+int nk_pin_state_record(nk_pin_state *state, nk_host *host, const struct nk_vm_ref *vm,
+			const struct nk_vm_threads *threads, nk_error **err);
+
 /** Drop the entry of process `pid`. @return 1 when one was dropped, 0 when there was none. */
 int nk_pin_state_remove(nk_pin_state *state, int pid);
 
