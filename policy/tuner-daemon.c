@@ -63,7 +63,14 @@ struct nk_tuned {
 	double tenants_at; /* < 0 before the first look */
 	bool tenant_stop;  /* KSM must not run */
 	char tenant_reason[512];
+	/* The knobs the tuner wrote last; another program changing one of them
+	 * (virsh node-memory-tune, ksmtuned, a script) holds the tuner's writes
+	 * until hold_until. */
+	struct nk_ksm written;
+	double hold_until;
 };
+
+#define OUTSIDE_HOLD_S 60
 
 /* ksmtuned writes the same knobs: two controllers would fight. */
 static pid_t find_ksmtuned(nk_host *host)
@@ -475,6 +482,36 @@ static void guard_tenants(nk_tuned *t, const struct nk_tuner_sample *s)
 	nk_vm_refs_free(refs, nv);
 }
 
+/* A knob the tuner wrote that now reads otherwise: another program wrote
+ * it.  Say so, and leave KSM's knobs alone for OUTSIDE_HOLD_S rather than
+ * fight over them. */
+static void notice_outside_writes(nk_tuned *t, const struct nk_tuner_sample *s)
+{
+	char list[256] = "";
+	size_t len = 0;
+	for (unsigned f = 0; f < NK_KSM_FIELD_COUNT; f++) {
+		if (!nk_ksm_has(&t->written, (enum nk_ksm_field)f) ||
+		    !nk_ksm_has(&s->ksm, (enum nk_ksm_field)f) ||
+		    nk_ksm_get(&s->ksm, (enum nk_ksm_field)f) == t->written.value[f])
+			continue;
+		int n = snprintf(list + len, sizeof(list) - len,
+				 "%s%s is %" PRIu64 ", not the %" PRIu64 " it wrote",
+				 len ? "; " : "", nk_ksm_field((enum nk_ksm_field)f)->name,
+				 nk_ksm_get(&s->ksm, (enum nk_ksm_field)f), t->written.value[f]);
+		if (n > 0 && (size_t)n < sizeof(list) - len)
+			len += (size_t)n;
+	}
+	if (!len)
+		return;
+	t->written.mask = 0;
+	t->hold_until = s->time_s + OUTSIDE_HOLD_S;
+	nk_warn(
+	    "KSM's knobs changed outside the tuner: %s. Another program writes them "
+	    "(virsh node-memory-tune, ksmtuned, a script): the tuner leaves them alone for %d s "
+	    "rather than fight; stop the other program, or the tuner",
+	    list, OUTSIDE_HOLD_S);
+}
+
 _nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_error **err)
 {
 	struct nk_tuner_sample s;
@@ -487,6 +524,7 @@ _nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_err
 	reap_placing(t, 0);
 	place_new(t, s.time_s);
 	guard_tenants(t, &s);
+	notice_outside_writes(t, &s);
 	if (t->tenant_stop) {
 		/* run=2 unmerges every page and merges none until the tenants are
 		 * apart again. */
@@ -498,10 +536,14 @@ _nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_err
 			 "tenants: KSM stopped and unmerged (run=2): %.*s",
 			 (int)sizeof(d.reason) - 64, t->tenant_reason);
 	}
+	/* Held after an outside write; the tenants' guarantee is not. */
+	bool held = s.time_s < t->hold_until && !t->tenant_stop;
+	if (held)
+		d.changed = false;
 	if (d.changed)
 		nk_info("%s%s", t->dry_run ? "(dry run) " : "", d.reason);
 	else
-		nk_debug("%s", d.reason);
+		nk_debug("%s%s", held ? "(held: another program writes the knobs) " : "", d.reason);
 	if (d.changed && !t->dry_run) {
 		struct nk_ksm want = {.mask = NK_KSM_BIT(NK_KSM_RUN)};
 		want.value[NK_KSM_RUN] = d.run;
@@ -518,6 +560,7 @@ _nk_export_ int nk_tuned_step(nk_tuned *t, struct nk_tuner_decision *ret, nk_err
 		r = nk_ksm_apply(t->host, &want, 0, NULL, err);
 		if (r < 0)
 			return r;
+		t->written = want;
 	}
 	*ret = d;
 	return 0;

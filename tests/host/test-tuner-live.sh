@@ -6,7 +6,7 @@
 # is kept out) and never stops it; it restores the settings on SIGTERM, and
 # after kill -9 at the next start or with `numaksm ksm restore`; --dry-run
 # writes nothing; the scan-time advisor is switched off while it runs and
-# back on after.  KSM's knobs are put back as they were found, whatever
+# back on after; a knob another program writes is noticed and left alone.  KSM's knobs are put back as they were found, whatever
 # happens (trap on EXIT).
 #   test-tuner-live.sh NUMAKSM TEST-TUNER-FLEET
 set -u
@@ -132,6 +132,15 @@ grep -q '^numaksm_tuner_phase{phase="settled"} 1$' "$t/metrics.prom" &&
 	grep -Eq '^numaksm_tuner_rounds_total [1-9][0-9]*$' "$t/metrics.prom" &&
 	grep -q "^numaksm_ksm_owner_info{program=\"numaksm tuned\",pid=\"$tuner\"} 1$" "$t/metrics.prom" ||
 	fail "the exporter does not show the tuner: $(grep '^numaksm_tuner\|owner' "$t/metrics.prom")"
+# Another program writes a knob (as virsh node-memory-tune does): the tuner
+# says so and leaves it alone instead of fighting over it.
+echo 777 > $ksm/sleep_millisecs
+wait_log "KSM's knobs changed outside the tuner: sleep_millisecs is 777, not the" 30 ||
+	fail "the tuner did not notice an outside write: $(tail -3 "$t/log")"
+grep -q "the tuner leaves them alone for 60 s rather than fight" "$t/log" ||
+	fail "the tuner did not say what it does about the outside write"
+sleep 3
+[ "$(knob sleep_millisecs)" = 777 ] || fail "the tuner fought the outside write: sleep_millisecs $(knob sleep_millisecs)"
 stop_tuner TERM || fail "exit status $? after SIGTERM"
 [ -e /run/numaksm/tuner.status ] && fail "tuner.status is left after SIGTERM"
 grep -q "tuner stopped: KSM settings restored" "$t/log" || fail "no restore in the log"
