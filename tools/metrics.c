@@ -22,6 +22,7 @@
 #include <numaksm/vcpu.h>
 #include <numaksm/vm.h>
 
+#include "libvirt.h"
 #include "metrics.h"
 #include "tool.h"
 
@@ -357,6 +358,41 @@ static void write_intended(FILE *o, const struct vm_row *rows, size_t n,
 	}
 }
 
+/* libvirt's domains: their UUID, and how many of their threads run off the
+ * CPUs their definition pins them to (read through libvirt, read-only). */
+static void write_libvirt(FILE *o, const struct vm_row *rows, size_t n)
+{
+	char labels[640], esc[128];
+	bool any = false;
+	for (size_t i = 0; i < n; i++)
+		any |= rows[i].vm->ref.kind == NK_VM_LIBVIRT;
+	if (!any)
+		return;
+	family(o, "numaksm_vm_libvirt_info", "gauge",
+	       "each libvirt domain: 1, with its UUID (\"\" when its command line has none)");
+	for (size_t i = 0; i < n; i++) {
+		const struct nk_vm_info *vm = rows[i].vm;
+		if (vm->ref.kind != NK_VM_LIBVIRT)
+			continue;
+		snprintf(labels, sizeof(labels), "%s,uuid=\"%s\"", rows[i].labels,
+			 metrics_label_escape(vm->ref.uuid ? vm->ref.uuid : "", esc, sizeof(esc)));
+		sample_u64(o, "numaksm_vm_libvirt_info", labels, 1);
+	}
+	family(o, "numaksm_vm_libvirt_drift_threads", "gauge",
+	       "a libvirt domain's vCPU and emulator threads whose affinity is not what its "
+	       "definition pins them to (absent when libvirt cannot say)");
+	for (size_t i = 0; i < n; i++) {
+		struct tool_libvirt_drift *d = NULL;
+		if (rows[i].vm->ref.kind != NK_VM_LIBVIRT)
+			continue;
+		int drift = tool_libvirt_drift(rows[i].vm, &d);
+		if (drift < 0)
+			continue;
+		sample_u64(o, "numaksm_vm_libvirt_drift_threads", rows[i].labels, (uint64_t)drift);
+		tool_libvirt_drift_free(d, drift);
+	}
+}
+
 static void write_vms(FILE *o, const struct vm_row *rows, size_t n)
 {
 	char labels[640], esc[256];
@@ -682,6 +718,8 @@ int metrics_write(nk_host *host, struct metrics_state *state, FILE *out, nk_erro
 	write_nodes(out, info);
 	write_vms(out, rows, n_rows);
 	write_intended(out, rows, n_rows, info);
+	if (nk_host_is_live(host))
+		write_libvirt(out, rows, n_rows);
 	state->errors += vm_errors;
 	family(out, "numaksm_vms", "gauge", "VM processes found on the host");
 	sample_u64(out, "numaksm_vms", "", n_rows);

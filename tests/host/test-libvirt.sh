@@ -268,7 +268,7 @@ else
 	echo "libvirtd was running already: its hooks were read before this test; hook not checked"
 fi
 
-# ---- status: a libvirt domain, and drift from its definition -----------------------
+# ---- status and the exporter: a libvirt domain, and drift from its definition ------
 uuid=$(virsh domuuid "$name")
 status_libvirt() { # the VM's kind, then its libvirt object, from status --json
 	"$numaksm" status --json "$name" | python3 -c '
@@ -281,8 +281,15 @@ print(vm["kind"], lv.get("domain"), lv.get("uuid"),
       ";".join("%s:%s:%s" % (d["vcpu"], d["affinity_cpus"], d["defined_cpus"]) for d in drift) or "none")'
 }
 check "status: kind, domain, UUID, drift" "$(status_libvirt)" "libvirt $name $uuid none"
+exporter_libvirt() { # the exporter's libvirt series of the domain: UUID, drifting threads
+	"$numaksm" exporter --textfile "$t/metrics.prom" || { echo "exporter failed"; return; }
+	echo "$(sed -n "s/^numaksm_vm_libvirt_info{vm=\"$name\",kind=\"libvirt\",pid=\"[0-9]*\",uuid=\"\([^\"]*\)\"} 1$/\1/p" "$t/metrics.prom")" \
+		"$(sed -n "s/^numaksm_vm_libvirt_drift_threads{vm=\"$name\",kind=\"libvirt\",pid=\"[0-9]*\"} //p" "$t/metrics.prom")"
+}
+check "the exporter: UUID, drifting threads" "$(exporter_libvirt)" "$uuid 0"
 virsh vcpupin "$name" 0 "$cpu1" --live > /dev/null
 check "status after a manual virsh vcpupin" "$(status_libvirt)" "libvirt $name $uuid 0:$cpu1:$cpu0"
+check "the exporter after a manual virsh vcpupin" "$(exporter_libvirt)" "$uuid 1"
 "$numaksm" status --json "$name" > "$t/status.json"
 if "$(dirname "$0")/../validate-json.py" -q status "$t/status.json"; then
 	passed=$((passed + 1))
