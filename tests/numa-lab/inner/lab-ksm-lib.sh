@@ -9,7 +9,7 @@
 #   lab_nodes            the nodes with memory, one a line, in $list; $count of them
 #   ksm_merge MAN        KSM run to the end with merge_across_nodes=MAN (fast:
 #                        three full scans, then pages_sharing the same for 2 s);
-#                        prints pages_sharing
+#                        prints pages_sharing; fails when that takes over 300 s
 #   local_share NAME...  the share (percent, one decimal) of the guest RAM of
 #                        the lab-ksm-vm VMs NAME (8 MiB each, pid in $t/NAME.pid)
 #                        on the node it is bound to
@@ -55,18 +55,21 @@ ksm_merge() {
 		sleep_millisecs=0 run=1 > "$t/set" 2>&1 || { cat "$t/set" >&2; return 1; }
 	scans0=$(cat $ksm/full_scans)
 	last=-1 same=0
-	for _ in $(seq 240); do
+	for _ in $(seq 600); do
 		sleep 0.5
 		now=$(cat $ksm/pages_sharing)
 		if [ $(($(cat $ksm/full_scans) - scans0)) -ge 3 ] && [ "$now" = "$last" ]; then
 			same=$((same + 1))
-			[ $same -ge 4 ] && break
+			[ $same -ge 4 ] && { echo "$now"; return 0; }
 		else
 			same=0
 		fi
 		last=$now
 	done
+	echo "KSM did not settle in 300 s: merge_across_nodes $(cat $ksm/merge_across_nodes)," \
+		"$(($(cat $ksm/full_scans) - scans0)) full scans, pages_sharing $now" >&2
 	echo "$now"
+	return 1
 }
 
 local_share() {
