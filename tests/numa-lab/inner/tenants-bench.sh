@@ -6,6 +6,8 @@
 # second, so both nodes mix tenants.  Side by side:
 #   no guarantee: merge_across_nodes=1, KSM to the end; numaksm audit
 #     --tenants finds the frames red and blue share (exit 1);
+#   per-node merging alone (merge_across_nodes=0, tenants still mixed on
+#     each node): the audit still finds them;
 #   the guarantee by placement: place --plan-fleet --config (the tenants)
 #     --apply parts the tenants onto nodes of their own, merge_across_nodes=0,
 #     KSM to the end; the audit finds no frame shared between tenants (exit
@@ -57,6 +59,16 @@ across_ksm=$(field across cross_ksm_frame_count)
 [ "${across_cross:-0}" -ge 1000 ] && [ "$across_cross" = "$across_ksm" ] ||
 	fail "audit across nodes: $across_cross frames shared between tenants ($across_ksm KSM), expected the image's 1024"
 
+# Per-node merging alone: red-a and blue-a share node 0, so they share pages.
+pernode=$(ksm_merge 0) || fail "KSM per node, tenants mixed"
+pernode_local=$(local_share $names)
+rc=$(audit pernode)
+pernode_cross=$(field pernode cross_frame_count)
+[ "$rc" = 1 ] && [ "${pernode_cross:-0}" -ge 1000 ] ||
+	fail "audit per node with the tenants mixed: exit $rc, $pernode_cross frames shared between tenants"
+# The plan moves the VMs' own pages: nothing merged while they move.
+echo 2 > $ksm/run
+echo 0 > $ksm/run
 "$numaksm" place --plan-fleet --config "$t/tenants.conf" --apply > "$t/plan" 2>&1 ||
 	fail "plan --apply: $(cat "$t/plan")"
 grep -q "Tenants: each node holds one tenant's VMs after the moves" "$t/plan" ||
@@ -74,6 +86,7 @@ guarded_within=$(field guarded within_frame_count)
 echo "| placement | merge_across_nodes | saved pages | pages on their VM's node | frames shared between tenants |"
 echo "|---|---|---:|---:|---:|"
 echo "| tenants mixed on each node | 1 | $across | $across_local% | $across_cross |"
+echo "| tenants mixed on each node | 0 | $pernode | $pernode_local% | $pernode_cross |"
 echo "| place --plan-fleet --config --apply (tenants apart) | 0 | $guarded | $guarded_local% | $guarded_cross |"
 echo "$across $guarded" | awk '{ printf "saving lost to the guarantee: %d pages (%.1f%% of the across-node saving)\n",
 	$1 - $2, $1 ? 100 * ($1 - $2) / $1 : 0 }'
