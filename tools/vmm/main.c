@@ -335,6 +335,47 @@ static void reap_migration(struct vmm *vmm, struct pollfd *fds, struct client *c
 	}
 }
 
+/* `stop` on the control socket: a running Linux guest is asked to power
+ * off (its ACPI power button) and given --stop-timeout to do it; anything
+ * else stops at once, as does a second `stop`.  @return whether to stop
+ * now. */
+static bool stop_request(struct vmm *vmm)
+{
+	const struct vmm_config *cfg = vmm->cfg;
+	if (!cfg->kernel || !cfg->stop_timeout_s || vmm->power_button_at) {
+		vmm_log(NK_LOG_INFO, "stop requested on the control socket");
+		return true;
+	}
+	if (vmm->pause_requested) {
+		vmm_log(NK_LOG_INFO, "stop requested on the control socket: the guest is paused "
+				     "and cannot power off, stopping it");
+		return true;
+	}
+	bool heard = vmm_linux_power_button(vmm);
+	vmm->power_button_at = now_s();
+	vmm_log(NK_LOG_INFO,
+		"stop requested on the control socket: pressed the guest's power button%s; "
+		"stopping it in %u s unless it powers off",
+		heard ? "" : " (the guest has not enabled it yet)", cfg->stop_timeout_s);
+	return false;
+}
+
+/* The poll timeout (ms, -1: none) that also ends the wait for a guest to
+ * power off; `*ret_overdue` when that wait is over. */
+static int stop_wait(struct vmm *vmm, int timeout, bool *ret_overdue)
+{
+	*ret_overdue = false;
+	if (!vmm->power_button_at)
+		return timeout;
+	double left = vmm->power_button_at + vmm->cfg->stop_timeout_s - now_s();
+	if (left <= 0) {
+		*ret_overdue = true;
+		return timeout;
+	}
+	int ms = (int)(left * 1000) + 1;
+	return timeout < 0 || ms < timeout ? ms : timeout;
+}
+
 static int main_loop(struct vmm *vmm, int sig_fd)
 {
 	/* The clients, then the serial port's input last. */
@@ -351,7 +392,15 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 	struct pollfd *input = &fds[3 + MAX_CLIENTS];
 
 	while (!stop) {
-		int timeout = expire_clients(&fds[3], clients);
+		bool overdue;
+		int timeout = stop_wait(vmm, expire_clients(&fds[3], clients), &overdue);
+		if (overdue) {
+			vmm_log(NK_LOG_WARNING,
+				"the guest did not power off within %u s of its power button: "
+				"stopping it",
+				vmm->cfg->stop_timeout_s);
+			break;
+		}
 		*input = (struct pollfd){.fd = vmm_linux_input_fd(vmm), .events = POLLIN};
 		if (poll(fds, 3 + MAX_CLIENTS + 1, timeout) < 0) {
 			if (errno == EINTR)
@@ -389,10 +438,8 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 				drop_client(&fds[3 + i], &clients[i]); /* the migration goes on */
 			else if (fds[3 + i].fd >= 0 && fds[3 + i].revents)
 				serve_client(vmm, &fds[3 + i], &clients[i], &flags);
-			if (flags & VMM_REQUEST_STOP) {
-				vmm_log(NK_LOG_INFO, "stop requested on the control socket");
+			if ((flags & VMM_REQUEST_STOP) && stop_request(vmm))
 				stop = true;
-			}
 		}
 		if (input->revents)
 			vmm_linux_input(vmm);
