@@ -245,7 +245,7 @@ struct vmm {
 	int listen_fd;			   /* control socket (the registration's) */
 	const char *socket_path;	   /* the registration's */
 	bool pins_saved;
-	double started_at;
+	double begun_at, started_at; /* main() entered; the vCPUs started */
 	struct vmm_migration migration;
 
 	/* A Linux guest: its boot, serial port and power state. */
