@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Sourced by the lab's tests of numaksm-vmm Linux guests (vmm-stop),
-# which boot the kernel the lab carries in /lab/files/vmlinuz:
+# Sourced by the lab's tests of numaksm-vmm Linux guests (vmm-stop,
+# vmm-fleet), which boot the kernel the lab carries in /lab/files/vmlinuz:
 #   linux_start NAME    exit 77 without numaksm-vmm, numaksm, /dev/kvm or the
 #                       kernel; else sets $kernel, $t (a scratch directory,
 #                       removed on exit), $failed and fail()
