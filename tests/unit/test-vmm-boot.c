@@ -348,6 +348,9 @@ static void check_tables(const struct topo_case *c)
 	assert_non_null(fadt);
 	assert_int_equal(vmm_get32(fadt + 4), 276);
 	assert_false(vmm_get32(fadt + 112) & (1u << 20));
+	assert_false(vmm_get32(fadt + 112) & (1u << 4)); /* a fixed power button */
+	assert_int_equal(vmm_get32(fadt + 56), VMM_ACPI_PM1A_EVT_PORT);
+	assert_int_equal(fadt[88], 4);
 	assert_int_equal(vmm_get16(fadt + 46), VMM_ACPI_SCI_IRQ);
 	assert_int_equal(vmm_get32(fadt + 64), VMM_ACPI_PM1A_CNT_PORT);
 	assert_int_equal(vmm_get32(fadt + 76), VMM_ACPI_PM_TMR_PORT);
@@ -571,14 +574,19 @@ static void test_kernel_options(void **state)
 	char *msg = NULL;
 	(void)state;
 
-	char *ok[] = {"numaksm-vmm",	"--name=t",    "--memory=size=256M",
-		      "--kernel=/k",	"--initrd=/i", "--cmdline=console=ttyS0",
-		      "--cpuid-pv=off", NULL};
+	char *ok[] = {"numaksm-vmm",	"--name=t",	    "--memory=size=256M",
+		      "--kernel=/k",	"--initrd=/i",	    "--cmdline=console=ttyS0",
+		      "--cpuid-pv=off", "--stop-timeout=0", NULL};
 	assert_int_equal(parse(&cfg, &l, &msg, ok), 0);
 	assert_string_equal(cfg.kernel, "/k");
 	assert_string_equal(cfg.initrd, "/i");
 	assert_string_equal(cfg.cmdline, "console=ttyS0");
 	assert_false(cfg.cpuid_pv);
+	assert_int_equal(cfg.stop_timeout_s, 0);
+	vmm_config_done(&cfg);
+	char *dflt[] = {"numaksm-vmm", "--name=t", "--memory=size=256M", "--kernel=/k", NULL};
+	assert_int_equal(parse(&cfg, &l, &msg, dflt), 0);
+	assert_int_equal(cfg.stop_timeout_s, 10);
 	vmm_config_done(&cfg);
 
 	struct {
@@ -591,6 +599,10 @@ static void test_kernel_options(void **state)
 	    {{"--kernel=/k", "--fill=size=4M"}, "--fill is for the built-in"},
 	    {{"--kernel=/k", "--hold"}, "--hold is for the built-in"},
 	    {{"--kernel=/k", "--cpuid-pv=maybe"}, "--cpuid-pv: value=maybe: expected on or off"},
+	    {{"--stop-timeout=5"}, "--stop-timeout is for a Linux guest"},
+	    {{"--kernel=/k", "--stop-timeout=-1"}, "--stop-timeout: '-1': expected whole seconds"},
+	    {{"--kernel=/k", "--stop-timeout=3601"}, "from 0 to 3600"},
+	    {{"--kernel=/k", "--stop-timeout=5s"}, "--stop-timeout: '5s'"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *argv[8] = {"numaksm-vmm", "--name=t", "--memory=size=256M"};
@@ -606,6 +618,40 @@ static void test_kernel_options(void **state)
 	assert_true(cfg.kernel == NULL);
 }
 
+/* The PM1a event block: the power button's status and enable, the SCI. */
+static void test_acpi_pm1(void **state)
+{
+	struct vmm_acpi_pm1 pm = {0};
+	(void)state;
+
+	/* Pressed before the guest listens: status set, no SCI. */
+	assert_false(vmm_acpi_pm1_power_button(&pm));
+	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT, 2), VMM_ACPI_PM1_PWRBTN);
+	/* ACPICA clears the status and enables the event (16-bit accesses). */
+	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT, 2, VMM_ACPI_PM1_PWRBTN));
+	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT, 2), 0);
+	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EN_PORT, 2, 0xffff));
+	/* Only the power button can be enabled. */
+	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EN_PORT, 2), VMM_ACPI_PM1_PWRBTN);
+	/* Pressed: the SCI rises, and stays until the status is cleared. */
+	assert_true(vmm_acpi_pm1_power_button(&pm));
+	assert_true(vmm_acpi_pm1_sci(&pm));
+	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT, 4),
+			 VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_PWRBTN << 16);
+	assert_true(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT, 2, 0x0001)); /* not it */
+	/* Byte accesses: status's high byte, enable's high byte. */
+	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT + 1, 1), 1);
+	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT + 3, 1), 1);
+	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT + 1, 1, 0x01));
+	assert_int_equal(pm.status, 0);
+	/* A 32-bit write clears the status and writes the enable at once. */
+	assert_true(vmm_acpi_pm1_power_button(&pm));
+	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT, 4, VMM_ACPI_PM1_PWRBTN));
+	assert_int_equal(pm.status, 0);
+	assert_int_equal(pm.enable, 0);
+	assert_false(vmm_acpi_pm1_power_button(&pm));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -617,6 +663,7 @@ int main(void)
 	    cmocka_unit_test(test_boot_page_tables),
 	    cmocka_unit_test(test_acpi_topologies),
 	    cmocka_unit_test(test_acpi_refused),
+	    cmocka_unit_test(test_acpi_pm1),
 	    cmocka_unit_test(test_guest_numa),
 	    cmocka_unit_test(test_kernel_options),
 	};

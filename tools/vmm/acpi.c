@@ -2,9 +2,10 @@
 /*
  * The ACPI tables a Linux guest reads its machine from: RSDP, XSDT, a
  * FADT with the fixed hardware as I/O ports this VMM emulates (PM1a
- * event and control blocks, a PM timer, a reset register; a
- * hardware-reduced FADT would leave a guest without kvmclock no timer to
- * calibrate against, and Linux then runs no legacy PIT or PIC at all), its
+ * event and control blocks with a fixed power button, a PM timer, a reset
+ * register; a hardware-reduced FADT would leave a guest without kvmclock
+ * no timer to calibrate against, and Linux then runs no legacy PIT or PIC
+ * at all), its
  * FACS, a DSDT that only names \_S5, the MADT (a local APIC per vCPU and
  * the in-kernel IOAPIC, the SCI's interrupt override), and SRAT and SLIT,
  * which give the guest the NUMA topology of its zones.  Layouts from the
@@ -22,7 +23,6 @@
 #define FADT_LEN	  276
 #define FADT_WBINVD	  (1u << 0)
 #define FADT_RESET_REG	  (1u << 10)
-#define FADT_PWR_BUTTON	  (1u << 4) /* no fixed power button */
 #define FADT_SLP_BUTTON	  (1u << 5) /* no fixed sleep button */
 #define BOOT_ARCH_NO_VGA  (1u << 2)
 #define BOOT_ARCH_NO_CMOS (1u << 5)
@@ -49,6 +49,42 @@ uint8_t vmm_acpi_checksum(const void *data, size_t len)
 	for (size_t i = 0; i < len; i++)
 		sum = (uint8_t)(sum + p[i]);
 	return (uint8_t)(0x100 - sum);
+}
+
+/* The 4-byte event block as bytes: status at 0, enable at 2. */
+uint32_t vmm_acpi_pm1_read(const struct vmm_acpi_pm1 *pm, uint16_t port, size_t size)
+{
+	uint32_t block = (uint32_t)pm->status | (uint32_t)pm->enable << 16;
+	unsigned at = (unsigned)(port - VMM_ACPI_PM1A_EVT_PORT) * 8;
+	uint32_t v = at < 32 ? block >> at : 0;
+	return size >= 4 ? v : v & ((1u << (size * 8)) - 1);
+}
+
+bool vmm_acpi_pm1_write(struct vmm_acpi_pm1 *pm, uint16_t port, size_t size, uint32_t value)
+{
+	for (size_t i = 0; i < size && i < 4; i++) {
+		unsigned off = (unsigned)(port - VMM_ACPI_PM1A_EVT_PORT) + (unsigned)i;
+		uint16_t byte = (uint16_t)((value >> (i * 8)) & 0xff);
+		if (off < 2) { /* status: a 1 clears the bit */
+			pm->status &= (uint16_t) ~(byte << (off * 8));
+		} else if (off < 4) { /* enable: only the power button exists */
+			unsigned shift = (off - 2) * 8;
+			uint32_t en = (pm->enable & ~(0xffu << shift)) | (uint32_t)byte << shift;
+			pm->enable = (uint16_t)(en & VMM_ACPI_PM1_PWRBTN);
+		}
+	}
+	return vmm_acpi_pm1_sci(pm);
+}
+
+bool vmm_acpi_pm1_power_button(struct vmm_acpi_pm1 *pm)
+{
+	pm->status |= VMM_ACPI_PM1_PWRBTN;
+	return vmm_acpi_pm1_sci(pm);
+}
+
+bool vmm_acpi_pm1_sci(const struct vmm_acpi_pm1 *pm)
+{
+	return (pm->status & pm->enable) != 0;
 }
 
 /* A Generic Address Structure for `bytes` bytes of I/O ports. */
@@ -158,7 +194,7 @@ static uint64_t build_fadt(struct acpi_buf *b, uint64_t facs, uint64_t dsdt)
 	vmm_put16(t + 96, 101);	 /* no C2 */
 	vmm_put16(t + 98, 1001); /* no C3 */
 	vmm_put16(t + 109, BOOT_ARCH_NO_VGA | BOOT_ARCH_NO_CMOS);
-	vmm_put32(t + 112, FADT_WBINVD | FADT_RESET_REG | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
+	vmm_put32(t + 112, FADT_WBINVD | FADT_RESET_REG | FADT_SLP_BUTTON);
 	put_gas_port(t + 116, VMM_ACPI_RESET_PORT, 1);
 	t[128] = VMM_ACPI_RESET_VALUE;
 	t[131] = 0; /* minor version: 6.0 */

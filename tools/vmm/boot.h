@@ -42,11 +42,13 @@
  * (power-off is SLP_TYP 5 with SLP_EN), the PM timer (Linux calibrates the
  * TSC against it when there is no kvmclock) and the reset register. */
 #define VMM_ACPI_PM1A_EVT_PORT	0x600 /* 4 bytes: status, enable */
+#define VMM_ACPI_PM1A_EN_PORT	0x602
 #define VMM_ACPI_PM1A_CNT_PORT	0x604 /* 2 bytes */
 #define VMM_ACPI_PM_TMR_PORT	0x608 /* 4 bytes, 24 bits counting */
 #define VMM_ACPI_RESET_PORT	0x60c
 #define VMM_ACPI_RESET_VALUE	0x01
 #define VMM_ACPI_PM1_SCI_EN	(1u << 0)
+#define VMM_ACPI_PM1_PWRBTN	(1u << 8) /* PWRBTN_STS and PWRBTN_EN */
 #define VMM_ACPI_PM1_SLP_EN	(1u << 13)
 #define VMM_ACPI_PM1_SLP_TYP(v) (((v) >> 10) & 7)
 #define VMM_ACPI_S5_TYPE	5 /* the SLP_TYP of \_S5 in the DSDT */
@@ -210,6 +212,22 @@ struct vmm_acpi_spec {
  * when `len` is too small. */
 int vmm_acpi_build(const struct vmm_acpi_spec *s, uint64_t gpa, void *buf, size_t len,
 		   size_t *ret_len, nk_error **err);
+
+/* The PM1a event block: status (write 1 to clear) and enable.  The only
+ * event is the fixed power button; the SCI is raised while an enabled
+ * event's status is set. */
+struct vmm_acpi_pm1 {
+	uint16_t status, enable;
+};
+
+/* A guest access of `size` bytes at `port` (in the event block): a read's
+ * value, and a write's effect.  @return whether the SCI is now raised. */
+uint32_t vmm_acpi_pm1_read(const struct vmm_acpi_pm1 *pm, uint16_t port, size_t size);
+bool vmm_acpi_pm1_write(struct vmm_acpi_pm1 *pm, uint16_t port, size_t size, uint32_t value);
+/* The power button pressed.  @return whether the SCI is now raised (false:
+ * the guest has not enabled the event, nothing listens to it). */
+bool vmm_acpi_pm1_power_button(struct vmm_acpi_pm1 *pm);
+bool vmm_acpi_pm1_sci(const struct vmm_acpi_pm1 *pm);
 
 /* ACPI's checksum: the byte that makes `len` bytes sum to 0. */
 uint8_t vmm_acpi_checksum(const void *data, size_t len);

@@ -22,6 +22,7 @@ void vmm_config_init(struct vmm_config *cfg)
 	    .pin_smt = NK_PIN_SMT_PREFER,
 	    .pin = true,
 	    .cpuid_pv = true,
+	    .stop_timeout_s = VMM_STOP_TIMEOUT_DEFAULT,
 	    .workload = {.mode = NKG_MODE_WRITE, .passes = 1, .verify = true},
 	};
 }
@@ -68,6 +69,9 @@ void vmm_usage(FILE *out)
 	      "                         reboot=acpi panic=-1\")\n"
 	      "  --cpuid-pv on|off      show KVM's paravirtual CPUID leaves to the guest\n"
 	      "                         (default on; off for a guest nested in a KVM guest)\n"
+	      "  --stop-timeout SECS    stop presses the guest's power button and waits this\n"
+	      "                         long for it to power off, then stops it (default 10;\n"
+	      "                         0: at once)\n"
 	      "  --load FILE@GPA        copy FILE into guest RAM at GPA (repeatable)\n"
 	      "  --fill SPEC            host-written content: size=S,zero=P,shared=P,unique=P,\n"
 	      "                         patterns=N,seed=N,salt=N\n"
@@ -567,9 +571,11 @@ static int set_string(char **field, const char *value)
 static int check_kernel(const struct vmm_config *cfg, nk_error **err)
 {
 	if (!cfg->kernel) {
-		if (cfg->initrd || cfg->cmdline)
+		if (cfg->initrd || cfg->cmdline || cfg->stop_timeout_set)
 			return nk_error_set(err, EINVAL, "--%s is for a Linux guest: add --kernel",
-					    cfg->initrd ? "initrd" : "cmdline");
+					    cfg->initrd	   ? "initrd"
+					    : cfg->cmdline ? "cmdline"
+							   : "stop-timeout");
 		return 0;
 	}
 	if (cfg->workload.c.set || cfg->fill.set || cfg->n_loads)
@@ -605,6 +611,7 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		OPT_INITRD,
 		OPT_CMDLINE,
 		OPT_CPUID_PV,
+		OPT_STOP_TIMEOUT,
 	};
 	static const struct option options[] = {
 	    {"name", required_argument, NULL, OPT_NAME},
@@ -623,6 +630,7 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 	    {"initrd", required_argument, NULL, OPT_INITRD},
 	    {"cmdline", required_argument, NULL, OPT_CMDLINE},
 	    {"cpuid-pv", required_argument, NULL, OPT_CPUID_PV},
+	    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -698,6 +706,17 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		case OPT_CPUID_PV:
 			r = parse_on_off("--cpuid-pv", "value", optarg, &cfg->cpuid_pv, err);
 			break;
+		case OPT_STOP_TIMEOUT: {
+			long long v;
+			if (nk_parse_int(optarg, 0, VMM_STOP_TIMEOUT_MAX, &v, NULL) < 0)
+				return nk_error_set(err, EINVAL,
+						    "--stop-timeout: '%s': expected whole seconds "
+						    "from 0 to %d",
+						    optarg, VMM_STOP_TIMEOUT_MAX);
+			cfg->stop_timeout_s = (unsigned)v;
+			cfg->stop_timeout_set = true;
+			break;
+		}
 		case 'h':
 			vmm_usage(stdout);
 			return 1;

@@ -64,7 +64,7 @@ static const char *vm_state(struct vmm *vmm)
 		any_paused |= vmm->vcpus[i].state == VCPU_PAUSED;
 		any_failed |= vmm->vcpus[i].state == VCPU_FAILED;
 	}
-	if (vmm->stop_requested)
+	if (vmm->stop_requested || vmm->power_button_at)
 		return "stopping";
 	if (vmm->pause_requested)
 		return "paused";

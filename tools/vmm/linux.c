@@ -4,7 +4,8 @@
  * created, guest RAM set up for the 64-bit entry (boot.c's layout), the
  * ACPI tables of the guest's NUMA topology, and the little hardware the
  * kernel talks to through I/O ports: a 16550 UART at 0x3f8 on IRQ 4 and
- * the FADT's power-off and reset registers.  Interrupt controllers and the
+ * the FADT's fixed hardware (the power button's event, power-off and reset
+ * registers, the PM timer).  Interrupt controllers and the
  * PIT are KVM's own (kvm.c).
  */
 #include <fcntl.h>
@@ -409,10 +410,40 @@ static uint32_t pm_timer(void)
 	return (uint32_t)(ticks & 0xffffff);
 }
 
+/* The SCI follows the PM1 event block.  Called with the lock held. */
+static void sci_update(struct vmm *vmm)
+{
+	bool level = vmm_acpi_pm1_sci(&vmm->pm1);
+	if (level == vmm->sci_level)
+		return;
+	struct kvm_irq_level irq = {.irq = VMM_ACPI_SCI_IRQ, .level = level};
+	if (ioctl(vmm->vm_fd, KVM_IRQ_LINE, &irq) == 0)
+		vmm->sci_level = level;
+}
+
+bool vmm_linux_power_button(struct vmm *vmm)
+{
+	pthread_mutex_lock(&vmm->lock);
+	bool heard = vmm_acpi_pm1_power_button(&vmm->pm1);
+	sci_update(vmm);
+	pthread_mutex_unlock(&vmm->lock);
+	return heard;
+}
+
 /* The ACPI fixed hardware: @return false when the guest powers off or
  * resets; reads in *value. */
-static bool acpi_io(struct vmm *vmm, uint16_t port, bool out, uint32_t *value)
+static bool acpi_io(struct vmm *vmm, uint16_t port, size_t size, bool out, uint32_t *value)
 {
+	if (port < VMM_ACPI_PM1A_CNT_PORT) {
+		pthread_mutex_lock(&vmm->lock);
+		if (out)
+			vmm_acpi_pm1_write(&vmm->pm1, port, size, *value);
+		else
+			*value = vmm_acpi_pm1_read(&vmm->pm1, port, size);
+		sci_update(vmm);
+		pthread_mutex_unlock(&vmm->lock);
+		return true;
+	}
 	if (out) {
 		if (port == VMM_ACPI_PM1A_CNT_PORT && (*value & VMM_ACPI_PM1_SLP_EN) &&
 		    VMM_ACPI_PM1_SLP_TYP(*value) == VMM_ACPI_S5_TYPE)
@@ -426,7 +457,7 @@ static bool acpi_io(struct vmm *vmm, uint16_t port, bool out, uint32_t *value)
 	else if (port == VMM_ACPI_PM_TMR_PORT)
 		*value = pm_timer();
 	else
-		*value = 0; /* no events, none enabled */
+		*value = 0;
 	return true;
 }
 
@@ -452,7 +483,7 @@ bool vmm_linux_io(struct vmm_vcpu *v)
 		}
 		if (port >= VMM_ACPI_PM1A_EVT_PORT && port <= VMM_ACPI_RESET_PORT) {
 			memcpy(&value, data, size);
-			if (!acpi_io(vmm, port, out, &value))
+			if (!acpi_io(vmm, port, size, out, &value))
 				return false;
 			if (!out)
 				memcpy(data, &value, size);

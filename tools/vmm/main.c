@@ -335,6 +335,47 @@ static void reap_migration(struct vmm *vmm, struct pollfd *fds, struct client *c
 	}
 }
 
+/* `stop` on the control socket: a running Linux guest is asked to power
+ * off (its ACPI power button) and given --stop-timeout to do it; anything
+ * else stops at once, as does a second `stop`.  @return whether to stop
+ * now. */
+static bool stop_request(struct vmm *vmm)
+{
+	const struct vmm_config *cfg = vmm->cfg;
+	if (!cfg->kernel || !cfg->stop_timeout_s || vmm->power_button_at) {
+		vmm_log(NK_LOG_INFO, "stop requested on the control socket");
+		return true;
+	}
+	if (vmm->pause_requested) {
+		vmm_log(NK_LOG_INFO, "stop requested on the control socket: the guest is paused "
+				     "and cannot power off, stopping it");
+		return true;
+	}
+	bool heard = vmm_linux_power_button(vmm);
+	vmm->power_button_at = now_s();
+	vmm_log(NK_LOG_INFO,
+		"stop requested on the control socket: pressed the guest's power button%s; "
+		"stopping it in %u s unless it powers off",
+		heard ? "" : " (the guest has not enabled it yet)", cfg->stop_timeout_s);
+	return false;
+}
+
+/* The poll timeout (ms, -1: none) that also ends the wait for a guest to
+ * power off; `*ret_overdue` when that wait is over. */
+static int stop_wait(struct vmm *vmm, int timeout, bool *ret_overdue)
+{
+	*ret_overdue = false;
+	if (!vmm->power_button_at)
+		return timeout;
+	double left = vmm->power_button_at + vmm->cfg->stop_timeout_s - now_s();
+	if (left <= 0) {
+		*ret_overdue = true;
+		return timeout;
+	}
+	int ms = (int)(left * 1000) + 1;
+	return timeout < 0 || ms < timeout ? ms : timeout;
+}
+
 static int main_loop(struct vmm *vmm, int sig_fd)
 {
 	/* The clients, then the serial port's input last. */
@@ -351,7 +392,15 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 	struct pollfd *input = &fds[3 + MAX_CLIENTS];
 
 	while (!stop) {
-		int timeout = expire_clients(&fds[3], clients);
+		bool overdue;
+		int timeout = stop_wait(vmm, expire_clients(&fds[3], clients), &overdue);
+		if (overdue) {
+			vmm_log(NK_LOG_WARNING,
+				"the guest did not power off within %u s of its power button: "
+				"stopping it",
+				vmm->cfg->stop_timeout_s);
+			break;
+		}
 		*input = (struct pollfd){.fd = vmm_linux_input_fd(vmm), .events = POLLIN};
 		if (poll(fds, 3 + MAX_CLIENTS + 1, timeout) < 0) {
 			if (errno == EINTR)
@@ -389,10 +438,8 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 				drop_client(&fds[3 + i], &clients[i]); /* the migration goes on */
 			else if (fds[3 + i].fd >= 0 && fds[3 + i].revents)
 				serve_client(vmm, &fds[3 + i], &clients[i], &flags);
-			if (flags & VMM_REQUEST_STOP) {
-				vmm_log(NK_LOG_INFO, "stop requested on the control socket");
+			if ((flags & VMM_REQUEST_STOP) && stop_request(vmm))
 				stop = true;
-			}
 		}
 		if (input->revents)
 			vmm_linux_input(vmm);
@@ -460,6 +507,7 @@ static void teardown(struct vmm *vmm)
 static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 {
 	const struct vmm_config *cfg = vmm->cfg;
+	double zones_s;
 	int r;
 
 	r = nk_host_open(NULL, &vmm->host, err);
@@ -484,9 +532,11 @@ static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 	}
 	/* Creating zones (prefault) and the fill take a while: a stop signal
 	 * is looked at after each step. */
+	double zones_at = now_s();
 	r = create_zones(vmm, sig_fd, err);
 	if (r != 0)
 		return r;
+	zones_s = now_s() - zones_at;
 	r = vmm_load_files(vmm, err);
 	if (r < 0)
 		return r;
@@ -516,6 +566,12 @@ static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 	vmm_log(NK_LOG_INFO, "running: %u vCPUs, %zu zones, %llu MiB; control socket %s",
 		vmm->n_vcpus, vmm->n_zones, (unsigned long long)(vmm->layout.gpa_end >> 20),
 		vmm->socket_path);
+	/* Where the time to a running guest goes before its first instruction. */
+	vmm_log(NK_LOG_INFO,
+		"started in %.3f s: zones (allocation, prefault) %.3f s, the rest (the kernel "
+		"read, KVM, guest image, vCPUs) %.3f s",
+		vmm->started_at - vmm->begun_at, zones_s,
+		vmm->started_at - vmm->begun_at - zones_s);
 	if (cfg->json)
 		vmm_info_print(vmm);
 	return main_loop(vmm, sig_fd);
@@ -527,6 +583,7 @@ int main(int argc, char **argv)
 	_cleanup_error_ nk_error *err = NULL;
 	sigset_t stop_signals;
 	int r, status;
+	double begun_at = now_s();
 
 	json_mode = tool_json_wanted(argc, argv);
 	vmm_config_init(&cfg);
@@ -543,6 +600,7 @@ int main(int argc, char **argv)
 	    .vm_fd = -1,
 	    .event_fd = -1,
 	    .listen_fd = -1,
+	    .begun_at = begun_at,
 	};
 	if (r == 0)
 		r = vmm_layout_compute(&cfg, &vmm.layout, &err);

@@ -66,6 +66,9 @@ struct vmm_workload_cfg {
 	bool verify;
 };
 
+#define VMM_STOP_TIMEOUT_DEFAULT 10 /* seconds */
+#define VMM_STOP_TIMEOUT_MAX	 3600
+
 struct vmm_config {
 	char *name;
 	struct vmm_zone_cfg *zones;
@@ -87,7 +90,9 @@ struct vmm_config {
 	char *runtime_dir;
 	/* A Linux guest (--kernel) instead of the built-in program. */
 	char *kernel, *initrd, *cmdline;
-	bool cpuid_pv; /* KVM's paravirtual CPUID leaves (0x40000000..) shown */
+	bool cpuid_pv;		 /* KVM's paravirtual CPUID leaves (0x40000000..) shown */
+	unsigned stop_timeout_s; /* stop: how long a Linux guest has to power off */
+	bool stop_timeout_set;
 };
 
 void vmm_config_init(struct vmm_config *cfg);
@@ -240,13 +245,16 @@ struct vmm {
 	int listen_fd;			   /* control socket (the registration's) */
 	const char *socket_path;	   /* the registration's */
 	bool pins_saved;
-	double started_at;
+	double begun_at, started_at; /* main() entered; the vCPUs started */
 	struct vmm_migration migration;
 
 	/* A Linux guest: its boot, serial port and power state. */
 	struct vmm_linux linux_boot;
 	struct vmm_serial *serial;
 	bool powered_off, rebooted; /* under lock */
+	struct vmm_acpi_pm1 pm1;    /* under lock, with the SCI's level */
+	bool sci_level;
+	double power_button_at; /* stop: when the button was pressed (0: not) */
 };
 
 /* kvm.c */
@@ -271,6 +279,9 @@ void vmm_linux_mmio(struct vmm_vcpu *v);
  * has for the guest when it is readable. */
 int vmm_linux_input_fd(struct vmm *vmm);
 void vmm_linux_input(struct vmm *vmm);
+/* Press the guest's ACPI power button.  @return whether the guest
+ * listens to it (has enabled the event). */
+bool vmm_linux_power_button(struct vmm *vmm);
 /* Whether the guest powered off, reset or failed, and which (*ret_how). */
 bool vmm_linux_ended(struct vmm *vmm, const char **ret_how);
 void vmm_linux_close(struct vmm *vmm);

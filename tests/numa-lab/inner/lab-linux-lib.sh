@@ -1,0 +1,121 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Sourced by the lab's tests of numaksm-vmm Linux guests (vmm-stop,
+# vmm-fleet), which boot the kernel the lab carries in /lab/files/vmlinuz:
+#   linux_start NAME    exit 77 without numaksm-vmm, numaksm, /dev/kvm or the
+#                       kernel; else sets $kernel, $t (a scratch directory,
+#                       removed on exit), $failed and fail()
+#   linux_initramfs INIT OUT
+#                       an initramfs OUT with the lab's static busybox, the
+#                       /dev/console node, the kernel modules the lab carries
+#                       (/lab/files/*.ko, in /lib) and INIT as /init
+#   linux_init FILE     write an init to FILE that prints GUEST-READY and
+#                       sleeps; unless "nobutton" is on the kernel command
+#                       line it first loads the button and evdev modules and
+#                       powers off when the ACPI power button reports
+#                       (printing GUEST-LISTENING, then GUEST-POWER-BUTTON)
+#   linux_wait FILE MARKER PID SECS
+#                       wait until FILE (a guest's console) has a line with
+#                       MARKER, PID has exited or SECS have passed; @return 0
+#                       when the marker came
+#   linux_gone PID SECS wait until PID has exited, SECS at most; @return 0
+#                       when it did (its status is for `wait`)
+#   linux_clean RUNDIR NAME
+#                       fail() when the VM's socket or registry entry is left
+#   linux_end TEST NAME...
+#                       the end: "TEST: passed", or, when a check failed, each
+#                       VM's log ($t/NAME.log) and the end of its console
+#                       ($t/NAME.raw), and exit 1
+kernel=/lab/files/vmlinuz
+
+linux_start() {
+	command -v numaksm-vmm > /dev/null || { echo "$1: no numaksm-vmm"; exit 77; }
+	command -v numaksm > /dev/null || { echo "$1: no numaksm"; exit 77; }
+	[ -c /dev/kvm ] || { echo "$1: no /dev/kvm"; exit 77; }
+	[ -r $kernel ] || { echo "$1: no $kernel (lab run --file KERNEL:$kernel)"; exit 77; }
+	t=$(mktemp -d) || exit 1
+	trap 'rm -rf "$t"' EXIT
+	failed=0
+}
+fail() { echo "FAIL: $*"; failed=1; }
+
+linux_initramfs() {
+	root=$(mktemp -d) || return 1
+	mkdir -p $root/bin $root/dev $root/proc $root/sys $root/lib
+	cp /bin/busybox $root/bin/busybox
+	ln -s busybox $root/bin/sh
+	mknod $root/dev/console c 5 1
+	for m in /lab/files/*.ko; do
+		[ -r "$m" ] && cp "$m" $root/lib/
+	done
+	cp "$1" $root/init
+	chmod 755 $root/init
+	(cd $root && find . | cpio -o -H newc > "$2" 2> /dev/null)
+	rc=$?
+	rm -rf $root
+	return $rc
+}
+
+linux_init() {
+	cat > "$1" << 'EOF'
+#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+if ! grep -q nobutton /proc/cmdline; then
+	insmod /lib/evdev.ko
+	insmod /lib/button.ko
+	for e in /sys/class/input/event*; do
+		grep -q "Power Button" $e/device/name 2> /dev/null && ev=/dev/input/${e##*/}
+	done
+	if [ -n "$ev" ]; then
+		(head -c 1 $ev > /dev/null && echo GUEST-POWER-BUTTON && poweroff -f) &
+		echo "GUEST-LISTENING $ev"
+	fi
+fi
+echo GUEST-READY
+while :; do sleep 1000; done
+EOF
+}
+
+linux_wait() {
+	end=$(($(date +%s) + $4))
+	while [ "$(date +%s)" -lt $end ]; do
+		grep -q "$2" "$1" 2> /dev/null && return 0
+		kill -0 "$3" 2> /dev/null || { grep -q "$2" "$1" 2> /dev/null; return; }
+		sleep 1
+	done
+	return 1
+}
+
+linux_gone() {
+	end=$(($(date +%s) + $2))
+	while kill -0 "$1" 2> /dev/null; do
+		[ "$(date +%s)" -lt $end ] || return 1
+		sleep 1
+	done
+	return 0
+}
+
+linux_clean() {
+	for f in "$1/$2.sock" "$1/vm/$2.json"; do
+		[ ! -e "$f" ] || fail "left in the runtime directory: $f"
+	done
+}
+
+linux_end() {
+	test=$1
+	shift
+	if [ $failed -eq 0 ]; then
+		echo "$test: passed"
+		return
+	fi
+	for vm in "$@"; do
+		echo "--- $vm: numaksm-vmm's log"
+		cat $t/$vm.log
+		echo "--- $vm: the guest's console"
+		tr -d '\r' < $t/$vm.raw | tail -n 40
+	done
+	exit 1
+}
