@@ -223,7 +223,8 @@ _nk_export_ int nk_audit_shared(nk_host *host, const struct nk_vm_ref *vms, size
 	}
 	if (r == 0) {
 		int kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-		qsort(c.m, c.n, sizeof(*c.m), by_frame);
+		if (c.n)
+			qsort(c.m, c.n, sizeof(*c.m), by_frame);
 		for (size_t i = 0; i < c.n;) {
 			size_t j = i + 1;
 			while (j < c.n && c.m[j].pfn == c.m[i].pfn)
