@@ -18,6 +18,14 @@
 #                       wait until FILE (a guest's console) has a line with
 #                       MARKER, PID has exited or SECS have passed; @return 0
 #                       when the marker came
+#   linux_boot NAME SECS ARG...
+#                       start `numaksm-vmm --name NAME ARG...` in the background
+#                       (console $t/NAME.raw, log $t/NAME.log, PID in
+#                       $t/NAME.pid) and wait SECS for the guest's
+#                       GUEST-READY; a guest that hangs or ends first (nested
+#                       under TCG, one now and then does) is booted again,
+#                       twice at most, each counted in $reboots; @return 0
+#                       when it is up
 #   linux_gone PID SECS wait until PID has exited, SECS at most; @return 0
 #                       when it did (its status is for `wait`)
 #   linux_clean RUNDIR NAME
@@ -87,6 +95,30 @@ linux_wait() {
 		sleep 1
 	done
 	return 1
+}
+
+reboots=0
+linux_boot() {
+	name=$1 secs=$2
+	shift 2
+	tries=0
+	while :; do
+		at=$(date +%s)
+		numaksm-vmm --name "$name" "$@" < /dev/null > $t/$name.raw 2> $t/$name.log &
+		echo $! > $t/$name.pid
+		if linux_wait $t/$name.raw GUEST-READY $! "$secs"; then
+			echo "$name: up after $(($(date +%s) - at)) s"
+			return 0
+		fi
+		kill "$(cat $t/$name.pid)" 2> /dev/null && echo "$name: hangs"
+		wait "$(cat $t/$name.pid)"
+		echo "$name: did not reach its shell; its last lines:"
+		tr -d '\r' < $t/$name.raw | grep -A3 "Kernel panic" | head -n 4
+		tr -d '\r' < $t/$name.raw | tail -n 2
+		reboots=$((reboots + 1))
+		tries=$((tries + 1))
+		[ $tries -le 2 ] || return 1
+	done
 }
 
 linux_gone() {
