@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include <numaksm/memory.h>
+#include <numaksm/vm.h>
 
 #include "bench-ksm.h"
 
@@ -448,10 +450,10 @@ int fleet_start(const struct fleet_config *c, const struct fleet_image *image, s
 
 void fleet_stop(struct fleet *f)
 {
-	for (unsigned i = 0; i < f->n; i++)
+	for (unsigned i = 0; i < f->n && !f->attached; i++)
 		kill(f->pids[i], SIGKILL);
 	for (unsigned i = 0; i < f->n; i++) {
-		while (waitpid(f->pids[i], NULL, 0) < 0 && errno == EINTR)
+		while (!f->attached && waitpid(f->pids[i], NULL, 0) < 0 && errno == EINTR)
 			;
 		if (f->pagemap_fds[i] >= 0)
 			close(f->pagemap_fds[i]);
@@ -488,7 +490,8 @@ int64_t fleet_saved_pages(struct fleet *f)
 			return -EIO;
 		}
 		for (uint64_t p = 0; p < pages; p++) {
-			if (!(entries[p] & present))
+			if (!(entries[p] & present) ||
+			    (f->zero_pfn && (entries[p] & pfn_mask) == f->zero_pfn))
 				continue;
 			/* An open-addressing set of PFNs (stored + 1: 0 is empty). */
 			uint64_t key = (entries[p] & pfn_mask) + 1;
@@ -503,4 +506,82 @@ int64_t fleet_saved_pages(struct fleet *f)
 	}
 	free(entries);
 	return (int64_t)dups;
+}
+
+/* The shared zero page's frame: a private page only read maps it (and a
+ * guest page only read through KVM does too).  0 when not readable. */
+static uint64_t zero_pfn(void)
+{
+	uint64_t entry = 0;
+	volatile char *p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	(void)p[0];
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && pread(fd, &entry, sizeof(entry),
+			     (off_t)((uintptr_t)p / PAGE * sizeof(entry))) != sizeof(entry))
+		entry = 0;
+	if (fd >= 0)
+		close(fd);
+	munmap((void *)p, PAGE);
+	return entry >> 63 ? entry & ((1ull << 55) - 1) : 0;
+}
+
+static int attach_one(nk_host *host, const char *name, struct fleet *f, nk_error **err)
+{
+	struct nk_vm_ref ref = {0};
+	struct nk_vm_info *vm = NULL;
+	int r = nk_vm_lookup(host, name, &ref, err);
+	if (r >= 0)
+		r = nk_vm_read(host, &ref, NULL, 0, &vm, err);
+	const struct nk_vm_region *ram = NULL;
+	for (size_t i = 0; r >= 0 && i < vm->n_regions; i++)
+		if (vm->regions[i].mergeable && vm->regions[i].page_size == PAGE &&
+		    (!ram || vm->regions[i].size_bytes > ram->size_bytes))
+			ram = &vm->regions[i];
+	if (r >= 0 && !ram) {
+		r = nk_error_set(err, EINVAL, "VM %s has no mergeable guest RAM of 4K pages", name);
+		nk_error_hint(err, "start it with mergeable memory (numaksm-vmm: mergeable=on)");
+	} else if (r >= 0 && f->n && ram->size_bytes != f->bytes) {
+		r = nk_error_set(err, EINVAL,
+				 "VM %s has %" PRIu64
+				 " MiB of mergeable guest RAM, the first %" PRIu64
+				 " MiB: a fleet is of VMs of one size",
+				 name, ram->size_bytes >> 20, f->bytes >> 20);
+	} else if (r >= 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", ref.pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			r = nk_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
+		} else {
+			f->bytes = ram->size_bytes;
+			f->pids[f->n] = ref.pid;
+			f->addrs[f->n] = ram->start;
+			f->pagemap_fds[f->n++] = fd;
+		}
+	}
+	nk_vm_info_free(vm);
+	nk_vm_ref_done(&ref);
+	return r;
+}
+
+int fleet_attach(nk_host *host, char *const *names, unsigned n, struct fleet *ret, nk_error **err)
+{
+	struct fleet f = {.pids = calloc(n, sizeof(pid_t)),
+			  .addrs = calloc(n, sizeof(uint64_t)),
+			  .pagemap_fds = calloc(n, sizeof(int)),
+			  .attached = true,
+			  .zero_pfn = zero_pfn()};
+	int r = 0;
+	if (!f.pids || !f.addrs || !f.pagemap_fds)
+		r = nk_error_set(err, ENOMEM, "out of memory");
+	for (unsigned i = 0; r >= 0 && i < n; i++)
+		r = attach_one(host, names[i], &f, err);
+	if (r < 0) {
+		fleet_stop(&f);
+		return r;
+	}
+	*ret = f;
+	return 0;
 }

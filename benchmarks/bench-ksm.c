@@ -50,6 +50,8 @@ struct options {
 	unsigned strategies; /* bit per enum strategy */
 	const char *out_dir, *ksmtuned, *numaksm;
 	char budget[16];
+	char **attach; /* --attach: the running VMs that are the fleet */
+	unsigned n_attach;
 	char scratch[64];  /* pidfile, config and runtime directory of the controllers */
 	char command[512]; /* how it was run, for the report */
 	bool quick;
@@ -449,7 +451,8 @@ static const char *foreign_knobs(enum strategy s, const struct row *w, char *buf
 struct bench {
 	struct options o;
 	struct fleet_image image;
-	double achievable; /* pages */
+	double achievable;     /* pages */
+	struct fleet attached; /* with --attach */
 	pid_t ksmd;
 	unsigned runs, run_index;
 };
@@ -548,40 +551,40 @@ out:
 static int run_strategy(struct bench *b, struct result *res, nk_error **err)
 {
 	const struct options *o = &b->o;
-	struct fleet fleet = {0};
+	struct fleet own = {0}, *fleet = o->n_attach ? &b->attached : &own;
 	struct controller ctl = {0};
 	size_t cap = 512;
 	int r;
 
 	r = reset_ksm(err);
 	if (r >= 0)
-		r = fleet_start(&o->fleet, &b->image, &fleet, err);
+		r = o->n_attach ? 0 : fleet_start(&o->fleet, &b->image, &own, err);
 	if (r < 0)
 		return r;
 	nk_tuner_sampler *procs = NULL;
 	struct others others0 = {0}, others;
 	if (nk_tuner_sampler_new(host, &procs, err) < 0) {
-		fleet_stop(&fleet);
+		fleet_stop(&own);
 		return -ENOTSUP;
 	}
-	find_others(procs, &fleet, &others0);
+	find_others(procs, fleet, &others0);
 	res->other_procs = others0.n;
 	double others_at = 0;
 	res->rows = malloc(cap * sizeof(*res->rows));
 	res->t50 = res->t90 = res->t95 = res->disturbed_at = -1;
 	if (!res->rows) {
-		fleet_stop(&fleet);
+		fleet_stop(&own);
 		return nk_error_set(err, ENOMEM, "out of memory");
 	}
-	run_estimate(o, &fleet, "1", &res->est_saving, &res->est_cpu);
-	run_estimate(o, &fleet, SAMPLED, &res->est_sampled_saving, &res->est_sampled_cpu);
+	run_estimate(o, fleet, "1", &res->est_saving, &res->est_cpu);
+	run_estimate(o, fleet, SAMPLED, &res->est_sampled_saving, &res->est_sampled_cpu);
 	double t0 = bench_now();
 	double cpu0 = cputime_s(b->ksmd, false);
 	r = start_strategy(res->s, o, &ctl, err);
 	for (double next = t0; r >= 0 && !interrupted;) {
 		struct row w;
 		nap_until(next);
-		if (interrupted || take_row(&fleet, b->ksmd, &ctl, t0, &w) < 0)
+		if (interrupted || take_row(fleet, b->ksmd, &ctl, t0, &w) < 0)
 			break;
 		w.ksmd_cpu -= cpu0;
 		if (res->n_rows == cap) {
@@ -606,7 +609,7 @@ static int run_strategy(struct bench *b, struct result *res, nk_error **err)
 		/* A VM starting beside the fleet gives KSM (and a tuner) new work. */
 		if (res->disturbed_at < 0 && w.t - others_at >= 2) {
 			others_at = w.t;
-			find_others(procs, &fleet, &others);
+			find_others(procs, fleet, &others);
 			if (others.n > others0.n || others.bytes > others0.bytes + (32u << 20)) {
 				res->disturbed_at = w.t;
 				snprintf(
@@ -637,7 +640,7 @@ static int run_strategy(struct bench *b, struct result *res, nk_error **err)
 		res->total_cpu = last->ksmd_cpu;
 	}
 	stop_controller(&ctl);
-	fleet_stop(&fleet);
+	fleet_stop(&own);
 	nk_tuner_sampler_free(procs);
 	if (r < 0)
 		return r;
@@ -933,7 +936,8 @@ static void write_report(const struct bench *b, struct result *const *all, unsig
 		fprintf(stderr, "numaksm-bench: cannot write %s\n", path);
 
 	uname(&u);
-	fleet_layout_compute(&b->o.fleet, &b->image, &l);
+	if (!b->o.n_attach)
+		fleet_layout_compute(&b->o.fleet, &b->image, &l);
 	snprintf(path, sizeof(path), "%s/summary.md", b->o.out_dir);
 	FILE *f = fopen(path, "we");
 	FILE *outs[] = {stdout, f};
@@ -942,20 +946,36 @@ static void write_report(const struct bench *b, struct result *const *all, unsig
 		if (!o)
 			continue;
 		fprintf(o, "%sKSM savings by strategy (numaksm-bench ksm)\n\n", k ? "# " : "");
-		fprintf(
-		    o,
-		    "Fleet: %u host-filled processes (fleet-vm0..fleet-vm%u; there is no KVM on "
-		    "this "
-		    "machine) of %" PRIu64 " MiB each, a mergeable zone from memory/ "
-		    "(nk_zone_create, mergeable=on).  Per process: shared image %.0f%% (%s, %u "
-		    "files), zero pages %.0f%%, unique %.0f%%, volatile %.0f%% re-dirtied every "
-		    "%.0f s.  Achievable saving: %.0f pages (%.0f MiB).\n\n",
-		    b->o.fleet.vms, b->o.fleet.vms - 1, b->o.fleet.vm_bytes >> 20,
-		    100.0 * (double)l.image / (double)l.chunks, b->image.source, b->image.n_files,
-		    100.0 * (double)l.zero / (double)l.chunks,
-		    100.0 * (double)l.unique / (double)l.chunks,
-		    100.0 * (double)l.volatile_ / (double)l.chunks, b->o.fleet.redirty_s,
-		    b->achievable, b->achievable * 4096 / 1048576);
+		if (b->o.n_attach)
+			fprintf(o, "Fleet: %u running VMs (", b->o.n_attach);
+		for (unsigned i = 0; i < b->o.n_attach; i++)
+			fprintf(o, "%s%s", i ? ", " : "", b->o.attach[i]);
+		if (b->o.n_attach)
+			fprintf(o,
+				") of %" PRIu64 " MiB of mergeable guest RAM each.  Achievable "
+				"saving: %.0f pages (%.0f MiB), what numaksm estimate found in "
+				"their pages before the first strategy (every page, "
+				"merge_across_nodes=1).\n\n",
+				b->attached.bytes >> 20, b->achievable,
+				b->achievable * 4096 / 1048576);
+		else
+			fprintf(o,
+				"Fleet: %u host-filled processes (fleet-vm0..fleet-vm%u; there is "
+				"no KVM on "
+				"this "
+				"machine) of %" PRIu64 " MiB each, a mergeable zone from memory/ "
+				"(nk_zone_create, mergeable=on).  Per process: shared image %.0f%% "
+				"(%s, %u "
+				"files), zero pages %.0f%%, unique %.0f%%, volatile %.0f%% "
+				"re-dirtied every "
+				"%.0f s.  Achievable saving: %.0f pages (%.0f MiB).\n\n",
+				b->o.fleet.vms, b->o.fleet.vms - 1, b->o.fleet.vm_bytes >> 20,
+				100.0 * (double)l.image / (double)l.chunks, b->image.source,
+				b->image.n_files, 100.0 * (double)l.zero / (double)l.chunks,
+				100.0 * (double)l.unique / (double)l.chunks,
+				100.0 * (double)l.volatile_ / (double)l.chunks,
+				b->o.fleet.redirty_s, b->achievable,
+				b->achievable * 4096 / 1048576);
 		fprintf(o,
 			"Host: Linux %s, %ld CPUs.  Strategies ran one after another on the same "
 			"content; %u round(s), order rotated each round, medians shown.  ksmtuned: "
@@ -1015,7 +1035,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: numaksm-bench ksm [--quick] [--vms N] [--vm-size SIZE] [--window DUR]\n"
 		"       [--limit DUR] [--rounds R] [--strategies LIST] [--budget PCT] [--out DIR]\n"
-		"       [--ksmtuned PATH] [--numaksm PATH] [--seed N] [--retries N]\n\n"
+		"       [--ksmtuned PATH] [--numaksm PATH] [--seed N] [--retries N]\n"
+		"       [--attach NAME,NAME...]\n\n"
 		"One fleet of host-filled processes with VM-like content, KSM driven by each\n"
 		"strategy in turn: defaults, ksmtuned, advisor, numaksm (LIST: comma-separated).\n"
 		"Defaults: --vms 8 --vm-size 256M --window 300s --limit 1200s --rounds 1\n"
@@ -1024,7 +1045,11 @@ static void usage(FILE *out)
 		"A run that another program disturbs (KSM knobs no strategy sets, a saving\n"
 		"that falls) is run again, up to --retries times (default 3).\n"
 		"Exit status: 0, 1 on failure, 2 usage, 77 when KSM cannot be driven here\n"
-		"(not root, no KSM, or a tuner or another KSM benchmark is running).\n");
+		"(not root, no KSM, or a tuner or another KSM benchmark is running).\n"
+		"--attach: the fleet is these running VMs (numaksm-vmm, QEMU: names or PIDs),\n"
+		"each with mergeable guest RAM of one size; they are not stopped between\n"
+		"strategies (KSM unmerges them), and the achievable saving is what\n"
+		"numaksm estimate finds in their pages at the start.\n");
 }
 
 static int parse_duration_arg(const char *text, double *ret, nk_error **err)
@@ -1041,6 +1066,27 @@ static int parse_duration_arg(const char *text, double *ret, nk_error **err)
 	if (nk_parse_int(buf, 1, 86400, &v, err) < 0)
 		return -EINVAL;
 	*ret = (double)v * unit;
+	return 0;
+}
+
+/* NAME[,NAME...]: numaksm VMs' names or PIDs, two at least. */
+static int parse_attach(const char *text, struct options *o, nk_error **err)
+{
+	char *copy = strdup(text), *save = NULL;
+	if (!copy)
+		return nk_error_set(err, ENOMEM, "out of memory");
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char **na = realloc(o->attach, (o->n_attach + 1) * sizeof(*na));
+		if (!na || !(na[o->n_attach] = strdup(t))) {
+			free(copy);
+			return nk_error_set(err, ENOMEM, "out of memory");
+		}
+		o->attach = na;
+		o->n_attach++;
+	}
+	free(copy);
+	if (o->n_attach < 2)
+		return nk_error_set(err, EINVAL, "'%s': name two VMs at least, NAME,NAME...", text);
 	return 0;
 }
 
@@ -1128,6 +1174,7 @@ int bench_ksm(int argc, char **argv)
 	    {"numaksm", required_argument, NULL, 'N'},
 	    {"seed", required_argument, NULL, 'x'},
 	    {"retries", required_argument, NULL, 'R'},
+	    {"attach", required_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -1155,7 +1202,7 @@ int bench_ksm(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qn:s:w:l:r:S:b:o:k:N:x:R:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qn:s:w:l:r:S:b:o:k:N:x:R:A:h", opts, NULL)) != -1) {
 		long long v;
 		switch (c) {
 		case 'q':
@@ -1211,6 +1258,10 @@ int bench_ksm(int argc, char **argv)
 		case 'x':
 			if (nk_parse_u64(optarg, &o->fleet.seed, &err) < 0)
 				return bench_usage_error(err, "--seed");
+			break;
+		case 'A':
+			if (parse_attach(optarg, o, &err) < 0)
+				return bench_usage_error(err, "--attach");
 			break;
 		case 'h':
 			usage(stdout);
@@ -1277,9 +1328,32 @@ int bench_ksm(int argc, char **argv)
 	int rc = 1;
 	struct result **all = NULL;
 	unsigned n_all = 0, chosen = (unsigned)__builtin_popcount(o->strategies);
+	if (nk_ksmd_find(host, &b.ksmd, &err) < 0) {
+		bench_fail(err);
+		goto out;
+	}
+	if (o->n_attach) {
+		double cpu;
+		if (fleet_attach(host, o->attach, o->n_attach, &b.attached, &err) < 0) {
+			bench_fail(err);
+			goto out;
+		}
+		o->fleet.vms = o->n_attach; /* for the report and plots */
+		o->fleet.vm_bytes = b.attached.bytes;
+		run_estimate(o, &b.attached, "1", &b.achievable, &cpu);
+		if (b.achievable <= 0) {
+			fprintf(stderr, "numaksm-bench: numaksm estimate found nothing to merge in "
+					"the VMs (or failed): no saving to time\n");
+			goto out;
+		}
+		fprintf(stderr,
+			"numaksm-bench ksm: %u running VMs x %" PRIu64
+			" MiB; achievable saving %.0f MiB\n",
+			o->n_attach, b.attached.bytes >> 20, b.achievable * 4096 / 1048576);
+		goto strategies;
+	}
 	fprintf(stderr, "numaksm-bench ksm: building the shared image...\n");
-	if (fleet_image_load(&o->fleet, &b.image, &err) < 0 ||
-	    nk_ksmd_find(host, &b.ksmd, &err) < 0) {
+	if (fleet_image_load(&o->fleet, &b.image, &err) < 0) {
 		bench_fail(err);
 		goto out;
 	}
@@ -1301,6 +1375,7 @@ int bench_ksm(int argc, char **argv)
 		goto out;
 	}
 	fleet_stop(&warm);
+strategies:
 	b.runs = o->rounds * chosen;
 	all = calloc(b.runs, sizeof(*all));
 	for (unsigned round = 0; round < o->rounds && !interrupted; round++)
@@ -1357,6 +1432,10 @@ out:
 		free(all[i]);
 	}
 	free(all);
+	fleet_stop(&b.attached);
+	for (unsigned i = 0; i < o->n_attach; i++)
+		free(o->attach[i]);
+	free(o->attach);
 	fleet_image_done(&b.image);
 	nk_host_free(host);
 	char cleanup[128];

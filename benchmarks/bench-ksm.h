@@ -54,6 +54,8 @@ struct fleet {
 	uint64_t *seen;	  /* scratch for fleet_saved_pages() */
 	uint64_t seen_size;
 	unsigned n;
+	bool attached;	   /* running VMs of their own: never stopped here */
+	uint64_t zero_pfn; /* the shared zero page's frame, not a saving (0: none) */
 };
 
 /* Start the processes (fleet-vm0, fleet-vm1, ...) and wait until every one
@@ -61,6 +63,11 @@ struct fleet {
 int fleet_start(const struct fleet_config *c, const struct fleet_image *image, struct fleet *ret,
 		nk_error **err);
 void fleet_stop(struct fleet *f);
+
+/* Attach to running VMs instead (numaksm-vmm, QEMU, ...), by name or PID:
+ * each one's guest RAM is its largest mergeable mapping, and they must all
+ * be of one size.  fleet_stop() then only lets go of them. */
+int fleet_attach(nk_host *host, char *const *names, unsigned n, struct fleet *ret, nk_error **err);
 
 /* Pages the fleet saves among itself, exactly: its present pages minus the
  * distinct physical pages they map (from /proc/PID/pagemap, as root).
