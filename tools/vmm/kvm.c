@@ -491,6 +491,21 @@ static void report_exit(struct vmm_vcpu *v)
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_SHUTDOWN:
+		if (v->vmm->cfg->kernel) {
+			/* After the reset it asked for, a triple fault is its end. */
+			pthread_mutex_lock(&v->vmm->lock);
+			bool reset = v->vmm->rebooted;
+			pthread_mutex_unlock(&v->vmm->lock);
+			if (reset)
+				vcpu_halted(v);
+			else
+				vcpu_fail(
+				    v,
+				    "the guest triple-faulted (KVM_EXIT_SHUTDOWN) at RIP 0x%llx: "
+				    "a kernel that does not fit this VM or a corrupt image",
+				    (unsigned long long)regs.rip);
+			break;
+		}
 		vcpu_fail(v, "the guest crashed (triple fault) at rip=0x%llx",
 			  (unsigned long long)regs.rip);
 		break;
