@@ -6,6 +6,7 @@
  *   --cpus count=4,threads=2,policy=dedicated,smt=isolate
  * Everything is checked here and in layout.c, before anything is created.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -637,6 +638,16 @@ static int parse_console(struct vmm_config *cfg, const char *value, nk_error **e
 	cfg->console_set = true;
 	free(cfg->console_path);
 	cfg->console_path = NULL;
+	if (cfg->console == VMM_CONSOLE_PTY) {
+		/* A pty opened and closed: nothing is left of it. */
+		int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0) {
+			nk_error_set(err, errno, "--console pty: cannot open a pty: %m");
+			return nk_error_hint(err, "is devpts mounted on /dev/pts? Else use "
+						  "another console, e.g. socket:PATH");
+		}
+		close(fd);
+	}
 	if (!path)
 		return 0;
 	if (!*path)

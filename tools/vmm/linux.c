@@ -371,8 +371,10 @@ static int console_pty(struct vmm_serial *s, nk_error **err)
 {
 	struct termios t;
 	int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return nk_error_set(err, errno, "--console pty: posix_openpt: %m");
+	if (fd < 0) {
+		nk_error_set(err, errno, "--console pty: posix_openpt: %m");
+		return nk_error_hint(err, "is devpts mounted on /dev/pts, with /dev/ptmx?");
+	}
 	s->out_fd = s->in_fd = fd;
 	if (grantpt(fd) < 0 || unlockpt(fd) < 0 || ptsname_r(fd, s->pty_path, sizeof(s->pty_path)))
 		return nk_error_set(err, errno, "--console pty: cannot set up the pty: %m");
