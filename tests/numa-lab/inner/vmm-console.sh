@@ -8,13 +8,13 @@
 #           with the VMM, and nothing of the guest's goes to stdout
 #   pty     --console pty, on a devpts mounted here (the lab's /dev has
 #           none): the pty's path is logged, a command written to it runs
-#           and its answer is read from it (on a failure, where the VMM's
-#           threads wait)
+#           and its answer is read from it
 #   file    --console file:PATH has the boot lines (loglevel=7; the file
 #           0600); a symlink is refused
 #   fault   a bzImage whose 64-bit entry triple-faults: exit 1 naming it
 #   silent  a bzImage whose entry halts, --boot-timeout 5: exit 1 after 5 s
-# Every VM's runtime directory entries are gone at the end.
+# Every VM's runtime directory entries are gone at the end.  A guest that
+# hangs in early boot (nested under TCG, now and then) is booted again once.
 #
 # Exit: 0 pass, 1 fail, 77 no numaksm-vmm, numaksm, /dev/kvm or kernel, or
 # one host node.
@@ -62,23 +62,42 @@ finish() {
 	linux_clean $t/run $1
 }
 
+# hung NAME OUT: the guest NAME, whose console is read into OUT, hung in
+# early boot (nested under TCG, now and then: at the RTC read): say so,
+# stop it, and let it be booted again once.
+hung() {
+	echo "$1: the guest hung in early boot (nested under TCG); its last lines:"
+	tr -d '\r' < $2 | tail -n 5
+	kill $(cat $t/$1.pid) 2> /dev/null
+	wait $(cat $t/$1.pid)
+}
+
 # ---- socket -------------------------------------------------------------------
-start sock 0 socket:$t/con.sock $kernel waitcmd --boot-timeout 300
-sock=$(cat $t/sock.pid)
-i=0
-while [ ! -S $t/con.sock ] && kill -0 $sock 2> /dev/null && [ $i -lt 120 ]; do
-	sleep 1
-	i=$((i + 1))
-done
-[ -S $t/con.sock ] || fail "sock: no socket $t/con.sock"
-[ "$(stat -c %a $t/con.sock)" = 600 ] || fail "sock: the socket's mode is $(stat -c %a $t/con.sock)"
 # The first client has no input (it shuts its sending side at once) and
-# reads until the guest is ready; then it goes.
-lab-console-client $t/con.sock < /dev/null > $t/client1.out 2>&1 &
-client=$!
-linux_wait $t/client1.out GUEST-READY $client 400 || fail "sock: the first client saw no GUEST-READY"
-kill $client 2> /dev/null
-wait $client 2> /dev/null
+# reads until the guest is ready; then it goes.  @return 0 when it was.
+sock_boot() {
+	rm -f $t/client1.out
+	start sock 0 socket:$t/con.sock $kernel waitcmd --boot-timeout 300
+	sock=$(cat $t/sock.pid)
+	i=0
+	while [ ! -S $t/con.sock ] && kill -0 $sock 2> /dev/null && [ $i -lt 120 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	[ -S $t/con.sock ] || { fail "sock: no socket $t/con.sock"; return 0; }
+	[ "$(stat -c %a $t/con.sock)" = 600 ] ||
+		fail "sock: the socket's mode is $(stat -c %a $t/con.sock)"
+	lab-console-client $t/con.sock < /dev/null > $t/client1.out 2>&1 &
+	client=$!
+	linux_wait $t/client1.out GUEST-READY $client 180
+	ready=$?
+	kill $client 2> /dev/null
+	wait $client 2> /dev/null
+	[ $ready -eq 0 ] && return 0
+	hung sock $t/client1.out
+	return 1
+}
+sock_boot || sock_boot || fail "sock: the first client saw no GUEST-READY"
 out=$(numaksm vm info sock --runtime-dir $t/run 2>&1)
 echo "$out" | grep "^Console"
 echo "$out" | grep -q "^Console: socket $t/con.sock" || fail "sock: vm info has no console"
@@ -107,20 +126,25 @@ if ! grep -q "^devpts /dev/pts " /proc/mounts; then
 	mount -t devpts -o ptmxmode=0666 devpts /dev/pts || echo "vmm-console: cannot mount devpts"
 fi
 [ -e /dev/ptmx ] || mknod /dev/ptmx c 5 2
-start pty 1 pty $kernel waitcmd
-pty=$(cat $t/pty.pid)
-linux_wait $t/pty.log "console on /dev/pts/" $pty 120 || fail "pty: no 'console on' in its log"
-pts=$(sed -n 's|.*console on \(/dev/pts/[0-9]*\).*|\1|p' $t/pty.log)
-echo "pty: the console is $pts"
-cat "$pts" > $t/pty.out 2>&1 &
-reader=$!
-if ! linux_wait $t/pty.out GUEST-READY $pty 400; then
-	fail "pty: no GUEST-READY read from $pts"
+# @return 0 when the guest is ready, as read from its pty.
+pty_boot() {
+	start pty 1 pty $kernel waitcmd
+	pty=$(cat $t/pty.pid)
+	linux_wait $t/pty.log "console on /dev/pts/" $pty 120 ||
+		{ fail "pty: no 'console on' in its log"; return 0; }
+	pts=$(sed -n 's|.*console on \(/dev/pts/[0-9]*\).*|\1|p' $t/pty.log)
+	echo "pty: the console is $pts"
+	cat "$pts" > $t/pty.out 2>&1 &
+	reader=$!
+	linux_wait $t/pty.out GUEST-READY $pty 180 && return 0
 	for task in /proc/$pty/task/*; do
 		echo "pty: thread $(cat $task/comm): $(cut -d' ' -f3 $task/stat) $(cat $task/wchan)"
 	done
-	numaksm vm info pty --runtime-dir $t/run
-fi
+	hung pty $t/pty.out
+	kill $reader 2> /dev/null
+	return 1
+}
+pty_boot || pty_boot || fail "pty: no GUEST-READY read from $pts"
 echo 'echo $((6 * 9))' > "$pts"
 linux_wait $t/pty.out GUEST-IN $pty 200 || fail "pty: no answer from $pts"
 finish pty 120
@@ -139,11 +163,17 @@ cat $t/link.log
 [ $rc -eq 2 ] || fail "link: numaksm-vmm exited $rc, not 2"
 grep -q "symbolic link" $t/link.log || fail "link: the refusal does not name the symlink"
 [ ! -e $t/con.log ] || fail "link: the symlink's target was created"
-start file 0 file:$t/con.log $kernel loglevel=7 --boot-timeout 300
-finish file 400
+# @return 0 when the guest came up (it then powers off by itself).
+file_boot() {
+	start file 0 file:$t/con.log $kernel loglevel=7 --boot-timeout 300
+	linux_wait $t/con.log GUEST-UP $(cat $t/file.pid) 180 && return 0
+	hung file $t/con.log
+	return 1
+}
+file_boot || file_boot || fail "file: no GUEST-UP in $t/con.log"
+finish file 200
 [ $rc -eq 0 ] || fail "file: numaksm-vmm exited $rc"
 grep -q "Linux version" $t/con.log || fail "file: no boot lines in $t/con.log"
-grep -q "GUEST-UP" $t/con.log || fail "file: no GUEST-UP in $t/con.log"
 [ "$(stat -c %a $t/con.log)" = 600 ] || fail "file: $t/con.log's mode is $(stat -c %a $t/con.log)"
 ! grep -q GUEST $t/file.raw || fail "file: the guest's output went to stdout"
 echo "file: $(grep -c . $t/con.log) lines in $t/con.log"
