@@ -434,7 +434,7 @@ static int console_listen(struct vmm_serial *s, const char *path, nk_error **err
 	return 0;
 }
 
-static int serial_open(struct vmm *vmm, nk_error **err)
+int vmm_linux_console_open(struct vmm *vmm, nk_error **err)
 {
 	const struct vmm_config *cfg = vmm->cfg;
 	struct vmm_serial *s = calloc(1, sizeof(*s));
@@ -722,7 +722,7 @@ void vmm_linux_mmio(struct vmm_vcpu *v)
 int vmm_linux_setup(struct vmm *vmm, nk_error **err)
 {
 	struct vmm_linux *lx = &vmm->linux_boot;
-	int r = serial_open(vmm, err);
+	int r = vmm_linux_console_open(vmm, err);
 	if (r < 0)
 		return r;
 	r = linux_load(vmm, err);

@@ -289,6 +289,9 @@ int vmm_linux_setup(struct vmm *vmm, nk_error **err);
  * (the guest powered off or reset). */
 bool vmm_linux_io(struct vmm_vcpu *v);
 void vmm_linux_mmio(struct vmm_vcpu *v);
+/* The serial port and its console (--console), made by vmm_linux_setup;
+ * vmm_linux_close closes and removes it. */
+int vmm_linux_console_open(struct vmm *vmm, nk_error **err);
 /* The console's file descriptors for poll(): fds[0] the serial port's
  * input (stdin, the pty, the socket's client), fds[1] the console socket
  * while it waits for a client (fd -1: nothing to poll).  Then, after
