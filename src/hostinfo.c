@@ -544,6 +544,26 @@ static int read_ksm(nk_host *host, struct nk_hostinfo *info, nk_error **err)
 	return 0;
 }
 
+static int read_numa_balancing(nk_host *host, struct nk_hostinfo *info, nk_error **err)
+{
+	static const char path[] = "/proc/sys/kernel/numa_balancing";
+	_cleanup_free_ char *text = NULL;
+	long long v;
+
+	info->numa_balancing = -1;
+	int r = read_optional(host, path, &text, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (nk_parse_int(nk_strip_newline(text), 0, 3, &v, NULL) < 0)
+		return note_unread(
+		    info, err, "%s is malformed ('%s'): whether NUMA balancing is on is unknown",
+		    path, text);
+	info->numa_balancing = (int)v;
+	return 0;
+}
+
 static int read_thp(nk_host *host, struct nk_hostinfo *info, nk_error **err)
 {
 	static const char *const files[] = {THP_DIR "/enabled", THP_DIR "/defrag"};
@@ -852,6 +872,7 @@ _nk_export_ int nk_hostinfo_read(nk_host *host, struct nk_hostinfo **ret, nk_err
 		return nk_error_set(err, ENOMEM, "out of memory");
 	if ((r = read_numa(host, info, err)) < 0 || (r = read_hugepages(host, info, err)) < 0 ||
 	    (r = read_ksm(host, info, err)) < 0 || (r = read_thp(host, info, err)) < 0 ||
+	    (r = read_numa_balancing(host, info, err)) < 0 ||
 	    (r = read_cgroups(host, info, err)) < 0)
 		goto fail;
 

@@ -136,6 +136,27 @@ static const enum nk_ksm_field newer_knobs[] = {
     NK_KSM_MERGE_ACROSS_NODES, NK_KSM_MAX_PAGE_SHARING, NK_KSM_GENERAL_PROFIT,
 };
 
+/*
+ * NUMA balancing samples memory under the default policy by mapping its
+ * idle pages PROT_NONE.  On Linux 6.1 (measured in numaksm's NUMA lab) KSM
+ * then merged none of a Linux guest's pages: one such page in KSM's
+ * unstable tree keeps every page compared with it out of the tree.
+ */
+static void check_ksm_numa_balancing(struct report *rep, const struct nk_hostinfo *h)
+{
+	unsigned memory_nodes = 0;
+	for (size_t i = 0; i < h->n_nodes; i++)
+		memory_nodes += h->nodes[i].has_memory;
+	if (memory_nodes < 2 || h->numa_balancing < 0 || !(h->numa_balancing & 1))
+		return;
+	add(rep, "ksm.numa_balancing", ST_WARN,
+	    "bind guest RAM to nodes (numaksm-vmm binds its mergeable zones; QEMU: "
+	    "memory-backend policy=bind; libvirt: <numatune>), or sysctl "
+	    "kernel.numa_balancing=0",
+	    "NUMA balancing is on: guest RAM left to the default policy is sampled "
+	    "PROT_NONE, and on Linux 6.1 KSM merged none of it");
+}
+
 static void check_ksm(struct report *rep, const struct nk_hostinfo *h)
 {
 	const struct nk_ksm *k = &h->ksm;
@@ -165,6 +186,7 @@ static void check_ksm(struct report *rep, const struct nk_hostinfo *h)
 		    "KSM knobs: %s; missing: %s", *have ? have : "none", missing);
 	else
 		add(rep, "ksm.knobs", ST_INFO, NULL, "KSM knobs: %s", have);
+	check_ksm_numa_balancing(rep, h);
 	if (h->proc_ksm_stat)
 		add(rep, "ksm.per_process", ST_PASS, NULL,
 		    "/proc/PID/ksm_stat present: KSM savings can be measured per VM");

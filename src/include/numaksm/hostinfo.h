@@ -96,6 +96,10 @@ struct nk_hostinfo {
 	char *thp_enabled;
 	char *thp_defrag;
 
+	/** /proc/sys/kernel/numa_balancing: 0 off, 1 on, 2 memory tiering
+	 *  only, 3 both; -1 when not known (no such file). */
+	int numa_balancing;
+
 	/* cgroups */
 	enum nk_cgroup_mode cgroup_mode;
 	/** NULL-terminated, mounted v1 controllers (from /proc/cgroups, or the
