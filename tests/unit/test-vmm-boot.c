@@ -352,6 +352,9 @@ static void check_tables(const struct topo_case *c)
 	assert_int_equal(vmm_get32(fadt + 56), VMM_ACPI_PM1A_EVT_PORT);
 	assert_int_equal(fadt[88], 4);
 	assert_int_equal(vmm_get16(fadt + 46), VMM_ACPI_SCI_IRQ);
+	/* A CMOS RTC, its century at CMOS byte 0x32. */
+	assert_int_equal(fadt[108], VMM_RTC_CENTURY);
+	assert_false(vmm_get16(fadt + 109) & (1u << 5));
 	assert_int_equal(vmm_get32(fadt + 64), VMM_ACPI_PM1A_CNT_PORT);
 	assert_int_equal(vmm_get32(fadt + 76), VMM_ACPI_PM_TMR_PORT);
 	assert_int_equal(fadt[91], 4);
