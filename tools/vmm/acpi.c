@@ -67,10 +67,12 @@ bool vmm_acpi_pm1_write(struct vmm_acpi_pm1 *pm, uint16_t port, size_t size, uin
 		uint16_t byte = (uint16_t)((value >> (i * 8)) & 0xff);
 		if (off < 2) { /* status: a 1 clears the bit */
 			pm->status &= (uint16_t) ~(byte << (off * 8));
-		} else if (off < 4) { /* enable: only the power button exists */
+		} else if (off < 4) {
+			/* enable: the power button's, and the RTC's, which
+			 * Linux enables and checks (no alarm ever fires) */
 			unsigned shift = (off - 2) * 8;
 			uint32_t en = (pm->enable & ~(0xffu << shift)) | (uint32_t)byte << shift;
-			pm->enable = (uint16_t)(en & VMM_ACPI_PM1_PWRBTN);
+			pm->enable = (uint16_t)(en & (VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC));
 		}
 	}
 	return vmm_acpi_pm1_sci(pm);
