@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by the lab's tests of numaksm-vmm Linux guests (vmm-stop,
-# vmm-fleet), which boot the kernel the lab carries in /lab/files/vmlinuz:
+# vmm-clock, vmm-hugepages-linux, vmm-fleet), which boot the kernel the lab
+# carries in /lab/files/vmlinuz:
 #   linux_start NAME    exit 77 without numaksm-vmm, numaksm, /dev/kvm or the
 #                       kernel; else sets $kernel, $t (a scratch directory,
 #                       removed on exit), $failed and fail()
@@ -14,6 +15,31 @@
 #                       line it first loads the button and evdev modules and
 #                       powers off when the ACPI power button reports
 #                       (printing GUEST-LISTENING, then GUEST-POWER-BUTTON)
+#   linux_init_shell FILE
+#                       write an init to FILE that prints GUEST-READY and runs
+#                       the lines it reads from the serial port (the VMM's
+#                       standard input, not echoed) as shell commands (a
+#                       serial line has no end: send "poweroff -f")
+#   linux_vmm NAME ARGS...
+#                       start numaksm-vmm in the background for guest NAME
+#                       (the kernel, $t/initrd.cpio, --cpuid-pv off, a serial
+#                       console and $linux_extra on the kernel's command
+#                       line, and ARGS), reading the FIFO $t/in, which fd
+#                       3 then writes to: its console in $t/NAME.raw, log in
+#                       $t/NAME.log, pid in $t/NAME.pid
+#   linux_up NAME SECS START...
+#                       boot guest NAME: the command START... starts its VMM
+#                       in the background, its console in $t/NAME.raw and its
+#                       pid in $t/NAME.pid; wait SECS for GUEST-READY.  A
+#                       guest that does not come up (nested under TCG, one
+#                       now and then hangs in early boot, or panics and
+#                       resets) is ended, its last lines shown, and booted
+#                       once more.  @return 0 when it is up
+#   linux_poweroff NAME send "poweroff -f" to guest NAME (started by
+#                       linux_vmm, fd 3 its input), wait for its VMM and
+#                       close fd 3: fail() unless the VMM exits 0 within
+#                       120 s, on the guest's power-off, leaving nothing in
+#                       its runtime directory
 #   linux_wait FILE MARKER PID SECS
 #                       wait until FILE (a guest's console) has a line with
 #                       MARKER, PID has exited or SECS have passed; @return 0
@@ -85,6 +111,65 @@ fi
 echo GUEST-READY
 while :; do sleep 1000; done
 EOF
+}
+
+linux_init_shell() {
+	cat > "$1" << 'EOF'
+#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+stty -echo
+echo GUEST-READY
+while read -r cmd; do
+	eval "$cmd"
+done
+EOF
+}
+
+linux_vmm() {
+	lv_name=$1
+	shift
+	rm -f $t/in
+	mkfifo $t/in || return 1
+	numaksm-vmm --name $lv_name --runtime-dir $t/run --kernel $kernel \
+		--initrd $t/initrd.cpio --cpuid-pv off \
+		--cmdline "console=ttyS0 reboot=acpi panic=-1 nokaslr loglevel=4 $linux_extra" "$@" \
+		< $t/in > $t/$lv_name.raw 2> $t/$lv_name.log &
+	echo $! > $t/$lv_name.pid
+	exec 3> $t/in
+}
+
+linux_up() {
+	up_name=$1
+	up_secs=$2
+	shift 2
+	for up_try in 1 2; do
+		"$@" || return 1
+		up_pid=$(cat $t/$up_name.pid)
+		linux_wait $t/$up_name.raw GUEST-READY $up_pid $up_secs && return 0
+		[ $up_try -eq 1 ] || return 1
+		echo "$up_name: the guest did not come up within $up_secs s (nested under TCG):" \
+			"booting it again; its last lines:"
+		tr -d '\r' < $t/$up_name.raw | tail -n 5
+		kill $up_pid 2> /dev/null
+		wait $up_pid
+		rm -f $t/run/$up_name.sock $t/run/vm/$up_name.json
+	done
+}
+
+linux_poweroff() {
+	lp_pid=$(cat $t/$1.pid)
+	echo 'poweroff -f' >&3 || fail "$1: cannot write to numaksm-vmm's input"
+	linux_gone $lp_pid 120 || { fail "$1: still running 120 s after poweroff"; kill $lp_pid; }
+	exec 3>&-
+	wait $lp_pid
+	lp_rc=$?
+	echo "$1: numaksm-vmm exited $lp_rc"
+	[ $lp_rc -eq 0 ] || fail "$1: numaksm-vmm exited $lp_rc"
+	grep -q "the guest powered off" $t/$1.log || fail "$1: no power-off in the VMM's log"
+	linux_clean $t/run $1
 }
 
 linux_wait() {
