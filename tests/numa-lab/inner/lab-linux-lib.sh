@@ -23,8 +23,7 @@
 #   linux_vmm NAME ARGS...
 #                       start numaksm-vmm in the background for guest NAME
 #                       (the kernel, $t/initrd.cpio, --cpuid-pv off, a serial
-#                       console and $linux_extra on the kernel's command
-#                       line, and ARGS), reading the FIFO $t/in, which fd
+#                       console, and ARGS), reading the FIFO $t/in, which fd
 #                       3 then writes to: its console in $t/NAME.raw, log in
 #                       $t/NAME.log, pid in $t/NAME.pid
 #   linux_up NAME SECS START...
@@ -135,7 +134,7 @@ linux_vmm() {
 	mkfifo $t/in || return 1
 	numaksm-vmm --name $lv_name --runtime-dir $t/run --kernel $kernel \
 		--initrd $t/initrd.cpio --cpuid-pv off \
-		--cmdline "console=ttyS0 reboot=acpi panic=-1 nokaslr loglevel=4 $linux_extra" "$@" \
+		--cmdline "console=ttyS0 reboot=acpi panic=-1 nokaslr loglevel=4" "$@" \
 		< $t/in > $t/$lv_name.raw 2> $t/$lv_name.log &
 	echo $! > $t/$lv_name.pid
 	exec 3> $t/in
