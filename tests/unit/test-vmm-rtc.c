@@ -34,6 +34,13 @@ static time_t utc(int y, int mo, int d, int h, int mi, int s)
 	return timegm(&tm);
 }
 
+/* The RTC at power-on, the clock at `t`. */
+static void power_on(struct vmm_rtc *rtc, time_t t)
+{
+	now = t;
+	vmm_rtc_init(rtc, test_clock);
+}
+
 /* A register read and write as Linux does them, the NMI mask bit set. */
 static uint8_t rd(struct vmm_rtc *rtc, uint8_t reg)
 {
@@ -69,8 +76,7 @@ static void test_rtc_power_on(void **state)
 {
 	struct vmm_rtc rtc;
 	(void)state;
-	now = utc(2026, 12, 7, 17, 4, 9); /* a Monday */
-	vmm_rtc_init(&rtc, test_clock);
+	power_on(&rtc, utc(2026, 12, 7, 17, 4, 9)); /* a Monday */
 	/* 24 hours, BCD: Monday is day 2 of the week. */
 	assert_time(&rtc, (const uint8_t[]){0x09, 0x04, 0x17, 0x02, 0x07, 0x12}, 0x26, 0x20);
 	assert_int_equal(rd(&rtc, 0x0a), 0x26); /* no update in progress */
@@ -89,9 +95,8 @@ static void test_rtc_modes(void **state)
 {
 	struct vmm_rtc rtc;
 	(void)state;
-	now = utc(1999, 12, 31, 17, 4, 9); /* a Friday */
-	vmm_rtc_init(&rtc, test_clock);
-	wr(&rtc, 0x0b, 0x06); /* binary, 24 hours */
+	power_on(&rtc, utc(1999, 12, 31, 17, 4, 9)); /* a Friday */
+	wr(&rtc, 0x0b, 0x06);			     /* binary, 24 hours */
 	assert_time(&rtc, (const uint8_t[]){9, 4, 17, 6, 31, 12}, 99, 19);
 	wr(&rtc, 0x0b, 0x04); /* binary, 12 hours: 5 PM */
 	assert_int_equal(rd(&rtc, 0x04), 0x85);
@@ -116,8 +121,7 @@ static void test_rtc_guest_time(void **state)
 {
 	struct vmm_rtc rtc;
 	(void)state;
-	now = utc(2026, 12, 7, 5, 35, 27);
-	vmm_rtc_init(&rtc, test_clock);
+	power_on(&rtc, utc(2026, 12, 7, 5, 35, 27));
 	wr(&rtc, 0x0b, 0x82);
 	/* While SET, the time does not run. */
 	now += 5;
@@ -150,8 +154,7 @@ static void test_rtc_cmos_ram(void **state)
 {
 	struct vmm_rtc rtc;
 	(void)state;
-	now = utc(2026, 12, 7, 5, 35, 27);
-	vmm_rtc_init(&rtc, test_clock);
+	power_on(&rtc, utc(2026, 12, 7, 5, 35, 27));
 	/* The alarms and the RAM keep what is written. */
 	wr(&rtc, 0x01, 0x30);
 	wr(&rtc, 0x03, 0x45);
