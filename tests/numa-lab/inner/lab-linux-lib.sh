@@ -20,22 +20,8 @@
 #                       the lines it reads from the serial port (the VMM's
 #                       standard input, not echoed) as shell commands (a
 #                       serial line has no end: send "poweroff -f")
-#   linux_vmm NAME ARGS...
-#                       start numaksm-vmm in the background for guest NAME
-#                       (the kernel, $t/initrd.cpio, --cpuid-pv off, a serial
-#                       console, and ARGS), reading the FIFO $t/in, which fd
-#                       3 then writes to: its console in $t/NAME.raw, log in
-#                       $t/NAME.log, pid in $t/NAME.pid
-#   linux_up NAME SECS START...
-#                       boot guest NAME: the command START... starts its VMM
-#                       in the background, its console in $t/NAME.raw and its
-#                       pid in $t/NAME.pid; wait SECS for GUEST-READY.  A
-#                       guest that does not come up (nested under TCG, one
-#                       now and then hangs in early boot, or panics and
-#                       resets) is ended, its last lines shown, and booted
-#                       once more.  @return 0 when it is up
-#   linux_poweroff NAME send "poweroff -f" to guest NAME (started by
-#                       linux_vmm, fd 3 its input), wait for its VMM and
+#   linux_poweroff NAME send "poweroff -f" to guest NAME (booted with
+#                       $linux_input, fd 3 its input), wait for its VMM and
 #                       close fd 3: fail() unless the VMM exits 0 within
 #                       120 s, on the guest's power-off, leaving nothing in
 #                       its runtime directory
@@ -50,7 +36,9 @@
 #                       GUEST-READY; a guest that hangs or ends first (nested
 #                       under TCG, one now and then does) is booted again,
 #                       twice at most, each counted in $reboots; @return 0
-#                       when it is up
+#                       when it is up.  With $linux_input, a FIFO, the VMM
+#                       reads it (the guest's serial input) and fd 3 is then
+#                       opened to write to it; else it reads /dev/null
 #   linux_gone PID SECS wait until PID has exited, SECS at most; @return 0
 #                       when it did (its status is for `wait`)
 #   linux_clean RUNDIR NAME
@@ -127,37 +115,6 @@ done
 EOF
 }
 
-linux_vmm() {
-	lv_name=$1
-	shift
-	rm -f $t/in
-	mkfifo $t/in || return 1
-	numaksm-vmm --name $lv_name --runtime-dir $t/run --kernel $kernel \
-		--initrd $t/initrd.cpio --cpuid-pv off \
-		--cmdline "console=ttyS0 reboot=acpi panic=-1 nokaslr loglevel=4" "$@" \
-		< $t/in > $t/$lv_name.raw 2> $t/$lv_name.log &
-	echo $! > $t/$lv_name.pid
-	exec 3> $t/in
-}
-
-linux_up() {
-	up_name=$1
-	up_secs=$2
-	shift 2
-	for up_try in 1 2; do
-		"$@" || return 1
-		up_pid=$(cat $t/$up_name.pid)
-		linux_wait $t/$up_name.raw GUEST-READY $up_pid $up_secs && return 0
-		[ $up_try -eq 1 ] || return 1
-		echo "$up_name: the guest did not come up within $up_secs s (nested under TCG):" \
-			"booting it again; its last lines:"
-		tr -d '\r' < $t/$up_name.raw | tail -n 5
-		kill $up_pid 2> /dev/null
-		wait $up_pid
-		rm -f $t/run/$up_name.sock $t/run/vm/$up_name.json
-	done
-}
-
 linux_poweroff() {
 	lp_pid=$(cat $t/$1.pid)
 	echo 'poweroff -f' >&3 || fail "$1: cannot write to numaksm-vmm's input"
@@ -188,8 +145,10 @@ linux_boot() {
 	tries=0
 	while :; do
 		at=$(date +%s)
-		numaksm-vmm --name "$name" "$@" < /dev/null > $t/$name.raw 2> $t/$name.log &
+		numaksm-vmm --name "$name" "$@" < "${linux_input:-/dev/null}" \
+			> $t/$name.raw 2> $t/$name.log &
 		echo $! > $t/$name.pid
+		[ -z "$linux_input" ] || exec 3> "$linux_input"
 		if linux_wait $t/$name.raw GUEST-READY $! "$secs"; then
 			echo "$name: up after $(($(date +%s) - at)) s"
 			return 0

@@ -37,6 +37,9 @@ pause=10
 
 linux_init_shell $t/init
 linux_initramfs $t/init $t/initrd.cpio || { echo "cpio failed"; exit 1; }
+# The guests' serial input: fd 3 writes to it.
+linux_input=$t/in
+mkfifo $linux_input || exit 1
 
 # ask CMD: send a command line to the guest.
 ask() {
@@ -75,8 +78,10 @@ lag() {
 clock() {
 	vm=$1
 	panicked=0
-	if ! linux_up $vm 300 linux_vmm $vm --cpus count=$2 \
-		--memory size=128M,hugepages=2M,policy=bind,nodes=0; then
+	if ! linux_boot $vm 300 --runtime-dir $t/run --cpus count=$2 \
+		--memory size=128M,hugepages=2M,policy=bind,nodes=0 \
+		--kernel $kernel --initrd $t/initrd.cpio --cpuid-pv off \
+		--cmdline "console=ttyS0 reboot=acpi panic=-1 nokaslr loglevel=4"; then
 		fail "$vm: the guest did not come up"
 		return
 	fi

@@ -28,6 +28,9 @@ free_pages() {
 
 linux_init_shell $t/init
 linux_initramfs $t/init $t/initrd.cpio || { echo "cpio failed"; exit 1; }
+# The guests' serial input: fd 3 writes to it.
+linux_input=$t/in
+mkfifo $linux_input || exit 1
 
 # boot NAME SIZE_MB PAGE_KB NODE: one guest, checked.
 boot() {
@@ -41,7 +44,9 @@ boot() {
 	pools="$(free_pages 0 2048) $(free_pages 1 2048) $(free_pages 0 1048576) $(free_pages 1 1048576)"
 	free=$(free_pages $node $page_kb)
 	echo "$name: --memory $spec; free 2M pages on nodes 0 and 1, 1G: $pools"
-	if ! linux_up $name 300 linux_vmm $name --memory $spec; then
+	if ! linux_boot $name 300 --runtime-dir $t/run --memory $spec \
+		--kernel $kernel --initrd $t/initrd.cpio --cpuid-pv off \
+		--cmdline "console=ttyS0 reboot=acpi panic=-1 nokaslr loglevel=4"; then
 		fail "$name: the guest did not come up"
 		return
 	fi
