@@ -32,3 +32,9 @@ set_tests_properties(unit/test-vmm-rtc PROPERTIES LABELS unit TIMEOUT 60)
 add_test(NAME unit/vmm-cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-vmm-cli.sh
                                    $<TARGET_FILE:numaksm-vmm>)
 set_tests_properties(unit/vmm-cli PROPERTIES LABELS unit TIMEOUT 60)
+
+# A Linux guest's console without KVM: socket, pty and file.
+add_executable(test-vmm-console unit/test-vmm-console.c)
+target_link_libraries(test-vmm-console PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
+add_test(NAME unit/test-vmm-console COMMAND test-vmm-console)
+set_tests_properties(unit/test-vmm-console PROPERTIES LABELS unit TIMEOUT 60)

@@ -357,6 +357,9 @@ static void print_info(json_object *info)
 	       get_double(info, "uptime_seconds"), get_u64(info, "guest_node_count"),
 	       get_u64(info, "guest_node_count") == 1 ? "" : "s",
 	       get_str(info, "socket_path", "?"));
+	if (get(info, "console"))
+		printf("Console: %s %s\n", get_str(get(info, "console"), "mode", "?"),
+		       get_str(get(info, "console"), "path", ""));
 	printf("Zones (%s of guest RAM):\n", nk_format_bytes(a, sizeof(a), ram_bytes(info)));
 	for (size_t i = 0; i < array_length(zones); i++)
 		print_zone(json_object_array_get_idx(zones, i));

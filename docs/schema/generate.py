@@ -307,8 +307,12 @@ defs["vmm_info"] = obj(
     "A numaksm-vmm VM in its own words (the control socket's info, numaksm-vmm --json): its "
     "zones where the guest sees them, its vCPUs, the guest program's workload (null: none), "
     "the host's fill (null: none), files loaded into guest RAM, the process' KSM, and the "
-    "running or last zone migration (null: none since the VM started).",
-    name=L.name, pid=L.pid, socket_path=L.n("name"), state=L.vm_state,
+    "running or last zone migration (null: none since the VM started); a Linux guest's "
+    "console (null: the built-in program): where its serial line goes, and its pty, file "
+    "or socket (null on stdio).",
+    name=L.name, pid=L.pid, socket_path=L.n("name"),
+    console=null(obj(mode=enum("stdio", "pty", "file", "socket"), path=L.n("name"))),
+    state=L.vm_state,
     uptime_seconds=L.seconds, guest_node_count=L.count, guest_address_end=L.address,
     zones=arr({"allOf": [L.zone, {"properties": dict(
         guest_node=L.node, guest_address=L.address, host_address=L.address)}]}),

@@ -214,6 +214,7 @@ static json_object *info(void)
 	add_str(o, "name", vm_name);
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	add_str(o, "socket_path", socket_path);
+	json_object_object_add(o, "console", NULL);
 	add_str(o, "state", state);
 	add_fixed6(o, "uptime_seconds", 12.5);
 	add_u64(o, "guest_node_count", 2);

@@ -31,6 +31,14 @@ expect 2 "the guest nodes have 1 vCPUs, --cpus 2" --name a --memory-zone id=z0,s
 expect 2 "use 1 to 64 letters" --name "../etc" --memory size=64M
 expect 2 "unknown option '--disk'" --name a --memory size=64M --disk x.img
 expect 2 "add --hold" --name a --memory size=64M --workload passes=0
+expect 2 "--console: 'serial': expected stdio, pty, file:PATH or socket:PATH" --name a \
+	--memory size=128M --kernel "$t/two-pages" --console serial
+expect 2 "exists and is not a socket: remove it" --name a --memory size=128M \
+	--kernel "$t/two-pages" --console "socket:$t/two-pages"
+expect 2 "--console: cannot create '$t/none/c.log'" --name a --memory size=128M \
+	--kernel "$t/two-pages" --console "file:$t/none/c.log"
+expect 2 "--boot-timeout: 'soon': expected whole seconds" --name a --memory size=128M \
+	--kernel "$t/two-pages" --boot-timeout soon
 if [ ! -c /dev/kvm ]; then
 	expect 1 "cannot open /dev/kvm" --name a --memory size=64M
 	grep -qF "hint: load kvm-intel or kvm-amd" "$t/err" || fail "no hint for the missing /dev/kvm"

@@ -204,6 +204,78 @@ static void test_refusals(void **state)
 	vmm_config_done(&c);
 }
 
+/* --console and --boot-timeout: parsed, and bad values refused before
+ * anything is created. */
+static void test_console(void **state)
+{
+	char dir[] = "/tmp/test-vmm-console.XXXXXX", path[96], link[96], opt[128];
+	struct vmm_config cfg;
+	struct vmm_layout lay;
+	const char *msg;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(
+	    setup(&cfg, &lay, &msg, "--name", "t", "--memory", "size=64M", "--kernel", "k", NULL),
+	    0);
+	assert_int_equal(cfg.console, VMM_CONSOLE_STDIO);
+	assert_null(cfg.console_path);
+	assert_int_equal(cfg.boot_timeout_s, 0);
+	vmm_config_done(&cfg);
+	assert_int_equal(setup(&cfg, &lay, &msg, "--name", "t", "--memory", "size=64M", "--kernel",
+			       "k", "--console", "pty", "--boot-timeout", "5", NULL),
+			 0);
+	assert_int_equal(cfg.console, VMM_CONSOLE_PTY);
+	assert_int_equal(cfg.boot_timeout_s, 5);
+	assert_string_equal(vmm_console_mode_name(cfg.console), "pty");
+	vmm_config_done(&cfg);
+	snprintf(path, sizeof(path), "%s/console.log", dir);
+	snprintf(opt, sizeof(opt), "file:%s", path);
+	assert_int_equal(setup(&cfg, &lay, &msg, "--name", "t", "--memory", "size=64M", "--kernel",
+			       "k", "--console", opt, NULL),
+			 0);
+	assert_int_equal(cfg.console, VMM_CONSOLE_FILE);
+	assert_string_equal(cfg.console_path, path);
+	vmm_config_done(&cfg);
+	snprintf(opt, sizeof(opt), "socket:%s/console.sock", dir);
+	assert_int_equal(setup(&cfg, &lay, &msg, "--name", "t", "--memory", "size=64M", "--kernel",
+			       "k", "--console", "stdio", "--console", opt, NULL),
+			 0);
+	assert_int_equal(cfg.console, VMM_CONSOLE_SOCKET);
+	vmm_config_done(&cfg);
+	/* Nothing was created by the parse. */
+	assert_int_equal(access(path, F_OK), -1);
+
+#define CONSOLE_REFUSED(needle, ...)                                                               \
+	REFUSED(needle, "--memory", "size=64M", "--kernel", "k", __VA_ARGS__)
+	CONSOLE_REFUSED("expected stdio, pty, file:PATH or socket:PATH", "--console", "serial");
+	CONSOLE_REFUSED("expected stdio, pty, file:PATH or socket:PATH", "--console", "pty:/x");
+	CONSOLE_REFUSED("expected stdio, pty, file:PATH or socket:PATH", "--console", "");
+	CONSOLE_REFUSED("--console file:: no path: give one", "--console", "file:");
+	CONSOLE_REFUSED("--console socket:: no path: give one", "--console", "socket:");
+	CONSOLE_REFUSED("--console: cannot create '/nonexistent/c.log'", "--console",
+			"file:/nonexistent/c.log");
+	CONSOLE_REFUSED("is not a regular file", "--console", "file:/dev/null");
+	CONSOLE_REFUSED("exists and is not a socket", "--console", "socket:/dev/null");
+	CONSOLE_REFUSED(
+	    "a socket's path has at most", "--console",
+	    "socket:/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(path, link), 0);
+	snprintf(opt, sizeof(opt), "file:%s", link);
+	CONSOLE_REFUSED("is a symbolic link", "--console", opt);
+	CONSOLE_REFUSED("--boot-timeout: 'soon': expected whole seconds", "--boot-timeout", "soon");
+	CONSOLE_REFUSED("--boot-timeout: '-1': expected whole seconds", "--boot-timeout", "-1");
+	CONSOLE_REFUSED("expected whole seconds from 0 to 3600", "--boot-timeout", "3601");
+#undef CONSOLE_REFUSED
+	REFUSED("--console is for a Linux guest", "--memory", "size=64M", "--console", "pty");
+	REFUSED("--boot-timeout is for a Linux guest", "--memory", "size=64M", "--boot-timeout",
+		"5");
+	unlink(link);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_loads_cut_work(void **state)
 {
 	struct vmm_config cfg;
@@ -468,7 +540,7 @@ int main(void)
 	    cmocka_unit_test(test_loads_cut_work),    cmocka_unit_test(test_numa_work),
 	    cmocka_unit_test(test_content_parse),     cmocka_unit_test(test_page_tables),
 	    cmocka_unit_test(test_pagegen),	      cmocka_unit_test(test_control_rejects),
-	    cmocka_unit_test(test_control_huge_list),
+	    cmocka_unit_test(test_control_huge_list), cmocka_unit_test(test_console),
 	};
 	int fd = mkstemp(small_file);
 	if (fd < 0 || write(fd,

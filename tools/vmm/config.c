@@ -6,9 +6,11 @@
  *   --cpus count=4,threads=2,policy=dedicated,smt=isolate
  * Everything is checked here and in layout.c, before anything is created.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "numaksm/vmm.h"
 #include "vmm.h"
@@ -43,6 +45,7 @@ void vmm_config_done(struct vmm_config *cfg)
 	free(cfg->kernel);
 	free(cfg->initrd);
 	free(cfg->cmdline);
+	free(cfg->console_path);
 	*cfg = (struct vmm_config){0};
 }
 
@@ -72,6 +75,13 @@ void vmm_usage(FILE *out)
 	      "  --stop-timeout SECS    stop presses the guest's power button and waits this\n"
 	      "                         long for it to power off, then stops it (default 10;\n"
 	      "                         0: at once)\n"
+	      "  --console MODE         the guest's serial console: stdio (default: stdout and\n"
+	      "                         stdin), pty (a pseudo-terminal, its path logged and in\n"
+	      "                         info), file:PATH (output appended, no input) or\n"
+	      "                         socket:PATH (a unix socket, one client at a time; up\n"
+	      "                         to 16 KiB of output is kept for the next client)\n"
+	      "  --boot-timeout SECS    stop the guest, exit 1, if it writes nothing to its\n"
+	      "                         console within SECS of starting (default 0: no limit)\n"
 	      "  --load FILE@GPA        copy FILE into guest RAM at GPA (repeatable)\n"
 	      "  --fill SPEC            host-written content: size=S,zero=P,shared=P,unique=P,\n"
 	      "                         patterns=N,seed=N,salt=N\n"
@@ -89,7 +99,8 @@ void vmm_usage(FILE *out)
 	      "address 0 in the order given, each aligned to 2 MiB (1 GiB for 1G pages); the\n"
 	      "first 4 MiB hold the guest program, its stacks and page tables.\n"
 	      "Exit: 0 the guest ran and verified, or was stopped; 1 an error or a guest\n"
-	      "failure; 2 bad usage.\n",
+	      "failure (a Linux guest that triple-faults, or is silent past --boot-timeout);\n"
+	      "2 bad usage.\n",
 	      out);
 }
 
@@ -557,6 +568,17 @@ static int parse_load(struct vmm_config *cfg, const char *text, nk_error **err)
 	return 0;
 }
 
+/* Whole seconds, 0 to an hour. */
+static int parse_seconds(const char *option, const char *value, unsigned *ret, nk_error **err)
+{
+	long long v;
+	if (nk_parse_int(value, 0, VMM_STOP_TIMEOUT_MAX, &v, NULL) < 0)
+		return nk_error_set(err, EINVAL, "%s: '%s': expected whole seconds from 0 to %d",
+				    option, value, VMM_STOP_TIMEOUT_MAX);
+	*ret = (unsigned)v;
+	return 0;
+}
+
 static int set_string(char **field, const char *value)
 {
 	char *copy = strdup(value);
@@ -567,15 +589,118 @@ static int set_string(char **field, const char *value)
 	return 0;
 }
 
+const char *vmm_console_mode_name(enum vmm_console_mode mode)
+{
+	static const char *const names[] = {"stdio", "pty", "file", "socket"};
+	return mode < ARRAY_SIZE(names) ? names[mode] : "?";
+}
+
+/* The directory `path` would be created in exists and is writable. */
+static int check_parent(const char *option, const char *path, nk_error **err)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	if (!dir)
+		return -ENOMEM;
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) < 0) {
+		nk_error_set(err, errno, "%s: cannot create '%s' in '%s': %m", option, path, dir);
+		return nk_error_hint(err, "give a path in a directory you can write");
+	}
+	return 0;
+}
+
+/* --console stdio|pty|file:PATH|socket:PATH: the path is checked here,
+ * the file or socket is made when the guest's devices are. */
+static int parse_console(struct vmm_config *cfg, const char *value, nk_error **err)
+{
+	static const char *const what = "expected stdio, pty, file:PATH or socket:PATH";
+	const char *colon = strchr(value, ':'), *path = colon ? colon + 1 : NULL;
+	size_t len = colon ? (size_t)(colon - value) : strlen(value);
+	struct stat st;
+	bool exists;
+
+	if (!colon && !strcmp(value, "stdio"))
+		cfg->console = VMM_CONSOLE_STDIO;
+	else if (!colon && !strcmp(value, "pty"))
+		cfg->console = VMM_CONSOLE_PTY;
+	else if (colon && len == 4 && !strncmp(value, "file", len))
+		cfg->console = VMM_CONSOLE_FILE;
+	else if (colon && len == 6 && !strncmp(value, "socket", len))
+		cfg->console = VMM_CONSOLE_SOCKET;
+	else
+		return nk_error_set(err, EINVAL, "--console: '%s': %s", value, what);
+	cfg->console_set = true;
+	free(cfg->console_path);
+	cfg->console_path = NULL;
+	if (cfg->console == VMM_CONSOLE_PTY) {
+		/* A pty opened and closed: nothing is left of it. */
+		int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0) {
+			nk_error_set(err, errno, "--console pty: cannot open a pty: %m");
+			return nk_error_hint(err, "is devpts mounted on /dev/pts? Else use "
+						  "another console, e.g. socket:PATH");
+		}
+		close(fd);
+	}
+	if (!path)
+		return 0;
+	if (!*path)
+		return nk_error_set(err, EINVAL,
+				    "--console %s: no path: give one after the colon (e.g. "
+				    "%s/tmp/vm.console)",
+				    value, value);
+	if (cfg->console == VMM_CONSOLE_SOCKET &&
+	    strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return nk_error_set(err, ENAMETOOLONG,
+				    "--console %s: a socket's path has at most %zu characters",
+				    value, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	exists = lstat(path, &st) == 0;
+	if (!exists && errno != ENOENT)
+		return nk_error_set(err, errno, "--console %s: cannot use '%s': %m", value, path);
+	if (exists) {
+		if (S_ISLNK(st.st_mode))
+			return nk_error_set(err, ELOOP,
+					    "--console %s: '%s' is a symbolic link: give the "
+					    "path it points to",
+					    value, path);
+		if (cfg->console == VMM_CONSOLE_SOCKET && !S_ISSOCK(st.st_mode))
+			return nk_error_set(err, EEXIST,
+					    "--console %s: '%s' exists and is not a socket: "
+					    "remove it or give another path",
+					    value, path);
+		if (cfg->console == VMM_CONSOLE_FILE && !S_ISREG(st.st_mode))
+			return nk_error_set(err, EINVAL, "--console %s: '%s' is not a regular file",
+					    value, path);
+		if (cfg->console == VMM_CONSOLE_FILE && access(path, W_OK) < 0)
+			return nk_error_set(err, errno, "--console %s: cannot write '%s': %m",
+					    value, path);
+	}
+	if (cfg->console == VMM_CONSOLE_SOCKET || !exists) {
+		int r = check_parent("--console", path, err);
+		if (r < 0)
+			return r;
+	}
+	return set_string(&cfg->console_path, path);
+}
+
 /* A Linux guest runs no built-in program: refuse its options. */
 static int check_kernel(const struct vmm_config *cfg, nk_error **err)
 {
 	if (!cfg->kernel) {
-		if (cfg->initrd || cfg->cmdline || cfg->stop_timeout_set)
+		if (cfg->initrd || cfg->cmdline || cfg->stop_timeout_set || cfg->console_set ||
+		    cfg->boot_timeout_s)
 			return nk_error_set(err, EINVAL, "--%s is for a Linux guest: add --kernel",
-					    cfg->initrd	   ? "initrd"
-					    : cfg->cmdline ? "cmdline"
-							   : "stop-timeout");
+					    cfg->initrd		    ? "initrd"
+					    : cfg->cmdline	    ? "cmdline"
+					    : cfg->stop_timeout_set ? "stop-timeout"
+					    : cfg->console_set	    ? "console"
+								    : "boot-timeout");
 		return 0;
 	}
 	if (cfg->workload.c.set || cfg->fill.set || cfg->n_loads)
@@ -612,6 +737,8 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		OPT_CMDLINE,
 		OPT_CPUID_PV,
 		OPT_STOP_TIMEOUT,
+		OPT_CONSOLE,
+		OPT_BOOT_TIMEOUT,
 	};
 	static const struct option options[] = {
 	    {"name", required_argument, NULL, OPT_NAME},
@@ -631,6 +758,8 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 	    {"cmdline", required_argument, NULL, OPT_CMDLINE},
 	    {"cpuid-pv", required_argument, NULL, OPT_CPUID_PV},
 	    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+	    {"console", required_argument, NULL, OPT_CONSOLE},
+	    {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -706,17 +835,16 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		case OPT_CPUID_PV:
 			r = parse_on_off("--cpuid-pv", "value", optarg, &cfg->cpuid_pv, err);
 			break;
-		case OPT_STOP_TIMEOUT: {
-			long long v;
-			if (nk_parse_int(optarg, 0, VMM_STOP_TIMEOUT_MAX, &v, NULL) < 0)
-				return nk_error_set(err, EINVAL,
-						    "--stop-timeout: '%s': expected whole seconds "
-						    "from 0 to %d",
-						    optarg, VMM_STOP_TIMEOUT_MAX);
-			cfg->stop_timeout_s = (unsigned)v;
+		case OPT_STOP_TIMEOUT:
+			r = parse_seconds("--stop-timeout", optarg, &cfg->stop_timeout_s, err);
 			cfg->stop_timeout_set = true;
 			break;
-		}
+		case OPT_CONSOLE:
+			r = parse_console(cfg, optarg, err);
+			break;
+		case OPT_BOOT_TIMEOUT:
+			r = parse_seconds("--boot-timeout", optarg, &cfg->boot_timeout_s, err);
+			break;
 		case 'h':
 			vmm_usage(stdout);
 			return 1;

@@ -134,6 +134,18 @@ static json_object *vcpu_json(struct vmm *vmm, unsigned i)
 	return j;
 }
 
+/* A Linux guest's console: its mode and pty, file or socket (null on stdio). */
+static json_object *console_json(struct vmm *vmm)
+{
+	if (!vmm->cfg->kernel)
+		return NULL;
+	json_object *c = json_object_new_object();
+	json_object_object_add(c, "mode",
+			       json_object_new_string(vmm_console_mode_name(vmm->cfg->console)));
+	json_object_object_add(c, "path", tool_json_name(vmm_linux_console_path(vmm)));
+	return c;
+}
+
 /* The VM's own view: the socket's `info` result, and numaksm-vmm --json's "vm". */
 static json_object *info_object(struct vmm *vmm)
 {
@@ -194,6 +206,7 @@ static json_object *info_object(struct vmm *vmm)
 	json_object_object_add(o, "name", json_object_new_string(cfg->name));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "socket_path", tool_json_name(vmm->socket_path));
+	json_object_object_add(o, "console", console_json(vmm));
 	pthread_mutex_lock(&vmm->lock);
 	json_object_object_add(o, "state", json_object_new_string(vm_state(vmm)));
 	json_object_object_add(

@@ -491,6 +491,30 @@ static void report_exit(struct vmm_vcpu *v)
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_SHUTDOWN:
+		if (v->vmm->cfg->kernel) {
+			/* After the reset it asked for, a triple fault is its end. */
+			pthread_mutex_lock(&v->vmm->lock);
+			bool reset = v->vmm->rebooted;
+			pthread_mutex_unlock(&v->vmm->lock);
+			/* KVM on AMD resets the vCPU before it reports the
+			 * shutdown: the reset vector is no place to name. */
+			struct kvm_sregs sregs = {0};
+			char rip[64];
+			(void)ioctl(v->fd, KVM_GET_SREGS, &sregs);
+			if (regs.rip == 0xfff0 && sregs.cs.base == 0xffff0000)
+				snprintf(rip, sizeof(rip), "unknown (KVM reset the vCPU)");
+			else
+				snprintf(rip, sizeof(rip), "0x%llx", (unsigned long long)regs.rip);
+			if (reset)
+				vcpu_halted(v);
+			else
+				vcpu_fail(
+				    v,
+				    "the guest triple-faulted (KVM_EXIT_SHUTDOWN) at RIP %s: a "
+				    "kernel that does not fit this VM or a corrupt image",
+				    rip);
+			break;
+		}
 		vcpu_fail(v, "the guest crashed (triple fault) at rip=0x%llx",
 			  (unsigned long long)regs.rip);
 		break;

@@ -3,15 +3,20 @@
  * A Linux guest: the kernel and initrd read and placed before anything is
  * created, guest RAM set up for the 64-bit entry (boot.c's layout), the
  * ACPI tables of the guest's NUMA topology, and the little hardware the
- * kernel talks to through I/O ports: a 16550 UART at 0x3f8 on IRQ 4, the
- * FADT's fixed hardware (the power button's event, power-off and reset
- * registers, the PM timer) and the CMOS RTC (rtc.c).  Interrupt
- * controllers and the PIT are KVM's own (kvm.c).
+ * kernel talks to through I/O ports: a 16550 UART at 0x3f8 on IRQ 4 (its
+ * line on stdio, a pty, a file or a unix socket: --console), the FADT's
+ * fixed hardware (the power button's event, power-off and reset registers,
+ * the PM timer) and the CMOS RTC (rtc.c).  Interrupt controllers and the
+ * PIT are KVM's own (kvm.c).
  */
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 
 #include "vmm.h"
@@ -199,15 +204,31 @@ static int linux_load(struct vmm *vmm, nk_error **err)
 #define UART_MSR_CTS  0x10
 
 #define SERIAL_RX_MAX 4096
+#define CONSOLE_KEEP  16384 /* socket: output kept while no client is there */
 
+/*
+ * The line's other end (--console).  The vCPUs write out_fd under the
+ * lock; only the main loop reads in_fd and changes the fds, under the
+ * lock too.  Writes to a pty or a socket client never block: what does
+ * not fit is dropped, as on a line nobody listens to.
+ */
 struct vmm_serial {
 	pthread_mutex_t lock;
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thr_pending; /* a "transmitter empty" interrupt is owed */
 	bool irq_level;
-	int out_fd, in_fd;
+	enum vmm_console_mode mode;
+	int out_fd, in_fd; /* -1: none (a socket without a client, input ended) */
+	int listen_fd;	   /* socket: where the next client connects */
+	int pty_slave;	   /* pty: held open, so that the master never hangs up */
+	char pty_path[64];
+	const char *socket_path; /* socket: unlinked at the end */
+	bool client_eof;	 /* socket: the client sent all it will */
+	uint64_t bytes_out;
 	uint8_t rx[SERIAL_RX_MAX]; /* received, not yet read by the guest */
 	size_t rx_head, rx_len;
+	uint8_t kept[CONSOLE_KEEP]; /* socket: the last output, for the next client */
+	size_t kept_head, kept_len;
 };
 
 static uint8_t serial_iir(const struct vmm_serial *s)
@@ -232,6 +253,15 @@ static void serial_update_irq(struct vmm *vmm, struct vmm_serial *s)
 
 static void serial_write_out(struct vmm_serial *s, uint8_t c)
 {
+	s->bytes_out++;
+	if (s->out_fd < 0) {
+		if (s->mode != VMM_CONSOLE_SOCKET)
+			return;
+		if (s->kept_len == CONSOLE_KEEP)
+			s->kept_head = (s->kept_head + 1) % CONSOLE_KEEP, s->kept_len--;
+		s->kept[(s->kept_head + s->kept_len++) % CONSOLE_KEEP] = c;
+		return;
+	}
 	for (;;) {
 		ssize_t n = write(s->out_fd, &c, 1);
 		if (n >= 0 || errno != EINTR)
@@ -335,49 +365,221 @@ static uint8_t serial_in(struct vmm *vmm, unsigned reg)
 	return v;
 }
 
-static int serial_open(struct vmm *vmm)
+/* ---- the console (the serial line's other end) --------------------------- */
+
+static int console_pty(struct vmm_serial *s, nk_error **err)
 {
+	struct termios t;
+	int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		nk_error_set(err, errno, "--console pty: posix_openpt: %m");
+		return nk_error_hint(err, "is devpts mounted on /dev/pts, with /dev/ptmx?");
+	}
+	s->out_fd = s->in_fd = fd;
+	if (grantpt(fd) < 0 || unlockpt(fd) < 0 || ptsname_r(fd, s->pty_path, sizeof(s->pty_path)))
+		return nk_error_set(err, errno, "--console pty: cannot set up the pty: %m");
+	s->pty_slave = open(s->pty_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s->pty_slave < 0)
+		return nk_error_set(err, errno, "--console pty: cannot open %s: %m", s->pty_path);
+	/* Raw: the guest's bytes as they are, no echo, no line editing. */
+	if (tcgetattr(s->pty_slave, &t) < 0)
+		return nk_error_set(err, errno, "--console pty: %s: tcgetattr: %m", s->pty_path);
+	cfmakeraw(&t);
+	if (tcsetattr(s->pty_slave, TCSANOW, &t) < 0)
+		return nk_error_set(err, errno, "--console pty: %s: tcsetattr: %m", s->pty_path);
+	return 0;
+}
+
+/* A socket left by a VMM that is gone is replaced; a live one, or
+ * anything else at the path, is not. */
+static int console_listen(struct vmm_serial *s, const char *path, nk_error **err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct stat st;
+	int r;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return nk_error_set(err, ENAMETOOLONG, "--console socket:%s: the path is too long",
+				    path);
+	strcpy(addr.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return nk_error_set(err, EEXIST,
+					    "--console socket:%s: the path exists and is not a "
+					    "socket: remove it or give another path",
+					    path);
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool live =
+		    probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (live)
+			return nk_error_set(err, EADDRINUSE,
+					    "--console socket:%s: another program listens on it",
+					    path);
+		unlink(path);
+	}
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->listen_fd < 0)
+		return nk_error_set(err, errno, "--console socket:%s: socket: %m", path);
+	/* 0600 from the start: no other thread creates files meanwhile. */
+	mode_t old = umask(0177);
+	r = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old);
+	if (r < 0)
+		return nk_error_set(err, errno, "--console socket:%s: bind: %m", path);
+	s->socket_path = path;
+	if (listen(s->listen_fd, 1) < 0)
+		return nk_error_set(err, errno, "--console socket:%s: listen: %m", path);
+	return 0;
+}
+
+int vmm_linux_console_open(struct vmm *vmm, nk_error **err)
+{
+	const struct vmm_config *cfg = vmm->cfg;
 	struct vmm_serial *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
-	s->out_fd = STDOUT_FILENO;
-	s->in_fd = STDIN_FILENO;
+	s->mode = cfg->console;
+	s->out_fd = s->in_fd = s->listen_fd = s->pty_slave = -1;
 	vmm->serial = s;
+	switch (s->mode) {
+	case VMM_CONSOLE_STDIO:
+		s->out_fd = STDOUT_FILENO;
+		s->in_fd = STDIN_FILENO;
+		return 0;
+	case VMM_CONSOLE_PTY:
+		return console_pty(s, err);
+	case VMM_CONSOLE_FILE:
+		s->out_fd =
+		    open(cfg->console_path,
+			 O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+		if (s->out_fd < 0 && errno == ELOOP)
+			return nk_error_set(err, ELOOP,
+					    "--console file:%s: the path is a symbolic link: give "
+					    "the path it points to",
+					    cfg->console_path);
+		if (s->out_fd < 0)
+			return nk_error_set(err, errno, "--console file:%s: %m", cfg->console_path);
+		return 0;
+	case VMM_CONSOLE_SOCKET:
+		return console_listen(s, cfg->console_path, err);
+	}
 	return 0;
 }
 
-int vmm_linux_input_fd(struct vmm *vmm)
+const char *vmm_linux_console_path(struct vmm *vmm)
 {
-	return vmm->serial ? vmm->serial->in_fd : -1;
+	const struct vmm_serial *s = vmm->serial;
+	if (!s || s->mode == VMM_CONSOLE_STDIO)
+		return NULL;
+	return s->mode == VMM_CONSOLE_PTY ? s->pty_path : vmm->cfg->console_path;
 }
 
-void vmm_linux_input(struct vmm *vmm)
+bool vmm_linux_console_written(struct vmm *vmm)
+{
+	struct vmm_serial *s = vmm->serial;
+	if (!s)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	bool written = s->bytes_out > 0;
+	pthread_mutex_unlock(&s->lock);
+	return written;
+}
+
+void vmm_linux_console_poll(struct vmm *vmm, struct pollfd *fds)
+{
+	const struct vmm_serial *s = vmm->serial;
+	fds[0] = (struct pollfd){.fd = -1};
+	fds[1] = (struct pollfd){.fd = -1};
+	if (!s)
+		return;
+	if (s->in_fd >= 0)
+		fds[0] = (struct pollfd){.fd = s->in_fd, .events = s->client_eof ? 0 : POLLIN};
+	/* One client at a time: the next waits in the backlog. */
+	if (s->listen_fd >= 0 && s->in_fd < 0)
+		fds[1] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+}
+
+/* Called with the lock held. */
+static void client_drop(struct vmm_serial *s)
+{
+	close(s->in_fd);
+	s->in_fd = s->out_fd = -1;
+	s->client_eof = false;
+}
+
+static void client_accept(struct vmm_serial *s)
+{
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->in_fd = s->out_fd = fd;
+	/* What the guest wrote meanwhile, oldest first, as far as it fits. */
+	while (s->kept_len) {
+		size_t n = s->kept_len;
+		if (n > CONSOLE_KEEP - s->kept_head)
+			n = CONSOLE_KEEP - s->kept_head;
+		ssize_t sent = send(fd, s->kept + s->kept_head, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent <= 0)
+			break;
+		s->kept_head = (s->kept_head + (size_t)sent) % CONSOLE_KEEP;
+		s->kept_len -= (size_t)sent;
+	}
+	s->kept_head = s->kept_len = 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void vmm_linux_console_events(struct vmm *vmm, const struct pollfd *fds)
 {
 	struct vmm_serial *s = vmm->serial;
 	uint8_t buf[256];
+	ssize_t n = 0;
 
-	ssize_t n = read(s->in_fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+	if (!s)
 		return;
+	if (fds[1].revents)
+		client_accept(s);
+	if (fds[0].fd < 0 || !fds[0].revents)
+		return;
+	if (fds[0].revents & POLLIN) {
+		n = read(s->in_fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+	}
 	pthread_mutex_lock(&s->lock);
-	if (n <= 0) {
-		s->in_fd = -1; /* end of input: the guest's console stays */
-	} else {
+	if (n > 0) {
 		/* What does not fit while the guest is not reading is lost,
 		 * as on a real line. */
 		for (ssize_t i = 0; i < n && s->rx_len < SERIAL_RX_MAX; i++)
 			s->rx[(s->rx_head + s->rx_len++) % SERIAL_RX_MAX] = buf[i];
 		serial_update_irq(vmm, s);
+	} else if (s->mode != VMM_CONSOLE_SOCKET) {
+		s->in_fd = -1; /* end of input: the guest's console stays */
+	} else if (n == 0 && !(fds[0].revents & (POLLHUP | POLLERR))) {
+		s->client_eof = true; /* half-closed: it still reads */
+	} else {
+		client_drop(s); /* gone: the next client may connect */
 	}
 	pthread_mutex_unlock(&s->lock);
 }
 
 void vmm_linux_close(struct vmm *vmm)
 {
-	if (vmm->serial) {
-		pthread_mutex_destroy(&vmm->serial->lock);
-		free(vmm->serial);
+	struct vmm_serial *s = vmm->serial;
+	if (s) {
+		if (s->mode != VMM_CONSOLE_STDIO && s->out_fd >= 0)
+			close(s->out_fd);
+		if (s->pty_slave >= 0)
+			close(s->pty_slave);
+		if (s->listen_fd >= 0)
+			close(s->listen_fd);
+		if (s->socket_path)
+			unlink(s->socket_path);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
 		vmm->serial = NULL;
 	}
 	vmm_linux_done(&vmm->linux_boot);
@@ -529,7 +731,7 @@ void vmm_linux_mmio(struct vmm_vcpu *v)
 int vmm_linux_setup(struct vmm *vmm, nk_error **err)
 {
 	struct vmm_linux *lx = &vmm->linux_boot;
-	int r = serial_open(vmm);
+	int r = vmm_linux_console_open(vmm, err);
 	if (r < 0)
 		return r;
 	vmm_rtc_init(&vmm->rtc, NULL);

@@ -360,40 +360,55 @@ static bool stop_request(struct vmm *vmm)
 	return false;
 }
 
-/* The poll timeout (ms, -1: none) that also ends the wait for a guest to
- * power off; `*ret_overdue` when that wait is over. */
-static int stop_wait(struct vmm *vmm, int timeout, bool *ret_overdue)
+/* The poll timeout (ms, -1: none) shortened to end at `deadline` (0:
+ * none); `*ret_passed` when it has passed. */
+static int until(double deadline, int timeout, bool *ret_passed)
 {
-	*ret_overdue = false;
-	if (!vmm->power_button_at)
+	*ret_passed = false;
+	if (!deadline)
 		return timeout;
-	double left = vmm->power_button_at + vmm->cfg->stop_timeout_s - now_s();
+	double left = deadline - now_s();
 	if (left <= 0) {
-		*ret_overdue = true;
+		*ret_passed = true;
 		return timeout;
 	}
 	int ms = (int)(left * 1000) + 1;
 	return timeout < 0 || ms < timeout ? ms : timeout;
 }
 
-static int main_loop(struct vmm *vmm, int sig_fd)
+/* When a Linux guest that has not written to its console yet is given up
+ * (--boot-timeout), or 0. */
+static double boot_deadline(struct vmm *vmm)
 {
-	/* The clients, then the serial port's input last. */
-	struct pollfd fds[3 + MAX_CLIENTS + 1];
+	const struct vmm_config *cfg = vmm->cfg;
+	if (!cfg->kernel || !cfg->boot_timeout_s || vmm_linux_console_written(vmm))
+		return 0;
+	return vmm->started_at + cfg->boot_timeout_s;
+}
+
+static int main_loop(struct vmm *vmm, int sig_fd, nk_error **err)
+{
+	/* The clients, then the serial port's console last. */
+	struct pollfd fds[3 + MAX_CLIENTS + VMM_CONSOLE_FDS];
 	struct client clients[MAX_CLIENTS] = {{0}};
 	uint64_t seen_passes[NKG_MAX_VCPUS] = {0}, seen_verified[NKG_MAX_VCPUS] = {0};
 	bool stop = false;
+	int r = 0;
 
 	fds[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
 	fds[1] = (struct pollfd){.fd = vmm->event_fd, .events = POLLIN};
 	fds[2] = (struct pollfd){.fd = vmm->listen_fd, .events = POLLIN};
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		fds[3 + i] = (struct pollfd){.fd = -1};
-	struct pollfd *input = &fds[3 + MAX_CLIENTS];
+	struct pollfd *console = &fds[3 + MAX_CLIENTS];
 
 	while (!stop) {
-		bool overdue;
-		int timeout = stop_wait(vmm, expire_clients(&fds[3], clients), &overdue);
+		bool overdue, silent;
+		int timeout = expire_clients(&fds[3], clients);
+		timeout = until(
+		    vmm->power_button_at ? vmm->power_button_at + vmm->cfg->stop_timeout_s : 0,
+		    timeout, &overdue);
+		timeout = until(boot_deadline(vmm), timeout, &silent);
 		if (overdue) {
 			vmm_log(NK_LOG_WARNING,
 				"the guest did not power off within %u s of its power button: "
@@ -401,8 +416,15 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 				vmm->cfg->stop_timeout_s);
 			break;
 		}
-		*input = (struct pollfd){.fd = vmm_linux_input_fd(vmm), .events = POLLIN};
-		if (poll(fds, 3 + MAX_CLIENTS + 1, timeout) < 0) {
+		if (silent) {
+			r = nk_error_set(err, ETIMEDOUT,
+					 "the guest wrote nothing to its console in %u s: is "
+					 "console=ttyS0 on its command line?",
+					 vmm->cfg->boot_timeout_s);
+			break;
+		}
+		vmm_linux_console_poll(vmm, console);
+		if (poll(fds, ARRAY_SIZE(fds), timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			vmm_log(NK_LOG_ERROR, "poll: %s", strerror(errno));
@@ -441,8 +463,7 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 			if ((flags & VMM_REQUEST_STOP) && stop_request(vmm))
 				stop = true;
 		}
-		if (input->revents)
-			vmm_linux_input(vmm);
+		vmm_linux_console_events(vmm, console);
 		/* After the clients: those that left have made room. */
 		if (fds[2].revents & POLLIN)
 			accept_client(vmm, &fds[3], clients);
@@ -452,7 +473,7 @@ static int main_loop(struct vmm *vmm, int sig_fd)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (fds[3 + i].fd >= 0)
 			close(fds[3 + i].fd);
-	return 0;
+	return r;
 }
 
 static int result_status(struct vmm *vmm)
@@ -556,6 +577,8 @@ static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 	r = vmm_kvm_create(vmm, err);
 	if (r < 0)
 		return r;
+	if (cfg->kernel && cfg->console != VMM_CONSOLE_STDIO)
+		vmm_log(NK_LOG_INFO, "console on %s", vmm_linux_console_path(vmm));
 	vmm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vmm->event_fd < 0)
 		return nk_error_set(err, errno, "eventfd: %m");
@@ -574,7 +597,7 @@ static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 		vmm->started_at - vmm->begun_at - zones_s);
 	if (cfg->json)
 		vmm_info_print(vmm);
-	return main_loop(vmm, sig_fd);
+	return main_loop(vmm, sig_fd, err);
 }
 
 int main(int argc, char **argv)

@@ -69,6 +69,14 @@ struct vmm_workload_cfg {
 #define VMM_STOP_TIMEOUT_DEFAULT 10 /* seconds */
 #define VMM_STOP_TIMEOUT_MAX	 3600
 
+/* Where a Linux guest's serial console goes (--console). */
+enum vmm_console_mode {
+	VMM_CONSOLE_STDIO = 0, /* output on stdout, input from stdin */
+	VMM_CONSOLE_PTY,       /* a pseudo-terminal, both ways */
+	VMM_CONSOLE_FILE,      /* output appended to a file, no input */
+	VMM_CONSOLE_SOCKET,    /* a unix socket, one client at a time, both ways */
+};
+
 struct vmm_config {
 	char *name;
 	struct vmm_zone_cfg *zones;
@@ -93,6 +101,10 @@ struct vmm_config {
 	bool cpuid_pv;		 /* KVM's paravirtual CPUID leaves (0x40000000..) shown */
 	unsigned stop_timeout_s; /* stop: how long a Linux guest has to power off */
 	bool stop_timeout_set;
+	enum vmm_console_mode console;
+	char *console_path; /* file: and socket: */
+	bool console_set;
+	unsigned boot_timeout_s; /* 0: none */
 };
 
 void vmm_config_init(struct vmm_config *cfg);
@@ -105,6 +117,8 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 int vmm_content_parse(const char *text, const char *option, struct vmm_content_cfg *c,
 		      struct vmm_workload_cfg *w, nk_error **err);
 void vmm_usage(FILE *out);
+/* "stdio", "pty", "file", "socket". */
+const char *vmm_console_mode_name(enum vmm_console_mode mode);
 
 /* ---- layout (layout.c) ------------------------------------------------ */
 
@@ -276,10 +290,21 @@ int vmm_linux_setup(struct vmm *vmm, nk_error **err);
  * (the guest powered off or reset). */
 bool vmm_linux_io(struct vmm_vcpu *v);
 void vmm_linux_mmio(struct vmm_vcpu *v);
-/* The serial port's input (stdin), or -1 once it has ended; read what it
- * has for the guest when it is readable. */
-int vmm_linux_input_fd(struct vmm *vmm);
-void vmm_linux_input(struct vmm *vmm);
+/* The serial port and its console (--console), made by vmm_linux_setup;
+ * vmm_linux_close closes and removes it. */
+int vmm_linux_console_open(struct vmm *vmm, nk_error **err);
+/* The console's file descriptors for poll(): fds[0] the serial port's
+ * input (stdin, the pty, the socket's client), fds[1] the console socket
+ * while it waits for a client (fd -1: nothing to poll).  Then, after
+ * poll(), read what the input has for the guest and take a new client. */
+#define VMM_CONSOLE_FDS 2
+struct pollfd;
+void vmm_linux_console_poll(struct vmm *vmm, struct pollfd *fds);
+void vmm_linux_console_events(struct vmm *vmm, const struct pollfd *fds);
+/* The console's pty, file or socket (NULL: stdio, or no Linux guest). */
+const char *vmm_linux_console_path(struct vmm *vmm);
+/* Whether the guest has written a byte to its console. */
+bool vmm_linux_console_written(struct vmm *vmm);
 /* Press the guest's ACPI power button.  @return whether the guest
  * listens to it (has enabled the event). */
 bool vmm_linux_power_button(struct vmm *vmm);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Sourced by the lab's tests of numaksm-vmm Linux guests (vmm-stop,
+# Sourced by the lab's tests of numaksm-vmm Linux guests (vmm-stop, vmm-console,
 # vmm-clock, vmm-hugepages-linux, vmm-fleet), which boot the kernel the lab
 # carries in /lab/files/vmlinuz:
 #   linux_start NAME    exit 77 without numaksm-vmm, numaksm, /dev/kvm or the
@@ -8,13 +8,14 @@
 #                       removed on exit), $failed and fail()
 #   linux_initramfs INIT OUT
 #                       an initramfs OUT with the lab's static busybox, the
-#                       /dev/console node, the kernel modules the lab carries
-#                       (/lab/files/*.ko, in /lib) and INIT as /init
-#   linux_init FILE     write an init to FILE that prints GUEST-READY and
-#                       sleeps; unless "nobutton" is on the kernel command
-#                       line it first loads the button and evdev modules and
-#                       powers off when the ACPI power button reports
-#                       (printing GUEST-LISTENING, then GUEST-POWER-BUTTON)
+#                       kernel modules the lab carries (/lab/files/*.ko, in
+#                       /lib) and INIT as /init (scripts/guest-initramfs)
+#   linux_init FILE     write guest-initramfs's init to FILE: it prints
+#                       GUEST-READY and sleeps; unless "nobutton" is on the
+#                       kernel command line it first loads the button and
+#                       evdev modules and powers off when the ACPI power
+#                       button reports (printing GUEST-LISTENING, then
+#                       GUEST-POWER-BUTTON)
 #   linux_init_shell FILE
 #                       write an init to FILE that prints GUEST-READY and runs
 #                       the lines it reads from the serial port (the VMM's
@@ -61,43 +62,11 @@ linux_start() {
 fail() { echo "FAIL: $*"; failed=1; }
 
 linux_initramfs() {
-	root=$(mktemp -d) || return 1
-	mkdir -p $root/bin $root/dev $root/proc $root/sys $root/lib
-	cp /bin/busybox $root/bin/busybox
-	ln -s busybox $root/bin/sh
-	mknod $root/dev/console c 5 1
-	for m in /lab/files/*.ko; do
-		[ -r "$m" ] && cp "$m" $root/lib/
-	done
-	cp "$1" $root/init
-	chmod 755 $root/init
-	(cd $root && find . | cpio -o -H newc > "$2" 2> /dev/null)
-	rc=$?
-	rm -rf $root
-	return $rc
+	guest-initramfs --init "$1" --modules /lab/files "$2"
 }
 
 linux_init() {
-	cat > "$1" << 'EOF'
-#!/bin/sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-if ! grep -q nobutton /proc/cmdline; then
-	insmod /lib/evdev.ko
-	insmod /lib/button.ko
-	for e in /sys/class/input/event*; do
-		grep -q "Power Button" $e/device/name 2> /dev/null && ev=/dev/input/${e##*/}
-	done
-	if [ -n "$ev" ]; then
-		(head -c 1 $ev > /dev/null && echo GUEST-POWER-BUTTON && poweroff -f) &
-		echo "GUEST-LISTENING $ev"
-	fi
-fi
-echo GUEST-READY
-while :; do sleep 1000; done
-EOF
+	guest-initramfs --print-init > "$1"
 }
 
 linux_init_shell() {
