@@ -23,6 +23,12 @@ target_link_libraries(test-vmm-boot PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
 add_test(NAME unit/test-vmm-boot COMMAND test-vmm-boot)
 set_tests_properties(unit/test-vmm-boot PROPERTIES LABELS unit TIMEOUT 60)
 
+# The CMOS RTC through its ports, on a clock the test sets.
+add_executable(test-vmm-rtc unit/test-vmm-rtc.c)
+target_link_libraries(test-vmm-rtc PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
+add_test(NAME unit/test-vmm-rtc COMMAND test-vmm-rtc)
+set_tests_properties(unit/test-vmm-rtc PROPERTIES LABELS unit TIMEOUT 60)
+
 add_test(NAME unit/vmm-cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-vmm-cli.sh
                                    $<TARGET_FILE:numaksm-vmm>)
 set_tests_properties(unit/vmm-cli PROPERTIES LABELS unit TIMEOUT 60)

@@ -352,6 +352,9 @@ static void check_tables(const struct topo_case *c)
 	assert_int_equal(vmm_get32(fadt + 56), VMM_ACPI_PM1A_EVT_PORT);
 	assert_int_equal(fadt[88], 4);
 	assert_int_equal(vmm_get16(fadt + 46), VMM_ACPI_SCI_IRQ);
+	/* A CMOS RTC, its century at CMOS byte 0x32. */
+	assert_int_equal(fadt[108], VMM_RTC_CENTURY);
+	assert_false(vmm_get16(fadt + 109) & (1u << 5));
 	assert_int_equal(vmm_get32(fadt + 64), VMM_ACPI_PM1A_CNT_PORT);
 	assert_int_equal(vmm_get32(fadt + 76), VMM_ACPI_PM_TMR_PORT);
 	assert_int_equal(fadt[91], 4);
@@ -631,17 +634,18 @@ static void test_acpi_pm1(void **state)
 	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT, 2, VMM_ACPI_PM1_PWRBTN));
 	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT, 2), 0);
 	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EN_PORT, 2, 0xffff));
-	/* Only the power button can be enabled. */
-	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EN_PORT, 2), VMM_ACPI_PM1_PWRBTN);
+	/* Only the power button and the RTC can be enabled. */
+	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EN_PORT, 2),
+			 VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC);
 	/* Pressed: the SCI rises, and stays until the status is cleared. */
 	assert_true(vmm_acpi_pm1_power_button(&pm));
 	assert_true(vmm_acpi_pm1_sci(&pm));
 	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT, 4),
-			 VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_PWRBTN << 16);
+			 VMM_ACPI_PM1_PWRBTN | (VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC) << 16);
 	assert_true(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT, 2, 0x0001)); /* not it */
 	/* Byte accesses: status's high byte, enable's high byte. */
 	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT + 1, 1), 1);
-	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT + 3, 1), 1);
+	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT + 3, 1), 5);
 	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT + 1, 1, 0x01));
 	assert_int_equal(pm.status, 0);
 	/* A 32-bit write clears the status and writes the enable at once. */

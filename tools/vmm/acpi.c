@@ -5,7 +5,8 @@
  * event and control blocks with a fixed power button, a PM timer, a reset
  * register; a hardware-reduced FADT would leave a guest without kvmclock
  * no timer to calibrate against, and Linux then runs no legacy PIT or PIC
- * at all), its
+ * at all) and the CMOS RTC's century byte (rtc.c; Linux finds the RTC at
+ * its legacy ports without a PNP0B00 device), its
  * FACS, a DSDT that only names \_S5, the MADT (a local APIC per vCPU and
  * the in-kernel IOAPIC, the SCI's interrupt override), and SRAT and SLIT,
  * which give the guest the NUMA topology of its zones.  Layouts from the
@@ -19,13 +20,12 @@
 #define HDR_LEN		36
 #define CHECKSUM_OFFSET 9
 
-#define FADT_REV	  6
-#define FADT_LEN	  276
-#define FADT_WBINVD	  (1u << 0)
-#define FADT_RESET_REG	  (1u << 10)
-#define FADT_SLP_BUTTON	  (1u << 5) /* no fixed sleep button */
-#define BOOT_ARCH_NO_VGA  (1u << 2)
-#define BOOT_ARCH_NO_CMOS (1u << 5)
+#define FADT_REV	 6
+#define FADT_LEN	 276
+#define FADT_WBINVD	 (1u << 0)
+#define FADT_RESET_REG	 (1u << 10)
+#define FADT_SLP_BUTTON	 (1u << 5) /* no fixed sleep button */
+#define BOOT_ARCH_NO_VGA (1u << 2)
 
 #define MADT_PCAT_COMPAT (1u << 0) /* the in-kernel 8259s exist */
 #define MADT_LAPIC	 0
@@ -67,10 +67,12 @@ bool vmm_acpi_pm1_write(struct vmm_acpi_pm1 *pm, uint16_t port, size_t size, uin
 		uint16_t byte = (uint16_t)((value >> (i * 8)) & 0xff);
 		if (off < 2) { /* status: a 1 clears the bit */
 			pm->status &= (uint16_t) ~(byte << (off * 8));
-		} else if (off < 4) { /* enable: only the power button exists */
+		} else if (off < 4) {
+			/* enable: the power button's, and the RTC's, which
+			 * Linux enables and checks (no alarm ever fires) */
 			unsigned shift = (off - 2) * 8;
 			uint32_t en = (pm->enable & ~(0xffu << shift)) | (uint32_t)byte << shift;
-			pm->enable = (uint16_t)(en & VMM_ACPI_PM1_PWRBTN);
+			pm->enable = (uint16_t)(en & (VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC));
 		}
 	}
 	return vmm_acpi_pm1_sci(pm);
@@ -193,7 +195,8 @@ static uint64_t build_fadt(struct acpi_buf *b, uint64_t facs, uint64_t dsdt)
 	t[91] = 4;		 /* PM_TMR_LEN */
 	vmm_put16(t + 96, 101);	 /* no C2 */
 	vmm_put16(t + 98, 1001); /* no C3 */
-	vmm_put16(t + 109, BOOT_ARCH_NO_VGA | BOOT_ARCH_NO_CMOS);
+	t[108] = VMM_RTC_CENTURY;
+	vmm_put16(t + 109, BOOT_ARCH_NO_VGA); /* a CMOS RTC */
 	vmm_put32(t + 112, FADT_WBINVD | FADT_RESET_REG | FADT_SLP_BUTTON);
 	put_gas_port(t + 116, VMM_ACPI_RESET_PORT, 1);
 	t[128] = VMM_ACPI_RESET_VALUE;

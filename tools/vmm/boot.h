@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "numaksm/core.h"
 
@@ -48,7 +49,8 @@
 #define VMM_ACPI_RESET_PORT	0x60c
 #define VMM_ACPI_RESET_VALUE	0x01
 #define VMM_ACPI_PM1_SCI_EN	(1u << 0)
-#define VMM_ACPI_PM1_PWRBTN	(1u << 8) /* PWRBTN_STS and PWRBTN_EN */
+#define VMM_ACPI_PM1_PWRBTN	(1u << 8)  /* PWRBTN_STS and PWRBTN_EN */
+#define VMM_ACPI_PM1_RTC	(1u << 10) /* RTC_EN: kept, its event never comes */
 #define VMM_ACPI_PM1_SLP_EN	(1u << 13)
 #define VMM_ACPI_PM1_SLP_TYP(v) (((v) >> 10) & 7)
 #define VMM_ACPI_S5_TYPE	5 /* the SLP_TYP of \_S5 in the DSDT */
@@ -231,5 +233,28 @@ bool vmm_acpi_pm1_sci(const struct vmm_acpi_pm1 *pm);
 
 /* ACPI's checksum: the byte that makes `len` bytes sum to 0. */
 uint8_t vmm_acpi_checksum(const void *data, size_t len);
+
+/* ---- the CMOS RTC (rtc.c) ------------------------------------------------ */
+
+#define VMM_RTC_INDEX_PORT 0x70
+#define VMM_RTC_DATA_PORT  0x71
+#define VMM_RTC_CENTURY	   0x32 /* the FADT's CENTURY: the century's CMOS byte */
+
+/* An MC146818 without interrupts: the time registers read `clock` (the
+ * host's UTC time) plus the offset of the time the guest set. */
+struct vmm_rtc {
+	time_t (*clock)(void);
+	time_t offset; /* the guest's time less the clock's */
+	uint8_t index;
+	uint8_t cmos[128];
+};
+
+/* Power-on state: 24 hours, BCD, the time valid.  `clock`: NULL for time(). */
+void vmm_rtc_init(struct vmm_rtc *rtc, time_t (*clock)(void));
+/* A guest's byte access of VMM_RTC_INDEX_PORT or VMM_RTC_DATA_PORT. */
+uint8_t vmm_rtc_in(struct vmm_rtc *rtc, uint16_t port);
+void vmm_rtc_out(struct vmm_rtc *rtc, uint16_t port, uint8_t value);
+/* The guest's time now, in seconds since the epoch. */
+time_t vmm_rtc_time(const struct vmm_rtc *rtc);
 
 #endif

@@ -4,9 +4,9 @@
  * created, guest RAM set up for the 64-bit entry (boot.c's layout), the
  * ACPI tables of the guest's NUMA topology, and the little hardware the
  * kernel talks to through I/O ports: a 16550 UART at 0x3f8 on IRQ 4 (its
- * line on stdio, a pty, a file or a unix socket: --console) and
- * the FADT's fixed hardware (the power button's event, power-off and reset
- * registers, the PM timer).  Interrupt controllers and the
+ * line on stdio, a pty, a file or a unix socket: --console), the FADT's
+ * fixed hardware (the power button's event, power-off and reset registers,
+ * the PM timer) and the CMOS RTC (rtc.c).  Interrupt controllers and the
  * PIT are KVM's own (kvm.c).
  */
 #include <fcntl.h>
@@ -691,6 +691,15 @@ bool vmm_linux_io(struct vmm_vcpu *v)
 				memcpy(data, &value, size);
 			continue;
 		}
+		if (port == VMM_RTC_INDEX_PORT || port == VMM_RTC_DATA_PORT) {
+			pthread_mutex_lock(&vmm->lock);
+			if (out)
+				vmm_rtc_out(&vmm->rtc, port, data[0]);
+			else
+				data[0] = vmm_rtc_in(&vmm->rtc, port);
+			pthread_mutex_unlock(&vmm->lock);
+			continue;
+		}
 		if (out && port == I8042_COMMAND_PORT && data[0] == I8042_RESET)
 			return guest_ends(vmm, true);
 		/* Nothing else is there: reads float high, writes vanish. */
@@ -725,6 +734,7 @@ int vmm_linux_setup(struct vmm *vmm, nk_error **err)
 	int r = vmm_linux_console_open(vmm, err);
 	if (r < 0)
 		return r;
+	vmm_rtc_init(&vmm->rtc, NULL);
 	r = linux_load(vmm, err);
 	/* The kernel is in guest RAM now: its file's copy goes (the plan stays). */
 	free(lx->kernel_file);

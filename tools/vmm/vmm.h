@@ -262,12 +262,13 @@ struct vmm {
 	double begun_at, started_at; /* main() entered; the vCPUs started */
 	struct vmm_migration migration;
 
-	/* A Linux guest: its boot, serial port and power state. */
+	/* A Linux guest: its boot, serial port, power state and RTC. */
 	struct vmm_linux linux_boot;
 	struct vmm_serial *serial;
 	bool powered_off, rebooted; /* under lock */
 	struct vmm_acpi_pm1 pm1;    /* under lock, with the SCI's level */
 	bool sci_level;
+	struct vmm_rtc rtc;	/* under lock */
 	double power_button_at; /* stop: when the button was pressed (0: not) */
 };
 

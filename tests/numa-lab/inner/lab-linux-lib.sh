@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Sourced by the lab's tests of numaksm-vmm Linux guests (vmm-stop,
-# vmm-fleet), which boot the kernel the lab carries in /lab/files/vmlinuz:
+# Sourced by the lab's tests of numaksm-vmm Linux guests (vmm-stop, vmm-console,
+# vmm-clock, vmm-hugepages-linux, vmm-fleet), which boot the kernel the lab
+# carries in /lab/files/vmlinuz:
 #   linux_start NAME    exit 77 without numaksm-vmm, numaksm, /dev/kvm or the
 #                       kernel; else sets $kernel, $t (a scratch directory,
 #                       removed on exit), $failed and fail()
@@ -15,6 +16,16 @@
 #                       evdev modules and powers off when the ACPI power
 #                       button reports (printing GUEST-LISTENING, then
 #                       GUEST-POWER-BUTTON)
+#   linux_init_shell FILE
+#                       write an init to FILE that prints GUEST-READY and runs
+#                       the lines it reads from the serial port (the VMM's
+#                       standard input, not echoed) as shell commands (a
+#                       serial line has no end: send "poweroff -f")
+#   linux_poweroff NAME send "poweroff -f" to guest NAME (booted with
+#                       $linux_input, fd 3 its input), wait for its VMM and
+#                       close fd 3: fail() unless the VMM exits 0 within
+#                       120 s, on the guest's power-off, leaving nothing in
+#                       its runtime directory
 #   linux_wait FILE MARKER PID SECS
 #                       wait until FILE (a guest's console) has a line with
 #                       MARKER, PID has exited or SECS have passed; @return 0
@@ -26,7 +37,9 @@
 #                       GUEST-READY; a guest that hangs or ends first (nested
 #                       under TCG, one now and then does) is booted again,
 #                       twice at most, each counted in $reboots; @return 0
-#                       when it is up
+#                       when it is up.  With $linux_input, a FIFO, the VMM
+#                       reads it (the guest's serial input) and fd 3 is then
+#                       opened to write to it; else it reads /dev/null
 #   linux_gone PID SECS wait until PID has exited, SECS at most; @return 0
 #                       when it did (its status is for `wait`)
 #   linux_clean RUNDIR NAME
@@ -56,6 +69,34 @@ linux_init() {
 	guest-initramfs --print-init > "$1"
 }
 
+linux_init_shell() {
+	cat > "$1" << 'EOF'
+#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+stty -echo
+echo GUEST-READY
+while read -r cmd; do
+	eval "$cmd"
+done
+EOF
+}
+
+linux_poweroff() {
+	lp_pid=$(cat $t/$1.pid)
+	echo 'poweroff -f' >&3 || fail "$1: cannot write to numaksm-vmm's input"
+	linux_gone $lp_pid 120 || { fail "$1: still running 120 s after poweroff"; kill $lp_pid; }
+	exec 3>&-
+	wait $lp_pid
+	lp_rc=$?
+	echo "$1: numaksm-vmm exited $lp_rc"
+	[ $lp_rc -eq 0 ] || fail "$1: numaksm-vmm exited $lp_rc"
+	grep -q "the guest powered off" $t/$1.log || fail "$1: no power-off in the VMM's log"
+	linux_clean $t/run $1
+}
+
 linux_wait() {
 	end=$(($(date +%s) + $4))
 	while [ "$(date +%s)" -lt $end ]; do
@@ -73,8 +114,10 @@ linux_boot() {
 	tries=0
 	while :; do
 		at=$(date +%s)
-		numaksm-vmm --name "$name" "$@" < /dev/null > $t/$name.raw 2> $t/$name.log &
+		numaksm-vmm --name "$name" "$@" < "${linux_input:-/dev/null}" \
+			> $t/$name.raw 2> $t/$name.log &
 		echo $! > $t/$name.pid
+		[ -z "$linux_input" ] || exec 3> "$linux_input"
 		if linux_wait $t/$name.raw GUEST-READY $! "$secs"; then
 			echo "$name: up after $(($(date +%s) - at)) s"
 			return 0
