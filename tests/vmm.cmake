@@ -24,6 +24,11 @@ add_test(NAME unit/test-vmm-boot COMMAND test-vmm-boot)
 set_tests_properties(unit/test-vmm-boot PROPERTIES LABELS unit TIMEOUT 60)
 
 # The CMOS RTC through its ports, on a clock the test sets.
+add_executable(test-vmm-vmlinux unit/test-vmm-vmlinux.c)
+target_link_libraries(test-vmm-vmlinux PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
+add_test(NAME unit/test-vmm-vmlinux COMMAND test-vmm-vmlinux)
+set_tests_properties(unit/test-vmm-vmlinux PROPERTIES LABELS unit TIMEOUT 120)
+
 add_executable(test-vmm-rtc unit/test-vmm-rtc.c)
 target_link_libraries(test-vmm-rtc PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
 add_test(NAME unit/test-vmm-rtc COMMAND test-vmm-rtc)

@@ -39,6 +39,8 @@ expect 2 "--console: cannot create '$t/none/c.log'" --name a --memory size=128M 
 	--kernel "$t/two-pages" --console "file:$t/none/c.log"
 expect 2 "--boot-timeout: 'soon': expected whole seconds" --name a --memory size=128M \
 	--kernel "$t/two-pages" --boot-timeout soon
+expect 2 "--kernel-cache 'cache': give an absolute directory, or off" --name a \
+	--memory size=128M --kernel "$t/two-pages" --kernel-cache cache
 if [ ! -c /dev/kvm ]; then
 	expect 1 "cannot open /dev/kvm" --name a --memory size=64M
 	grep -qF "hint: load kvm-intel or kvm-amd" "$t/err" || fail "no hint for the missing /dev/kvm"

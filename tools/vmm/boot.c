@@ -167,15 +167,17 @@ static const struct vmm_e820_entry *ram_at(const struct vmm_e820 *map, uint64_t 
 	return NULL;
 }
 
-int vmm_boot_plan(const struct vmm_bzimage *k, const struct vmm_e820 *map, uint64_t initrd_size,
-		  const char *cmdline, struct vmm_boot_plan *ret, nk_error **err)
+/* The command line, then the kernel from p->kernel_gpa to p->kernel_end,
+ * then the initrd as high as it may go (initrd_addr_max is its last byte),
+ * in one RAM range, above the kernel. */
+static int plan_rest(const struct vmm_bzimage *k, const struct vmm_e820 *map, uint64_t initrd_size,
+		     const char *cmdline, struct vmm_boot_plan *p, nk_error **err)
 {
-	struct vmm_boot_plan p = {.kernel_gpa = VMM_KERNEL_GPA,
-				  .cmdline_gpa = VMM_BOOT_CMDLINE_GPA};
 	size_t len = strlen(cmdline);
 	size_t limit =
 	    k->cmdline_size < VMM_BOOT_CMDLINE_MAX - 1 ? k->cmdline_size : VMM_BOOT_CMDLINE_MAX - 1;
 
+	p->cmdline_gpa = VMM_BOOT_CMDLINE_GPA;
 	if (len > limit) {
 		nk_error_set(err, E2BIG,
 			     "--cmdline is %zu bytes; this kernel takes %zu "
@@ -183,7 +185,50 @@ int vmm_boot_plan(const struct vmm_bzimage *k, const struct vmm_e820 *map, uint6
 			     len, limit);
 		return nk_error_hint(err, "shorten it, or put settings in the initramfs");
 	}
-	p.cmdline_len = len;
+	p->cmdline_len = len;
+	const struct vmm_e820_entry *low = ram_at(map, p->kernel_gpa);
+	if (!low || low->addr + low->size < p->kernel_end) {
+		nk_error_set(err, EFBIG,
+			     "the kernel needs guest RAM from %llu MiB to %llu MiB in one piece; "
+			     "the first zone ends at %llu MiB",
+			     (unsigned long long)(p->kernel_gpa / SZ_1M),
+			     (unsigned long long)((p->kernel_end + SZ_1M - 1) / SZ_1M),
+			     (unsigned long long)(low ? (low->addr + low->size) / SZ_1M : 1));
+		return nk_error_hint(err, "give the first zone more RAM");
+	}
+	p->initrd_size = initrd_size;
+	if (!initrd_size)
+		return 0;
+	uint64_t limit_end = (uint64_t)k->initrd_addr_max + 1;
+	bool found = false;
+	for (unsigned i = map->n; i-- > 0 && !found;) {
+		const struct vmm_e820_entry *e = &map->e[i];
+		if (e->type != VMM_E820_RAM)
+			continue;
+		uint64_t top = e->addr + e->size < limit_end ? e->addr + e->size : limit_end;
+		uint64_t bottom = e->addr > p->kernel_end ? e->addr : p->kernel_end;
+		if (top <= bottom || top - bottom < initrd_size)
+			continue;
+		p->initrd_gpa = (top - initrd_size) & ~(PAGE - 1);
+		found = p->initrd_gpa >= bottom;
+	}
+	if (!found) {
+		nk_error_set(err, EFBIG,
+			     "the initrd (%llu KiB) does not fit in guest RAM between "
+			     "the kernel's end at %llu MiB and 0x%llx, the highest "
+			     "address this kernel takes it at",
+			     (unsigned long long)(initrd_size >> 10),
+			     (unsigned long long)((p->kernel_end + SZ_1M - 1) / SZ_1M),
+			     (unsigned long long)limit_end);
+		return nk_error_hint(err, "give the first zone more RAM, or use a smaller initrd");
+	}
+	return 0;
+}
+
+int vmm_boot_plan(const struct vmm_bzimage *k, const struct vmm_e820 *map, uint64_t initrd_size,
+		  const char *cmdline, struct vmm_boot_plan *ret, nk_error **err)
+{
+	struct vmm_boot_plan p = {.kernel_gpa = VMM_KERNEL_GPA};
 
 	/* A relocatable kernel loaded at 1 MiB decompresses itself to its
 	 * preferred address; either way it needs init_size bytes there. */
@@ -193,47 +238,26 @@ int vmm_boot_plan(const struct vmm_bzimage *k, const struct vmm_e820 *map, uint6
 	p.kernel_end = (run_at + need + PAGE - 1) & ~(PAGE - 1);
 	if (p.kernel_gpa + k->kernel_size > p.kernel_end)
 		p.kernel_end = (p.kernel_gpa + k->kernel_size + PAGE - 1) & ~(PAGE - 1);
-	const struct vmm_e820_entry *low = ram_at(map, p.kernel_gpa);
-	if (!low || low->addr + low->size < p.kernel_end) {
-		nk_error_set(err, EFBIG,
-			     "the kernel needs guest RAM from 1 MiB to %llu MiB in one piece; "
-			     "the first zone ends at %llu MiB",
-			     (unsigned long long)((p.kernel_end + SZ_1M - 1) / SZ_1M),
-			     (unsigned long long)(low ? (low->addr + low->size) / SZ_1M : 1));
-		return nk_error_hint(err, "give the first zone more RAM");
-	}
 	p.entry = p.kernel_gpa + VMM_BZ_ENTRY_64;
+	int r = plan_rest(k, map, initrd_size, cmdline, &p, err);
+	if (r < 0)
+		return r;
+	*ret = p;
+	return 0;
+}
 
-	/* The initrd as high as it may go (initrd_addr_max is its last byte),
-	 * in one RAM range, above the kernel. */
-	p.initrd_size = initrd_size;
-	if (initrd_size) {
-		uint64_t limit_end = (uint64_t)k->initrd_addr_max + 1;
-		bool found = false;
-		for (unsigned i = map->n; i-- > 0 && !found;) {
-			const struct vmm_e820_entry *e = &map->e[i];
-			if (e->type != VMM_E820_RAM)
-				continue;
-			uint64_t top =
-			    e->addr + e->size < limit_end ? e->addr + e->size : limit_end;
-			uint64_t bottom = e->addr > p.kernel_end ? e->addr : p.kernel_end;
-			if (top <= bottom || top - bottom < initrd_size)
-				continue;
-			p.initrd_gpa = (top - initrd_size) & ~(PAGE - 1);
-			found = p.initrd_gpa >= bottom;
-		}
-		if (!found) {
-			nk_error_set(err, EFBIG,
-				     "the initrd (%llu KiB) does not fit in guest RAM between "
-				     "the kernel's end at %llu MiB and 0x%llx, the highest "
-				     "address this kernel takes it at",
-				     (unsigned long long)(initrd_size >> 10),
-				     (unsigned long long)((p.kernel_end + SZ_1M - 1) / SZ_1M),
-				     (unsigned long long)limit_end);
-			return nk_error_hint(
-			    err, "give the first zone more RAM, or use a smaller initrd");
-		}
-	}
+int vmm_boot_plan_vmlinux(const struct vmm_bzimage *k, const struct vmm_vmlinux *v,
+			  const struct vmm_e820 *map, uint64_t initrd_size, const char *cmdline,
+			  struct vmm_boot_plan *ret, nk_error **err)
+{
+	/* The kernel runs where it is linked: its memory (bss, brk, early page
+	 * tables) is init_size from its start, at least its segments' span. */
+	struct vmm_boot_plan p = {.kernel_gpa = v->lo, .entry = v->entry};
+	uint64_t end = v->lo + k->init_size > v->hi ? v->lo + k->init_size : v->hi;
+	p.kernel_end = (end + PAGE - 1) & ~(PAGE - 1);
+	int r = plan_rest(k, map, initrd_size, cmdline, &p, err);
+	if (r < 0)
+		return r;
 	*ret = p;
 	return 0;
 }

@@ -164,6 +164,49 @@ struct vmm_boot_plan {
 int vmm_boot_plan(const struct vmm_bzimage *k, const struct vmm_e820 *map, uint64_t initrd_size,
 		  const char *cmdline, struct vmm_boot_plan *ret, nk_error **err);
 
+/* ---- the vmlinux inside a bzImage (vmlinux.c) ---------------------------- */
+
+#define VMM_VMLINUX_SEGMENTS 8
+
+struct vmm_vmlinux_segment {
+	uint64_t offset, paddr, filesz, memsz;
+};
+
+struct vmm_vmlinux {
+	const uint8_t *elf; /* the whole ELF, kept by the caller */
+	size_t size;
+	uint64_t entry;	 /* physical: the 64-bit entry, startup_64 */
+	uint64_t lo, hi; /* the physical span of its segments */
+	struct vmm_vmlinux_segment seg[VMM_VMLINUX_SEGMENTS];
+	unsigned n;
+};
+
+/* Check `elf` is an x86-64 vmlinux whose loadable segments are in bounds.
+ * @return 0; -ENOEXEC naming what is wrong. */
+int vmm_vmlinux_parse(const uint8_t *elf, size_t size, struct vmm_vmlinux *ret, nk_error **err);
+
+/* Inflate the bzImage's payload (xz or gzip) into a malloc'ed buffer.
+ * @return 0; -ENOTSUP for another format or an old boot protocol,
+ * -ENOEXEC or -EBADMSG for a damaged one. */
+int vmm_bzimage_inflate(const struct vmm_bzimage *k, uint8_t **ret, size_t *ret_size,
+			nk_error **err);
+
+/* The vmlinux of the bzImage `k` (its file's stat in `st`): from
+ * `cache_dir` when it holds it (NULL: no cache), else inflated and kept
+ * there.  A cache directory that is not the user's own, writable by no one
+ * else, is not used, and `note` says so.  @return as vmm_bzimage_inflate(). */
+struct stat;
+int vmm_vmlinux_get(const struct vmm_bzimage *k, const struct stat *st, const char *cache_dir,
+		    uint8_t **ret, size_t *ret_size, bool *ret_cached, char *note, size_t note_size,
+		    nk_error **err);
+
+/* Where a vmlinux, initrd and command line go: the vmlinux's segments at
+ * their physical addresses, with the bzImage's init_size from there.
+ * @return as vmm_boot_plan(). */
+int vmm_boot_plan_vmlinux(const struct vmm_bzimage *k, const struct vmm_vmlinux *v,
+			  const struct vmm_e820 *map, uint64_t initrd_size, const char *cmdline,
+			  struct vmm_boot_plan *ret, nk_error **err);
+
 /* boot_params offsets this VMM writes (Documentation/arch/x86/zero-page.rst). */
 #define VMM_BP_ACPI_RSDP_ADDR	 0x070
 #define VMM_BP_EXT_RAMDISK_IMAGE 0x0c0

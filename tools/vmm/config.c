@@ -24,6 +24,7 @@ void vmm_config_init(struct vmm_config *cfg)
 	    .pin_smt = NK_PIN_SMT_PREFER,
 	    .pin = true,
 	    .cpuid_pv = true,
+	    .kernel_inflate = true,
 	    .stop_timeout_s = VMM_STOP_TIMEOUT_DEFAULT,
 	    .workload = {.mode = NKG_MODE_WRITE, .passes = 1, .verify = true},
 	};
@@ -45,6 +46,7 @@ void vmm_config_done(struct vmm_config *cfg)
 	free(cfg->kernel);
 	free(cfg->initrd);
 	free(cfg->cmdline);
+	free(cfg->kernel_cache);
 	free(cfg->console_path);
 	*cfg = (struct vmm_config){0};
 }
@@ -70,6 +72,10 @@ void vmm_usage(FILE *out)
 	      "  --initrd FILE          its initramfs\n"
 	      "  --cmdline STR          its command line (default \"console=ttyS0\n"
 	      "                         reboot=acpi panic=-1\")\n"
+	      "  --kernel-cache DIR|off the kernel inflated from the bzImage, kept here for the\n"
+	      "                         next boot (default /var/cache/numaksm as root, else\n"
+	      "                         ~/.cache/numaksm); off: the kernel's decompressor\n"
+	      "                         inflates it in the guest at every boot\n"
 	      "  --cpuid-pv on|off      show KVM's paravirtual CPUID leaves to the guest\n"
 	      "                         (default on; off for a guest nested in a KVM guest)\n"
 	      "  --stop-timeout SECS    stop presses the guest's power button and waits this\n"
@@ -739,6 +745,7 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 		OPT_STOP_TIMEOUT,
 		OPT_CONSOLE,
 		OPT_BOOT_TIMEOUT,
+		OPT_KERNEL_CACHE,
 	};
 	static const struct option options[] = {
 	    {"name", required_argument, NULL, OPT_NAME},
@@ -760,6 +767,7 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 	    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
+	    {"kernel-cache", required_argument, NULL, OPT_KERNEL_CACHE},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -844,6 +852,21 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 			break;
 		case OPT_BOOT_TIMEOUT:
 			r = parse_seconds("--boot-timeout", optarg, &cfg->boot_timeout_s, err);
+			break;
+		case OPT_KERNEL_CACHE:
+			if (!strcmp(optarg, "off")) {
+				cfg->kernel_inflate = false;
+				break;
+			}
+			if (optarg[0] != '/') {
+				r = nk_error_set(err, EINVAL,
+						 "--kernel-cache '%s': give an absolute directory, "
+						 "or off",
+						 optarg);
+				break;
+			}
+			cfg->kernel_inflate = true;
+			r = set_string(&cfg->kernel_cache, optarg);
 			break;
 		case 'h':
 			vmm_usage(stdout);

@@ -9,6 +9,7 @@
  * the PM timer) and the CMOS RTC (rtc.c).  Interrupt controllers and the
  * PIT are KVM's own (kvm.c).
  */
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <poll.h>
@@ -82,6 +83,52 @@ static int file_size(const char *option, const char *path, uint64_t *ret, nk_err
 	return 0;
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The bzImage's vmlinux, from the cache or inflated here, to boot without
+ * the kernel's decompressor; when that cannot be, the bzImage boots as it
+ * is and the note says why. */
+static void linux_inflate(const struct vmm_config *cfg, struct vmm_linux *lx)
+{
+	char dir[PATH_MAX], why[256];
+	const char *cache = cfg->kernel_cache;
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	nk_error *e = NULL;
+	struct stat st;
+	uint8_t *elf = NULL;
+	size_t size = 0;
+	bool cached = false;
+
+	if (!cache && geteuid() == 0)
+		cache = "/var/cache/numaksm";
+	else if (!cache && xdg && xdg[0] == '/')
+		cache = (snprintf(dir, sizeof(dir), "%s/numaksm", xdg), dir);
+	else if (!cache && home && home[0] == '/')
+		cache = (snprintf(dir, sizeof(dir), "%s/.cache/numaksm", home), dir);
+	double t0 = mono_s();
+	if (stat(cfg->kernel, &st) < 0 ||
+	    vmm_vmlinux_get(&lx->image, &st, cache, &elf, &size, &cached, why, sizeof(why), &e) <
+		0 ||
+	    vmm_vmlinux_parse(elf, size, &lx->vmlinux, &e) < 0) {
+		snprintf(lx->boot_note, sizeof(lx->boot_note),
+			 "the kernel boots through its decompressor: %s",
+			 e ? nk_error_message(e) : strerror(errno));
+		nk_error_free(e);
+		free(elf);
+		return;
+	}
+	lx->vmlinux_file = elf;
+	snprintf(lx->boot_note, sizeof(lx->boot_note),
+		 "the kernel boots at its vmlinux entry, %zu MiB %s in %.2f s%s%s", size >> 20,
+		 cached ? "read from the cache" : "inflated here", mono_s() - t0, *why ? "; " : "",
+		 why);
+}
+
 int vmm_linux_prepare(const struct vmm_config *cfg, struct vmm_linux *ret, nk_error **err)
 {
 	struct vmm_ram_range ram[32];
@@ -117,10 +164,16 @@ int vmm_linux_prepare(const struct vmm_config *cfg, struct vmm_linux *ret, nk_er
 		ram[i] = (struct vmm_ram_range){cfg->zones[i].gpa, cfg->zones[i].spec.size_bytes,
 						cfg->zones[i].spec.id};
 	r = vmm_e820_build(ram, cfg->n_zones, &lx.e820, err);
-	if (r >= 0)
+	if (r >= 0 && cfg->kernel_inflate)
+		linux_inflate(cfg, &lx);
+	if (r >= 0 && lx.vmlinux_file)
+		r = vmm_boot_plan_vmlinux(&lx.image, &lx.vmlinux, &lx.e820, initrd_size, lx.cmdline,
+					  &lx.plan, err);
+	else if (r >= 0)
 		r = vmm_boot_plan(&lx.image, &lx.e820, initrd_size, lx.cmdline, &lx.plan, err);
 	if (r < 0) {
 		free(lx.kernel_file);
+		free(lx.vmlinux_file);
 		return r;
 	}
 	*ret = lx;
@@ -130,6 +183,7 @@ int vmm_linux_prepare(const struct vmm_config *cfg, struct vmm_linux *ret, nk_er
 void vmm_linux_done(struct vmm_linux *lx)
 {
 	free(lx->kernel_file);
+	free(lx->vmlinux_file);
 	*lx = (struct vmm_linux){0};
 }
 
@@ -157,7 +211,10 @@ static int linux_load(struct vmm *vmm, nk_error **err)
 	void *bp = guest(vmm, VMM_BOOT_PARAMS_GPA, VMM_BP_SIZE, "boot_params", err);
 	char *cmdline = guest(vmm, p->cmdline_gpa, p->cmdline_len + 1, "the command line", err);
 	void *acpi = guest(vmm, VMM_ACPI_GPA, VMM_ACPI_MAX, "the ACPI tables", err);
-	void *kernel = guest(vmm, p->kernel_gpa, lx->image.kernel_size, "the kernel", err);
+	void *kernel =
+	    lx->vmlinux_file
+		? guest(vmm, p->kernel_gpa, p->kernel_end - p->kernel_gpa, "the kernel", err)
+		: guest(vmm, p->kernel_gpa, lx->image.kernel_size, "the kernel", err);
 	void *initrd =
 	    p->initrd_size ? guest(vmm, p->initrd_gpa, p->initrd_size, "the initrd", err) : NULL;
 	if (!gdt || !pt || !bp || !cmdline || !acpi || !kernel || (p->initrd_size && !initrd))
@@ -169,7 +226,16 @@ static int linux_load(struct vmm *vmm, nk_error **err)
 	r = vmm_acpi_build(&numa.spec, VMM_ACPI_GPA, acpi, VMM_ACPI_MAX, &acpi_len, err);
 	if (r < 0)
 		return r;
-	memcpy(kernel, lx->image.kernel, lx->image.kernel_size);
+	if (lx->vmlinux_file) {
+		const struct vmm_vmlinux *v = &lx->vmlinux;
+		for (unsigned i = 0; i < v->n; i++) {
+			uint8_t *at = (uint8_t *)kernel + (v->seg[i].paddr - p->kernel_gpa);
+			memcpy(at, v->elf + v->seg[i].offset, v->seg[i].filesz);
+			memset(at + v->seg[i].filesz, 0, v->seg[i].memsz - v->seg[i].filesz);
+		}
+	} else {
+		memcpy(kernel, lx->image.kernel, lx->image.kernel_size);
+	}
 	if (initrd) {
 		r = vmm_read_file("--initrd", vmm->cfg->initrd, initrd, p->initrd_size, err);
 		if (r < 0)
@@ -740,5 +806,8 @@ int vmm_linux_setup(struct vmm *vmm, nk_error **err)
 	free(lx->kernel_file);
 	lx->kernel_file = NULL;
 	lx->image.image = lx->image.kernel = NULL;
+	free(lx->vmlinux_file);
+	lx->vmlinux_file = NULL;
+	lx->vmlinux.elf = NULL;
 	return r;
 }

@@ -636,6 +636,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	nk_log_set_handler(log_handler, NULL, NK_LOG_INFO);
+	if (cfg.kernel && vmm.linux_boot.boot_note[0])
+		vmm_log(NK_LOG_INFO, "%s", vmm.linux_boot.boot_note);
 	pthread_mutex_init(&vmm.lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

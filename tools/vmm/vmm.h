@@ -105,6 +105,8 @@ struct vmm_config {
 	char *console_path; /* file: and socket: */
 	bool console_set;
 	unsigned boot_timeout_s; /* 0: none */
+	char *kernel_cache;	 /* --kernel-cache DIR; NULL: the default */
+	bool kernel_inflate;	 /* false: --kernel-cache off, the decompressor boots */
 };
 
 void vmm_config_init(struct vmm_config *cfg);
@@ -166,6 +168,9 @@ int vmm_guest_numa_build(const struct vmm_config *cfg, const struct vmm_layout *
 struct vmm_linux {
 	void *kernel_file; /* the bzImage, malloc'ed, until it is in guest RAM */
 	struct vmm_bzimage image;
+	uint8_t *vmlinux_file; /* its vmlinux, inflated or from the cache; NULL: boot the bzImage */
+	struct vmm_vmlinux vmlinux;
+	char boot_note[512]; /* how the kernel is booted, for the log */
 	struct vmm_e820 e820;
 	struct vmm_boot_plan plan;
 	const char *cmdline;

@@ -180,7 +180,8 @@ echo "file: $(grep -c . $t/con.log) lines in $t/con.log"
 
 # ---- boot failures: the kernel's 64-bit entry patched -------------------------
 # patch OUT BYTES: the kernel with BYTES (printf's octal) at its 64-bit
-# entry, 0x200 into the protected-mode part after the setup sectors.
+# entry, 0x200 into the protected-mode part after the setup sectors: the
+# decompressor's, so these boot with --kernel-cache off.
 patch() {
 	setup=$(od -An -tu1 -j 497 -N1 $kernel | tr -d ' ')
 	[ "$setup" -gt 0 ] || setup=4
@@ -189,7 +190,7 @@ patch() {
 }
 # lidt [rip+2] of a null IDT, ud2: #UD, #GP, #DF, shutdown.
 patch $t/fault.bz '\017\001\035\002\000\000\000\017\013\000\000\000\000\000\000\000\000\000\000'
-start fault 0 stdio $t/fault.bz ""
+start fault 0 stdio $t/fault.bz "" --kernel-cache off
 finish fault 120
 cat $t/fault.log
 [ $rc -eq 1 ] || fail "fault: numaksm-vmm exited $rc, not 1"
@@ -198,7 +199,7 @@ grep -q "the guest triple-faulted (KVM_EXIT_SHUTDOWN) at RIP .*: a kernel that d
 
 # hlt; jmp back: a guest that never writes a byte.
 patch $t/silent.bz '\364\353\375'
-start silent 0 stdio $t/silent.bz "" --boot-timeout 5
+start silent 0 stdio $t/silent.bz "" --boot-timeout 5 --kernel-cache off
 finish silent 120
 cat $t/silent.log
 [ $rc -eq 1 ] || fail "silent: numaksm-vmm exited $rc, not 1"

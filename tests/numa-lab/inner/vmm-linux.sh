@@ -69,7 +69,7 @@ boot() {
 		--memory-zone id=z1,size=128M,hugepages=2M,policy=bind,nodes=1 \
 		--numa guest_node=0,cpus=0,zones=z0 --numa guest_node=1,cpus=1,zones=z1 \
 		--cpus count=2 --kernel $kernel --initrd $t/initrd.cpio --cpuid-pv off \
-		--cmdline "console=ttyS0 reboot=acpi panic=-1 nokaslr loglevel=4" \
+		--kernel-cache $t/kcache --cmdline "console=ttyS0 reboot=acpi panic=-1 nokaslr loglevel=4" \
 		< $t/in > $t/console.raw 2> $t/log &
 	vmm=$!
 	exec 3> $t/in
@@ -103,6 +103,10 @@ grep '^GUEST' $t/console
 
 [ $rc -eq 0 ] || fail "numaksm-vmm exited $rc"
 grep -q "the guest powered off" $t/log || fail "no power-off in the VMM's log"
+# The bzImage's kernel inflated by the VMM, kept in --kernel-cache, and
+# started at its vmlinux entry, without the kernel's decompressor.
+grep -q "the kernel boots at its vmlinux entry" $t/log || fail "not booted at the vmlinux entry"
+ls $t/kcache/vmlinux-* > /dev/null 2>&1 || fail "nothing kept in --kernel-cache"
 grep -q '^GUEST-UP' $t/console || fail "the guest's init did not run"
 grep -q '^GUEST-DONE' $t/console || fail "the guest's init did not finish"
 grep -q '^GUEST-IN 42$' $t/console || fail "the command sent to the serial port did not run"
