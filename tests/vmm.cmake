@@ -12,34 +12,25 @@ if(EXISTS /dev/kvm)
   endforeach()
 endif()
 
-add_executable(test-vmm-config unit/test-vmm-config.c)
-target_link_libraries(test-vmm-config PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
-add_test(NAME unit/test-vmm-config COMMAND test-vmm-config)
-set_tests_properties(unit/test-vmm-config PROPERTIES LABELS unit TIMEOUT 60)
+# A unit test of the VMM's parts: tests/unit/NAME.c, linked with them.
+function(vmm_unit_test name timeout)
+  add_executable(${name} unit/${name}.c)
+  target_link_libraries(${name} PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
+  add_test(NAME unit/${name} COMMAND ${name})
+  set_tests_properties(unit/${name} PROPERTIES LABELS unit TIMEOUT ${timeout})
+endfunction()
 
+vmm_unit_test(test-vmm-config 60)
 # Booting Linux without KVM: bzImage, e820, boot_params and ACPI tables.
-add_executable(test-vmm-boot unit/test-vmm-boot.c)
-target_link_libraries(test-vmm-boot PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
-add_test(NAME unit/test-vmm-boot COMMAND test-vmm-boot)
-set_tests_properties(unit/test-vmm-boot PROPERTIES LABELS unit TIMEOUT 60)
-
+vmm_unit_test(test-vmm-boot 60)
+# The vmlinux inside a bzImage: inflated, checked, placed, kept in the cache.
+vmm_unit_test(test-vmm-vmlinux 120)
 # The CMOS RTC through its ports, on a clock the test sets.
-add_executable(test-vmm-vmlinux unit/test-vmm-vmlinux.c)
-target_link_libraries(test-vmm-vmlinux PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
-add_test(NAME unit/test-vmm-vmlinux COMMAND test-vmm-vmlinux)
-set_tests_properties(unit/test-vmm-vmlinux PROPERTIES LABELS unit TIMEOUT 120)
-
-add_executable(test-vmm-rtc unit/test-vmm-rtc.c)
-target_link_libraries(test-vmm-rtc PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
-add_test(NAME unit/test-vmm-rtc COMMAND test-vmm-rtc)
-set_tests_properties(unit/test-vmm-rtc PROPERTIES LABELS unit TIMEOUT 60)
+vmm_unit_test(test-vmm-rtc 60)
+# A Linux guest's console without KVM: socket, pty and file.
+vmm_unit_test(test-vmm-console 60)
 
 add_test(NAME unit/vmm-cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/test-vmm-cli.sh
                                    $<TARGET_FILE:numaksm-vmm>)
 set_tests_properties(unit/vmm-cli PROPERTIES LABELS unit TIMEOUT 60)
 
-# A Linux guest's console without KVM: socket, pty and file.
-add_executable(test-vmm-console unit/test-vmm-console.c)
-target_link_libraries(test-vmm-console PRIVATE numaksm_vmm_obj PkgConfig::CMOCKA)
-add_test(NAME unit/test-vmm-console COMMAND test-vmm-console)
-set_tests_properties(unit/test-vmm-console PROPERTIES LABELS unit TIMEOUT 60)
