@@ -634,17 +634,19 @@ static void test_acpi_pm1(void **state)
 	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT, 2, VMM_ACPI_PM1_PWRBTN));
 	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT, 2), 0);
 	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EN_PORT, 2, 0xffff));
-	/* Only the power button and the RTC can be enabled. */
+	/* Only the global lock, the power button and the RTC can be enabled. */
 	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EN_PORT, 2),
-			 VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC);
+			 VMM_ACPI_PM1_GBL | VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC);
 	/* Pressed: the SCI rises, and stays until the status is cleared. */
 	assert_true(vmm_acpi_pm1_power_button(&pm));
 	assert_true(vmm_acpi_pm1_sci(&pm));
 	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT, 4),
-			 VMM_ACPI_PM1_PWRBTN | (VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC) << 16);
+			 VMM_ACPI_PM1_PWRBTN |
+			     (VMM_ACPI_PM1_GBL | VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC) << 16);
 	assert_true(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT, 2, 0x0001)); /* not it */
 	/* Byte accesses: status's high byte, enable's high byte. */
 	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT + 1, 1), 1);
+	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT + 2, 1), 0x20);
 	assert_int_equal(vmm_acpi_pm1_read(&pm, VMM_ACPI_PM1A_EVT_PORT + 3, 1), 5);
 	assert_false(vmm_acpi_pm1_write(&pm, VMM_ACPI_PM1A_EVT_PORT + 1, 1, 0x01));
 	assert_int_equal(pm.status, 0);

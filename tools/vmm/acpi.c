@@ -51,6 +51,8 @@ uint8_t vmm_acpi_checksum(const void *data, size_t len)
 	return (uint8_t)(0x100 - sum);
 }
 
+#define VMM_ACPI_PM1_ENABLES (VMM_ACPI_PM1_GBL | VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC)
+
 /* The 4-byte event block as bytes: status at 0, enable at 2. */
 uint32_t vmm_acpi_pm1_read(const struct vmm_acpi_pm1 *pm, uint16_t port, size_t size)
 {
@@ -68,11 +70,12 @@ bool vmm_acpi_pm1_write(struct vmm_acpi_pm1 *pm, uint16_t port, size_t size, uin
 		if (off < 2) { /* status: a 1 clears the bit */
 			pm->status &= (uint16_t) ~(byte << (off * 8));
 		} else if (off < 4) {
-			/* enable: the power button's, and the RTC's, which
-			 * Linux enables and checks (no alarm ever fires) */
+			/* enable: the power button's; the RTC's and the
+			 * global lock's, which Linux enables and reads back
+			 * (no alarm fires, no firmware takes the lock) */
 			unsigned shift = (off - 2) * 8;
 			uint32_t en = (pm->enable & ~(0xffu << shift)) | (uint32_t)byte << shift;
-			pm->enable = (uint16_t)(en & (VMM_ACPI_PM1_PWRBTN | VMM_ACPI_PM1_RTC));
+			pm->enable = (uint16_t)(en & VMM_ACPI_PM1_ENABLES);
 		}
 	}
 	return vmm_acpi_pm1_sci(pm);

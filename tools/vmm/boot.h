@@ -49,6 +49,7 @@
 #define VMM_ACPI_RESET_PORT	0x60c
 #define VMM_ACPI_RESET_VALUE	0x01
 #define VMM_ACPI_PM1_SCI_EN	(1u << 0)
+#define VMM_ACPI_PM1_GBL	(1u << 5)  /* GBL_EN: kept, no firmware ever holds the lock */
 #define VMM_ACPI_PM1_PWRBTN	(1u << 8)  /* PWRBTN_STS and PWRBTN_EN */
 #define VMM_ACPI_PM1_RTC	(1u << 10) /* RTC_EN: kept, its event never comes */
 #define VMM_ACPI_PM1_SLP_EN	(1u << 13)
