@@ -729,6 +729,19 @@ static bool acpi_io(struct vmm *vmm, uint16_t port, size_t size, bool out, uint3
 	return true;
 }
 
+static enum vmm_exit_kind exit_kind(uint16_t port)
+{
+	if (port >= SERIAL_PORT && port < SERIAL_PORT + 8)
+		return VMM_EXIT_SERIAL;
+	if (port == VMM_ACPI_PM_TMR_PORT)
+		return VMM_EXIT_PM_TIMER;
+	if (port >= VMM_ACPI_PM1A_EVT_PORT && port <= VMM_ACPI_RESET_PORT)
+		return VMM_EXIT_ACPI;
+	if (port == VMM_RTC_INDEX_PORT || port == VMM_RTC_DATA_PORT)
+		return VMM_EXIT_RTC;
+	return VMM_EXIT_OTHER_IO;
+}
+
 bool vmm_linux_io(struct vmm_vcpu *v)
 {
 	struct vmm *vmm = v->vmm;
@@ -738,6 +751,8 @@ bool vmm_linux_io(struct vmm_vcpu *v)
 	bool out = run->io.direction == KVM_EXIT_IO_OUT;
 	size_t size = run->io.size <= 4 ? run->io.size : 4;
 
+	v->io_exits++;
+	v->exits[exit_kind(port)]++;
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
 		uint32_t value = 0;
 		if (port >= SERIAL_PORT && port < SERIAL_PORT + 8) {
@@ -787,9 +802,18 @@ bool vmm_linux_ended(struct vmm *vmm, const char **ret_how)
 	return ended;
 }
 
+void vmm_linux_exits(const struct vmm *vmm, uint64_t n[VMM_EXIT_KINDS])
+{
+	memset(n, 0, VMM_EXIT_KINDS * sizeof(n[0]));
+	for (unsigned i = 0; vmm->vcpus && i < vmm->n_vcpus; i++)
+		for (int k = 0; k < VMM_EXIT_KINDS; k++)
+			n[k] += vmm->vcpus[i].exits[k];
+}
+
 void vmm_linux_mmio(struct vmm_vcpu *v)
 {
 	/* No device is memory-mapped but the APICs, which KVM handles. */
+	v->exits[VMM_EXIT_MMIO]++;
 	if (!v->run->mmio.is_write)
 		memset(v->run->mmio.data, 0xff, sizeof(v->run->mmio.data));
 }

@@ -497,10 +497,27 @@ static int result_status(struct vmm *vmm)
 	return status;
 }
 
+/* Each exit is a round trip through the host kernel: where they went. */
+static void log_exits(const struct vmm *vmm)
+{
+	uint64_t n[VMM_EXIT_KINDS], all = 0;
+	vmm_linux_exits(vmm, n);
+	for (int k = 0; k < VMM_EXIT_KINDS; k++)
+		all += n[k];
+	vmm_log(NK_LOG_INFO,
+		"the guest's exits to numaksm-vmm: %" PRIu64 " (serial %" PRIu64
+		", PM timer %" PRIu64 ", ACPI %" PRIu64 ", RTC %" PRIu64 ", other ports %" PRIu64
+		", MMIO %" PRIu64 ")",
+		all, n[VMM_EXIT_SERIAL], n[VMM_EXIT_PM_TIMER], n[VMM_EXIT_ACPI], n[VMM_EXIT_RTC],
+		n[VMM_EXIT_OTHER_IO], n[VMM_EXIT_MMIO]);
+}
+
 static void teardown(struct vmm *vmm)
 {
 	vmm_migration_done(vmm);
 	vmm_vcpus_stop(vmm);
+	if (vmm->cfg->kernel && vmm->started_at > 0)
+		log_exits(vmm);
 	vmm_kvm_close(vmm);
 	vmm_linux_close(vmm);
 	for (size_t i = 0; i < vmm->n_zones; i++)

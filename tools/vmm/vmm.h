@@ -181,6 +181,18 @@ void vmm_linux_done(struct vmm_linux *lx);
 
 /* ---- the running VM (kvm.c, control.c, main.c) ------------------------ */
 
+/* What a Linux guest's exits to numaksm-vmm were for (each costs a round
+ * trip through the host kernel; the log sums them at the end). */
+enum vmm_exit_kind {
+	VMM_EXIT_SERIAL = 0,
+	VMM_EXIT_PM_TIMER,
+	VMM_EXIT_ACPI, /* PM1 event and control, reset */
+	VMM_EXIT_RTC,
+	VMM_EXIT_OTHER_IO, /* ports with nothing behind them */
+	VMM_EXIT_MMIO,
+	VMM_EXIT_KINDS,
+};
+
 enum vmm_vcpu_state {
 	VCPU_CREATED = 0,
 	VCPU_RUNNING,
@@ -208,6 +220,7 @@ struct vmm_vcpu {
 	uint64_t passes_done, verified_pages, verify_errors, first_bad_gpa;
 	uint64_t pass_checksum, verify_checksum;
 	uint64_t io_exits;
+	uint64_t exits[VMM_EXIT_KINDS]; /* a Linux guest's, by kind */
 	char *error;
 };
 
@@ -315,6 +328,8 @@ bool vmm_linux_console_written(struct vmm *vmm);
 bool vmm_linux_power_button(struct vmm *vmm);
 /* Whether the guest powered off, reset or failed, and which (*ret_how). */
 bool vmm_linux_ended(struct vmm *vmm, const char **ret_how);
+/* How many exits the guest made, by kind: read once its vCPUs stopped. */
+void vmm_linux_exits(const struct vmm *vmm, uint64_t n[VMM_EXIT_KINDS]);
 void vmm_linux_close(struct vmm *vmm);
 
 /* fill.c */
