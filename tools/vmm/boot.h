@@ -39,6 +39,9 @@
 #define VMM_MMIO_START 0xfec00000ull
 #define VMM_MMIO_END   0x100000000ull
 
+/* PCI's configuration mechanism #1, the address port: no PCI bus is there. */
+#define VMM_PCI_CONFIG_ADDRESS_PORT 0xcf8
+
 /* The FADT's fixed hardware, as I/O ports: PM1a event and control blocks
  * (power-off is SLP_TYP 5 with SLP_EN), the PM timer (Linux calibrates the
  * TSC against it when there is no kvmclock) and the reset register. */

@@ -285,6 +285,29 @@ static int set_tss(struct vmm *vmm, nk_error **err)
 	return 0;
 }
 
+/* Writes that Linux makes by the thousand to a port with nothing behind it
+ * end in the host kernel: an ioeventfd on the port completes each write in
+ * KVM, with no exit to numaksm-vmm.  The PCI configuration address (0xcf8):
+ * on an AMD family 0xf or 0x10 CPU, Linux looks for an AGP bridge on every
+ * bus and slot twice at boot, 16000 writes there each followed by a read
+ * of 0xcfc (reads still come here and find nothing: all ones).  KVM holds
+ * the eventfd, so it is closed here; nothing reads it.  Without it (an
+ * older KVM) the writes exit and vanish as before: same guest, slower. */
+static void absorb_writes(struct vmm *vmm)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct kvm_ioeventfd ev = {
+	    .addr = VMM_PCI_CONFIG_ADDRESS_PORT,
+	    .len = 4,
+	    .fd = fd,
+	    .flags = KVM_IOEVENTFD_FLAG_PIO,
+	};
+	(void)ioctl(vmm->vm_fd, KVM_IOEVENTFD, &ev);
+	close(fd);
+}
+
 /* What Linux needs of KVM's own devices: the local APICs, IOAPIC and
  * 8259s, and the PIT (timer calibration, and port 0x61). */
 static int create_devices(struct vmm *vmm, nk_error **err)
@@ -295,6 +318,7 @@ static int create_devices(struct vmm *vmm, nk_error **err)
 		return nk_error_set(err, errno, "KVM_CREATE_IRQCHIP: %m");
 	if (ioctl(vmm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return nk_error_set(err, errno, "KVM_CREATE_PIT2: %m");
+	absorb_writes(vmm);
 	return 0;
 }
 
