@@ -251,7 +251,7 @@ static void test_cache(void **state)
 	assert_true(cached);
 	assert_int_equal(size, ELF_SIZE);
 	assert_memory_equal(out, elf, ELF_SIZE);
-	free(out);
+	vmm_vmlinux_put(out, size, cached);
 
 	/* Another file (here: another inode) is another entry. */
 	st.st_ino = 43;

@@ -196,13 +196,16 @@ int vmm_bzimage_inflate(const struct vmm_bzimage *k, uint8_t **ret, size_t *ret_
 			nk_error **err);
 
 /* The vmlinux of the bzImage `k` (its file's stat in `st`): from
- * `cache_dir` when it holds it (NULL: no cache), else inflated and kept
- * there.  A cache directory that is not the user's own, writable by no one
- * else, is not used, and `note` says so.  @return as vmm_bzimage_inflate(). */
+ * `cache_dir` (NULL: no cache) when it holds it, the file mapped read-only
+ * and *ret_cached true; else inflated (malloc'ed) and kept there.  A cache
+ * directory that is not the user's own, writable by no one else, is not
+ * used, and `note` says so.  @return as vmm_bzimage_inflate(). */
 struct stat;
 int vmm_vmlinux_get(const struct vmm_bzimage *k, const struct stat *st, const char *cache_dir,
 		    uint8_t **ret, size_t *ret_size, bool *ret_cached, char *note, size_t note_size,
 		    nk_error **err);
+/* Let go of what vmm_vmlinux_get() gave (NULL: nothing). */
+void vmm_vmlinux_put(uint8_t *elf, size_t size, bool cached);
 
 /* Where a vmlinux, initrd and command line go: the vmlinux's segments at
  * their physical addresses, with the bzImage's init_size from there.

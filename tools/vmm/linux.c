@@ -119,10 +119,12 @@ static void linux_inflate(const struct vmm_config *cfg, struct vmm_linux *lx)
 			 "the kernel boots through its decompressor: %s",
 			 e ? nk_error_message(e) : strerror(errno));
 		nk_error_free(e);
-		free(elf);
+		vmm_vmlinux_put(elf, size, cached);
 		return;
 	}
 	lx->vmlinux_file = elf;
+	lx->vmlinux_size = size;
+	lx->vmlinux_cached = cached;
 	snprintf(lx->boot_note, sizeof(lx->boot_note),
 		 "the kernel boots at its vmlinux entry, %zu MiB %s in %.2f s%s%s", size >> 20,
 		 cached ? "read from the cache" : "inflated here", mono_s() - t0, *why ? "; " : "",
@@ -173,7 +175,7 @@ int vmm_linux_prepare(const struct vmm_config *cfg, struct vmm_linux *ret, nk_er
 		r = vmm_boot_plan(&lx.image, &lx.e820, initrd_size, lx.cmdline, &lx.plan, err);
 	if (r < 0) {
 		free(lx.kernel_file);
-		free(lx.vmlinux_file);
+		vmm_vmlinux_put(lx.vmlinux_file, lx.vmlinux_size, lx.vmlinux_cached);
 		return r;
 	}
 	*ret = lx;
@@ -183,7 +185,7 @@ int vmm_linux_prepare(const struct vmm_config *cfg, struct vmm_linux *ret, nk_er
 void vmm_linux_done(struct vmm_linux *lx)
 {
 	free(lx->kernel_file);
-	free(lx->vmlinux_file);
+	vmm_vmlinux_put(lx->vmlinux_file, lx->vmlinux_size, lx->vmlinux_cached);
 	*lx = (struct vmm_linux){0};
 }
 
@@ -830,7 +832,7 @@ int vmm_linux_setup(struct vmm *vmm, nk_error **err)
 	free(lx->kernel_file);
 	lx->kernel_file = NULL;
 	lx->image.image = lx->image.kernel = NULL;
-	free(lx->vmlinux_file);
+	vmm_vmlinux_put(lx->vmlinux_file, lx->vmlinux_size, lx->vmlinux_cached);
 	lx->vmlinux_file = NULL;
 	lx->vmlinux.elf = NULL;
 	return r;

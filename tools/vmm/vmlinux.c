@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -240,7 +241,11 @@ static int cache_dir_open(const char *dir, nk_error **err)
 	return fd;
 }
 
-static int cache_read(int dirfd, const char *name, uint8_t **ret, size_t *ret_size)
+/* A cache file is mapped, not read: no copy, no fresh pages to fault in
+ * before the segments are copied to guest RAM.  The file is this user's
+ * own, in a directory only it can write, and is only ever replaced by a
+ * rename (cache_write()), never truncated: the mapping stays whole. */
+static int cache_map(int dirfd, const char *name, uint8_t **ret, size_t *ret_size)
 {
 	struct stat st;
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -251,21 +256,12 @@ static int cache_read(int dirfd, const char *name, uint8_t **ret, size_t *ret_si
 		close(fd);
 		return -EPERM;
 	}
-	uint8_t *buf = malloc((size_t)st.st_size);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
-	if (!buf || got != (size_t)st.st_size) {
-		free(buf);
+	if (map == MAP_FAILED)
 		return -EIO;
-	}
-	*ret = buf;
-	*ret_size = got;
+	*ret = map;
+	*ret_size = (size_t)st.st_size;
 	return 0;
 }
 
@@ -285,6 +281,14 @@ static void cache_write(int dirfd, const char *name, const uint8_t *buf, size_t 
 	}
 	if (close(fd) < 0 || done != size || renameat(dirfd, tmp, dirfd, name) < 0)
 		unlinkat(dirfd, tmp, 0);
+}
+
+void vmm_vmlinux_put(uint8_t *elf, size_t size, bool cached)
+{
+	if (elf && cached)
+		munmap(elf, size);
+	else
+		free(elf);
 }
 
 int vmm_vmlinux_get(const struct vmm_bzimage *k, const struct stat *st, const char *cache_dir,
@@ -310,7 +314,7 @@ int vmm_vmlinux_get(const struct vmm_bzimage *k, const struct stat *st, const ch
 	}
 	if (dirfd >= 0) {
 		cache_name(st, k, name, sizeof(name));
-		if (cache_read(dirfd, name, ret, ret_size) == 0) {
+		if (cache_map(dirfd, name, ret, ret_size) == 0) {
 			*ret_cached = true;
 			close(dirfd);
 			return 0;

@@ -169,6 +169,8 @@ struct vmm_linux {
 	void *kernel_file; /* the bzImage, malloc'ed, until it is in guest RAM */
 	struct vmm_bzimage image;
 	uint8_t *vmlinux_file; /* its vmlinux, inflated or from the cache; NULL: boot the bzImage */
+	size_t vmlinux_size;
+	bool vmlinux_cached; /* mapped from the cache (vmm_vmlinux_put()) */
 	struct vmm_vmlinux vmlinux;
 	char boot_note[512]; /* how the kernel is booted, for the log */
 	struct vmm_e820 e820;
