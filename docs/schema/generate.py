@@ -303,15 +303,22 @@ defs["vmm_migration"] = obj(
     total_bytes=L.bytes, done_bytes=L.bytes, moved_bytes=L.bytes, moved_page_count=L.count,
     already_page_count=L.count, failed_page_count=L.count, absent_page_count=L.count,
     seconds=L.seconds, error=L.n("name"))
+defs["absolute_path"] = {
+    "description": "An absolute path of fewer than 4096 characters, none of them a control "
+                   "character.",
+    "type": "string", "pattern": "^/[^\\x00-\\x1f\\x7f]*$", "maxLength": 4095}
+defs["vmm_console"] = obj(
+    "A Linux guest's console (numaksm-vmm --console): where its serial line goes, and its "
+    "pty, file or socket (null on stdio).",
+    mode=enum("stdio", "pty", "file", "socket"), path=L.n("absolute_path"))
 defs["vmm_info"] = obj(
     "A numaksm-vmm VM in its own words (the control socket's info, numaksm-vmm --json): its "
     "zones where the guest sees them, its vCPUs, the guest program's workload (null: none), "
     "the host's fill (null: none), files loaded into guest RAM, the process' KSM, and the "
     "running or last zone migration (null: none since the VM started); a Linux guest's "
-    "console (null: the built-in program): where its serial line goes, and its pty, file "
-    "or socket (null on stdio).",
+    "console (null: the built-in program).",
     name=L.name, pid=L.pid, socket_path=L.n("name"),
-    console=null(obj(mode=enum("stdio", "pty", "file", "socket"), path=L.n("name"))),
+    console=L.n("vmm_console"),
     state=L.vm_state,
     uptime_seconds=L.seconds, guest_node_count=L.count, guest_address_end=L.address,
     zones=arr({"allOf": [L.zone, {"properties": dict(
@@ -503,6 +510,19 @@ docs.append(document(
     "numaksm-vmm", "numaksm-vmm --json",
     "What numaksm-vmm prints once its VM runs: the VM, as numaksm vm info --json gives it.",
     dict(vm=C.vmm_info)))
+
+
+docs.append(("numaksm-vmm-entry.schema.json", {
+    "$schema": DRAFT, "$id": BASE + "numaksm-vmm-entry.schema.json",
+    "title": "numaksm-vmm's registry entry",
+    **obj("RUNDIR/vm/NAME.json, which numaksm-vmm holds locked while its VM runs (not a "
+          "--json document): the control protocol's version, the VM's name (the file's), the "
+          "VMM's process, its control socket, and a Linux guest's console (null: the built-in "
+          "program, or not known yet).  Readers check every field as this schema does, and "
+          "take an entry without console (an older VMM's) as one with null.",
+          version={"type": "integer", "minimum": 1}, name=C.name,
+          pid=C.pid, socket=C.absolute_path,
+          console=C.n("vmm_console"))}))
 
 
 def line(fname, title, desc, **props):
