@@ -496,11 +496,13 @@ docs.append(document(
                         b_address=C.uint)))))
 docs.append(document(
     "vm list", "numaksm vm list --json",
-    "The running numaksm-vmm VMs; null what a VM's answer lacks.",
+    "The running numaksm-vmm VMs; null what a VM's answer lacks.  console: a Linux guest's, "
+    "from the VM's registry entry (null: the built-in program, or an entry without one or "
+    "refused).",
     dict(vms=arr(obj(name=C.name, pid=null(C.pid),
                      state=null(C.vm_state),
                      vcpu_count=null(C.count), guest_ram_bytes=null(C.bytes),
-                     ksm_merging_page_count=null(C.count))))))
+                     ksm_merging_page_count=null(C.count), console=C.n("vmm_console"))))))
 
 
 docs.append(document(
