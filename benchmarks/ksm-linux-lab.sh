@@ -27,17 +27,12 @@ if command -v ksmtuned > /dev/null && command -v bash > /dev/null; then
 	chmod 755 $t/ksmtuned
 	strategies=defaults,ksmtuned,numaksm
 fi
-ksm=/sys/kernel/mm/ksm
-saved=""
-for k in pages_to_scan sleep_millisecs run; do
-	saved="$saved $k=$(cat $ksm/$k)"
-done
+linux_ksm_save ksm-linux
 names=""
 cleanup() {
 	for vm in $names; do numaksm vm stop "$vm" > /dev/null 2>&1; done
 	wait 2> /dev/null
-	# shellcheck disable=SC2086
-	numaksm ksm set $saved > /dev/null || echo "ksm-linux: cannot put KSM's knobs back:$saved"
+	linux_ksm_restore ksm-linux
 	rm -rf "$t"
 }
 trap cleanup EXIT

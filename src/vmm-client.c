@@ -8,6 +8,7 @@
  */
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,6 +49,49 @@ static int file_name(const char *name, const char *suffix, char *buf, size_t siz
 	return snprintf(buf, size, "%s%s", name, suffix) < (int)size ? 0 : -ENAMETOOLONG;
 }
 
+/* ---- the registry entry's console ---------------------------------------------- */
+
+static const char *const console_modes[] = {"stdio", "pty", "file", "socket"};
+
+_nk_export_ const char *nk_vmm_console_mode_name(enum nk_vmm_console_mode mode)
+{
+	return (unsigned)mode < ARRAY_SIZE(console_modes) ? console_modes[mode] : NULL;
+}
+
+/* Why `path` (`len` bytes) cannot be in an entry, or NULL: it must be
+ * absolute, shorter than PATH_MAX and free of NULs and control characters,
+ * so that it names one file wherever it is read and prints as one line. */
+static const char *path_problem(const char *path, size_t len)
+{
+	if (!path || len == 0 || path[0] != '/')
+		return "path is not absolute";
+	if (len >= PATH_MAX)
+		return "path is too long";
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+			return "path holds a control character";
+	return NULL;
+}
+
+/* Why a console of `mode` at `path` cannot be in an entry, or NULL. */
+static const char *console_problem(enum nk_vmm_console_mode mode, const char *path, size_t len)
+{
+	if (mode == NK_VMM_CONSOLE_NONE || mode == NK_VMM_CONSOLE_STDIO)
+		return path ? "has a path, which one on stdio (or none) has not" : NULL;
+	if (!nk_vmm_console_mode_name(mode))
+		return "is of an unknown mode";
+	if (!path)
+		return "has no path";
+	return path_problem(path, len);
+}
+
+_nk_export_ int nk_vmm_console_check(enum nk_vmm_console_mode mode, const char *path,
+				     nk_error **err)
+{
+	const char *why = console_problem(mode, path, path ? strlen(path) : 0);
+	return why ? nk_error_set(err, EINVAL, "the console %s", why) : 0;
+}
+
 /* ---- the VMM's side --------------------------------------------------------- */
 
 struct nk_vmm_registration {
@@ -56,6 +100,8 @@ struct nk_vmm_registration {
 	int listen_fd; /* NAME.sock */
 	char *name;
 	char *socket_path;
+	enum nk_vmm_console_mode console;
+	char *console_path;
 };
 
 _nk_export_ nk_vmm_registration *nk_vmm_unregister(nk_vmm_registration *reg)
@@ -78,6 +124,7 @@ _nk_export_ nk_vmm_registration *nk_vmm_unregister(nk_vmm_registration *reg)
 	nk_rundir_free(reg->registry);
 	nk_rundir_free(reg->dir);
 	free(reg->socket_path);
+	free(reg->console_path);
 	free(reg->name);
 	free(reg);
 	return NULL;
@@ -95,13 +142,28 @@ static int write_entry(nk_vmm_registration *reg, nk_error **err)
 	json_object_object_add(o, "name", json_object_new_string(reg->name));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "socket", json_object_new_string(reg->socket_path));
+	json_object *console = NULL;
+	if (reg->console != NK_VMM_CONSOLE_NONE) {
+		console = json_object_new_object();
+		json_object_object_add(
+		    console, "mode",
+		    json_object_new_string(nk_vmm_console_mode_name(reg->console)));
+		json_object_object_add(console, "path",
+				       reg->console_path ? json_object_new_string(reg->console_path)
+							 : NULL);
+	}
+	json_object_object_add(o, "console", console);
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t len = text ? strlen(text) : 0;
 	int r = 0;
-	if (!text || ftruncate(reg->lock_fd, 0) < 0 ||
-	    pwrite(reg->lock_fd, text, len, 0) != (ssize_t)len)
+	/* In place (the lock is the file's): written over, then cut to length,
+	 * so a reader never finds it empty once it was written. */
+	errno = 0;
+	if (!text || pwrite(reg->lock_fd, text, len, 0) != (ssize_t)len ||
+	    ftruncate(reg->lock_fd, (off_t)len) < 0)
 		r = nk_error_set(err, errno ? errno : ENOMEM, "cannot write %s/%s.json: %s",
-				 nk_rundir_path(reg->registry), reg->name, strerror(errno));
+				 nk_rundir_path(reg->registry), reg->name,
+				 strerror(errno ? errno : ENOMEM));
 	json_object_put(o);
 	return r;
 }
@@ -147,6 +209,7 @@ _nk_export_ int nk_vmm_register(const char *runtime_dir, const char *name,
 	if (!reg)
 		return nk_error_set(err, ENOMEM, "out of memory");
 	reg->lock_fd = reg->listen_fd = -1;
+	reg->console = NK_VMM_CONSOLE_NONE;
 	if ((r = nk_vmm_name_check(name, err)) < 0)
 		return r;
 	if (!(reg->name = strdup(name)))
@@ -182,6 +245,22 @@ _nk_export_ int nk_vmm_registration_fd(const nk_vmm_registration *reg)
 _nk_export_ const char *nk_vmm_registration_socket(const nk_vmm_registration *reg)
 {
 	return reg->socket_path;
+}
+
+_nk_export_ int nk_vmm_registration_set_console(nk_vmm_registration *reg,
+						enum nk_vmm_console_mode mode, const char *path,
+						nk_error **err)
+{
+	int r = nk_vmm_console_check(mode, path, err);
+	if (r < 0)
+		return r;
+	char *copy = NULL;
+	if (path && !(copy = strdup(path)))
+		return nk_error_set(err, ENOMEM, "out of memory");
+	free(reg->console_path);
+	reg->console_path = copy;
+	reg->console = mode;
+	return write_entry(reg, err);
 }
 
 /* ---- the client's side ------------------------------------------------------- */
@@ -367,6 +446,133 @@ _nk_export_ int nk_vmm_list(const char *runtime_dir, char ***ret_names, nk_error
 done:
 	*ret_names = TAKE_PTR(names);
 	return (int)n;
+}
+
+_nk_export_ nk_vmm_entry *nk_vmm_entry_free(nk_vmm_entry *entry)
+{
+	if (entry) {
+		free(entry->name);
+		free(entry->socket_path);
+		free(entry->console_path);
+		free(entry);
+	}
+	return NULL;
+}
+
+static void entry_freep(nk_vmm_entry **e)
+{
+	nk_vmm_entry_free(*e);
+}
+
+static void json_putp(json_object **o)
+{
+	json_object_put(*o);
+}
+
+/* An int of `o`'s `key` from 1 to INT_MAX, or 0. */
+static int positive_int(json_object *o, const char *key)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return 0;
+	int64_t n = json_object_get_int64(v);
+	return n > 0 && n <= INT_MAX ? (int)n : 0;
+}
+
+/* A path of `o`'s `key` into *ret (NULL when null or absent): NULL, or
+ * why it cannot be one. */
+static const char *get_path(json_object *o, const char *key, char **ret)
+{
+	json_object *v = NULL;
+	*ret = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return NULL;
+	if (!json_object_is_type(v, json_type_string))
+		return "path is not a string";
+	const char *s = json_object_get_string(v);
+	size_t len = (size_t)json_object_get_string_len(v);
+	const char *why = strlen(s) != len ? "path holds a NUL" : path_problem(s, len);
+	if (!why && !(*ret = strdup(s)))
+		return "path cannot be kept: out of memory";
+	return why;
+}
+
+/* Fill `e` from the entry `o` of VM `name`: true, or false with what is
+ * wrong in `why`. */
+static bool parse_entry(json_object *o, const char *name, nk_vmm_entry *e, char *why, size_t size)
+{
+	json_object *v, *console = NULL;
+	const char *bad;
+
+#define REFUSE(...) (snprintf(why, size, __VA_ARGS__), false)
+	if (!json_object_is_type(o, json_type_object))
+		return REFUSE("it is not a JSON object");
+	if (!(e->version = positive_int(o, "version")))
+		return REFUSE("its version is not a number above 0");
+	if (!json_object_object_get_ex(o, "name", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), name) != 0)
+		return REFUSE("its name is not its file's");
+	if (!(e->name = strdup(name)))
+		return REFUSE("out of memory");
+	if (!(e->pid = positive_int(o, "pid")))
+		return REFUSE("its pid is not a number above 0");
+	if ((bad = get_path(o, "socket", &e->socket_path)) || !e->socket_path)
+		return REFUSE("its socket %s", bad ? bad : "path is missing");
+	e->console = NK_VMM_CONSOLE_NONE;
+	json_object_object_get_ex(o, "console", &console);
+	if (!console)
+		return true; /* none, or a VMM from before the console was recorded */
+	if (!json_object_is_type(console, json_type_object) ||
+	    !json_object_object_get_ex(console, "mode", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return REFUSE("its console is not {mode, path}");
+	for (size_t i = 0; i < ARRAY_SIZE(console_modes); i++)
+		if (!strcmp(json_object_get_string(v), console_modes[i]))
+			e->console = (enum nk_vmm_console_mode)i;
+	if (e->console == NK_VMM_CONSOLE_NONE)
+		return REFUSE("its console's mode is not stdio, pty, file or socket");
+	if ((bad = get_path(console, "path", &e->console_path)) ||
+	    (bad = console_problem(e->console, e->console_path,
+				   e->console_path ? strlen(e->console_path) : 0)))
+		return REFUSE("its console %s", bad);
+#undef REFUSE
+	return true;
+}
+
+_nk_export_ int nk_vmm_entry_read(const char *runtime_dir, const char *name, nk_vmm_entry **ret,
+				  nk_error **err)
+{
+	_cleanup_(nk_rundir_freep) nk_rundir *dir = NULL, *registry = NULL;
+	_cleanup_(entry_freep) nk_vmm_entry *entry = NULL;
+	_cleanup_(json_putp) json_object *o = NULL;
+	_cleanup_error_ nk_error *e = NULL;
+	_cleanup_free_ char *text = NULL;
+	char file[96], why[128] = "it is not JSON";
+
+	int r = nk_vmm_name_check(name, err);
+	if (r < 0)
+		return r;
+	file_name(name, ".json", file, sizeof(file));
+	r = open_rundir(runtime_dir, &dir, err);
+	if (r >= 0)
+		r = nk_rundir_subdir(dir, REGISTRY_DIR, 0, &registry, &e);
+	if (r >= 0)
+		r = nk_rundir_read(registry, file, &text, &e);
+	if (r == -ENOENT) {
+		nk_error_set(err, ENOENT, "VM '%s' has no registry entry", name);
+		return nk_error_hint(err, "'numaksm vm list' shows the running VMs");
+	}
+	if (r < 0)
+		return e ? nk_error_forward(err, &e, r) : r;
+	if (!(entry = calloc(1, sizeof(*entry))))
+		return nk_error_set(err, ENOMEM, "out of memory");
+	o = json_tokener_parse(text);
+	if (!o || !parse_entry(o, name, entry, why, sizeof(why)))
+		return nk_error_set(err, EBADMSG, "refusing %s/%s: %s", nk_rundir_path(registry),
+				    file, why);
+	*ret = TAKE_PTR(entry);
+	return 0;
 }
 
 /* One request to VM `name`; its result object (json_object_put() it). */

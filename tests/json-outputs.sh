@@ -7,7 +7,8 @@
 #   unit  no host needed: check, hugepages, ksm show and status on the
 #         captured trees of tests/fixtures and its odd ones (--root), pin show on a captured
 #         QEMU, pin plan on XML and synthetic topologies, vm list with no VM
-#         and with a stand-in numaksm-vmm (FAKE_VMM, tests/unit/fake-vmm.c),
+#         and with a stand-in numaksm-vmm (FAKE_VMM, tests/unit/fake-vmm.c)
+#         and that stand-in's registry entry,
 #         vm info of that VM,
 #         error lines (usage errors, refusals)
 #   host  the same, then this host: check, hugepages, zone try, pin plan
@@ -171,11 +172,16 @@ json 0 "pin plan" pin plan --vcpus 2 --nodes 2 --root "$topologies/trees/memonly
 json 0 "vm list" vm list --json
 grep -q '"vms": \[' "$t/out" || fail "vm list --json without VMs: $(cat "$t/out")"
 vm=json-$$
-pid=$("$fake" "$NUMAKSM_RUNTIME_DIR" "$vm" "$t/vm.log") || fail "fake-vmm $vm did not start"
+pid=$("$fake" "$NUMAKSM_RUNTIME_DIR" "$vm" "$t/vm.log" serve \
+	'{"mode": "socket", "path": "/run/json.console"}') || fail "fake-vmm $vm did not start"
 pids="$pids $pid"
 if json 0 "vm list" vm list --json; then
 	grep -q "\"name\": \"$vm\"" "$t/out" || fail "vm list --json lacks $vm"
+	grep -q '"path": "/run/json.console"' "$t/out" || fail "vm list --json lacks the console"
 fi
+# The registry entry as numaksm-vmm writes it (the stand-in writes the same).
+what="registry entry $NUMAKSM_RUNTIME_DIR/vm/$vm.json"
+valid "vmm-entry" "$NUMAKSM_RUNTIME_DIR/vm/$vm.json"
 json 0 "vm info" vm info "$vm" --json
 "$numaksm" vm stop "$vm" > /dev/null 2>&1
 

@@ -187,7 +187,19 @@ static json_object *info_u64(json_object *v)
 						     : NULL;
 }
 
-static json_object *list_row(const char *name, json_object *info)
+/* The console its registry entry records: {mode, path}, or null. */
+static json_object *console_json(const nk_vmm_entry *entry)
+{
+	const char *mode = entry ? nk_vmm_console_mode_name(entry->console) : NULL;
+	if (!mode)
+		return NULL;
+	json_object *c = json_object_new_object();
+	json_object_object_add(c, "mode", json_object_new_string(mode));
+	json_object_object_add(c, "path", tool_json_name(entry->console_path));
+	return c;
+}
+
+static json_object *list_row(const char *name, json_object *info, const nk_vmm_entry *entry)
 {
 	json_object *row = json_object_new_object(), *ksm = get(info, "ksm"),
 		    *pid = get(info, "pid");
@@ -208,6 +220,7 @@ static json_object *list_row(const char *name, json_object *info)
 				   ? tool_json_u64(ram_bytes(info))
 				   : NULL);
 	json_object_object_add(row, "ksm_merging_page_count", info_u64(merging));
+	json_object_object_add(row, "console", console_json(entry));
 	return row;
 }
 
@@ -235,7 +248,17 @@ static int vm_list(const struct vm_args *a, nk_error **err)
 		r = vm_call(a, names[i], request_new("info"), CALL_TIMEOUT_MS, true, &info, err);
 		if (r != 0)
 			continue; /* gone (1), or an error: the loop ends */
-		json_object_array_add(rows, list_row(names[i], info));
+		/* The console from the registry entry, which the VMM completes
+		 * before it answers; an entry refused leaves it null. */
+		nk_vmm_entry *entry = NULL;
+		nk_error *e = NULL;
+		int er = nk_vmm_entry_read(a->runtime_dir, names[i], &entry, &e);
+		if (er < 0 && er != -ENOENT)
+			tool_log_warning(nk_error_message(e));
+		nk_error_free(e);
+		if (er != -ENOENT)
+			json_object_array_add(rows, list_row(names[i], info, entry));
+		nk_vmm_entry_free(entry);
 		json_object_put(info);
 	}
 	nk_strv_free(names);
@@ -249,17 +272,18 @@ static int vm_list(const struct vm_args *a, nk_error **err)
 		tool_json_print(doc, true);
 		return EXIT_OK;
 	}
-	printf("%-16s %8s %-9s %5s %10s %12s\n", "NAME", "PID", "STATE", "VCPUS", "RAM",
-	       "KSM-MERGING");
+	printf("%-16s %8s %-9s %5s %10s %12s  %s\n", "NAME", "PID", "STATE", "VCPUS", "RAM",
+	       "KSM-MERGING", "CONSOLE");
 	for (size_t i = 0; i < json_object_array_length(rows); i++) {
-		json_object *row = json_object_array_get_idx(rows, i);
+		json_object *row = json_object_array_get_idx(rows, i), *c = get(row, "console");
 		char pid[24], vcpus[24], merging[24], size[32] = "-";
 		if (get(row, "guest_ram_bytes"))
 			nk_format_bytes(size, sizeof(size), get_u64(row, "guest_ram_bytes"));
-		printf("%-16s %8s %-9s %5s %10s %12s\n", get_str(row, "name", "-"),
+		printf("%-16s %8s %-9s %5s %10s %12s  %s%s%s\n", get_str(row, "name", "-"),
 		       column_u64(row, "pid", pid, sizeof(pid)), get_str(row, "state", "-"),
 		       column_u64(row, "vcpu_count", vcpus, sizeof(vcpus)), size,
-		       column_u64(row, "ksm_merging_page_count", merging, sizeof(merging)));
+		       column_u64(row, "ksm_merging_page_count", merging, sizeof(merging)),
+		       get_str(c, "mode", "-"), get(c, "path") ? ":" : "", get_str(c, "path", ""));
 	}
 	json_object_put(rows);
 	return EXIT_OK;
@@ -512,11 +536,12 @@ static int vm_migrate(const struct vm_args *a, nk_error **err)
 /* ---- the command line ----------------------------------------------------------- */
 
 static const struct vm_command vm_commands[] = {
-    {"list", "list [--json]", "the running VMs: PID, state, vCPUs, RAM, KSM",
-     "The running numaksm-vmm VMs: name, PID, state, vCPUs, guest RAM and the pages\n"
-     "KSM merges in each.  A VM that exits while being listed is left out.\n"
+    {"list", "list [--json]", "the running VMs: PID, state, vCPUs, RAM, KSM, console",
+     "The running numaksm-vmm VMs: name, PID, state, vCPUs, guest RAM, the pages\n"
+     "KSM merges in each, and a Linux guest's console (MODE[:PATH], from the VM's\n"
+     "registry entry).  A VM that exits while being listed is left out.\n"
      "  --json  {schema_version, command, vms: [{name, pid, state, vcpu_count,\n"
-     "          guest_ram_bytes, ksm_merging_page_count}]}\n",
+     "          guest_ram_bytes, ksm_merging_page_count, console}]}\n",
      "", 0, true, false, vm_list},
     {"info", "info NAME [--json]", "one VM: zones, vCPUs, workload, KSM",
      "One VM: its zones (guest address, size, backing, policy, nodes, pages per node,\n"

@@ -207,6 +207,11 @@ static void log_to_stderr(enum nk_log_level level, const char *message, void *us
 	tool_json_log_line(json_command, level, message);
 }
 
+void tool_log_warning(const char *message)
+{
+	log_to_stderr(NK_LOG_WARNING, message, NULL);
+}
+
 void tool_log_error(const char *command, const char *message)
 {
 	if (json_mode)

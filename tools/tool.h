@@ -27,6 +27,8 @@ struct tool_command {
  * on stderr, or under --json a JSON log line, as main() prints the error
  * and the log lines then (docs/json.md). */
 void tool_log_error(const char *command, const char *message);
+/* A warning: "numaksm: warning: MESSAGE" on stderr, or a JSON log line. */
+void tool_log_warning(const char *message);
 
 /* Record a usage error: main() prints it and exits 2. */
 int tool_usage_error(nk_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -303,15 +303,22 @@ defs["vmm_migration"] = obj(
     total_bytes=L.bytes, done_bytes=L.bytes, moved_bytes=L.bytes, moved_page_count=L.count,
     already_page_count=L.count, failed_page_count=L.count, absent_page_count=L.count,
     seconds=L.seconds, error=L.n("name"))
+defs["absolute_path"] = {
+    "description": "An absolute path of fewer than 4096 characters, none of them a control "
+                   "character.",
+    "type": "string", "pattern": "^/[^\\x00-\\x1f\\x7f]*$", "maxLength": 4095}
+defs["vmm_console"] = obj(
+    "A Linux guest's console (numaksm-vmm --console): where its serial line goes, and its "
+    "pty, file or socket (null on stdio).",
+    mode=enum("stdio", "pty", "file", "socket"), path=L.n("absolute_path"))
 defs["vmm_info"] = obj(
     "A numaksm-vmm VM in its own words (the control socket's info, numaksm-vmm --json): its "
     "zones where the guest sees them, its vCPUs, the guest program's workload (null: none), "
     "the host's fill (null: none), files loaded into guest RAM, the process' KSM, and the "
     "running or last zone migration (null: none since the VM started); a Linux guest's "
-    "console (null: the built-in program): where its serial line goes, and its pty, file "
-    "or socket (null on stdio).",
+    "console (null: the built-in program).",
     name=L.name, pid=L.pid, socket_path=L.n("name"),
-    console=null(obj(mode=enum("stdio", "pty", "file", "socket"), path=L.n("name"))),
+    console=L.n("vmm_console"),
     state=L.vm_state,
     uptime_seconds=L.seconds, guest_node_count=L.count, guest_address_end=L.address,
     zones=arr({"allOf": [L.zone, {"properties": dict(
@@ -489,11 +496,13 @@ docs.append(document(
                         b_address=C.uint)))))
 docs.append(document(
     "vm list", "numaksm vm list --json",
-    "The running numaksm-vmm VMs; null what a VM's answer lacks.",
+    "The running numaksm-vmm VMs; null what a VM's answer lacks.  console: a Linux guest's, "
+    "from the VM's registry entry (null: the built-in program, or an entry without one or "
+    "refused).",
     dict(vms=arr(obj(name=C.name, pid=null(C.pid),
                      state=null(C.vm_state),
                      vcpu_count=null(C.count), guest_ram_bytes=null(C.bytes),
-                     ksm_merging_page_count=null(C.count))))))
+                     ksm_merging_page_count=null(C.count), console=C.n("vmm_console"))))))
 
 
 docs.append(document(
@@ -503,6 +512,19 @@ docs.append(document(
     "numaksm-vmm", "numaksm-vmm --json",
     "What numaksm-vmm prints once its VM runs: the VM, as numaksm vm info --json gives it.",
     dict(vm=C.vmm_info)))
+
+
+docs.append(("numaksm-vmm-entry.schema.json", {
+    "$schema": DRAFT, "$id": BASE + "numaksm-vmm-entry.schema.json",
+    "title": "numaksm-vmm's registry entry",
+    **obj("RUNDIR/vm/NAME.json, which numaksm-vmm holds locked while its VM runs (not a "
+          "--json document): the control protocol's version, the VM's name (the file's), the "
+          "VMM's process, its control socket, and a Linux guest's console (null: the built-in "
+          "program, or not known yet).  Readers check every field as this schema does, and "
+          "take an entry without console (an older VMM's) as one with null.",
+          version={"type": "integer", "minimum": 1}, name=C.name,
+          pid=C.pid, socket=C.absolute_path,
+          console=C.n("vmm_console"))}))
 
 
 def line(fname, title, desc, **props):

@@ -7,10 +7,13 @@
  * error and a hint.  Every request is appended to LOG as one line, its keys
  * sorted, {"command":"info","version":2}, for the tests to compare whole.
  *
- * Usage: fake-vmm RUNDIR NAME LOG [serve|nosock|die]
+ * Usage: fake-vmm RUNDIR NAME LOG [serve|nosock|die [CONSOLE]]
  *   serve   answer until "stop" (the default)
  *   nosock  hold the registry entry but have no socket: a VM that is gone
  *   die     exit at the first request without answering
+ * CONSOLE is JSON text put in the registry entry as its "console" (default
+ * null), as numaksm-vmm records a Linux guest's, or not, for the readers'
+ * tests.
  * It forks; the parent prints the server's PID once it listens, and exits.
  */
 #include <errno.h>
@@ -394,11 +397,12 @@ int main(int argc, char **argv)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int ready[2];
 
-	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: fake-vmm RUNDIR NAME LOG [serve|nosock|die]\n");
+	if (argc < 4 || argc > 6) {
+		fprintf(stderr, "usage: fake-vmm RUNDIR NAME LOG [serve|nosock|die [CONSOLE]]\n");
 		return 2;
 	}
 	const char *rundir = argv[1], *mode = argc > 4 ? argv[4] : "serve";
+	const char *console = argc > 5 ? argv[5] : "null";
 	vm_name = argv[2];
 	log_path = argv[3];
 	if (pipe(ready) < 0)
@@ -429,8 +433,10 @@ int main(int argc, char **argv)
 	int reg = open(registry_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (reg < 0 || flock(reg, LOCK_EX | LOCK_NB) < 0)
 		die(registry_path);
-	dprintf(reg, "{\"version\": 1, \"name\": \"%s\", \"pid\": %d, \"socket\": \"%s\"}\n",
-		vm_name, (int)getpid(), socket_path);
+	dprintf(reg,
+		"{\"version\": 2, \"name\": \"%s\", \"pid\": %d, \"socket\": \"%s\", "
+		"\"console\": %s}\n",
+		vm_name, (int)getpid(), socket_path, console);
 
 	int listen_fd = -1;
 	if (strcmp(mode, "nosock") != 0) {

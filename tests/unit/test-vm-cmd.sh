@@ -115,9 +115,11 @@ vm stop nosuch --runtime-dir "$t/elsewhere"
 exits 1
 has err "no VM named 'nosuch' (no runtime directory $t/elsewhere)"
 
-# Stand-ins: vm1 answers; gone holds its entry without a socket; dying
-# exits at its first request.  Only vm1 is listed, without an error.
-pid=$("$fake" "$run" vm1 "$t/log") || fail "fake-vmm vm1 did not start"
+# Stand-ins: vm1 answers, its entry recording a pty console; gone holds its
+# entry without a socket; dying exits at its first request.  Only vm1 is
+# listed, without an error.
+pid=$("$fake" "$run" vm1 "$t/log" serve '{"mode": "pty", "path": "/dev/pts/7"}') ||
+	fail "fake-vmm vm1 did not start"
 pids="$pids $pid"
 gone=$("$fake" "$run" gone "$t/log-gone" nosock) || fail "fake-vmm gone did not start"
 pids="$pids $gone"
@@ -126,8 +128,8 @@ pids="$pids $dying"
 vm list
 exits 0
 has out "KSM-MERGING"
-if ! grep -Eq "^vm1 +$pid +running +2 +1.5 GiB +2048$" "$t/out"; then
-	fail "vm list: no row 'vm1 $pid running 2 1.5 GiB 2048':"
+if ! grep -Eq "^vm1 +$pid +running +2 +1.5 GiB +2048 +pty:/dev/pts/7$" "$t/out"; then
+	fail "vm list: no row 'vm1 $pid running 2 1.5 GiB 2048 pty:/dev/pts/7':"
 	cat "$t/out"
 fi
 lacks out "gone"
@@ -142,8 +144,28 @@ has out '"state": "running"'
 has out '"vcpu_count": 2'
 has out '"guest_ram_bytes": 1610612736'
 has out '"ksm_merging_page_count": 2048'
+has out '"mode": "pty",'
+has out '"path": "/dev/pts/7"'
 has out '"command": "vm list"'
 lacks out "gone"
+
+# A registry entry whose console fails its checks (a path with an escape
+# sequence): the VM is listed, its console is not, with a warning.
+bad=$("$fake" "$run" badcon "$t/log-bad" serve \
+	'{"mode": "file", "path": "/tmp/\u001b[2Jx"}') || fail "fake-vmm badcon did not start"
+pids="$pids $bad"
+vm list
+exits 0
+has err "numaksm: warning: refusing $run/vm/badcon.json: its console path holds a control character"
+if ! grep -Eq "^badcon +$bad +running +2 +1.5 GiB +2048 +-$" "$t/out"; then
+	fail "vm list: no row 'badcon $bad running 2 1.5 GiB 2048 -':"
+	cat "$t/out"
+fi
+vm list --json
+exits 0
+has out '"console": null'
+has err "\"log\":{\"level\":\"warning\",\"message\":\"refusing $run/vm/badcon.json: its console"
+kill "$bad"
 vm info gone
 exits 1
 has err "no VM named 'gone'"

@@ -4,6 +4,7 @@
  * its refusals, the page tables, the page generator shared with the guest,
  * and the control protocol's rejection of malformed requests.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,30 +219,41 @@ static void test_console(void **state)
 	assert_int_equal(
 	    setup(&cfg, &lay, &msg, "--name", "t", "--memory", "size=64M", "--kernel", "k", NULL),
 	    0);
-	assert_int_equal(cfg.console, VMM_CONSOLE_STDIO);
+	assert_int_equal(cfg.console, NK_VMM_CONSOLE_STDIO);
 	assert_null(cfg.console_path);
 	assert_int_equal(cfg.boot_timeout_s, 0);
 	vmm_config_done(&cfg);
 	assert_int_equal(setup(&cfg, &lay, &msg, "--name", "t", "--memory", "size=64M", "--kernel",
 			       "k", "--console", "pty", "--boot-timeout", "5", NULL),
 			 0);
-	assert_int_equal(cfg.console, VMM_CONSOLE_PTY);
+	assert_int_equal(cfg.console, NK_VMM_CONSOLE_PTY);
 	assert_int_equal(cfg.boot_timeout_s, 5);
-	assert_string_equal(vmm_console_mode_name(cfg.console), "pty");
+	assert_string_equal(nk_vmm_console_mode_name(cfg.console), "pty");
 	vmm_config_done(&cfg);
 	snprintf(path, sizeof(path), "%s/console.log", dir);
 	snprintf(opt, sizeof(opt), "file:%s", path);
 	assert_int_equal(setup(&cfg, &lay, &msg, "--name", "t", "--memory", "size=64M", "--kernel",
 			       "k", "--console", opt, NULL),
 			 0);
-	assert_int_equal(cfg.console, VMM_CONSOLE_FILE);
+	assert_int_equal(cfg.console, NK_VMM_CONSOLE_FILE);
 	assert_string_equal(cfg.console_path, path);
 	vmm_config_done(&cfg);
 	snprintf(opt, sizeof(opt), "socket:%s/console.sock", dir);
 	assert_int_equal(setup(&cfg, &lay, &msg, "--name", "t", "--memory", "size=64M", "--kernel",
 			       "k", "--console", "stdio", "--console", opt, NULL),
 			 0);
-	assert_int_equal(cfg.console, VMM_CONSOLE_SOCKET);
+	assert_int_equal(cfg.console, NK_VMM_CONSOLE_SOCKET);
+	vmm_config_done(&cfg);
+	/* A relative path is made absolute, as readers elsewhere need it. */
+	char cwd[PATH_MAX], abs[PATH_MAX + 32];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	assert_int_equal(setup(&cfg, &lay, &msg, "--name", "t", "--memory", "size=64M", "--kernel",
+			       "k", "--console", "file:rel.log", NULL),
+			 0);
+	assert_int_equal(chdir(cwd), 0);
+	snprintf(abs, sizeof(abs), "%s/rel.log", dir);
+	assert_string_equal(cfg.console_path, abs);
 	vmm_config_done(&cfg);
 	/* Nothing was created by the parse. */
 	assert_int_equal(access(path, F_OK), -1);
@@ -256,6 +268,8 @@ static void test_console(void **state)
 	CONSOLE_REFUSED("--console: cannot create '/nonexistent/c.log'", "--console",
 			"file:/nonexistent/c.log");
 	CONSOLE_REFUSED("is not a regular file", "--console", "file:/dev/null");
+	CONSOLE_REFUSED("the console path holds a control character", "--console",
+			"file:/tmp/\033[2J.log");
 	CONSOLE_REFUSED("exists and is not a socket", "--console", "socket:/dev/null");
 	CONSOLE_REFUSED(
 	    "a socket's path has at most", "--console",

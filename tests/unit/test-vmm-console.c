@@ -85,7 +85,7 @@ static void expect_read(int fd, const char *text)
 	assert_string_equal(got, text);
 }
 
-static void open_console(struct vmm *vmm, struct vmm_config *cfg, enum vmm_console_mode mode,
+static void open_console(struct vmm *vmm, struct vmm_config *cfg, enum nk_vmm_console_mode mode,
 			 const char *name)
 {
 	char path[96];
@@ -117,7 +117,7 @@ static void test_socket(void **state)
 	struct stat st;
 	(void)state;
 
-	open_console(&vmm, &cfg, VMM_CONSOLE_SOCKET, "c.sock");
+	open_console(&vmm, &cfg, NK_VMM_CONSOLE_SOCKET, "c.sock");
 	const char *path = vmm_linux_console_path(&vmm);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
@@ -165,7 +165,7 @@ static void test_pty(void **state)
 	struct vmm vmm;
 	(void)state;
 
-	open_console(&vmm, &cfg, VMM_CONSOLE_PTY, "unused");
+	open_console(&vmm, &cfg, NK_VMM_CONSOLE_PTY, "unused");
 	const char *path = vmm_linux_console_path(&vmm);
 	assert_non_null(path);
 	assert_int_equal(strncmp(path, "/dev/pts/", 9), 0);
@@ -197,7 +197,7 @@ static void test_file(void **state)
 	nk_error *err = NULL;
 	(void)state;
 
-	open_console(&vmm, &cfg, VMM_CONSOLE_FILE, "c.log");
+	open_console(&vmm, &cfg, NK_VMM_CONSOLE_FILE, "c.log");
 	snprintf(path, sizeof(path), "%s", cfg.console_path);
 	uart_write(&vmm, "boot\r\n");
 	struct pollfd fds[VMM_CONSOLE_FDS];
@@ -211,7 +211,7 @@ static void test_file(void **state)
 	assert_int_equal(st.st_size, 6);
 
 	/* Appended to; a symbolic link made after the parse is refused. */
-	open_console(&vmm, &cfg, VMM_CONSOLE_FILE, "c.log");
+	open_console(&vmm, &cfg, NK_VMM_CONSOLE_FILE, "c.log");
 	uart_write(&vmm, "again\r\n");
 	vmm_linux_close(&vmm);
 	vmm_config_done(&cfg);
@@ -220,7 +220,7 @@ static void test_file(void **state)
 	snprintf(link, sizeof(link), "%s/link", dir);
 	assert_int_equal(symlink(path, link), 0);
 	vmm_config_init(&cfg);
-	cfg.console = VMM_CONSOLE_FILE;
+	cfg.console = NK_VMM_CONSOLE_FILE;
 	cfg.console_path = strdup(link);
 	vmm = (struct vmm){.cfg = &cfg, .vm_fd = -1, .kvm_fd = -1};
 	assert_int_equal(vmm_linux_console_open(&vmm, &err), -ELOOP);

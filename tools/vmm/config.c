@@ -595,12 +595,6 @@ static int set_string(char **field, const char *value)
 	return 0;
 }
 
-const char *vmm_console_mode_name(enum vmm_console_mode mode)
-{
-	static const char *const names[] = {"stdio", "pty", "file", "socket"};
-	return mode < ARRAY_SIZE(names) ? names[mode] : "?";
-}
-
 /* The directory `path` would be created in exists and is writable. */
 static int check_parent(const char *option, const char *path, nk_error **err)
 {
@@ -621,8 +615,8 @@ static int check_parent(const char *option, const char *path, nk_error **err)
 	return 0;
 }
 
-/* --console stdio|pty|file:PATH|socket:PATH: the path is checked here,
- * the file or socket is made when the guest's devices are. */
+/* --console stdio|pty|file:PATH|socket:PATH: the path is checked here and
+ * made absolute, the file or socket is made when the guest's devices are. */
 static int parse_console(struct vmm_config *cfg, const char *value, nk_error **err)
 {
 	static const char *const what = "expected stdio, pty, file:PATH or socket:PATH";
@@ -632,19 +626,19 @@ static int parse_console(struct vmm_config *cfg, const char *value, nk_error **e
 	bool exists;
 
 	if (!colon && !strcmp(value, "stdio"))
-		cfg->console = VMM_CONSOLE_STDIO;
+		cfg->console = NK_VMM_CONSOLE_STDIO;
 	else if (!colon && !strcmp(value, "pty"))
-		cfg->console = VMM_CONSOLE_PTY;
+		cfg->console = NK_VMM_CONSOLE_PTY;
 	else if (colon && len == 4 && !strncmp(value, "file", len))
-		cfg->console = VMM_CONSOLE_FILE;
+		cfg->console = NK_VMM_CONSOLE_FILE;
 	else if (colon && len == 6 && !strncmp(value, "socket", len))
-		cfg->console = VMM_CONSOLE_SOCKET;
+		cfg->console = NK_VMM_CONSOLE_SOCKET;
 	else
 		return nk_error_set(err, EINVAL, "--console: '%s': %s", value, what);
 	cfg->console_set = true;
 	free(cfg->console_path);
 	cfg->console_path = NULL;
-	if (cfg->console == VMM_CONSOLE_PTY) {
+	if (cfg->console == NK_VMM_CONSOLE_PTY) {
 		/* A pty opened and closed: nothing is left of it. */
 		int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0) {
@@ -661,7 +655,25 @@ static int parse_console(struct vmm_config *cfg, const char *value, nk_error **e
 				    "--console %s: no path: give one after the colon (e.g. "
 				    "%s/tmp/vm.console)",
 				    value, value);
-	if (cfg->console == VMM_CONSOLE_SOCKET &&
+	/* Absolute, as info and the registry entry give it to readers elsewhere. */
+	_cleanup_free_ char *abs = NULL;
+	if (path[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return nk_error_set(
+			    err, errno, "--console %s: cannot make '%s' absolute: %m", value, path);
+		if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+			return -ENOMEM;
+		path = abs;
+	}
+	nk_error *e = NULL;
+	int r = nk_vmm_console_check(cfg->console, path, &e);
+	if (r < 0) {
+		nk_error_set(err, -r, "--console %s: %s", value, nk_error_message(e));
+		nk_error_free(e);
+		return r;
+	}
+	if (cfg->console == NK_VMM_CONSOLE_SOCKET &&
 	    strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return nk_error_set(err, ENAMETOOLONG,
 				    "--console %s: a socket's path has at most %zu characters",
@@ -675,20 +687,20 @@ static int parse_console(struct vmm_config *cfg, const char *value, nk_error **e
 					    "--console %s: '%s' is a symbolic link: give the "
 					    "path it points to",
 					    value, path);
-		if (cfg->console == VMM_CONSOLE_SOCKET && !S_ISSOCK(st.st_mode))
+		if (cfg->console == NK_VMM_CONSOLE_SOCKET && !S_ISSOCK(st.st_mode))
 			return nk_error_set(err, EEXIST,
 					    "--console %s: '%s' exists and is not a socket: "
 					    "remove it or give another path",
 					    value, path);
-		if (cfg->console == VMM_CONSOLE_FILE && !S_ISREG(st.st_mode))
+		if (cfg->console == NK_VMM_CONSOLE_FILE && !S_ISREG(st.st_mode))
 			return nk_error_set(err, EINVAL, "--console %s: '%s' is not a regular file",
 					    value, path);
-		if (cfg->console == VMM_CONSOLE_FILE && access(path, W_OK) < 0)
+		if (cfg->console == NK_VMM_CONSOLE_FILE && access(path, W_OK) < 0)
 			return nk_error_set(err, errno, "--console %s: cannot write '%s': %m",
 					    value, path);
 	}
-	if (cfg->console == VMM_CONSOLE_SOCKET || !exists) {
-		int r = check_parent("--console", path, err);
+	if (cfg->console == NK_VMM_CONSOLE_SOCKET || !exists) {
+		r = check_parent("--console", path, err);
 		if (r < 0)
 			return r;
 	}

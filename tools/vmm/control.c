@@ -141,7 +141,7 @@ static json_object *console_json(struct vmm *vmm)
 		return NULL;
 	json_object *c = json_object_new_object();
 	json_object_object_add(c, "mode",
-			       json_object_new_string(vmm_console_mode_name(vmm->cfg->console)));
+			       json_object_new_string(nk_vmm_console_mode_name(vmm->cfg->console)));
 	json_object_object_add(c, "path", tool_json_name(vmm_linux_console_path(vmm)));
 	return c;
 }

@@ -285,7 +285,7 @@ struct vmm_serial {
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thr_pending; /* a "transmitter empty" interrupt is owed */
 	bool irq_level;
-	enum vmm_console_mode mode;
+	enum nk_vmm_console_mode mode;
 	int out_fd, in_fd; /* -1: none (a socket without a client, input ended) */
 	int listen_fd;	   /* socket: where the next client connects */
 	int pty_slave;	   /* pty: held open, so that the master never hangs up */
@@ -323,7 +323,7 @@ static void serial_write_out(struct vmm_serial *s, uint8_t c)
 {
 	s->bytes_out++;
 	if (s->out_fd < 0) {
-		if (s->mode != VMM_CONSOLE_SOCKET)
+		if (s->mode != NK_VMM_CONSOLE_SOCKET)
 			return;
 		if (s->kept_len == CONSOLE_KEEP)
 			s->kept_head = (s->kept_head + 1) % CONSOLE_KEEP, s->kept_len--;
@@ -513,13 +513,13 @@ int vmm_linux_console_open(struct vmm *vmm, nk_error **err)
 	s->out_fd = s->in_fd = s->listen_fd = s->pty_slave = -1;
 	vmm->serial = s;
 	switch (s->mode) {
-	case VMM_CONSOLE_STDIO:
+	case NK_VMM_CONSOLE_STDIO:
 		s->out_fd = STDOUT_FILENO;
 		s->in_fd = STDIN_FILENO;
 		return 0;
-	case VMM_CONSOLE_PTY:
+	case NK_VMM_CONSOLE_PTY:
 		return console_pty(s, err);
-	case VMM_CONSOLE_FILE:
+	case NK_VMM_CONSOLE_FILE:
 		s->out_fd =
 		    open(cfg->console_path,
 			 O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
@@ -531,8 +531,10 @@ int vmm_linux_console_open(struct vmm *vmm, nk_error **err)
 		if (s->out_fd < 0)
 			return nk_error_set(err, errno, "--console file:%s: %m", cfg->console_path);
 		return 0;
-	case VMM_CONSOLE_SOCKET:
+	case NK_VMM_CONSOLE_SOCKET:
 		return console_listen(s, cfg->console_path, err);
+	case NK_VMM_CONSOLE_NONE: /* not a --console mode */
+		break;
 	}
 	return 0;
 }
@@ -540,9 +542,9 @@ int vmm_linux_console_open(struct vmm *vmm, nk_error **err)
 const char *vmm_linux_console_path(struct vmm *vmm)
 {
 	const struct vmm_serial *s = vmm->serial;
-	if (!s || s->mode == VMM_CONSOLE_STDIO)
+	if (!s || s->mode == NK_VMM_CONSOLE_STDIO)
 		return NULL;
-	return s->mode == VMM_CONSOLE_PTY ? s->pty_path : vmm->cfg->console_path;
+	return s->mode == NK_VMM_CONSOLE_PTY ? s->pty_path : vmm->cfg->console_path;
 }
 
 bool vmm_linux_console_written(struct vmm *vmm)
@@ -624,7 +626,7 @@ void vmm_linux_console_events(struct vmm *vmm, const struct pollfd *fds)
 		for (ssize_t i = 0; i < n && s->rx_len < SERIAL_RX_MAX; i++)
 			s->rx[(s->rx_head + s->rx_len++) % SERIAL_RX_MAX] = buf[i];
 		serial_update_irq(vmm, s);
-	} else if (s->mode != VMM_CONSOLE_SOCKET) {
+	} else if (s->mode != NK_VMM_CONSOLE_SOCKET) {
 		s->in_fd = -1; /* end of input: the guest's console stays */
 	} else if (n == 0 && !(fds[0].revents & (POLLHUP | POLLERR))) {
 		s->client_eof = true; /* half-closed: it still reads */
@@ -638,7 +640,7 @@ void vmm_linux_close(struct vmm *vmm)
 {
 	struct vmm_serial *s = vmm->serial;
 	if (s) {
-		if (s->mode != VMM_CONSOLE_STDIO && s->out_fd >= 0)
+		if (s->mode != NK_VMM_CONSOLE_STDIO && s->out_fd >= 0)
 			close(s->out_fd);
 		if (s->pty_slave >= 0)
 			close(s->pty_slave);

@@ -594,7 +594,13 @@ static int run(struct vmm *vmm, int sig_fd, nk_error **err)
 	r = vmm_kvm_create(vmm, err);
 	if (r < 0)
 		return r;
-	if (cfg->kernel && cfg->console != VMM_CONSOLE_STDIO)
+	if (cfg->kernel) {
+		r = nk_vmm_registration_set_console(vmm->registration, cfg->console,
+						    vmm_linux_console_path(vmm), err);
+		if (r < 0)
+			return r;
+	}
+	if (cfg->kernel && cfg->console != NK_VMM_CONSOLE_STDIO)
 		vmm_log(NK_LOG_INFO, "console on %s", vmm_linux_console_path(vmm));
 	vmm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vmm->event_fd < 0)

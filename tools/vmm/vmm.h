@@ -69,14 +69,6 @@ struct vmm_workload_cfg {
 #define VMM_STOP_TIMEOUT_DEFAULT 10 /* seconds */
 #define VMM_STOP_TIMEOUT_MAX	 3600
 
-/* Where a Linux guest's serial console goes (--console). */
-enum vmm_console_mode {
-	VMM_CONSOLE_STDIO = 0, /* output on stdout, input from stdin */
-	VMM_CONSOLE_PTY,       /* a pseudo-terminal, both ways */
-	VMM_CONSOLE_FILE,      /* output appended to a file, no input */
-	VMM_CONSOLE_SOCKET,    /* a unix socket, one client at a time, both ways */
-};
-
 struct vmm_config {
 	char *name;
 	struct vmm_zone_cfg *zones;
@@ -101,8 +93,8 @@ struct vmm_config {
 	bool cpuid_pv;		 /* KVM's paravirtual CPUID leaves (0x40000000..) shown */
 	unsigned stop_timeout_s; /* stop: how long a Linux guest has to power off */
 	bool stop_timeout_set;
-	enum vmm_console_mode console;
-	char *console_path; /* file: and socket: */
+	enum nk_vmm_console_mode console;
+	char *console_path; /* file: and socket:, absolute */
 	bool console_set;
 	unsigned boot_timeout_s; /* 0: none */
 	char *kernel_cache;	 /* --kernel-cache DIR; NULL: the default */
@@ -119,8 +111,6 @@ int vmm_config_parse(struct vmm_config *cfg, int argc, char **argv, nk_error **e
 int vmm_content_parse(const char *text, const char *option, struct vmm_content_cfg *c,
 		      struct vmm_workload_cfg *w, nk_error **err);
 void vmm_usage(FILE *out);
-/* "stdio", "pty", "file", "socket". */
-const char *vmm_console_mode_name(enum vmm_console_mode mode);
 
 /* ---- layout (layout.c) ------------------------------------------------ */
 

@@ -34,12 +34,34 @@ int nk_vmm_name_check(const char *name, nk_error **err);
 /** A VM name claimed in the registry, with its control socket. */
 typedef struct nk_vmm_registration nk_vmm_registration;
 
+/** Where a Linux guest's serial console goes (numaksm-vmm --console). */
+enum nk_vmm_console_mode {
+	NK_VMM_CONSOLE_STDIO = 0, /**< the VMM's standard output and input */
+	NK_VMM_CONSOLE_PTY,	  /**< a pseudo-terminal, both ways */
+	NK_VMM_CONSOLE_FILE,	  /**< output appended to a file, no input */
+	NK_VMM_CONSOLE_SOCKET,	  /**< a unix socket, one client at a time, both ways */
+	NK_VMM_CONSOLE_NONE,	  /**< no console (the built-in guest program) */
+};
+
+/** @return "stdio", "pty", "file" or "socket"; NULL for NK_VMM_CONSOLE_NONE. */
+const char *nk_vmm_console_mode_name(enum nk_vmm_console_mode mode);
+
+/**
+ * Check that a console of `mode` at `path` can be in a registry entry: a
+ * pty, file or socket has an absolute path of fewer than PATH_MAX
+ * characters, none of them a control character; stdio and
+ * NK_VMM_CONSOLE_NONE have none.
+ * @return 0; -EINVAL with a message ("the console ...").
+ */
+int nk_vmm_console_check(enum nk_vmm_console_mode mode, const char *path, nk_error **err);
+
 /**
  * Claim VM name `name` for this process (the VMM's side): in the runtime
  * directory `runtime_dir` (NULL: $NUMAKSM_RUNTIME_DIR, else /run/numaksm),
  * create and lock vm/NAME.json for the VM's life (an entry whose VMM died is
  * taken over), bind and listen on NAME.sock (SOCK_SEQPACKET, mode 0600,
- * non-blocking) and write the entry {version, name, pid, socket}.
+ * non-blocking) and write the entry {version, name, pid, socket, console},
+ * console null until nk_vmm_registration_set_console().
  * @return 0; -EEXIST when a running VM has that name; -EINVAL for a bad
  *         name; -EPERM for an unsafe runtime directory; -errno with a message.
  */
@@ -50,6 +72,14 @@ int nk_vmm_register(const char *runtime_dir, const char *name, nk_vmm_registrati
 int nk_vmm_registration_fd(const nk_vmm_registration *reg);
 /** @return the socket's path, for messages and `info`. */
 const char *nk_vmm_registration_socket(const nk_vmm_registration *reg);
+
+/**
+ * Record the VM's console in its registry entry, rewritten in place:
+ * "console" becomes {mode, path}, path null on stdio (as `info` has it).
+ * @return 0; -EINVAL as nk_vmm_console_check(); -errno with a message.
+ */
+int nk_vmm_registration_set_console(nk_vmm_registration *reg, enum nk_vmm_console_mode mode,
+				    const char *path, nk_error **err);
 
 /**
  * Give the name back: remove the socket and the entry (while still holding
@@ -82,6 +112,37 @@ int nk_vmm_call(const char *runtime_dir, const char *name, const char *request, 
  * @return the number of names; -errno with a message.
  */
 int nk_vmm_list(const char *runtime_dir, char ***ret_names, nk_error **err);
+
+/** A VM's registry entry RUNDIR/vm/NAME.json, as nk_vmm_entry_read() found it. */
+typedef struct nk_vmm_entry {
+	int version;			  /**< the VMM's protocol version */
+	char *name;			  /**< the VM's name, the entry's file name */
+	int pid;			  /**< the VMM's process */
+	char *socket_path;		  /**< its control socket (absolute) */
+	enum nk_vmm_console_mode console; /**< NONE also when the VMM recorded none */
+	char *console_path;		  /**< absolute; NULL on stdio and NONE */
+} nk_vmm_entry;
+
+/**
+ * Read VM `name`'s registry entry from the runtime directory `runtime_dir`
+ * (as nk_vmm_register()).  The file is read as the runtime directory reads
+ * every file (no symbolic link followed, a regular file of this user only)
+ * and every field is checked: the name is the file's, the pid above 0, the
+ * socket and console paths absolute, shorter than PATH_MAX and free of
+ * control characters, the console's mode a known one with a path exactly
+ * when it is not stdio.  An entry without "console" (an older VMM's) reads
+ * as NK_VMM_CONSOLE_NONE.  Whether its VMM still runs is nk_vmm_list()'s
+ * question: the entry may be stale.  Free with nk_vmm_entry_free().
+ * @return 0; -ENOENT (with a message) when there is no such entry;
+ *         -EBADMSG with a message for an entry that is not JSON or has a
+ *         field that fails its check; -EINVAL for a malformed name; -EPERM
+ *         for a file or directory the runtime directory refuses; -errno.
+ */
+int nk_vmm_entry_read(const char *runtime_dir, const char *name, nk_vmm_entry **ret,
+		      nk_error **err);
+
+/** Free; accepts NULL. @return NULL. */
+nk_vmm_entry *nk_vmm_entry_free(nk_vmm_entry *entry);
 
 /**
  * Turn KSM merging on or off in every zone of numaksm-vmm VM `name` (its

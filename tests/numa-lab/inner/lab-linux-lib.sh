@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by the lab's tests of numaksm-vmm Linux guests (vmm-stop, vmm-console,
-# vmm-clock, vmm-hugepages-linux, vmm-fleet), which boot the kernel the lab
-# carries in /lab/files/vmlinuz:
+# vmm-clock, vmm-hugepages-linux, vmm-fleet) and by benchmarks/ksm-linux-lab.sh,
+# which boot the kernel the lab carries in /lab/files/vmlinuz:
 #   linux_start NAME    exit 77 without numaksm-vmm, numaksm, /dev/kvm or the
 #                       kernel; else sets $kernel, $t (a scratch directory,
 #                       removed on exit), $failed and fail()
@@ -48,7 +48,17 @@
 #                       the end: "TEST: passed", or, when a check failed, each
 #                       VM's log ($t/NAME.log) and the end of its console
 #                       ($t/NAME.raw), and exit 1
+#   linux_ksm_save NAME exit 77 when KSM's knobs cannot be written
+#                       ($ksm/run, $ksm being KSM's sysfs directory); else
+#                       keep pages_to_scan, sleep_millisecs and run for
+#                       linux_ksm_restore
+#   linux_ksm_restore NAME
+#                       put back the knobs linux_ksm_save kept (numaksm ksm
+#                       set; nothing when none were kept), saying so when
+#                       that fails: for the caller's exit trap
 kernel=/lab/files/vmlinuz
+ksm=/sys/kernel/mm/ksm
+ksm_saved=""
 
 linux_start() {
 	command -v numaksm-vmm > /dev/null || { echo "$1: no numaksm-vmm"; exit 77; }
@@ -162,4 +172,18 @@ linux_end() {
 		tr -d '\r' < $t/$vm.raw | tail -n 40
 	done
 	exit 1
+}
+
+linux_ksm_save() {
+	[ -w $ksm/run ] || { echo "$1: no KSM"; exit 77; }
+	ksm_saved=""
+	for k in pages_to_scan sleep_millisecs run; do
+		ksm_saved="$ksm_saved $k=$(cat $ksm/$k)"
+	done
+}
+
+linux_ksm_restore() {
+	[ -n "$ksm_saved" ] || return 0
+	# shellcheck disable=SC2086
+	numaksm ksm set $ksm_saved > /dev/null || echo "$1: cannot put KSM's knobs back:$ksm_saved"
 }

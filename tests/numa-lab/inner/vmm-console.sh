@@ -5,10 +5,11 @@
 #   socket  two clients of --console socket:PATH in turn (lab-console-client):
 #           the first reads until the guest is ready and leaves, the second
 #           sends a command and reads its answer; the socket is 0600 and gone
-#           with the VMM, and nothing of the guest's goes to stdout
+#           with the VMM, and nothing of the guest's goes to stdout; vm info
+#           and vm list (from the registry entry) show it
 #   pty     --console pty, on a devpts mounted here (the lab's /dev has
-#           none): the pty's path is logged, a command written to it runs
-#           and its answer is read from it
+#           none): the pty's path is logged and in vm list, a command written
+#           to it runs and its answer is read from it
 #   file    --console file:PATH has the boot lines (loglevel=7; the file
 #           0600); a symlink is refused
 #   fault   a bzImage whose 64-bit entry triple-faults: exit 1 naming it
@@ -101,6 +102,11 @@ sock_boot || sock_boot || fail "sock: the first client saw no GUEST-READY"
 out=$(numaksm vm info sock --runtime-dir $t/run 2>&1)
 echo "$out" | grep "^Console"
 echo "$out" | grep -q "^Console: socket $t/con.sock" || fail "sock: vm info has no console"
+# vm list reads the console from the VM's registry entry.
+out=$(numaksm vm list --runtime-dir $t/run 2>&1)
+echo "$out" | grep "^sock "
+echo "$out" | grep -q "^sock .* socket:$t/con.sock$" ||
+	fail "sock: vm list has no console from the registry entry: $out"
 
 # The second client's line goes to the guest; the answer comes back.
 mkfifo $t/client2.in
@@ -145,6 +151,8 @@ pty_boot() {
 	return 1
 }
 pty_boot || pty_boot || fail "pty: no GUEST-READY read from $pts"
+numaksm vm list --runtime-dir $t/run 2>&1 | grep -q "^pty .* pty:$pts$" ||
+	fail "pty: vm list does not show $pts from the registry entry"
 echo 'echo $((6 * 9))' > "$pts"
 linux_wait $t/pty.out GUEST-IN $pty 200 || fail "pty: no answer from $pts"
 finish pty 120

@@ -27,21 +27,15 @@
 linux_start vmm-fleet
 # numaksm status names the VMs from their registry entries there.
 export NUMAKSM_RUNTIME_DIR=$t/run
-ksm=/sys/kernel/mm/ksm
-[ -w $ksm/run ] || { echo "vmm-fleet: no KSM"; exit 77; }
+linux_ksm_save vmm-fleet
 trap '' PIPE
 vms="fleet-1 fleet-2 fleet-3 fleet-4"
-saved=""
-for k in pages_to_scan sleep_millisecs run; do
-	saved="$saved $k=$(cat $ksm/$k)"
-done
 cleanup() {
 	for vm in $vms; do
 		[ -s $t/$vm.pid ] && kill "$(cat $t/$vm.pid)" 2> /dev/null
 	done
 	wait 2> /dev/null
-	# shellcheck disable=SC2086
-	numaksm ksm set $saved > /dev/null || echo "vmm-fleet: cannot put KSM's knobs back:$saved"
+	linux_ksm_restore vmm-fleet
 	rm -rf "$t"
 }
 trap cleanup EXIT
