@@ -82,9 +82,12 @@ grep -q -- " icanon " "$t/stty" && grep -q -- " echo " "$t/stty" ||
 	fail "the terminal was not put back: $(grep -o -- '-\?icanon\|-\?echo ' "$t/stty" | tr '\n' ' ')"
 
 # The one-line view of status on a terminal: a line each, no wrapping.
-tmux kill-session -t "$session" 2> /dev/null
-tmux new-session -d -s "$session" -x 120 -y 40 \
+# Its session is made before top's goes: a server left with no session
+# exits, and a new session asked of it then would fail.
+tmux new-session -d -s "$session-status" -x 120 -y 40 \
 	"NUMAKSM_RUNTIME_DIR=$NUMAKSM_RUNTIME_DIR '$numaksm' status; sleep 30"
+tmux kill-session -t "$session" 2> /dev/null
+session=$session-status
 until_shown 10 "PINNED"
 grep -Eq "^top-a +qemu +[0-9]+ +[0-9.]+ [KMG]?i?B +[^ ]+ +(n/a|node[0-9]+ [0-9]+%).* no$" "$t/screen" ||
 	fail "status on a terminal: no one-line top-a: $(cat "$t/screen")"
