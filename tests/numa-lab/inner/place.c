@@ -87,6 +87,18 @@ static pid_t spawn_vm(int node, void **ret_addr)
 	return pid;
 }
 
+/* MemFree of `node`, in kB (0 when unknown). */
+static unsigned long node_free_kb(int node)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[96];
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
+	if (lab_read_file(path, &text) < 0)
+		return 0;
+	const char *p = strstr(text, "MemFree:");
+	return p ? strtoul(p + strlen("MemFree:"), NULL, 10) : 0;
+}
+
 /* Every page of the child's RAM on `node`, asked of the kernel page by page. */
 static bool pages_on(pid_t pid, void *addr, int node, const char *what)
 {
@@ -189,18 +201,36 @@ int main(void)
 		printf("place: fewer than two nodes with memory\n");
 		return LAB_SKIP;
 	}
-	for (int n = 0; n < LAB_MAX_IDS && first < 0; n++)
-		if (mem.has[n])
+	/* The two nodes with the most free memory: the lab's initramfs fills
+	 * much of the first node, and the VM's RAM is bound, not spilled. */
+	last = -1;
+	for (int n = 0; n < LAB_MAX_IDS; n++) {
+		if (!mem.has[n])
+			continue;
+		if (first < 0 || node_free_kb(n) > node_free_kb(first)) {
+			last = first;
 			first = n;
-	last = lab_set_last(&mem);
+		} else if (last < 0 || node_free_kb(n) > node_free_kb(last)) {
+			last = n;
+		}
+	}
+	printf("place: the VM on node %d (%lu kB free), moved to node %d (%lu kB free)\n", first,
+	       node_free_kb(first), last, node_free_kb(last));
 
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid_t pid = spawn_vm(first, &addr);
 	if (pid < 0 || !addr) {
-		printf("place: the stand-in VM did not start\n");
-		if (pid > 0)
+		int status = 0;
+		printf("place: the stand-in VM did not start");
+		if (pid > 0) {
 			kill(pid, SIGKILL);
+			if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+				printf(" (it exited %d)", WEXITSTATUS(status));
+			else if (WIFSIGNALED(status))
+				printf(" (killed by signal %d)", WTERMSIG(status));
+		}
+		printf("\n");
 		return LAB_FAIL;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
