@@ -770,6 +770,33 @@ void vmm_vcpus_stop(struct vmm *vmm)
 	}
 }
 
+/* Where a stopped vCPU is (its thread joined, so out of KVM_RUN): RIP,
+ * RSP, RFLAGS with IF, CR0, CR3 and KVM's run state, or NULL (errno). */
+char *vmm_vcpu_where(const struct vmm_vcpu *v)
+{
+	static const char *const mp_names[] = {"runnable", "uninitialized", "init-received",
+					       "halted", "sipi-received"};
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_mp_state mp = {.mp_state = ~0u};
+	char *s;
+
+	if (v->fd < 0 || v->thread_started)
+		return errno = EBUSY, NULL;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return NULL;
+	(void)ioctl(v->fd, KVM_GET_MP_STATE, &mp);
+	if (asprintf(&s,
+		     "RIP 0x%llx (RSP 0x%llx, RFLAGS 0x%llx: interrupts %s; CR0 0x%llx, "
+		     "CR3 0x%llx; %s)",
+		     (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+		     (unsigned long long)regs.rflags, regs.rflags & (1u << 9) ? "on" : "off",
+		     (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3,
+		     mp.mp_state < ARRAY_SIZE(mp_names) ? mp_names[mp.mp_state] : "state ?") < 0)
+		return errno = ENOMEM, NULL;
+	return s;
+}
+
 void vmm_kvm_close(struct vmm *vmm)
 {
 	for (unsigned i = 0; vmm->vcpus && i < vmm->n_vcpus; i++) {
