@@ -309,10 +309,15 @@ static void absorb_writes(struct vmm *vmm)
 }
 
 /* What Linux needs of KVM's own devices: the local APICs, IOAPIC and
- * 8259s, and the PIT (timer calibration, and port 0x61). */
+ * 8259s, and the PIT with port 0x61.  Linux calibrates the TSC with PIT
+ * channel 2, whose gate it sets and whose output it polls in bit 5 of port
+ * 0x61: KVM only serves that port with KVM_PIT_SPEAKER_DUMMY (a speaker
+ * that makes no sound).  Without it the port exits here and reads all ones:
+ * the gate never opens, the output always reads high, and the calibration
+ * against the PIT cannot work. */
 static int create_devices(struct vmm *vmm, nk_error **err)
 {
-	struct kvm_pit_config pit = {.flags = 0};
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 
 	if (ioctl(vmm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return nk_error_set(err, errno, "KVM_CREATE_IRQCHIP: %m");
