@@ -309,10 +309,15 @@ static void absorb_writes(struct vmm *vmm)
 }
 
 /* What Linux needs of KVM's own devices: the local APICs, IOAPIC and
- * 8259s, and the PIT (timer calibration, and port 0x61). */
+ * 8259s, and the PIT with port 0x61.  Linux calibrates the TSC with PIT
+ * channel 2, whose gate it sets and whose output it polls in bit 5 of port
+ * 0x61: KVM only serves that port with KVM_PIT_SPEAKER_DUMMY (a speaker
+ * that makes no sound).  Without it the port exits here and reads all ones:
+ * the gate never opens, the output always reads high, and the calibration
+ * against the PIT cannot work. */
 static int create_devices(struct vmm *vmm, nk_error **err)
 {
-	struct kvm_pit_config pit = {.flags = 0};
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 
 	if (ioctl(vmm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return nk_error_set(err, errno, "KVM_CREATE_IRQCHIP: %m");
@@ -768,6 +773,33 @@ void vmm_vcpus_stop(struct vmm *vmm)
 			pthread_join(vmm->vcpus[i].thread, NULL);
 		vmm->vcpus[i].thread_started = false;
 	}
+}
+
+/* Where a stopped vCPU is (its thread joined, so out of KVM_RUN): RIP,
+ * RSP, RFLAGS with IF, CR0, CR3 and KVM's run state, or NULL (errno). */
+char *vmm_vcpu_where(const struct vmm_vcpu *v)
+{
+	static const char *const mp_names[] = {"runnable", "uninitialized", "init-received",
+					       "halted", "sipi-received"};
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_mp_state mp = {.mp_state = ~0u};
+	char *s;
+
+	if (v->fd < 0 || v->thread_started)
+		return errno = EBUSY, NULL;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return NULL;
+	(void)ioctl(v->fd, KVM_GET_MP_STATE, &mp);
+	if (asprintf(&s,
+		     "RIP 0x%llx (RSP 0x%llx, RFLAGS 0x%llx: interrupts %s; CR0 0x%llx, "
+		     "CR3 0x%llx; %s)",
+		     (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+		     (unsigned long long)regs.rflags, regs.rflags & (1u << 9) ? "on" : "off",
+		     (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3,
+		     mp.mp_state < ARRAY_SIZE(mp_names) ? mp_names[mp.mp_state] : "state ?") < 0)
+		return errno = ENOMEM, NULL;
+	return s;
 }
 
 void vmm_kvm_close(struct vmm *vmm)

@@ -414,6 +414,7 @@ static int main_loop(struct vmm *vmm, int sig_fd, nk_error **err)
 				"the guest did not power off within %u s of its power button: "
 				"stopping it",
 				vmm->cfg->stop_timeout_s);
+			vmm->stuck = true;
 			break;
 		}
 		if (silent) {
@@ -421,6 +422,7 @@ static int main_loop(struct vmm *vmm, int sig_fd, nk_error **err)
 					 "the guest wrote nothing to its console in %u s: is "
 					 "console=ttyS0 on its command line?",
 					 vmm->cfg->boot_timeout_s);
+			vmm->stuck = true;
 			break;
 		}
 		vmm_linux_console_poll(vmm, console);
@@ -434,6 +436,7 @@ static int main_loop(struct vmm *vmm, int sig_fd, nk_error **err)
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 				vmm_log(NK_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
+				vmm->stuck = true;
 				stop = true;
 				break;
 			}
@@ -512,12 +515,28 @@ static void log_exits(const struct vmm *vmm)
 		n[VMM_EXIT_OTHER_IO], n[VMM_EXIT_MMIO]);
 }
 
+/* Where each vCPU was when a guest that would not end was stopped: the
+ * RIP of a kernel that hangs names the function it hangs in. */
+static void log_where(const struct vmm *vmm)
+{
+	for (unsigned i = 0; i < vmm->n_vcpus; i++) {
+		_cleanup_free_ char *where = vmm_vcpu_where(&vmm->vcpus[i]);
+		if (where)
+			vmm_log(NK_LOG_INFO, "vCPU %u stopped at %s", i, where);
+		else
+			vmm_log(NK_LOG_WARNING, "vCPU %u: cannot read its registers: %s", i,
+				strerror(errno));
+	}
+}
+
 static void teardown(struct vmm *vmm)
 {
 	vmm_migration_done(vmm);
 	vmm_vcpus_stop(vmm);
 	if (vmm->cfg->kernel && vmm->started_at > 0)
 		log_exits(vmm);
+	if (vmm->stuck && vmm->vcpus)
+		log_where(vmm);
 	vmm_kvm_close(vmm);
 	vmm_linux_close(vmm);
 	for (size_t i = 0; i < vmm->n_zones; i++)

@@ -280,6 +280,7 @@ struct vmm {
 	bool sci_level;
 	struct vmm_rtc rtc;	/* under lock */
 	double power_button_at; /* stop: when the button was pressed (0: not) */
+	bool stuck;		/* stopped for want of an end: log where the vCPUs were */
 };
 
 /* kvm.c */
@@ -287,6 +288,8 @@ int vmm_kvm_open(struct vmm *vmm, nk_error **err);
 int vmm_kvm_create(struct vmm *vmm, nk_error **err);
 int vmm_vcpus_start(struct vmm *vmm, nk_error **err);
 void vmm_vcpus_stop(struct vmm *vmm);
+/* A stopped vCPU's RIP, RFLAGS, CR0, CR3 and run state (free it), or NULL. */
+char *vmm_vcpu_where(const struct vmm_vcpu *v);
 void vmm_kvm_close(struct vmm *vmm);
 int vmm_pause(struct vmm *vmm, bool pause);
 /* Host address of guest physical `gpa` for `len` bytes, or NULL. */

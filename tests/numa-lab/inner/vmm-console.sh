@@ -13,7 +13,8 @@
 #   file    --console file:PATH has the boot lines (loglevel=7; the file
 #           0600); a symlink is refused
 #   fault   a bzImage whose 64-bit entry triple-faults: exit 1 naming it
-#   silent  a bzImage whose entry halts, --boot-timeout 5: exit 1 after 5 s
+#   silent  a bzImage whose entry halts, --boot-timeout 5: exit 1 after 5 s,
+#           the log naming where vCPU 0 stopped (its RIP, interrupts off)
 # Every VM's runtime directory entries are gone at the end.  A guest that
 # hangs in early boot (nested under TCG, now and then) is booted again once.
 #
@@ -214,5 +215,7 @@ cat $t/silent.log
 [ $took -ge 5 ] || fail "silent: stopped after $took s, before its --boot-timeout of 5 s"
 grep -q "the guest wrote nothing to its console in 5 s: is console=ttyS0 on its command line?" \
 	$t/silent.log || fail "silent: the log does not say the guest was silent"
+grep -q "vCPU 0 stopped at RIP 0x[0-9a-f]* (RSP 0x[0-9a-f]*, RFLAGS 0x[0-9a-f]*: interrupts off;" \
+	$t/silent.log || fail "silent: the log does not say where vCPU 0 stopped"
 
 linux_end vmm-console sock pty file fault silent
